@@ -1,0 +1,106 @@
+/*
+ * The cluster model of the scheduling core: nodes with CPU (milli), memory
+ * (MiB) and accelerators of one model, each device with a free share in milli
+ * (1000 = one whole device), and task shapes. Pure data plus the feasibility
+ * rules every policy shares. Invariant: 0 <= gpu_left[i] <= SC_MILLI,
+ * cpu_left <= cpu_cap, mem_left <= mem_cap.
+ */
+#ifndef SC_CORE_CLUSTER_H
+#define SC_CORE_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SC_MILLI 1000
+#define SC_MAX_GPUS 16    /* devices per node */
+#define SC_MAX_MODELS 64  /* distinct accelerator models per cluster */
+#define SC_NAME_MAX 64
+
+/* Affinity tags of the tasks on a node (GpuClustering): bit 0 = share-gpu,
+ * bit k = a task using k whole devices (1 <= k <= SC_MAX_GPUS). */
+#define SC_TAG_SHARE 1u
+
+struct sc_node {
+  char name[SC_NAME_MAX];
+  int64_t cpu_cap, cpu_left;   /* milli-CPU */
+  int64_t mem_cap, mem_left;   /* MiB */
+  int gpu_count;               /* devices on the node */
+  int model;                   /* model id, -1 when the node has no device */
+  int16_t gpu_left[SC_MAX_GPUS]; /* free milli per device, by index */
+  uint32_t tags;               /* SC_TAG_* of the tasks placed here */
+  uint16_t tag_count[SC_MAX_GPUS + 1]; /* tasks per tag bit */
+  int32_t tasks;               /* tasks placed here */
+  uint32_t rank;               /* tie-break among equal scores: lower wins */
+  int klass;                   /* equivalence class (sc_sched), -1 if none */
+};
+
+/* What one task asks for. Memory is checked for feasibility only. */
+struct sc_shape {
+  int64_t cpu;         /* milli-CPU */
+  int64_t mem;         /* MiB */
+  int gpu_count;       /* devices; 0 for a CPU-only task */
+  int gpu_milli;       /* milli per device: 1..1000, 0 for CPU-only */
+  bool any_model;      /* true: no model constraint */
+  uint64_t models;     /* allowed model ids when !any_model (may be 0) */
+  int id;              /* score-cache slot in [0, nshapes) or -1 */
+};
+
+struct sc_cluster {
+  struct sc_node *nodes;
+  size_t nnodes, cap;
+  char models[SC_MAX_MODELS][SC_NAME_MAX];
+  int nmodels;
+};
+
+void sc_cluster_init(struct sc_cluster *c);
+void sc_cluster_release(struct sc_cluster *c);
+
+/* Returns the id of model name, adding it when new; SC_ERANGE when full. */
+int sc_cluster_model_id(struct sc_cluster *c, const char *name);
+/* Returns the id of model name or -1 when the cluster has no such model. */
+int sc_cluster_model_find(const struct sc_cluster *c, const char *name);
+
+/* Appends a node with all resources free. The name is copied (truncated to
+ * SC_NAME_MAX - 1). Returns the node index or a negative SC_E* code. */
+int sc_cluster_add_node(struct sc_cluster *c, const char *name, int64_t cpu_milli,
+                        int64_t mem_mib, int gpu_count, const char *model);
+
+/* Sets shape->any_model/models from a '|'-separated model list as the OpenB
+ * trace writes it ("" = any model; unknown names match nothing). */
+void sc_shape_set_models(struct sc_shape *shape, const struct sc_cluster *c,
+                         const char *spec);
+
+/* The affinity tag bit of a shape (0 for a CPU-only task). */
+uint32_t sc_shape_tag(const struct sc_shape *shape);
+/* Total milli-GPU a shape asks for: gpu_count * gpu_milli. */
+int64_t sc_shape_total_milli(const struct sc_shape *shape);
+
+/* True when the node's model is allowed for the shape. */
+bool sc_node_model_ok(const struct sc_node *n, const struct sc_shape *s);
+/* Sum of free milli over the node's devices. */
+int64_t sc_node_gpu_left(const struct sc_node *n);
+/* Number of devices with at least milli free. */
+int sc_node_gpus_with(const struct sc_node *n, int milli);
+/* Full feasibility: CPU, memory, model and devices (see docs/simulator.md). */
+bool sc_node_fits(const struct sc_node *n, const struct sc_shape *s);
+/* Feasibility without the memory test (memory is not part of scoring). */
+bool sc_node_fits_nomem(const struct sc_node *n, const struct sc_shape *s);
+
+/* A decision: which node and devices a task gets. */
+struct sc_placement {
+  int node;                 /* node index, -1 when none */
+  int ndev;                 /* devices used (0 for CPU-only) */
+  int8_t dev[SC_MAX_GPUS];  /* device indices */
+};
+
+/* Applies / undoes a placement on a node (no checks beyond asserts). */
+void sc_node_apply(struct sc_node *n, const struct sc_shape *s,
+                   const struct sc_placement *p);
+void sc_node_unapply(struct sc_node *n, const struct sc_shape *s,
+                     const struct sc_placement *p);
+
+/* Checks the invariants of a node; returns 0 or SC_ESTATE. */
+int sc_node_check(const struct sc_node *n);
+
+#endif

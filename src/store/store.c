@@ -1,0 +1,2 @@
+/* Placeholder: the store interface lands with the controller. */
+#include "util/error.h"

@@ -1,0 +1,27 @@
+/*
+ * Parsing and printing of quantities people type: memory ("16Gi", "512Mi",
+ * "2G", plain MiB) and durations ("90s", "15m", "1h30m", "2d", plain
+ * seconds). Shared by the CLI, the controller and the agent.
+ */
+#ifndef SC_UTIL_UNITS_H
+#define SC_UTIL_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a memory size into MiB (rounded up). A bare number is MiB.
+ * Suffixes: Ki Mi Gi Ti (binary), K M G T (decimal), optional trailing B.
+ * Returns 0, or SC_EPARSE / SC_ERANGE with *mib = 0. */
+int sc_parse_memory_mib(const char *text, int64_t *mib);
+
+/* Parses a duration into milliseconds: a bare number is seconds; units
+ * ms, s, m, h, d may be combined ("1h30m"). Returns 0 or SC_EPARSE. */
+int sc_parse_duration_ms(const char *text, int64_t *ms);
+
+/* Writes a MiB amount as "512Mi", "16Gi", "1.5Ti". */
+void sc_format_memory(int64_t mib, char *buf, size_t size);
+
+/* Writes an age or duration compactly: "42s", "5m", "3h", "2d". */
+void sc_format_duration(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * Durable controller state behind one interface (struct sc_store_ops), the
+ * way SQLite hides its OS layer: the server calls sc_store_* wrappers and
+ * never sees SQL. Writes travel in batches; a batch is atomic and, once
+ * sc_store_wait returns 0, durable (it survives kill -9). Batches commit in
+ * the order they were submitted, so callers that submit under their own lock
+ * keep the store in the same order as their memory. See
+ * docs/control-plane-contract.md for the meaning of the fields.
+ */
+#ifndef SC_STORE_STORE_H
+#define SC_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SC_STORE_NAME_MAX 129    /* job names: 1..128 chars */
+#define SC_STORE_TENANT_MAX 65   /* tenants: 1..64 chars */
+#define SC_STORE_NODE_MAX 64     /* node names: 1..63 chars */
+#define SC_STORE_REASON_MAX 128
+#define SC_STORE_VENDOR_MAX 32
+#define SC_STORE_MAX_DEVICES 16
+
+enum sc_job_state {
+  SC_JOB_PENDING, SC_JOB_RUNNING, SC_JOB_SUCCEEDED, SC_JOB_FAILED, SC_JOB_CANCELLED,
+  SC_JOB_NSTATES
+};
+
+enum sc_task_state {
+  SC_TASK_PENDING, SC_TASK_ASSIGNED, SC_TASK_RUNNING, SC_TASK_SUCCEEDED,
+  SC_TASK_FAILED, SC_TASK_CANCELLED, SC_TASK_LOST, SC_TASK_NSTATES
+};
+
+enum sc_node_state { SC_NODE_READY, SC_NODE_LOST, SC_NODE_NSTATES };
+
+enum sc_token_kind { SC_TOKEN_ADMIN, SC_TOKEN_USER, SC_TOKEN_AGENT, SC_TOKEN_NKINDS };
+
+/* One task of a job. exit_code and signal are -1 when unknown. */
+struct sc_task_rec {
+  int64_t job_id;
+  int index;
+  int state;                         /* enum sc_task_state */
+  char node[SC_STORE_NODE_MAX];      /* "" when not placed */
+  int ndev;
+  int devices[SC_STORE_MAX_DEVICES]; /* device indices as the agent numbers them */
+  char vendor[SC_STORE_VENDOR_MAX];
+  int gpu_milli;                     /* per device, 0 for CPU-only */
+  int exit_code, signal;
+  int attempt;
+  int64_t pid;
+  int64_t started_ms, finished_ms;   /* Unix ms, 0 = not yet */
+};
+
+/* A job. spec is the normalised JSON spec (owned when non-NULL); tasks are
+ * owned and filled by reads (ntasks entries), ignored by JOB_UPDATE. */
+struct sc_job_rec {
+  int64_t id;
+  char name[SC_STORE_NAME_MAX];
+  char tenant[SC_STORE_TENANT_MAX];
+  int priority;
+  char *spec;
+  int state;                          /* enum sc_job_state */
+  char reason[SC_STORE_REASON_MAX];   /* "" = none */
+  int64_t created_ms, started_ms, finished_ms;
+  int attempt, max_retries;
+  int ntasks;
+  struct sc_task_rec *tasks;
+};
+
+/* A node as its agent registered it. labels and devices are JSON texts
+ * (owned): {"region": "eu"} and [{"index","vendor","model","memory_mib"}]. */
+struct sc_node_rec {
+  char name[SC_STORE_NODE_MAX];
+  char address[64];
+  int64_t cpu_milli, memory_mib;
+  char *labels;
+  char *devices;
+  int state;                          /* enum sc_node_state */
+  int64_t last_heartbeat_ms, registered_ms;
+};
+
+struct sc_token_rec {
+  unsigned char hash[32];             /* SHA-256 of the token text */
+  int kind;                           /* enum sc_token_kind */
+  char tenant[SC_STORE_TENANT_MAX];
+  int64_t created_ms;
+};
+
+/* A chunk of a task's output. The store drops bytes it already holds
+ * (offset below the task's length) and appends the rest at the end. */
+struct sc_log_rec {
+  int64_t job_id;
+  int task;
+  int64_t offset;
+  char *data;                         /* owned */
+  size_t len;
+};
+
+enum sc_store_op_kind {
+  SC_STORE_JOB_INSERT,  /* job row plus job.ntasks pending task rows */
+  SC_STORE_JOB_UPDATE,  /* state, reason, times, attempt */
+  SC_STORE_TASK_PUT,    /* whole task row */
+  SC_STORE_NODE_PUT,    /* whole node row */
+  SC_STORE_NODE_STATE,  /* state and last heartbeat only */
+  SC_STORE_TOKEN_PUT,
+  SC_STORE_LOG_APPEND,
+};
+
+struct sc_store_op {
+  enum sc_store_op_kind kind;
+  union {
+    struct sc_job_rec job;
+    struct sc_task_rec task;
+    struct sc_node_rec node;
+    struct sc_token_rec token;
+    struct sc_log_rec log;
+  } u;
+};
+
+/* A batch of writes, committed atomically. Owns deep copies of its ops. */
+struct sc_store_batch {
+  struct sc_store_op *ops;
+  int n, cap;
+  /* Backend bookkeeping (guarded by the backend). */
+  struct sc_store_batch *next;
+  bool done;
+  int rc;
+};
+
+/* Filters of sc_store_job_list. */
+struct sc_job_filter {
+  int state;             /* -1 = any */
+  const char *tenant;    /* NULL = any */
+  int64_t after;         /* ids > after */
+  int limit;             /* max jobs returned */
+  bool with_tasks;
+};
+
+/* A log read: output of one task (task >= 0) or of the whole job in arrival
+ * order (task -1), from offset, at most max bytes. */
+struct sc_log_query {
+  int64_t job_id;
+  int task;
+  int64_t offset;
+  size_t max;
+};
+
+struct sc_store;
+
+struct sc_store_ops {
+  const char *name;
+  int (*open)(const char *path, struct sc_store **out);
+  void (*close)(struct sc_store *s);
+  int (*submit)(struct sc_store *s, struct sc_store_batch *b);
+  int (*wait)(struct sc_store *s, struct sc_store_batch *b);
+  int (*job_get)(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+  int (*job_list)(struct sc_store *s, const struct sc_job_filter *f,
+                  struct sc_job_rec **out, int *n);
+  int (*jobs_active)(struct sc_store *s, struct sc_job_rec **out, int *n);
+  int (*max_job_id)(struct sc_store *s, int64_t *id);
+  int (*node_list)(struct sc_store *s, struct sc_node_rec **out, int *n);
+  int (*token_list)(struct sc_store *s, struct sc_token_rec **out, int *n);
+  int (*log_read)(struct sc_store *s, const struct sc_log_query *q, char **data,
+                  size_t *len, int64_t *end);
+};
+
+/* The embedded SQLite backend (store/sqlite.c). */
+extern const struct sc_store_ops sc_store_sqlite;
+
+/*
+ * Opens the store at path with backend ops (creating the schema). Returns 0
+ * or SC_ESTORE / SC_ENOMEM; *out is NULL on failure. sc_store_close waits
+ * for queued batches and frees the store.
+ */
+int sc_store_open(const struct sc_store_ops *ops, const char *path, struct sc_store **out);
+void sc_store_close(struct sc_store *s);
+
+/* Batches: _new allocates an empty one; _add deep-copies op (strings and
+ * spec included); _free frees it and its copies. */
+struct sc_store_batch *sc_store_batch_new(void);
+int sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op);
+void sc_store_batch_free(struct sc_store_batch *b);
+
+/*
+ * Queues b for commit without waiting (the store borrows b until
+ * sc_store_wait returns). Batches commit in submission order, several per
+ * transaction (group commit). sc_store_wait blocks until b is durable and
+ * returns its result: 0 or SC_ESTORE. sc_store_write does both.
+ */
+int sc_store_submit(struct sc_store *s, struct sc_store_batch *b);
+int sc_store_wait(struct sc_store *s, struct sc_store_batch *b);
+int sc_store_write(struct sc_store *s, struct sc_store_batch *b);
+
+/* Reads. Records returned are owned by the caller: release each job with
+ * sc_job_rec_release, arrays with sc_store_free_jobs / _nodes / free(). */
+int sc_store_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+int sc_store_job_list(struct sc_store *s, const struct sc_job_filter *f,
+                      struct sc_job_rec **out, int *n);
+int sc_store_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n);
+int sc_store_max_job_id(struct sc_store *s, int64_t *id);
+int sc_store_node_list(struct sc_store *s, struct sc_node_rec **out, int *n);
+int sc_store_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
+/* Reads output into *data (malloc'd, NUL-terminated, *len bytes); *end is
+ * the offset just past the returned bytes. */
+int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
+                      size_t *len, int64_t *end);
+
+void sc_job_rec_release(struct sc_job_rec *j);
+void sc_node_rec_release(struct sc_node_rec *n);
+void sc_store_free_jobs(struct sc_job_rec *jobs, int n);
+void sc_store_free_nodes(struct sc_node_rec *nodes, int n);
+
+/* Names of states and kinds as the API spells them, and back (-1 unknown). */
+const char *sc_job_state_name(int state);
+const char *sc_task_state_name(int state);
+const char *sc_node_state_name(int state);
+const char *sc_token_kind_name(int kind);
+int sc_job_state_parse(const char *name);
+int sc_token_kind_parse(const char *name);
+/* True for succeeded, failed, cancelled (jobs) and those plus lost (tasks). */
+bool sc_job_state_final(int state);
+bool sc_task_state_final(int state);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * A small JSON-over-HTTP client for the agent and the CLI (libcurl +
+ * jansson). One struct sc_http per thread: it keeps its connection alive
+ * between calls. A call returns 0 whenever an HTTP reply arrived, whatever
+ * its status; only transport failures are errors.
+ */
+#ifndef SC_UTIL_HTTP_H
+#define SC_UTIL_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct sc_http {
+  void *curl;          /* CURL easy handle */
+  char *base;          /* "http://host:port", no trailing slash (owned) */
+  char *token;         /* bearer token or NULL (owned) */
+  volatile int *abort; /* when set and non-zero, transfers stop early */
+  char error[256];     /* transport error detail of the last call */
+};
+
+struct sc_http_reply {
+  long status;   /* HTTP status */
+  json_t *body;  /* parsed JSON body or NULL (owned) */
+  char *raw;     /* raw body, NUL-terminated (owned) */
+  size_t len;    /* bytes in raw */
+};
+
+/* Prepares a client for base URL and token (both copied; token may be NULL).
+ * Returns 0, SC_ENOMEM or SC_ENET when libcurl cannot start. */
+int sc_http_init(struct sc_http *h, const char *base, const char *token);
+
+/* Frees the handle and strings. Safe on a zeroed struct. */
+void sc_http_release(struct sc_http *h);
+
+/* Calls method on base+path with body (borrowed, may be NULL) and waits at
+ * most timeout_ms. On 0 the reply is filled (caller releases it); on
+ * SC_ENET / SC_ETIMEOUT (transport failure, detail in h->error) or SC_ENOMEM
+ * the reply is zeroed. */
+int sc_http_call(struct sc_http *h, const char *method, const char *path,
+                 json_t *body, long timeout_ms, struct sc_http_reply *reply);
+
+/* Frees a reply's contents. Safe on a zeroed reply. */
+void sc_http_reply_release(struct sc_http_reply *r);
+
+/* The message and field of an API error reply ({"error": {...}}); falls back
+ * to the raw body or "HTTP <status>". Pointers live as long as the reply;
+ * *field is NULL when the server named none. buf holds the fallback. */
+const char *sc_http_error_message(const struct sc_http_reply *r, const char **field,
+                                  char *buf, size_t size);
+
+/* Percent-encodes text for a URL query into buf; returns buf. */
+char *sc_http_escape(const char *text, char *buf, size_t size);
+
+#endif

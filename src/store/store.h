@@ -217,6 +217,7 @@ const char *sc_node_state_name(int state);
 const char *sc_token_kind_name(int kind);
 int sc_job_state_parse(const char *name);
 int sc_token_kind_parse(const char *name);
+int sc_task_state_parse(const char *name);
 /* True for succeeded, failed, cancelled (jobs) and those plus lost (tasks). */
 bool sc_job_state_final(int state);
 bool sc_task_state_final(int state);

@@ -1,0 +1,97 @@
+/*
+ * Schema and statements of the SQLite store. Jobs and tasks keep their
+ * states as the API spells them; labels, devices and specs are JSON texts so
+ * regions, zones, racks and new spec fields need no migration.
+ */
+#include "store/sqlite_sql.h"
+
+const char sc_sql_schema[] =
+  "CREATE TABLE IF NOT EXISTS jobs ("
+  " id INTEGER PRIMARY KEY, name TEXT NOT NULL, tenant TEXT NOT NULL,"
+  " priority INTEGER NOT NULL DEFAULT 0, spec TEXT NOT NULL, state TEXT NOT NULL,"
+  " reason TEXT, created_ms INTEGER, started_ms INTEGER, finished_ms INTEGER,"
+  " attempt INTEGER NOT NULL DEFAULT 0, max_retries INTEGER NOT NULL DEFAULT 0,"
+  " ntasks INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, id);"
+  "CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs(tenant, id);"
+  "CREATE TABLE IF NOT EXISTS tasks ("
+  " job_id INTEGER NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, node TEXT,"
+  " devices TEXT NOT NULL DEFAULT '[]', vendor TEXT, gpu_milli INTEGER NOT NULL DEFAULT 0,"
+  " exit_code INTEGER, signal INTEGER, attempt INTEGER NOT NULL DEFAULT 0,"
+  " pid INTEGER NOT NULL DEFAULT 0, started_ms INTEGER, finished_ms INTEGER,"
+  " PRIMARY KEY (job_id, idx)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS nodes ("
+  " name TEXT PRIMARY KEY, address TEXT, cpu_milli INTEGER NOT NULL,"
+  " memory_mib INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '{}',"
+  " devices TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL,"
+  " last_heartbeat_ms INTEGER, registered_ms INTEGER);"
+  "CREATE TABLE IF NOT EXISTS tokens ("
+  " hash BLOB PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT NULL,"
+  " created_ms INTEGER);"
+  "CREATE TABLE IF NOT EXISTS logs ("
+  " job_id INTEGER NOT NULL, task INTEGER NOT NULL, task_offset INTEGER NOT NULL,"
+  " job_offset INTEGER NOT NULL, data BLOB NOT NULL,"
+  " PRIMARY KEY (job_id, task, task_offset)) WITHOUT ROWID;"
+  "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);";
+
+#define JOB_COLS                                                                  \
+  "id, name, tenant, priority, spec, state, reason, created_ms, started_ms,"       \
+  " finished_ms, attempt, max_retries, ntasks"
+#define TASK_COLS                                                                 \
+  "job_id, idx, state, node, devices, vendor, gpu_milli, exit_code, signal,"      \
+  " attempt, pid, started_ms, finished_ms"
+
+const char *const sc_sql_stmts[SQL_NSTMTS] = {
+  [SQL_BEGIN] = "BEGIN IMMEDIATE",
+  [SQL_COMMIT] = "COMMIT",
+  [SQL_ROLLBACK] = "ROLLBACK",
+  [SQL_SAVEPOINT] = "SAVEPOINT batch",
+  [SQL_RELEASE] = "RELEASE batch",
+  [SQL_ROLLBACK_TO] = "ROLLBACK TO batch",
+  [SQL_JOB_INSERT] =
+    "INSERT INTO jobs (id, name, tenant, priority, spec, state, reason, created_ms,"
+    " attempt, max_retries, ntasks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+  [SQL_JOB_UPDATE] =
+    "UPDATE jobs SET state = ?2, reason = ?3, started_ms = ?4, finished_ms = ?5,"
+    " attempt = ?6 WHERE id = ?1",
+  [SQL_TASK_PUT] = "INSERT OR REPLACE INTO tasks (" TASK_COLS
+                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+  [SQL_NODE_PUT] =
+    "INSERT OR REPLACE INTO nodes (name, state, last_heartbeat_ms, address, cpu_milli,"
+    " memory_mib, labels, devices, registered_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+  [SQL_NODE_STATE] = "UPDATE nodes SET state = ?2, last_heartbeat_ms = ?3 WHERE name = ?1",
+  [SQL_TOKEN_PUT] =
+    "INSERT OR REPLACE INTO tokens (hash, kind, tenant, created_ms) VALUES (?1, ?2, ?3, ?4)",
+  [SQL_LOG_TASK_END] =
+    "SELECT task_offset + length(data) FROM logs WHERE job_id = ?1 AND task = ?2"
+    " ORDER BY task_offset DESC LIMIT 1",
+  [SQL_LOG_JOB_END] =
+    "SELECT job_offset + length(data) FROM logs WHERE job_id = ?1"
+    " ORDER BY job_offset DESC LIMIT 1",
+  [SQL_LOG_APPEND] =
+    "INSERT OR IGNORE INTO logs (job_id, task, task_offset, job_offset, data)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";
+const char sc_sql_job_get[] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
+const char sc_sql_jobs_active[] =
+  "SELECT " JOB_COLS " FROM jobs WHERE state IN ('pending', 'running') ORDER BY id";
+const char sc_sql_tasks_of_job[] =
+  "SELECT " TASK_COLS " FROM tasks WHERE job_id = ?1 ORDER BY idx";
+const char sc_sql_nodes[] =
+  "SELECT name, address, cpu_milli, memory_mib, labels, devices, state,"
+  " last_heartbeat_ms, registered_ms FROM nodes ORDER BY registered_ms, name";
+const char sc_sql_tokens[] = "SELECT hash, kind, tenant, created_ms FROM tokens";
+const char sc_sql_log_task_start[] =
+  "SELECT coalesce(max(task_offset), 0) FROM logs"
+  " WHERE job_id = ?1 AND task = ?2 AND task_offset <= ?3";
+const char sc_sql_log_task_read[] =
+  "SELECT task_offset, data FROM logs WHERE job_id = ?1 AND task = ?2"
+  " AND task_offset >= ?3 ORDER BY task_offset";
+const char sc_sql_log_job_start[] =
+  "SELECT coalesce(max(job_offset), 0) FROM logs WHERE job_id = ?1 AND job_offset <= ?2";
+const char sc_sql_log_job_read[] =
+  "SELECT job_offset, data FROM logs WHERE job_id = ?1 AND job_offset >= ?2"
+  " ORDER BY job_offset";

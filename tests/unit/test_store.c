@@ -1,0 +1,359 @@
+/*
+ * Store tests against the real SQLite backend in a temporary directory:
+ * round trips of every record, filters, log offsets and duplicates, group
+ * commit from several threads, and persistence across close/reopen.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/error.h"
+
+static char dir[256];
+static char path[300];
+
+static int setup(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/sc-test-store-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/supercell.db", dir);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  char cmd[400];
+
+  (void)state;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct sc_store *open_store(void)
+{
+  struct sc_store *s = NULL;
+
+  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &s), 0);
+  assert_non_null(s);
+  return s;
+}
+
+static void put_job(struct sc_store *s, int64_t id, const char *tenant, int ntasks)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+
+  op.u.job.id = id;
+  snprintf(op.u.job.name, sizeof op.u.job.name, "job-%lld", (long long)id);
+  snprintf(op.u.job.tenant, sizeof op.u.job.tenant, "%s", tenant);
+  op.u.job.spec = "{\"name\": \"x\"}";
+  op.u.job.state = SC_JOB_PENDING;
+  op.u.job.created_ms = 1000 + id;
+  op.u.job.ntasks = ntasks;
+  op.u.job.max_retries = 2;
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+static void test_job_roundtrip(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_TASK_PUT};
+  struct sc_job_rec j;
+
+  (void)state;
+  put_job(s, 7, "acme", 2);
+  op.u.task.job_id = 7;
+  op.u.task.index = 1;
+  op.u.task.state = SC_TASK_RUNNING;
+  strcpy(op.u.task.node, "node-a");
+  op.u.task.ndev = 2;
+  op.u.task.devices[0] = 3;
+  op.u.task.devices[1] = 5;
+  strcpy(op.u.task.vendor, "nvidia");
+  op.u.task.gpu_milli = 1000;
+  op.u.task.exit_code = -1;
+  op.u.task.signal = 9;
+  op.u.task.pid = 4242;
+  op.u.task.started_ms = 5000;
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  op.kind = SC_STORE_JOB_UPDATE;
+  memset(&op.u.job, 0, sizeof op.u.job);
+  op.u.job.id = 7;
+  op.u.job.state = SC_JOB_FAILED;
+  strcpy(op.u.job.reason, "killed by signal 9");
+  op.u.job.started_ms = 5000;
+  op.u.job.finished_ms = 6000;
+  op.u.job.attempt = 1;
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+
+  assert_int_equal(sc_store_job_get(s, 7, &j), 0);
+  assert_string_equal(j.name, "job-7");
+  assert_string_equal(j.tenant, "acme");
+  assert_string_equal(j.spec, "{\"name\": \"x\"}");
+  assert_int_equal(j.state, SC_JOB_FAILED);
+  assert_string_equal(j.reason, "killed by signal 9");
+  assert_int_equal(j.attempt, 1);
+  assert_int_equal(j.max_retries, 2);
+  assert_int_equal(j.created_ms, 1007);
+  assert_int_equal(j.finished_ms, 6000);
+  assert_int_equal(j.ntasks, 2);
+  assert_int_equal(j.tasks[0].state, SC_TASK_PENDING);
+  assert_int_equal(j.tasks[0].exit_code, -1);
+  assert_int_equal(j.tasks[0].ndev, 0);
+  assert_int_equal(j.tasks[1].state, SC_TASK_RUNNING);
+  assert_string_equal(j.tasks[1].node, "node-a");
+  assert_int_equal(j.tasks[1].ndev, 2);
+  assert_int_equal(j.tasks[1].devices[1], 5);
+  assert_int_equal(j.tasks[1].signal, 9);
+  assert_int_equal(j.tasks[1].pid, 4242);
+  sc_job_rec_release(&j);
+  assert_int_equal(sc_store_job_get(s, 8, &j), SC_ENOENT);
+  sc_store_close(s);
+}
+
+static void test_job_list_filters(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_job_filter f = {.state = -1, .limit = 100};
+  struct sc_job_rec *jobs;
+  int n;
+  int64_t max;
+
+  (void)state;
+  for (int i = 1; i <= 10; i++)
+    put_job(s, i, i % 2 ? "odd" : "even", 1);
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 10);
+  sc_store_free_jobs(jobs, n);
+  f.tenant = "odd";
+  f.after = 3;
+  f.limit = 2;
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(jobs[0].id, 5);
+  assert_int_equal(jobs[1].id, 7);
+  sc_store_free_jobs(jobs, n);
+  f.state = SC_JOB_RUNNING;
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 0);
+  sc_store_free_jobs(jobs, n);
+  assert_int_equal(sc_store_jobs_active(s, &jobs, &n), 0);
+  assert_int_equal(n, 10);
+  assert_int_equal(jobs[0].ntasks, 1);
+  sc_store_free_jobs(jobs, n);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  assert_int_equal(max, 10);
+  sc_store_close(s);
+}
+
+static void test_nodes_tokens(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
+  struct sc_node_rec *nodes;
+  struct sc_token_rec *tokens;
+  int n;
+
+  (void)state;
+  strcpy(op.u.node.name, "node-a");
+  op.u.node.cpu_milli = 16000;
+  op.u.node.memory_mib = 65536;
+  op.u.node.labels = "{\"region\": \"eu\"}";
+  op.u.node.devices = "[]";
+  op.u.node.state = SC_NODE_READY;
+  op.u.node.last_heartbeat_ms = 10;
+  op.u.node.registered_ms = 10;
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  op.kind = SC_STORE_NODE_STATE;
+  op.u.node.state = SC_NODE_LOST;
+  op.u.node.last_heartbeat_ms = 20;
+  op.u.node.labels = op.u.node.devices = NULL;
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  op.kind = SC_STORE_TOKEN_PUT;
+  memset(&op.u.token, 0, sizeof op.u.token);
+  memset(op.u.token.hash, 0xab, sizeof op.u.token.hash);
+  op.u.token.kind = SC_TOKEN_USER;
+  strcpy(op.u.token.tenant, "acme");
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+
+  assert_int_equal(sc_store_node_list(s, &nodes, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(nodes[0].name, "node-a");
+  assert_string_equal(nodes[0].labels, "{\"region\": \"eu\"}");
+  assert_int_equal(nodes[0].state, SC_NODE_LOST);
+  assert_int_equal(nodes[0].last_heartbeat_ms, 20);
+  assert_int_equal(nodes[0].memory_mib, 65536);
+  sc_store_free_nodes(nodes, n);
+  assert_int_equal(sc_store_token_list(s, &tokens, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(tokens[0].kind, SC_TOKEN_USER);
+  assert_int_equal(tokens[0].hash[31], 0xab);
+  assert_string_equal(tokens[0].tenant, "acme");
+  free(tokens);
+  sc_store_close(s);
+}
+
+static void append_log(struct sc_store *s, int task, int64_t offset, const char *text)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_LOG_APPEND};
+
+  op.u.log.job_id = 1;
+  op.u.log.task = task;
+  op.u.log.offset = offset;
+  op.u.log.data = (char *)text;
+  op.u.log.len = strlen(text);
+  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+static void expect_log(struct sc_store *s, int task, int64_t offset, size_t max,
+                       const char *want, int64_t want_end)
+{
+  struct sc_log_query q = {.job_id = 1, .task = task, .offset = offset, .max = max};
+  char *data;
+  size_t len;
+  int64_t end;
+
+  assert_int_equal(sc_store_log_read(s, &q, &data, &len, &end), 0);
+  assert_string_equal(data, want);
+  assert_int_equal(len, strlen(want));
+  assert_int_equal(end, want_end);
+  free(data);
+}
+
+static void test_logs(void **state)
+{
+  struct sc_store *s = open_store();
+
+  (void)state;
+  put_job(s, 1, "default", 2);
+  expect_log(s, 0, 0, 1024, "", 0);
+  append_log(s, 0, 0, "hello ");
+  append_log(s, 1, 0, "other\n");
+  append_log(s, 0, 6, "world\n");
+  append_log(s, 0, 6, "world\n");     /* duplicate retry: dropped */
+  append_log(s, 0, 9, "ld\nmore\n");  /* overlap: only "more\n" kept */
+  expect_log(s, 0, 0, 1024, "hello world\nmore\n", 17);
+  expect_log(s, 0, 3, 1024, "lo world\nmore\n", 17);
+  expect_log(s, 0, 3, 4, "lo w", 7);
+  expect_log(s, 0, 17, 1024, "", 17);
+  expect_log(s, 1, 0, 1024, "other\n", 6);
+  expect_log(s, -1, 0, 1024, "hello other\nworld\nmore\n", 23);
+  expect_log(s, -1, 8, 1024, "her\nworld\nmore\n", 23);
+  sc_store_close(s);
+}
+
+struct writer_arg {
+  struct sc_store *s;
+  int base;
+};
+
+static void *writer_thread(void *p)
+{
+  struct writer_arg *a = p;
+
+  for (int i = 0; i < 200; i++)
+    put_job(a->s, a->base + i, "default", 1);
+  return NULL;
+}
+
+static void test_group_commit_and_reopen(void **state)
+{
+  struct sc_store *s = open_store();
+  pthread_t threads[8];
+  struct writer_arg args[8];
+  struct sc_job_rec *jobs;
+  int n;
+  int64_t max;
+
+  (void)state;
+  for (int i = 0; i < 8; i++) {
+    args[i] = (struct writer_arg){s, 1 + i * 1000};
+    assert_int_equal(pthread_create(&threads[i], NULL, writer_thread, &args[i]), 0);
+  }
+  for (int i = 0; i < 8; i++)
+    pthread_join(threads[i], NULL);
+  sc_store_close(s);
+  s = open_store();
+  assert_int_equal(sc_store_jobs_active(s, &jobs, &n), 0);
+  assert_int_equal(n, 1600);
+  sc_store_free_jobs(jobs, n);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  assert_int_equal(max, 7200);
+  sc_store_close(s);
+}
+
+static void test_failed_batch_alone(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_batch *good = sc_store_batch_new(), *bad = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+  struct sc_job_rec j;
+
+  (void)state;
+  put_job(s, 1, "default", 1);
+  op.u.job.id = 1; /* duplicate primary key */
+  strcpy(op.u.job.name, "dup");
+  strcpy(op.u.job.tenant, "default");
+  assert_int_equal(sc_store_batch_add(bad, &op), 0);
+  op.u.job.id = 2;
+  assert_int_equal(sc_store_batch_add(good, &op), 0);
+  assert_int_equal(sc_store_submit(s, bad), 0);
+  assert_int_equal(sc_store_submit(s, good), 0);
+  assert_int_equal(sc_store_wait(s, bad), SC_ESTORE);
+  assert_int_equal(sc_store_wait(s, good), 0);
+  assert_int_equal(sc_store_job_get(s, 2, &j), 0);
+  sc_job_rec_release(&j);
+  assert_int_equal(sc_store_job_get(s, 1, &j), 0);
+  assert_string_equal(j.name, "job-1");
+  sc_job_rec_release(&j);
+  sc_store_batch_free(good);
+  sc_store_batch_free(bad);
+  sc_store_close(s);
+}
+
+static void test_names(void **state)
+{
+  (void)state;
+  assert_string_equal(sc_job_state_name(SC_JOB_CANCELLED), "cancelled");
+  assert_int_equal(sc_job_state_parse("running"), SC_JOB_RUNNING);
+  assert_int_equal(sc_job_state_parse("bogus"), -1);
+  assert_int_equal(sc_task_state_parse("lost"), SC_TASK_LOST);
+  assert_int_equal(sc_token_kind_parse("agent"), SC_TOKEN_AGENT);
+  assert_true(sc_task_state_final(SC_TASK_LOST));
+  assert_false(sc_job_state_final(SC_JOB_RUNNING));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_job_roundtrip, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_job_list_filters, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_nodes_tokens, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_failed_batch_alone, setup, teardown),
+    cmocka_unit_test(test_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -127,9 +127,11 @@ static void svg_open(FILE *f, int w, int h, const char *title)
 static void svg_axes(FILE *f, const struct frame *fr, double xstep, double ystep,
                      const char *xlabel, const char *ylabel)
 {
+  double xlabel_dy = xstep > 0 ? 40 : 75; /* below tick labels or rotated names */
+
   fprintf(f, "<g stroke=\"#333\" fill=\"none\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
              "height=\"%.1f\"/>\n</g>\n", fr->left, fr->top, fr->width, fr->height);
-  for (double x = ceil(fr->x0 / xstep) * xstep; x <= fr->x1 + 1e-9; x += xstep) {
+  for (double x = ceil(fr->x0 / xstep) * xstep; xstep > 0 && x <= fr->x1 + 1e-9; x += xstep) {
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
             px(fr, x), fr->top, px(fr, x), fr->top + fr->height);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", px(fr, x),
@@ -142,7 +144,7 @@ static void svg_axes(FILE *f, const struct frame *fr, double xstep, double ystep
             py(fr, y) + 4, y);
   }
   fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-          fr->left + fr->width / 2, fr->top + fr->height + 40, xlabel);
+          fr->left + fr->width / 2, fr->top + fr->height + xlabel_dy, xlabel);
   fprintf(f, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\">%s"
              "</text>\n", fr->left - 45, fr->top + fr->height / 2, ylabel);
 }
@@ -250,7 +252,7 @@ int sc_report_plot_alloc(FILE *f, const char *workload, const struct sc_sim_run 
         fprintf(f, "%.1f,%.1f ", px(&fr, k), py(&fr, fmin(mid[k], fr.y1)));
     fprintf(f, "\"/>\n");
   }
-  svg_legend(f, fr.left + 12, fr.top + 10, names, npol);
+  svg_legend(f, fr.left + fr.width - 142, fr.top + 10, names, npol);
   fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555\">lines: median over "
              "seeds; bands: 25-75 %%</text>\n</svg>\n", fr.left + 12, fr.top + fr.height - 8);
   free(vals);
@@ -285,8 +287,8 @@ int sc_report_plot_bars(FILE *f, const struct sc_sim_run *runs, size_t nruns)
   fr.y1 = ceil(ymax / 5) * 5;
   fr.width = nload * (npol * 14.0 + 24);
   fr.x1 = nload;
-  svg_open(f, (int)(fr.width + 240), 470, "Unallocated GPUs at 100% arrived demand");
-  svg_axes(f, &fr, 1e9, 5, "Workload", "Unallocated GPU (%), mean over seeds");
+  svg_open(f, (int)(fr.width + 240), 480, "Unallocated GPUs at 100% arrived demand");
+  svg_axes(f, &fr, 0, 5, "Workload", "Unallocated GPU (%), mean over seeds");
   for (int w = 0; w < nload; w++) {
     double x0 = fr.left + w * (npol * 14.0 + 24) + 12;
     for (int p = 0; p < npol; p++) {

@@ -345,6 +345,43 @@ static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct
   return rc;
 }
 
+int sc_experiment_plan(const struct sc_workload *w, const struct sc_experiment_opts *opts,
+                       struct sc_rng *rng, struct sc_experiment_plan *plan)
+{
+  int32_t *perm = malloc(w->cluster.nnodes * sizeof *perm);
+
+  memset(plan, 0, sizeof *plan);
+  plan->ranks = malloc(w->cluster.nnodes * sizeof *plan->ranks);
+  if (!perm || !plan->ranks)
+    goto fail;
+  sc_rng_seed(rng, opts->seed);
+  (void)sc_rng_int63(rng); /* evaluated for a debug log in the reference */
+  plan->order = make_order(w, opts->tune, rng, &plan->n);
+  if (!plan->order)
+    goto fail;
+  for (size_t i = 0; i < plan->n; i++)
+    plan->total_milli += sc_shape_total_milli(&w->shapes[plan->order[i]]);
+  /* Informer reflectors of the reference draw these before the ranks. */
+  for (int i = 0; i < opts->skip_draws; i++)
+    (void)sc_rng_float64(rng);
+  sc_rng_perm(rng, perm, (int32_t)w->cluster.nnodes);
+  for (size_t i = 0; i < w->cluster.nnodes; i++)
+    plan->ranks[i] = (uint32_t)perm[i];
+  free(perm);
+  return 0;
+fail:
+  free(perm);
+  sc_experiment_plan_release(plan);
+  return SC_ENOMEM;
+}
+
+void sc_experiment_plan_release(struct sc_experiment_plan *plan)
+{
+  free(plan->order);
+  free(plan->ranks);
+  memset(plan, 0, sizeof *plan);
+}
+
 int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_opts *opts,
                       struct sc_experiment_result *r)
 {
@@ -352,8 +389,7 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
   struct sc_rng rng;
   struct sc_sched *sched = NULL;
   struct sc_sched_opts so = {opts->policy, {&w->typical}, w->nshapes};
-  int32_t *order = NULL, *perm = NULL;
-  size_t n = 0;
+  struct sc_experiment_plan plan = {0};
   struct timespec t0, t1;
   int rc = SC_ENOMEM;
 
@@ -361,30 +397,20 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
   clock_gettime(CLOCK_MONOTONIC, &t0);
   c = w->cluster;
   c.nodes = malloc(w->cluster.nnodes * sizeof *c.nodes);
-  perm = malloc(w->cluster.nnodes * sizeof *perm);
-  if (!c.nodes || !perm)
+  if (!c.nodes || sc_experiment_plan(w, opts, &rng, &plan) < 0)
     goto out;
   memcpy(c.nodes, w->cluster.nodes, w->cluster.nnodes * sizeof *c.nodes);
   c.cap = c.nnodes;
-  sc_rng_seed(&rng, opts->seed);
-  (void)sc_rng_int63(&rng); /* evaluated for a debug log in the reference */
-  order = make_order(w, opts->tune, &rng, &n);
-  if (!order)
-    goto out;
-  for (int i = 0; i < opts->skip_draws; i++)
-    (void)sc_rng_float64(&rng);
-  sc_rng_perm(&rng, perm, (int32_t)c.nnodes);
   for (size_t i = 0; i < c.nnodes; i++)
-    c.nodes[i].rank = (uint32_t)perm[i];
+    c.nodes[i].rank = plan.ranks[i];
   rc = sc_sched_new(&c, &so, &sched);
   if (rc == 0)
-    rc = place_all(w, sched, &rng, order, n, r);
+    rc = place_all(w, sched, &rng, plan.order, plan.n, r);
 out:
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   sc_sched_free(sched);
-  free(order);
-  free(perm);
+  sc_experiment_plan_release(&plan);
   free(c.nodes);
   if (rc < 0)
     sc_experiment_result_release(r);

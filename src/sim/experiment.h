@@ -12,6 +12,7 @@
 #include "core/cluster.h"
 #include "core/frag.h"
 #include "core/policy.h"
+#include "core/rng.h"
 #include "sim/trace.h"
 
 #define SC_SIM_MAX_PCT 130
@@ -67,6 +68,21 @@ struct sc_experiment_opts {
   double tune;                       /* target demand / capacity, e.g. 1.3 */
   int skip_draws;                    /* reference RNG draws before Perm: 10 */
 };
+
+/* The order of tasks and node ranks of one experiment, before placement. */
+struct sc_experiment_plan {
+  int32_t *order;      /* indices into w->pods; tuning clones follow */
+  size_t n;
+  int64_t total_milli; /* GPU demand after tuning */
+  uint32_t *ranks;     /* per node of w->cluster */
+};
+
+/* Draws the plan with the reference RNG, leaving rng where placement
+ * starts. plan owns its arrays (sc_experiment_plan_release). Returns 0 or
+ * SC_ENOMEM. */
+int sc_experiment_plan(const struct sc_workload *w, const struct sc_experiment_opts *opts,
+                       struct sc_rng *rng, struct sc_experiment_plan *plan);
+void sc_experiment_plan_release(struct sc_experiment_plan *plan);
 
 /* Runs one experiment. result owns failed[]: release with
  * sc_experiment_result_release. Returns 0 or SC_ENOMEM. Thread-safe for

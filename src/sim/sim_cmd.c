@@ -456,10 +456,10 @@ static void print_summary(const struct sim_args *a, const struct sc_sim_run *run
 {
   double cpu = 0;
 
-  printf("%-12s %-11s %6s %12s %12s %9s %9s\n", "WORKLOAD", "POLICY", "SEEDS", "ALLOC@100%",
-         "ALLOC@130%", "FAILED", "SEC/EXP");
+  printf("%-12s %-11s %6s %12s %12s %9s %9s %9s\n", "WORKLOAD", "POLICY", "SEEDS",
+         "ALLOC@100%", "ALLOC@130%", "TASKS", "FAILED", "SEC/EXP");
   for (size_t i = 0; i < n; i += (size_t)a->nseeds) {
-    double s100 = 0, s130 = 0, sec = 0, failed = 0;
+    double s100 = 0, s130 = 0, sec = 0, failed = 0, tasks = 0;
     int c100 = 0, c130 = 0;
     for (size_t k = i; k < i + (size_t)a->nseeds; k++) {
       const struct sc_experiment_result *r = &runs[k].result;
@@ -467,11 +467,12 @@ static void print_summary(const struct sim_args *a, const struct sc_sim_run *run
       if (r->alloc[130] == r->alloc[130]) s130 += r->alloc[130], c130++;
       sec += r->seconds;
       failed += (double)r->failed_tasks;
+      tasks += (double)r->tasks;
     }
     cpu += sec;
-    printf("%-12s %-11s %6d %11.2f%% %11.2f%% %9.0f %9.3f\n", runs[i].workload, runs[i].policy,
-           a->nseeds, c100 ? s100 / c100 : 0, c130 ? s130 / c130 : 0, failed / a->nseeds,
-           sec / a->nseeds);
+    printf("%-12s %-11s %6d %11.2f%% %11.2f%% %9.0f %9.0f %9.3f\n", runs[i].workload,
+           runs[i].policy, a->nseeds, c100 ? s100 / c100 : 0, c130 ? s130 / c130 : 0,
+           tasks / a->nseeds, failed / a->nseeds, sec / a->nseeds);
   }
   printf("%zu experiments in %.2f s wall (%.2f s of experiment time, %d jobs)\n", n, wall, cpu,
          a->jobs);

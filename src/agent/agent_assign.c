@@ -1,0 +1,210 @@
+/* Assignments: the long-poll thread and starting/killing what it returns.
+ * New work starts as soon as the controller answers the poll. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/cgroup.h"
+#include "util/error.h"
+#include "util/log.h"
+
+static struct sc_task *find_task(struct sc_agent *a, const char *task_id)
+{
+  for (struct sc_task *t = a->tasks; t; t = t->next)
+    if (strcmp(t->spec.task_id, task_id) == 0)
+      return t;
+  return NULL;
+}
+
+/* Removes the files of a finished earlier run of the same task id. */
+void sc_agent_remove_task_dir(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[4200];
+
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..") != 0)) {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  if (d)
+    closedir(d);
+  rmdir(dir);
+}
+
+/* LOCAL_RANK when the controller gave none: tasks of the same job with a
+ * lower index on this node, among those running and those in this batch. */
+static int local_rank(struct sc_agent *a, json_t *start, const struct sc_task_spec *spec)
+{
+  int rank = 0;
+  size_t i;
+  json_t *v;
+
+  for (struct sc_task *t = a->tasks; t; t = t->next)
+    if (!t->exited && strcmp(t->spec.job_id, spec->job_id) == 0 && t->spec.index < spec->index)
+      rank++;
+  json_array_foreach(start, i, v) {
+    const char *job = json_string_value(json_object_get(v, "job_id"));
+    json_t *index = json_object_get(v, "index");
+    if (job && strcmp(job, spec->job_id) == 0 && json_is_integer(index) &&
+        json_integer_value(index) < spec->index &&
+        json_is_string(json_object_get(v, "task_id")) &&
+        !find_task(a, json_string_value(json_object_get(v, "task_id"))))
+      rank++;
+  }
+  return rank;
+}
+
+static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec)
+{
+  char *path = NULL;
+
+  if (a->cgroup_root &&
+      sc_cgroup_create(a->cgroup_root, spec->task_id, spec->memory_mib, spec->cpu_milli,
+                       &path) != 0)
+    sc_warn("task %s: cannot create its cgroup; running without limits", spec->task_id);
+  return path;
+}
+
+/* Creates, records and launches one task; ownership of spec passes on. */
+static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assignment)
+{
+  struct sc_task_launch how = {0};
+  struct sc_task *t;
+  char *cgroup = NULL, **envp = NULL;
+  int rc;
+
+  if ((rc = sc_task_env_build(spec, &a->cfg.devices, a->base_env, &envp)) != 0 ||
+      (rc = sc_task_new(a->tasks_dir, spec, json_incref(assignment), &t)) != 0) {
+    sc_error("cannot prepare a task: %s", sc_strerror(rc));
+    sc_task_env_free(envp);
+    sc_task_spec_release(spec);
+    return;
+  }
+  cgroup = task_cgroup(a, &t->spec);
+  how.envp = envp;
+  how.cgroup = cgroup;
+  rc = sc_task_start(t, &how);
+  if (rc)
+    sc_error("task %s: cannot start: %s", t->spec.task_id, sc_strerror(rc));
+  else
+    sc_info("task %s: started pid %d", t->spec.task_id, (int)t->pid);
+  free(cgroup);
+  sc_task_env_free(envp);
+  t->next = a->tasks;
+  a->tasks = t;
+  a->dirty = true;
+}
+
+static void start_one(struct sc_agent *a, json_t *start, json_t *assignment)
+{
+  struct sc_task_spec spec;
+  struct sc_task *old;
+  char err[256], dir[4200];
+
+  if (sc_task_spec_from_json(&spec, assignment, err, sizeof err) != 0) {
+    sc_error("%s", err);
+    return;
+  }
+  old = find_task(a, spec.task_id);
+  if (old && (!old->exit_sent || (spec.attempt >= 0 && spec.attempt == old->spec.attempt))) {
+    sc_debug("task %s: already here, start ignored", spec.task_id);
+    sc_task_spec_release(&spec);
+    return;
+  }
+  /* A new attempt after the old one was fully reported: the main thread
+   * frees the old record (it no longer touches its files). */
+  snprintf(dir, sizeof dir, "%s/%s", a->tasks_dir, spec.task_id);
+  if (access(dir, F_OK) == 0)
+    sc_agent_remove_task_dir(dir);
+  if (spec.count > 1 && spec.local_rank < 0)
+    spec.local_rank = local_rank(a, start, &spec);
+  launch(a, &spec, assignment);
+}
+
+void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
+{
+  size_t i;
+  json_t *v;
+
+  json_array_foreach(start, i, v)
+    start_one(a, start, v);
+  json_array_foreach(kill, i, v) {
+    const char *id = json_string_value(v);
+    struct sc_task *t = id ? find_task(a, id) : NULL;
+    if (t && !t->exited) {
+      sc_info("task %s: killing as the controller asks", id);
+      sc_task_terminate(t, sc_agent_now_ms(), -1);
+      a->dirty = true;
+    }
+  }
+}
+
+/* Sleeps up to ms unless the agent is stopping or woken. Lock held. */
+static void poll_wait(struct sc_agent *a, int64_t ms)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000)
+    ts.tv_sec++, ts.tv_nsec -= 1000000000;
+  pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+}
+
+/* One long-poll. Returns the delay before the next one in ms. */
+static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
+{
+  struct sc_http_reply r;
+  char path[512], name[256];
+  int rc;
+
+  snprintf(path, sizeof path, "/v1/agent/assignments?name=%s&wait=25",
+           sc_http_escape(a->cfg.name, name, sizeof name));
+  rc = sc_http_call(&a->poll_http, "GET", path, NULL, 40000, &r);
+  if (rc) {
+    *backoff = *backoff ? (*backoff * 2 > 1000 ? 1000 : *backoff * 2) : 100;
+    return a->stopping ? 0 : *backoff;
+  }
+  *backoff = 0;
+  pthread_mutex_lock(&a->lock);
+  if (r.status == 200 && json_is_object(r.body)) {
+    sc_agent_apply(a, json_object_get(r.body, "start"), json_object_get(r.body, "kill"));
+    pthread_cond_broadcast(&a->wake);
+  } else if (r.status == 404) {
+    a->registered = false; /* the controller does not know us: register again */
+    pthread_cond_broadcast(&a->wake);
+  } else {
+    sc_warn("assignments: HTTP %ld", r.status);
+  }
+  pthread_mutex_unlock(&a->lock);
+  sc_http_reply_release(&r);
+  return r.status == 200 ? 0 : 1000;
+}
+
+/* The assignments thread: long-polls while the agent is registered. */
+void *sc_agent_poll_main(void *arg)
+{
+  struct sc_agent *a = arg;
+  int64_t backoff = 0, delay = 0;
+
+  pthread_mutex_lock(&a->lock);
+  while (!a->stopping) {
+    if (!a->registered || delay > 0) {
+      poll_wait(a, delay > 0 ? delay : 50);
+      delay = 0;
+      continue;
+    }
+    pthread_mutex_unlock(&a->lock);
+    delay = poll_once(a, &backoff);
+    pthread_mutex_lock(&a->lock);
+  }
+  pthread_mutex_unlock(&a->lock);
+  return NULL;
+}

@@ -1,0 +1,618 @@
+/* Task processes: supervisor + process group launch, exit files, adoption
+ * after an agent restart, termination. Code between fork and exec (or
+ * _exit) uses only async-signal-safe calls: everything is prepared first. */
+#include "agent/task.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/cgroup.h"
+#include "util/error.h"
+
+const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, size_t size)
+{
+  snprintf(buf, size, "%s/%s", t->dir, file);
+  return buf;
+}
+
+/* Writes text to path atomically (temp file, fsync, rename). */
+static int write_atomic(const char *path, const char *text, bool sync)
+{
+  char tmp[4200];
+  int fd;
+  ssize_t n;
+
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return SC_EIO;
+  n = write(fd, text, strlen(text));
+  if (n != (ssize_t)strlen(text) || (sync && fsync(fd) != 0)) {
+    close(fd);
+    return SC_EIO;
+  }
+  close(fd);
+  return rename(tmp, path) == 0 ? 0 : SC_EIO;
+}
+
+static char *read_small(const char *path)
+{
+  char buf[4096];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0)
+    return NULL;
+  n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n < 0)
+    return NULL;
+  buf[n] = '\0';
+  return strdup(buf);
+}
+
+int sc_proc_start_ticks(pid_t pid, unsigned long long *ticks)
+{
+  char path[64], buf[1024], *p;
+  int fd, field;
+  ssize_t n;
+
+  *ticks = 0;
+  if (pid <= 0)
+    return SC_ENOENT;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return SC_ENOENT;
+  n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return SC_ENOENT;
+  buf[n] = '\0';
+  if (!(p = strrchr(buf, ')')) || p[1] != ' ')
+    return SC_ENOENT;
+  p += 2; /* field 3: state */
+  if (*p == 'Z' || *p == 'X')
+    return SC_ENOENT;
+  for (field = 3; field < 22 && p; field++)
+    if ((p = strchr(p, ' ')))
+      p++;
+  if (!p)
+    return SC_ENOENT;
+  *ticks = strtoull(p, NULL, 10);
+  return 0;
+}
+
+int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assignment,
+                struct sc_task **out)
+{
+  struct sc_task *t = calloc(1, sizeof *t);
+  char path[4200];
+  size_t len = strlen(tasks_dir) + strlen(spec->task_id) + 2;
+  char *text;
+  int rc;
+
+  *out = NULL;
+  if (!t || !(t->dir = malloc(len))) {
+    free(t);
+    sc_task_spec_release(spec);
+    json_decref(assignment);
+    return SC_ENOMEM;
+  }
+  t->spec = *spec;
+  memset(spec, 0, sizeof *spec);
+  t->assignment = assignment;
+  t->exit_code = -1;
+  snprintf(t->dir, len, "%s/%s", tasks_dir, t->spec.task_id);
+  if (mkdir(t->dir, 0755) != 0) {
+    rc = errno == EEXIST ? SC_EEXIST : SC_EIO;
+    sc_task_free(t);
+    return rc;
+  }
+  text = json_dumps(assignment, JSON_COMPACT);
+  rc = text ? write_atomic(sc_task_path(t, "task.json", path, sizeof path), text, true)
+            : SC_ENOMEM;
+  free(text);
+  if (rc) {
+    sc_task_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void sc_task_free(struct sc_task *t)
+{
+  if (!t)
+    return;
+  sc_task_spec_release(&t->spec);
+  json_decref(t->assignment);
+  free(t->dir);
+  free(t->cgroup);
+  free(t);
+}
+
+/* Everything the forked children need, prepared before fork. */
+struct launch_plan {
+  const char *exec_path;
+  char **argv, **envp;
+  const char *workdir;
+  int log_fd, null_fd, cg_fd, pipe_w;
+  char pid_path[4200], exit_path[4200], exit_tmp[4200];
+  char err_prefix[600];
+};
+
+/* Async-signal-safe helpers for the forked children. */
+static void safe_write(int fd, const char *s)
+{
+  size_t len = strlen(s);
+
+  while (len > 0) {
+    ssize_t n = write(fd, s, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    s += n;
+    len -= (size_t)n;
+  }
+}
+
+static char *safe_itoa(long long v, char *end)
+{
+  bool neg = v < 0;
+  unsigned long long u = neg ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+  *--end = '\0';
+  do
+    *--end = (char)('0' + u % 10);
+  while ((u /= 10) > 0);
+  if (neg)
+    *--end = '-';
+  return end;
+}
+
+static void safe_write_file(const char *tmp, const char *path, const char *a, long long v)
+{
+  char num[32];
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+  if (fd < 0)
+    return;
+  safe_write(fd, a);
+  safe_write(fd, safe_itoa(v, num + sizeof num));
+  safe_write(fd, "\n");
+  fsync(fd);
+  close(fd);
+  rename(tmp, path);
+}
+
+static void reset_signals(void)
+{
+  struct sigaction sa;
+  sigset_t none;
+
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++)
+    sigaction(sig, &sa, NULL);
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void run_task(const struct launch_plan *p)
+{
+  char num[32];
+  int err;
+
+  setpgid(0, 0);
+  if (p->cg_fd >= 0) {
+    safe_write(p->cg_fd, "0");
+    close(p->cg_fd);
+  }
+  dup2(p->null_fd, 0);
+  dup2(p->log_fd, 1);
+  dup2(p->log_fd, 2);
+  close(p->log_fd);
+  close(p->null_fd);
+  close(p->pipe_w);
+  reset_signals();
+  if (p->workdir && chdir(p->workdir) != 0) {
+    err = errno;
+    safe_write(2, "supercell: cannot change to directory '");
+    safe_write(2, p->workdir);
+    safe_write(2, "': ");
+    safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
+    safe_write(2, "\n");
+    _exit(127);
+  }
+  execve(p->exec_path, p->argv, p->envp);
+  err = errno;
+  safe_write(2, p->err_prefix);
+  safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
+  safe_write(2, " (errno ");
+  safe_write(2, safe_itoa(err, num + sizeof num));
+  safe_write(2, ")\n");
+  _exit(err == ENOENT ? 127 : 126);
+}
+
+/* Closes every fd above 2 except the plan's, after pointing 0-2 at
+ * /dev/null so the supervisor holds none of the agent's pipes. */
+static void supervisor_fds(const struct launch_plan *p)
+{
+  int keep[4] = {p->log_fd, p->null_fd, p->pipe_w, p->cg_fd}, n = 4, lo = 3;
+
+  dup2(p->null_fd, 0);
+  dup2(p->null_fd, 1);
+  dup2(p->null_fd, 2);
+  for (int i = 1; i < n; i++) /* insertion sort */
+    for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+      int tmp = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = tmp;
+    }
+  for (int i = 0; i < n; i++) {
+    if (keep[i] < lo)
+      continue;
+    if (keep[i] > lo)
+      close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+    lo = keep[i] + 1;
+  }
+  close_range((unsigned)lo, ~0U, 0);
+}
+
+static void supervise(const struct launch_plan *p)
+{
+  struct sigaction sa;
+  pid_t task;
+  int status = 0;
+
+  setsid();
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGPIPE, &sa, NULL);
+  sigaction(SIGQUIT, &sa, NULL);
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGCHLD, &sa, NULL);
+  supervisor_fds(p);
+  task = fork();
+  if (task == 0)
+    run_task(p);
+  if (task < 0) {
+    safe_write_file(p->exit_tmp, p->exit_path, "exit ", 127);
+    _exit(1);
+  }
+  setpgid(task, task);
+  safe_write_file(p->exit_tmp, p->pid_path, "", task);
+  (void)!write(p->pipe_w, &task, sizeof task);
+  close(p->pipe_w);
+  close(p->log_fd);
+  close(p->null_fd);
+  if (p->cg_fd >= 0)
+    close(p->cg_fd);
+  while (waitpid(task, &status, 0) < 0)
+    if (errno != EINTR) {
+      status = SIGKILL; /* reads as killed by signal 9 */
+      break;
+    }
+  kill(-task, SIGKILL); /* stragglers left in the task's group */
+  if (WIFEXITED(status))
+    safe_write_file(p->exit_tmp, p->exit_path, "exit ", WEXITSTATUS(status));
+  else
+    safe_write_file(p->exit_tmp, p->exit_path, "signal ", WTERMSIG(status));
+  _exit(0);
+}
+
+/* Finds argv0 on the task's PATH (argv0 with a '/' is used as is). */
+static char *resolve_exec(const char *argv0, char **envp)
+{
+  const char *path = sc_task_env_get(envp, "PATH");
+  char candidate[4200];
+  struct stat st;
+
+  if (strchr(argv0, '/'))
+    return strdup(argv0);
+  if (!path)
+    path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, len ? path : ".", argv0);
+    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+      return strdup(candidate);
+    path += len + (path[len] == ':');
+  }
+  return strdup(argv0); /* execve reports ENOENT into the log */
+}
+
+static int write_proc_file(const struct sc_task *t)
+{
+  char path[4200], *text;
+  json_t *obj = json_pack("{s:i, s:i, s:I, s:I, s:s?}", "pid", (int)t->pid, "supervisor",
+                          (int)t->supervisor, "start_ticks", (json_int_t)t->start_ticks,
+                          "supervisor_ticks", (json_int_t)t->supervisor_ticks,
+                          "cgroup", t->cgroup);
+  int rc;
+
+  text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  json_decref(obj);
+  rc = text ? write_atomic(sc_task_path(t, "proc", path, sizeof path), text, true) : SC_ENOMEM;
+  free(text);
+  return rc;
+}
+
+static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_task_launch *how,
+                     char **shell_argv)
+{
+  char path[4200];
+
+  memset(p, 0, sizeof *p);
+  p->log_fd = p->null_fd = p->cg_fd = p->pipe_w = -1;
+  p->argv = t->spec.argv;
+  if (!p->argv) {
+    shell_argv[0] = "/bin/sh", shell_argv[1] = "-c", shell_argv[2] = t->spec.shell;
+    shell_argv[3] = NULL;
+    p->argv = shell_argv;
+  }
+  p->envp = how->envp;
+  p->workdir = t->spec.workdir && *t->spec.workdir ? t->spec.workdir : how->default_workdir;
+  if (!(p->exec_path = resolve_exec(p->argv[0], how->envp)))
+    return SC_ENOMEM;
+  snprintf(p->err_prefix, sizeof p->err_prefix, "supercell: cannot execute '%.400s': ",
+           p->argv[0]);
+  sc_task_path(t, "pid", p->pid_path, sizeof p->pid_path);
+  sc_task_path(t, "exit", p->exit_path, sizeof p->exit_path);
+  sc_task_path(t, "exit.tmp", p->exit_tmp, sizeof p->exit_tmp);
+  p->log_fd = open(sc_task_path(t, "log", path, sizeof path),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  p->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (how->cgroup)
+    p->cg_fd = sc_cgroup_open_procs(how->cgroup);
+  return p->log_fd < 0 || p->null_fd < 0 ? SC_EIO : 0;
+}
+
+static void plan_release(struct launch_plan *p)
+{
+  free((char *)p->exec_path);
+  if (p->log_fd >= 0)
+    close(p->log_fd);
+  if (p->null_fd >= 0)
+    close(p->null_fd);
+  if (p->cg_fd >= 0)
+    close(p->cg_fd);
+}
+
+/* Marks a task that could not start as exited 127 (exit file included). */
+static int start_failed(struct sc_task *t, struct launch_plan *p, int rc)
+{
+  plan_release(p);
+  write_atomic(p->exit_path, "exit 127\n", true);
+  t->exited = true;
+  t->exit_code = 127;
+  return rc;
+}
+
+int sc_task_start(struct sc_task *t, const struct sc_task_launch *how)
+{
+  struct launch_plan plan;
+  char *shell_argv[4];
+  int fds[2], rc;
+  pid_t sup, task = 0;
+  ssize_t n;
+
+  if ((rc = plan_init(&plan, t, how, shell_argv)) != 0)
+    return start_failed(t, &plan, rc);
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return start_failed(t, &plan, SC_EIO);
+  plan.pipe_w = fds[1];
+  sup = fork();
+  if (sup == 0)
+    supervise(&plan);
+  close(fds[1]);
+  if (sup < 0) {
+    close(fds[0]);
+    return start_failed(t, &plan, SC_EIO);
+  }
+  do
+    n = read(fds[0], &task, sizeof task);
+  while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  plan_release(&plan);
+  t->supervisor = sup;
+  t->child = true;
+  sc_proc_start_ticks(sup, &t->supervisor_ticks);
+  if (n == (ssize_t)sizeof task && task > 0) {
+    t->pid = task;
+    sc_proc_start_ticks(task, &t->start_ticks);
+  }
+  t->cgroup = how->cgroup ? strdup(how->cgroup) : NULL;
+  return write_proc_file(t);
+}
+
+/* Reads the exit file into t; returns true when it exists and parses. */
+static bool read_exit(struct sc_task *t)
+{
+  char path[4200], *text = read_small(sc_task_path(t, "exit", path, sizeof path));
+  int value;
+  bool ok = false;
+
+  if (!text)
+    return false;
+  if (sscanf(text, "exit %d", &value) == 1) {
+    t->exit_code = value, t->signal = 0, ok = true;
+  } else if (sscanf(text, "signal %d", &value) == 1) {
+    t->exit_code = -1, t->signal = value, ok = true;
+  }
+  free(text);
+  return ok;
+}
+
+bool sc_task_alive(const struct sc_task *t)
+{
+  unsigned long long ticks;
+
+  if (t->pid <= 0 || sc_proc_start_ticks(t->pid, &ticks) != 0)
+    return false;
+  return t->start_ticks == 0 || ticks == t->start_ticks;
+}
+
+static bool supervisor_alive(struct sc_task *t)
+{
+  unsigned long long ticks;
+
+  if (t->child) {
+    pid_t r = waitpid(t->supervisor, NULL, WNOHANG);
+    if (r == 0)
+      return true;
+    t->child = false; /* reaped (or not ours any more) */
+    return false;
+  }
+  if (t->supervisor <= 0 || sc_proc_start_ticks(t->supervisor, &ticks) != 0)
+    return false;
+  return t->supervisor_ticks == 0 || ticks == t->supervisor_ticks;
+}
+
+static void mark_exited(struct sc_task *t, int64_t now_ms)
+{
+  t->exited = true;
+  t->exited_at_ms = now_ms;
+  t->kill_at_ms = 0;
+  if (t->cgroup)
+    sc_cgroup_kill(t->cgroup);
+}
+
+bool sc_task_poll(struct sc_task *t, int64_t now_ms)
+{
+  char path[4200];
+  bool sup;
+
+  if (t->exited)
+    return false;
+  sup = supervisor_alive(t);
+  if (read_exit(t)) {
+    mark_exited(t, now_ms);
+    return true;
+  }
+  if (sup || sc_task_alive(t)) {
+    t->gone_since_ms = 0;
+    return false;
+  }
+  if (t->gone_since_ms == 0) {
+    t->gone_since_ms = now_ms;
+    return false;
+  }
+  if (now_ms - t->gone_since_ms < 1000)
+    return false;
+  /* Supervisor and task vanished without an exit file: count it as killed. */
+  write_atomic(sc_task_path(t, "exit", path, sizeof path), "signal 9\n", true);
+  t->exit_code = -1;
+  t->signal = SIGKILL;
+  mark_exited(t, now_ms);
+  return true;
+}
+
+void sc_task_terminate(struct sc_task *t, int64_t now_ms, int grace_s)
+{
+  if (t->exited || t->kill_at_ms)
+    return;
+  if (grace_s < 0)
+    grace_s = t->spec.grace_s >= 0 ? t->spec.grace_s : 10;
+  if (t->pid > 0)
+    kill(-t->pid, SIGTERM);
+  t->kill_at_ms = now_ms + (int64_t)grace_s * 1000;
+  if (t->kill_at_ms == 0)
+    t->kill_at_ms = 1;
+}
+
+void sc_task_tick_kill(struct sc_task *t, int64_t now_ms)
+{
+  if (t->exited || !t->kill_at_ms || now_ms < t->kill_at_ms)
+    return;
+  if (t->pid > 0)
+    kill(-t->pid, SIGKILL);
+  if (t->cgroup)
+    sc_cgroup_kill(t->cgroup);
+  t->kill_at_ms = now_ms + 1000; /* repeat until the exit is seen */
+}
+
+void sc_task_mark_reported(struct sc_task *t)
+{
+  char path[4200];
+
+  t->exit_sent = true;
+  write_atomic(sc_task_path(t, "reported", path, sizeof path), "1\n", true);
+  if (t->cgroup)
+    sc_cgroup_remove(t->cgroup);
+}
+
+void sc_task_mark_shipped(struct sc_task *t, int64_t offset)
+{
+  char path[4200], text[32];
+
+  t->log_sent = offset;
+  snprintf(text, sizeof text, "%lld\n", (long long)offset);
+  write_atomic(sc_task_path(t, "shipped", path, sizeof path), text, false);
+}
+
+static void load_proc(struct sc_task *t)
+{
+  char path[4200], *text = read_small(sc_task_path(t, "proc", path, sizeof path));
+  json_t *obj = text ? json_loads(text, 0, NULL) : NULL;
+  const char *cg;
+
+  free(text);
+  if (obj) {
+    t->pid = (pid_t)json_integer_value(json_object_get(obj, "pid"));
+    t->supervisor = (pid_t)json_integer_value(json_object_get(obj, "supervisor"));
+    t->start_ticks = (unsigned long long)json_integer_value(json_object_get(obj, "start_ticks"));
+    t->supervisor_ticks =
+      (unsigned long long)json_integer_value(json_object_get(obj, "supervisor_ticks"));
+    if ((cg = json_string_value(json_object_get(obj, "cgroup"))))
+      t->cgroup = strdup(cg);
+    json_decref(obj);
+  }
+  if (t->pid <= 0 && (text = read_small(sc_task_path(t, "pid", path, sizeof path)))) {
+    t->pid = (pid_t)atoi(text);
+    free(text);
+  }
+}
+
+int sc_task_load(const char *dir, struct sc_task **out)
+{
+  struct sc_task *t = calloc(1, sizeof *t);
+  char path[4200], err[256], *text;
+  json_t *assignment;
+
+  *out = NULL;
+  if (!t || !(t->dir = strdup(dir))) {
+    free(t);
+    return SC_ENOMEM;
+  }
+  assignment = json_load_file(sc_task_path(t, "task.json", path, sizeof path), 0, NULL);
+  if (!assignment || sc_task_spec_from_json(&t->spec, assignment, err, sizeof err) != 0) {
+    json_decref(assignment);
+    sc_task_free(t);
+    return SC_EPARSE;
+  }
+  t->assignment = assignment;
+  t->exit_code = -1;
+  t->running_sent = true;
+  load_proc(t);
+  if (read_exit(t))
+    t->exited = true;
+  if ((text = read_small(sc_task_path(t, "shipped", path, sizeof path)))) {
+    t->log_sent = atoll(text);
+    free(text);
+  }
+  t->exit_sent = access(sc_task_path(t, "reported", path, sizeof path), F_OK) == 0;
+  *out = t;
+  return 0;
+}

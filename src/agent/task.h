@@ -1,0 +1,96 @@
+/*
+ * A task process on this node and its files in the agent's state dir
+ * (<state>/tasks/<task id>/): task.json (the assignment), pid (written by
+ * the supervisor), proc (pid and /proc start times), log (stdout+stderr),
+ * exit ("exit N" / "signal N", written by the supervisor), shipped (log
+ * bytes the controller acknowledged) and reported (final status acknowledged).
+ *
+ * Each task runs under a forked supervisor in its own session, the task in
+ * its own process group: killing the agent (even with SIGKILL) leaves both
+ * alive, and the supervisor records the exit status for whichever agent
+ * process comes next. Invariant: exited implies the exit file was read.
+ */
+#ifndef SC_AGENT_TASK_H
+#define SC_AGENT_TASK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/task_spec.h"
+
+struct sc_task {
+  struct sc_task_spec spec;
+  json_t *assignment;        /* the task object as assigned (owned) */
+  char *dir;                 /* <state>/tasks/<task id> (owned) */
+  char *cgroup;              /* cgroup path or NULL (owned) */
+  pid_t pid;                 /* task pid == its process group id; 0 if unknown */
+  pid_t supervisor;          /* supervisor pid */
+  bool child;                /* the supervisor is our child: reap it */
+  unsigned long long start_ticks, supervisor_ticks; /* /proc/PID/stat field 22 */
+  bool exited;
+  int exit_code;             /* >= 0 when it exited, else -1 */
+  int signal;                /* > 0 when a signal ended it, else 0 */
+  bool running_sent;         /* "running" acknowledged (or adopted) */
+  bool exit_sent;            /* final status acknowledged */
+  int64_t log_sent;          /* log bytes acknowledged by the controller */
+  int64_t kill_at_ms;        /* SIGKILL due at this time; 0 = not killing */
+  int64_t gone_since_ms;     /* processes gone but no exit file since */
+  int64_t exited_at_ms;      /* when the agent saw the exit */
+  struct sc_task *next;
+};
+
+/* How to launch: the environment (borrowed) and the cgroup (may be NULL). */
+struct sc_task_launch {
+  char **envp;
+  const char *cgroup;
+  const char *default_workdir; /* when the spec has none; NULL = inherit */
+};
+
+/* Creates the task dir under tasks_dir and writes task.json. Takes
+ * ownership of spec and assignment (also on failure). *out is a new task.
+ * Returns 0, SC_EEXIST when the dir holds a task already, or SC_EIO. */
+int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assignment,
+                struct sc_task **out);
+
+/* Starts the supervisor and the task; fills pid, supervisor, start times
+ * and writes the proc file. Returns 0 or SC_EIO (the task then counts as
+ * exited with code 127). */
+int sc_task_start(struct sc_task *t, const struct sc_task_launch *how);
+
+/* Loads a task from its dir after an agent restart. Returns 0 or SC_EIO /
+ * SC_EPARSE (dir not a task). *out is a new task. */
+int sc_task_load(const char *dir, struct sc_task **out);
+
+/* Checks whether the task has ended; reaps our supervisor. Returns true
+ * when this call saw the exit. now_ms is a monotonic clock in ms. */
+bool sc_task_poll(struct sc_task *t, int64_t now_ms);
+
+/* Sends SIGTERM to the process group and arms SIGKILL after grace_s
+ * (spec.grace_s when grace_s < 0). A second call does not re-arm. */
+void sc_task_terminate(struct sc_task *t, int64_t now_ms, int grace_s);
+
+/* Sends SIGKILL when the grace period has passed. */
+void sc_task_tick_kill(struct sc_task *t, int64_t now_ms);
+
+/* True while the task's process (with the recorded start time) exists. */
+bool sc_task_alive(const struct sc_task *t);
+
+/* Records that the final status was acknowledged (the reported file). */
+void sc_task_mark_reported(struct sc_task *t);
+
+/* Records the acknowledged log offset (the shipped file). */
+void sc_task_mark_shipped(struct sc_task *t, int64_t offset);
+
+/* Path of one of the task's files ("log", "exit" ...) into buf. */
+const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, size_t size);
+
+/* Frees a task (not its processes or files). */
+void sc_task_free(struct sc_task *t);
+
+/* Reads field 22 (start time) of /proc/pid/stat; 0 and SC_ENOENT when the
+ * process does not exist or is a zombie. */
+int sc_proc_start_ticks(pid_t pid, unsigned long long *ticks);
+
+#endif

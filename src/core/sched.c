@@ -18,6 +18,13 @@
 #define SCORE_UNKNOWN (-2)
 #define SCORE_NOFIT (-1)
 
+/* Live positions are grouped in blocks. Per shape and block the engine
+ * keeps an upper bound of the block's best key (score, then lowest rank,
+ * packed by entry_key), so a decision skips blocks that cannot beat the best
+ * found so far. Unscored entries count as the largest key. */
+#define BLOCK 64
+#define KEY_UNKNOWN UINT64_MAX
+
 /* Node state as far as feasibility (but memory order) and scores go. */
 struct class_key {
   int64_t cpu_left;
@@ -46,11 +53,17 @@ struct sc_sched {
   int nclasses, cap;
   int *free_ids;       /* dead class slots for reuse */
   int nfree;
-  int *live;           /* live class ids, scanned by pick */
+  /* Live classes by position, scanned by pick: kept as parallel arrays so
+   * the scan reads memory sequentially. */
+  int *live;           /* class id */
+  int64_t *live_mem;   /* its free memory */
+  uint32_t *live_rank; /* its best (lowest) member rank */
   int nlive;
   int *slots;          /* open-addressing hash: class id or -1 */
   size_t nslots;
-  int16_t *scores;     /* cap x nshapes score cache */
+  int16_t *scores;     /* score cache: [shape * cap + live position] */
+  uint64_t *bound;     /* per shape and block: >= every entry's key */
+  int64_t *block_mem;  /* per block: >= every entry's free memory */
   double frag_total[SC_FRAG_NCLASS];
   int64_t gpu_used_milli;
 };
@@ -145,34 +158,110 @@ static void slot_delete(struct sc_sched *s, size_t i)
   }
 }
 
+static int grow_bounds(struct sc_sched *s, int cap)
+{
+  size_t nb = (size_t)cap / BLOCK, old_nb = (size_t)s->cap / BLOCK;
+  uint64_t *bound = malloc(nb * (size_t)s->nshapes * sizeof *bound);
+  int64_t *block_mem = realloc(s->block_mem, nb * sizeof *block_mem);
+
+  if (block_mem)
+    s->block_mem = block_mem;
+  if (!bound || !block_mem) {
+    free(bound);
+    return SC_ENOMEM;
+  }
+  for (size_t b = old_nb; b < nb; b++)
+    block_mem[b] = INT64_MAX;
+  for (int sh = 0; sh < s->nshapes; sh++)
+    for (size_t b = 0; b < nb; b++)
+      bound[(size_t)sh * nb + b] = b < old_nb ? s->bound[(size_t)sh * old_nb + b] : KEY_UNKNOWN;
+  free(s->bound);
+  s->bound = bound;
+  return 0;
+}
+
+/* Doubles the class capacity and every array sized by it. The score cache
+ * keeps its rows (one per shape) over the live positions. */
+static int grow(struct sc_sched *s)
+{
+  int cap = s->cap ? s->cap * 2 : 256;
+  struct sc_class *classes = realloc(s->classes, (size_t)cap * sizeof *classes);
+  int16_t *scores = NULL;
+
+  if (!classes)
+    return SC_ENOMEM;
+  s->classes = classes;
+  if (s->nshapes > 0) {
+    scores = malloc((size_t)cap * (size_t)s->nshapes * sizeof *scores);
+    if (!scores)
+      return SC_ENOMEM;
+    for (int sh = 0; sh < s->nshapes && s->scores; sh++)
+      memcpy(&scores[(size_t)sh * (size_t)cap], &s->scores[(size_t)sh * (size_t)s->cap],
+             (size_t)s->nlive * sizeof *scores);
+    free(s->scores);
+    s->scores = scores;
+    if (grow_bounds(s, cap) < 0)
+      return SC_ENOMEM;
+  }
+#define GROW(field)                                                        \
+  do {                                                                     \
+    void *p = realloc(s->field, (size_t)cap * sizeof *s->field);           \
+    if (!p)                                                                \
+      return SC_ENOMEM;                                                    \
+    s->field = p;                                                          \
+  } while (0)
+  GROW(free_ids);
+  GROW(live);
+  GROW(live_mem);
+  GROW(live_rank);
+#undef GROW
+  s->cap = cap;
+  return 0;
+}
+
+static int16_t *score_slot(const struct sc_sched *s, int shape, int pos)
+{
+  return &s->scores[(size_t)shape * (size_t)s->cap + (size_t)pos];
+}
+
+static uint64_t *bound_slot(const struct sc_sched *s, int shape, int pos)
+{
+  return &s->bound[(size_t)shape * ((size_t)s->cap / BLOCK) + (size_t)pos / BLOCK];
+}
+
+/* Orders candidates: higher score first, then lower rank; 0 = no fit. */
+static uint64_t entry_key(int score, uint32_t rank)
+{
+  if (score == SCORE_UNKNOWN)
+    return KEY_UNKNOWN;
+  if (score < 0)
+    return 0;
+  return ((uint64_t)(score + 1) << 32) | (UINT32_MAX - rank);
+}
+
+/* Raises the bounds of pos's block to cover the entry now at pos. */
+static void bound_cover(struct sc_sched *s, int pos)
+{
+  int64_t *mem = &s->block_mem[pos / BLOCK];
+
+  if (*mem < s->live_mem[pos])
+    *mem = s->live_mem[pos];
+  for (int sh = 0; sh < s->nshapes; sh++) {
+    uint64_t key = entry_key(*score_slot(s, sh, pos), s->live_rank[pos]);
+    uint64_t *b = bound_slot(s, sh, pos);
+    if (*b < key)
+      *b = key;
+  }
+}
+
 static int class_alloc(struct sc_sched *s)
 {
   int id;
 
   if (s->nfree > 0)
     return s->free_ids[--s->nfree];
-  if (s->nclasses == s->cap) {
-    int cap = s->cap ? s->cap * 2 : 256;
-    struct sc_class *classes = realloc(s->classes, (size_t)cap * sizeof *classes);
-    if (!classes)
-      return SC_ENOMEM;
-    s->classes = classes;
-    if (s->nshapes > 0) {
-      int16_t *scores = realloc(s->scores, (size_t)cap * (size_t)s->nshapes * sizeof *scores);
-      if (!scores)
-        return SC_ENOMEM;
-      s->scores = scores;
-    }
-    int *free_ids = realloc(s->free_ids, (size_t)cap * sizeof *free_ids);
-    int *live = realloc(s->live, (size_t)cap * sizeof *live);
-    if (free_ids)
-      s->free_ids = free_ids;
-    if (live)
-      s->live = live;
-    if (!free_ids || !live)
-      return SC_ENOMEM;
-    s->cap = cap;
-  }
+  if (s->nclasses == s->cap && grow(s) < 0)
+    return SC_ENOMEM;
   id = s->nclasses++;
   memset(&s->classes[id], 0, sizeof s->classes[id]);
   s->classes[id].live_pos = -1;
@@ -206,10 +295,15 @@ static int class_for(struct sc_sched *s, const struct sc_node *n)
   c->hash = h;
   c->nmembers = 0;
   c->live_pos = s->nlive;
-  s->live[s->nlive++] = id;
+  s->live[c->live_pos] = id;
+  s->live_mem[c->live_pos] = n->mem_left;
+  s->live_rank[c->live_pos] = UINT32_MAX;
+  s->nlive++;
   s->slots[slot] = id;
   for (int i = 0; i < s->nshapes; i++)
-    s->scores[(size_t)id * (size_t)s->nshapes + (size_t)i] = SCORE_UNKNOWN;
+    *score_slot(s, i, c->live_pos) = SCORE_UNKNOWN;
+  if (s->nshapes > 0)
+    bound_cover(s, c->live_pos);
   if (s->ctx.typical)
     sc_frag_node(n, s->ctx.typical, c->frag);
   return id;
@@ -218,10 +312,17 @@ static int class_for(struct sc_sched *s, const struct sc_node *n)
 static void class_kill(struct sc_sched *s, int id)
 {
   struct sc_class *c = &s->classes[id];
-  int last = s->live[--s->nlive];
+  int pos = c->live_pos, last_pos = --s->nlive, last = s->live[last_pos];
 
-  s->live[c->live_pos] = last;
-  s->classes[last].live_pos = c->live_pos;
+  /* The last live class takes this position, with its cached scores. */
+  s->live[pos] = last;
+  s->live_mem[pos] = s->live_mem[last_pos];
+  s->live_rank[pos] = s->live_rank[last_pos];
+  for (int i = 0; i < s->nshapes; i++)
+    *score_slot(s, i, pos) = *score_slot(s, i, last_pos);
+  if (s->nshapes > 0 && pos != last_pos)
+    bound_cover(s, pos);
+  s->classes[last].live_pos = pos;
   c->live_pos = -1;
   slot_delete(s, slot_find(s, &c->key, c->hash));
   s->free_ids[s->nfree++] = id;
@@ -252,6 +353,11 @@ static int member_add(struct sc_sched *s, int id, int node)
   memmove(&c->members[lo + 1], &c->members[lo], (size_t)(c->nmembers - lo) * sizeof(int));
   c->members[lo] = node;
   c->nmembers++;
+  if (lo == 0) {
+    s->live_rank[c->live_pos] = rank;
+    if (s->nshapes > 0)
+      bound_cover(s, c->live_pos);
+  }
   s->cluster->nodes[node].klass = id;
   return 0;
 }
@@ -273,8 +379,13 @@ static void member_remove(struct sc_sched *s, int id, int node)
   memmove(&c->members[lo], &c->members[lo + 1], (size_t)(c->nmembers - lo - 1) * sizeof(int));
   c->nmembers--;
   s->cluster->nodes[node].klass = -1;
-  if (c->nmembers == 0)
+  if (c->nmembers == 0) {
     class_kill(s, id);
+  } else if (lo == 0) {
+    s->live_rank[c->live_pos] = s->cluster->nodes[c->members[0]].rank;
+    if (s->nshapes > 0)
+      bound_cover(s, c->live_pos);
+  }
 }
 
 static void frag_add(struct sc_sched *s, int id, double sign)
@@ -305,8 +416,12 @@ void sc_sched_free(struct sc_sched *s)
   free(s->classes);
   free(s->free_ids);
   free(s->live);
+  free(s->live_mem);
+  free(s->live_rank);
   free(s->slots);
   free(s->scores);
+  free(s->bound);
+  free(s->block_mem);
   free(s);
 }
 
@@ -342,19 +457,20 @@ int sc_sched_new(struct sc_cluster *c, const struct sc_sched_opts *opts,
   return 0;
 }
 
-/* Cached score of class id for shape sh, SCORE_NOFIT when sh cannot fit
- * (memory aside). */
-static int class_score(struct sc_sched *s, int id, const struct sc_shape *sh)
+/* Cached score of the live class at position pos for shape sh, SCORE_NOFIT
+ * when sh cannot fit (memory aside). */
+static int class_score(struct sc_sched *s, int pos, const struct sc_shape *sh)
 {
   int16_t *slot = NULL;
-  const struct sc_node *rep = &s->cluster->nodes[s->classes[id].members[0]];
+  const struct sc_node *rep;
   int score;
 
   if (sh->id >= 0 && sh->id < s->nshapes) {
-    slot = &s->scores[(size_t)id * (size_t)s->nshapes + (size_t)sh->id];
+    slot = score_slot(s, sh->id, pos);
     if (*slot != SCORE_UNKNOWN)
       return *slot;
   }
+  rep = &s->cluster->nodes[s->classes[s->live[pos]].members[0]];
   if (!sc_node_fits_nomem(rep, sh))
     score = SCORE_NOFIT;
   else if (s->policy->score)
@@ -372,17 +488,15 @@ static int pick_uniform(struct sc_sched *s, const struct sc_shape *sh, struct sc
 {
   int64_t total = 0, target;
 
-  for (int i = 0; i < s->nlive; i++) {
-    const struct sc_class *c = &s->classes[s->live[i]];
-    if (c->key.mem_left >= sh->mem && class_score(s, s->live[i], sh) >= 0)
-      total += c->nmembers;
-  }
+  for (int i = 0; i < s->nlive; i++)
+    if (s->live_mem[i] >= sh->mem && class_score(s, i, sh) >= 0)
+      total += s->classes[s->live[i]].nmembers;
   if (total == 0)
     return -1;
   target = total == 1 ? 0 : sc_rng_intn(rng, (int32_t)total);
   for (int i = 0; i < s->nlive; i++) {
     const struct sc_class *c = &s->classes[s->live[i]];
-    if (c->key.mem_left < sh->mem || class_score(s, s->live[i], sh) < 0)
+    if (s->live_mem[i] < sh->mem || class_score(s, i, sh) < 0)
       continue;
     if (target < c->nmembers)
       return c->members[target];
@@ -391,27 +505,59 @@ static int pick_uniform(struct sc_sched *s, const struct sc_shape *sh, struct sc
   return -1;
 }
 
-static int pick_best(struct sc_sched *s, const struct sc_shape *sh)
+/* Highest score, then lowest rank, over every live class (shapes without a
+ * cache slot). */
+static int pick_best_scan(struct sc_sched *s, const struct sc_shape *sh)
 {
-  int best_node = -1, best_score = -1;
-  uint32_t best_rank = UINT32_MAX;
+  uint64_t best = 0;
+  int best_pos = -1;
 
   for (int i = 0; i < s->nlive; i++) {
-    int id = s->live[i], score, node;
-    const struct sc_class *c = &s->classes[id];
-    if (c->key.mem_left < sh->mem)
+    uint64_t key;
+    if (s->live_mem[i] < sh->mem)
       continue;
-    score = class_score(s, id, sh);
-    if (score < 0 || score < best_score)
-      continue;
-    node = c->members[0];
-    if (score > best_score || s->cluster->nodes[node].rank < best_rank) {
-      best_score = score;
-      best_node = node;
-      best_rank = s->cluster->nodes[node].rank;
+    key = entry_key(class_score(s, i, sh), s->live_rank[i]);
+    if (key > best) {
+      best = key;
+      best_pos = i;
     }
   }
-  return best_node;
+  return best_pos;
+}
+
+/* The same answer, skipping blocks whose bound cannot beat the best so far.
+ * A scanned block gets its exact bound back. */
+static int pick_best(struct sc_sched *s, const struct sc_shape *sh)
+{
+  uint64_t best = 0;
+  int best_pos = -1;
+  const int16_t *row;
+
+  if (sh->id < 0 || sh->id >= s->nshapes)
+    return pick_best_scan(s, sh);
+  row = score_slot(s, sh->id, 0);
+  for (int start = 0; start < s->nlive; start += BLOCK) {
+    int end = start + BLOCK < s->nlive ? start + BLOCK : s->nlive;
+    uint64_t *bound = bound_slot(s, sh->id, start), exact = 0;
+    int64_t mem_max = INT64_MIN;
+    if (s->block_mem[start / BLOCK] < sh->mem || *bound <= best)
+      continue;
+    for (int i = start; i < end; i++) {
+      int score = row[i] == SCORE_UNKNOWN ? class_score(s, i, sh) : row[i];
+      uint64_t key = entry_key(score, s->live_rank[i]);
+      if (key > exact)
+        exact = key;
+      if (s->live_mem[i] > mem_max)
+        mem_max = s->live_mem[i];
+      if (key > best && s->live_mem[i] >= sh->mem) {
+        best = key;
+        best_pos = i;
+      }
+    }
+    *bound = exact;
+    s->block_mem[start / BLOCK] = mem_max;
+  }
+  return best_pos;
 }
 
 int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *rng,
@@ -424,8 +570,12 @@ int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *
   if (sh->gpu_count < 0 || sh->gpu_count > SC_MAX_GPUS || sh->gpu_milli < 0 ||
       sh->gpu_milli > SC_MILLI || (sh->gpu_milli > 0) != (sh->gpu_count > 0))
     return SC_EINVAL;
-  node = (s->policy->flags & SC_POLICY_UNIFORM) ? pick_uniform(s, sh, rng)
-                                                : pick_best(s, sh);
+  if (s->policy->flags & SC_POLICY_UNIFORM) {
+    node = pick_uniform(s, sh, rng);
+  } else {
+    int pos = pick_best(s, sh);
+    node = pos < 0 ? -1 : s->classes[s->live[pos]].members[0];
+  }
   if (node < 0)
     return SC_ENOFIT;
   sc_policy_choose_devices(s->policy, &s->cluster->nodes[node], node, sh, &s->ctx, rng, p);
@@ -516,7 +666,8 @@ int sc_sched_check(const struct sc_sched *s)
   }
   for (int i = 0; i < s->nlive; i++) {
     const struct sc_class *c = &s->classes[s->live[i]];
-    if (c->live_pos != i || c->nmembers <= 0)
+    if (c->live_pos != i || c->nmembers <= 0 || s->live_mem[i] != c->key.mem_left ||
+        s->live_rank[i] != s->cluster->nodes[c->members[0]].rank)
       return SC_ESTATE;
     for (int m = 1; m < c->nmembers; m++)
       if (s->cluster->nodes[c->members[m - 1]].rank >= s->cluster->nodes[c->members[m]].rank)

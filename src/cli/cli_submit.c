@@ -1,0 +1,257 @@
+/* `supercell submit` (a YAML/JSON spec file, stdin, or flags and a command)
+ * and `supercell token create`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_int.h"
+#include "cli/jobspec.h"
+#include "util/error.h"
+#include "util/units.h"
+
+static const char submit_help[] =
+  "usage: supercell submit [flags] FILE|-\n"
+  "       supercell submit [flags] -- COMMAND [ARGS...]\n"
+  "\n"
+  "Submits a job from a YAML or JSON spec (FILE, or - for stdin) or from a\n"
+  "command line. Flags set or override spec fields. Prints the job id.\n"
+  "A single COMMAND word with spaces or shell syntax runs with /bin/sh -c.\n"
+  "\n"
+  "  --name N          job name (default: the command's name)\n"
+  "  --tenant T        tenant (default: default, or the token's tenant)\n"
+  "  --tasks N         gang size: N tasks placed all at once (default 1)\n"
+  "  --gpus N          whole accelerators per task\n"
+  "  --gpu-milli M     a share of one accelerator per task, 1..999\n"
+  "  --cpu MILLI       CPU per task in milli-CPUs (default 1000)\n"
+  "  --memory SIZE     memory per task, e.g. 16Gi\n"
+  "  --model M         allowed accelerator model; repeatable (default: any)\n"
+  "  --priority P      -1000..1000, higher first (default 0)\n"
+  "  --max-runtime D   e.g. 90m or 2h; killed when exceeded\n"
+  "  --max-retries N   requeue up to N times after a failure or a lost node\n"
+  "  --env K=V         environment variable; repeatable\n"
+  "  --workdir DIR     working directory on the node\n"
+  SC_CLI_COMMON_HELP;
+
+struct submit_flags {
+  json_t *top, *res, *env, *models;
+};
+
+static int set_int(struct sc_cli *c, json_t *obj, const char *key, const char *flag,
+                   const char *arg, long long min, long long max)
+{
+  long long v;
+
+  if (sc_cli_parse_int(arg, min, max, &v) != 0)
+    return sc_cli_usage_error(c, "bad value for '%s': \"%s\" (want an integer %lld..%lld)",
+                              flag, arg, min, max);
+  json_object_set_new(obj, key, json_integer(v));
+  return 0;
+}
+
+static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, const char *arg)
+{
+  int64_t v;
+
+  switch (opt) {
+  case 'n': json_object_set_new(f->top, "name", json_string(arg)); return 0;
+  case 'T': json_object_set_new(f->top, "tenant", json_string(arg)); return 0;
+  case 't': return set_int(c, f->top, "tasks", "--tasks", arg, 1, 4096);
+  case 'g': return set_int(c, f->res, "gpus", "--gpus", arg, 0, 16);
+  case 'G': return set_int(c, f->res, "gpu_milli", "--gpu-milli", arg, 0, 1000);
+  case 'c': return set_int(c, f->res, "cpu_milli", "--cpu", arg, 0, 1LL << 40);
+  case 'p': return set_int(c, f->top, "priority", "--priority", arg, -1000, 1000);
+  case 'r': return set_int(c, f->top, "max_retries", "--max-retries", arg, 0, 1000000);
+  case 'm':
+    if (sc_parse_memory_mib(arg, &v) != 0)
+      return sc_cli_usage_error(c, "bad value for '--memory': \"%s\" (want e.g. 16Gi)", arg);
+    json_object_set_new(f->res, "memory", json_string(arg));
+    return 0;
+  case 'R':
+    if (sc_parse_duration_ms(arg, &v) != 0)
+      return sc_cli_usage_error(c, "bad value for '--max-runtime': \"%s\" (want e.g. 1h)", arg);
+    json_object_set_new(f->top, "max_runtime", json_string(arg));
+    return 0;
+  case 'M': json_array_append_new(f->models, json_string(arg)); return 0;
+  case 'e': {
+    const char *eq = strchr(arg, '=');
+    char key[256];
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
+      return sc_cli_usage_error(c, "bad value for '--env': \"%s\" (want KEY=VALUE)", arg);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+    json_object_set_new(f->env, key, json_string(eq + 1));
+    return 0;
+  }
+  case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
+  default: return sc_cli_common_option(c, opt, arg);
+  }
+}
+
+/* The "command" field: a list, or a shell string for one word with spaces. */
+static json_t *command_json(int argc, char **argv)
+{
+  json_t *cmd;
+
+  if (argc == 1 && strpbrk(argv[0], " \t\n;&|<>$`'\"*?()"))
+    return json_string(argv[0]);
+  cmd = json_array();
+  for (int i = 0; i < argc; i++)
+    json_array_append_new(cmd, json_string(argv[i]));
+  return cmd;
+}
+
+/* Merges the flags into spec (a parsed file or an empty object). */
+static int submit_merge(struct sc_cli *c, json_t *spec, struct submit_flags *f)
+{
+  json_t *res = json_object_get(spec, "resources"), *env = json_object_get(spec, "env");
+
+  json_object_update(spec, f->top);
+  if (json_object_size(f->res)) {
+    if (res && !json_is_object(res))
+      return sc_cli_usage_error(c, "the spec's 'resources' is not a mapping");
+    if (!res)
+      json_object_set_new(spec, "resources", res = json_object());
+    json_object_update(res, f->res);
+  }
+  if (json_object_size(f->env)) {
+    if (env && !json_is_object(env))
+      return sc_cli_usage_error(c, "the spec's 'env' is not a mapping");
+    if (!env)
+      json_object_set_new(spec, "env", env = json_object());
+    json_object_update(env, f->env);
+  }
+  if (json_array_size(f->models))
+    json_object_set(spec, "models", f->models);
+  return 0;
+}
+
+static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"name", required_argument, NULL, 'n'}, {"tenant", required_argument, NULL, 'T'},
+    {"tasks", required_argument, NULL, 't'}, {"gpus", required_argument, NULL, 'g'},
+    {"gpu-milli", required_argument, NULL, 'G'}, {"cpu", required_argument, NULL, 'c'},
+    {"memory", required_argument, NULL, 'm'}, {"model", required_argument, NULL, 'M'},
+    {"priority", required_argument, NULL, 'p'}, {"max-runtime", required_argument, NULL, 'R'},
+    {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
+    {"workdir", required_argument, NULL, 'w'}, SC_CLI_COMMON_OPTIONS,
+  };
+  int opt, rc;
+
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1)
+    if ((rc = submit_option(c, f, opt, optarg)) != 0)
+      return rc;
+  return 0;
+}
+
+/* Builds the spec from the file or command after the flags. */
+static int submit_spec(struct sc_cli *c, struct submit_flags *f, int argc, char **argv,
+                       json_t **spec)
+{
+  bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+  char err[1024], *text, name[64];
+  size_t len;
+
+  *spec = NULL;
+  if (optind >= argc)
+    return sc_cli_usage_error(c, "give a job spec file, - for stdin, or -- and a command");
+  if (dashdash) {
+    *spec = json_object();
+    json_object_set_new(*spec, "command", command_json(argc - optind, argv + optind));
+    sc_jobspec_default_name(argv[optind], name, sizeof name);
+    json_object_set_new(*spec, "name", json_string(name));
+  } else {
+    if (optind + 1 < argc)
+      return sc_cli_usage_error(c, "unexpected argument '%s' (put -- before a command)",
+                                argv[optind + 1]);
+    if (sc_jobspec_read(argv[optind], &text, &len, err, sizeof err) != 0)
+      return fprintf(stderr, "supercell: %s\n", err), SC_CLI_USAGE;
+    if (sc_jobspec_parse(text, len, strcmp(argv[optind], "-") ? argv[optind] : "<stdin>",
+                         spec, err, sizeof err) != 0) {
+      free(text);
+      return fprintf(stderr, "supercell: %s\n", err), SC_CLI_USAGE;
+    }
+    free(text);
+  }
+  return submit_merge(c, *spec, f);
+}
+
+int sc_cli_submit(int argc, char **argv)
+{
+  struct sc_cli c = {.cmd = "submit"};
+  struct submit_flags f = {json_object(), json_object(), json_object(), json_array()};
+  json_t *spec = NULL, *job = NULL;
+  int rc = submit_parse(&c, &f, argc, argv);
+
+  if (rc == 0 && c.help)
+    fputs(submit_help, stdout);
+  else if (rc == 0 && (rc = submit_spec(&c, &f, argc, argv, &spec)) == 0 &&
+           (rc = sc_cli_connect(&c)) == 0 &&
+           (rc = sc_cli_call(&c, "POST", "/v1/jobs", spec, 30000, &job)) == 0) {
+    if (c.json)
+      sc_cli_print_json(job);
+    else
+      printf("%s\n", sc_cli_str(job, "id", "?"));
+  }
+  json_decref(job);
+  json_decref(spec);
+  json_decref(f.top);
+  json_decref(f.res);
+  json_decref(f.env);
+  json_decref(f.models);
+  sc_cli_release(&c);
+  return rc;
+}
+
+static const char token_help[] =
+  "usage: supercell token create --tenant NAME [--kind user|agent]\n"
+  "\n"
+  "Creates an access token (admin only) and prints it. A user token sees and\n"
+  "submits only its tenant's jobs; an agent token can only run a node agent.\n"
+  "\n"
+  "  --tenant NAME     the tenant a user token is bound to\n"
+  "  --kind K          user (default) or agent\n"
+  SC_CLI_COMMON_HELP;
+
+int sc_cli_token(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    {"tenant", required_argument, NULL, 'T'}, {"kind", required_argument, NULL, 'k'},
+    SC_CLI_COMMON_OPTIONS,
+  };
+  struct sc_cli c = {.cmd = "token"};
+  const char *tenant = NULL, *kind = "user";
+  json_t *body = NULL, *reply = NULL;
+  int opt, rc = 0;
+
+  optind = 0;
+  while (rc == 0 && (opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1)
+    rc = opt == 'T' ? (tenant = optarg, 0) : opt == 'k' ? (kind = optarg, 0)
+                                                        : sc_cli_common_option(&c, opt, optarg);
+  if (rc == 0 && c.help) {
+    fputs(token_help, stdout);
+  } else if (rc == 0) {
+    if (optind >= argc || strcmp(argv[optind], "create") != 0 || optind + 1 < argc)
+      rc = sc_cli_usage_error(&c, "want 'token create --tenant NAME [--kind user|agent]'");
+    else if (strcmp(kind, "user") != 0 && strcmp(kind, "agent") != 0)
+      rc = sc_cli_usage_error(&c, "bad value for '--kind': \"%s\" (want user or agent)", kind);
+    else if (!tenant && strcmp(kind, "user") == 0)
+      rc = sc_cli_usage_error(&c, "a user token needs --tenant NAME");
+  }
+  if (rc == 0 && !c.help) {
+    body = json_pack("{s:s}", "kind", kind);
+    if (tenant)
+      json_object_set_new(body, "tenant", json_string(tenant));
+    if ((rc = sc_cli_connect(&c)) == 0 &&
+        (rc = sc_cli_call(&c, "POST", "/v1/tokens", body, 30000, &reply)) == 0) {
+      if (c.json)
+        sc_cli_print_json(reply);
+      else
+        printf("%s\n", sc_cli_str(reply, "token", "?"));
+    }
+  }
+  json_decref(body);
+  json_decref(reply);
+  sc_cli_release(&c);
+  return rc;
+}

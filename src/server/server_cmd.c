@@ -1,20 +1,459 @@
-/* Placeholder until the controller lands. */
+/*
+ * `supercell server` (the controller) and `supercell up` (controller plus a
+ * local agent child on 127.0.0.1:8420). Both keep their state in a state
+ * directory (SQLite database, admin.token, agent.token, a lock so two
+ * controllers never share one) and stop cleanly on SIGINT/SIGTERM.
+ */
 #include "server/server_cmd.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/auth.h"
+#include "server/ctl.h"
+#include "server/http.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/units.h"
+
+#define UP_PORT 8420
+#define MAX_DEVICE_ARGS 16
+
+struct cmd_opts {
+  char listen[128];
+  char state_dir[PATH_MAX];
+  struct sc_ctl_opts ctl;
+  const char *devices[MAX_DEVICE_ARGS];
+  int ndevices;
+  bool up;
+};
+
+struct controller {
+  int lock_fd;
+  struct sc_store *store;
+  struct sc_auth auth;
+  bool auth_ready;
+  struct sc_ctl *ctl;
+  struct sc_server *server;
+};
+
+static void usage_server(FILE *out)
+{
+  fprintf(out,
+          "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
+          "                        [--heartbeat-timeout D] [--policy NAME] [--grace D]\n\n"
+          "Runs the controller: REST API, scheduler and store.\n\n"
+          "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
+          "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
+          "  --heartbeat-timeout D    a node without heartbeats for D is lost (default 30s)\n"
+          "  --policy NAME            placement policy (default fgd):",
+          UP_PORT);
+  for (int i = 0; sc_policies[i]; i++)
+    fprintf(out, " %s", sc_policies[i]->name);
+  fprintf(out, "\n  --grace D                SIGTERM to SIGKILL on cancel (default 10s)\n"
+               "\nWrites <state-dir>/admin.token, agent.token (mode 0600) and controller.url.\n");
+}
+
+static void usage_up(FILE *out)
+{
+  fprintf(out,
+          "usage: supercell up [--state-dir DIR] [--port N] [--devices VENDOR:MODEL:COUNT ...]\n"
+          "                    [--policy NAME] [--heartbeat-timeout D] [--grace D]\n\n"
+          "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
+          "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
+          "  --state-dir DIR     state directory\n"
+          "  --port N            port on 127.0.0.1 (default %d)\n"
+          "  --devices SPEC      declared accelerators for the local agent, e.g. nvidia:A100-80G:8\n"
+          "                      (repeatable; default: what the agent discovers)\n",
+          UP_PORT, UP_PORT);
+}
+
+static int default_state_dir(char *buf, size_t size)
+{
+  const char *home = getenv("SUPERCELL_HOME");
+
+  if (home && *home) {
+    snprintf(buf, size, "%s", home);
+    return 0;
+  }
+  home = getenv("HOME");
+  if (!home || !*home)
+    return SC_EINVAL;
+  snprintf(buf, size, "%s/.supercell", home);
+  return 0;
+}
+
+static int parse_duration_opt(const char *flag, const char *text, int64_t *ms)
+{
+  if (sc_parse_duration_ms(text, ms) < 0 || *ms <= 0) {
+    fprintf(stderr, "supercell: bad duration for '%s': \"%s\"\n", flag, text);
+    return SC_EINVAL;
+  }
+  return 0;
+}
+
+/* Parses one option; returns 0, 1 (--help printed) or SC_EINVAL. */
+static int parse_one(struct cmd_opts *o, int ch, const char *arg)
+{
+  switch (ch) {
+  case 'l':
+    snprintf(o->listen, sizeof o->listen, "%s", arg);
+    return 0;
+  case 's':
+    snprintf(o->state_dir, sizeof o->state_dir, "%s", arg);
+    return 0;
+  case 't':
+    return parse_duration_opt("--heartbeat-timeout", arg, &o->ctl.heartbeat_timeout_ms);
+  case 'g':
+    return parse_duration_opt("--grace", arg, &o->ctl.grace_ms);
+  case 'p':
+    if (!(o->ctl.policy = sc_policy_find(arg))) {
+      fprintf(stderr, "supercell: unknown policy '%s'\n", arg);
+      return SC_EINVAL;
+    }
+    return 0;
+  case 'P': {
+    char *end;
+    long port = strtol(arg, &end, 10);
+    if (*end || port < 0 || port > 65535) {
+      fprintf(stderr, "supercell: bad port '%s'\n", arg);
+      return SC_EINVAL;
+    }
+    snprintf(o->listen, sizeof o->listen, "127.0.0.1:%ld", port);
+    return 0;
+  }
+  case 'd':
+    if (o->ndevices >= MAX_DEVICE_ARGS)
+      return SC_EINVAL;
+    o->devices[o->ndevices++] = arg;
+    return 0;
+  case 'h':
+    (o->up ? usage_up : usage_server)(stdout);
+    return 1;
+  default:
+    (o->up ? usage_up : usage_server)(stderr);
+    return SC_EINVAL;
+  }
+}
+
+static int parse_opts(int argc, char **argv, struct cmd_opts *o)
+{
+  static const struct option server_long[] = {
+    {"listen", required_argument, NULL, 'l'},  {"state-dir", required_argument, NULL, 's'},
+    {"heartbeat-timeout", required_argument, NULL, 't'},
+    {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+  };
+  static const struct option up_long[] = {
+    {"port", required_argument, NULL, 'P'},    {"state-dir", required_argument, NULL, 's'},
+    {"devices", required_argument, NULL, 'd'}, {"heartbeat-timeout", required_argument, NULL, 't'},
+    {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+  };
+  int ch, rc;
+
+  snprintf(o->listen, sizeof o->listen, "127.0.0.1:%d", UP_PORT);
+  if (default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
+    o->state_dir[0] = '\0';
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", o->up ? up_long : server_long, NULL)) != -1)
+    if ((rc = parse_one(o, ch, optarg)) != 0)
+      return rc;
+  if (optind < argc) {
+    fprintf(stderr, "supercell: unexpected argument '%s'\n", argv[optind]);
+    return SC_EINVAL;
+  }
+  if (!o->state_dir[0]) {
+    fprintf(stderr, "supercell: no state directory: set --state-dir, SUPERCELL_HOME or HOME\n");
+    return SC_EINVAL;
+  }
+  return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+  char tmp[PATH_MAX];
+
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+        return SC_EIO;
+      *p = '/';
+    }
+  return mkdir(tmp, 0700) < 0 && errno != EEXIST ? SC_EIO : 0;
+}
+
+static void write_url_file(const char *dir, int port, const char *host)
+{
+  char path[PATH_MAX + 32];
+  FILE *f;
+
+  snprintf(path, sizeof path, "%s/controller.url", dir);
+  if ((f = fopen(path, "w"))) {
+    fprintf(f, "http://%s:%d\n", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port);
+    fclose(f);
+  }
+}
+
+static void controller_stop(struct controller *c)
+{
+  if (c->ctl)
+    sc_ctl_stop(c->ctl);
+  sc_server_stop(c->server);
+  sc_ctl_free(c->ctl);
+  if (c->auth_ready)
+    sc_auth_release(&c->auth);
+  sc_store_close(c->store);
+  if (c->lock_fd >= 0)
+    close(c->lock_fd);
+  memset(c, 0, sizeof *c);
+  c->lock_fd = -1;
+}
+
+/* Locks the state directory, opens the store and makes the token files. */
+static int open_state(const struct cmd_opts *o, struct controller *c)
+{
+  char path[PATH_MAX + 32];
+  int rc;
+
+  if (mkdir_p(o->state_dir) < 0) {
+    fprintf(stderr, "supercell: cannot create '%s': %s\n", o->state_dir, strerror(errno));
+    return SC_EIO;
+  }
+  snprintf(path, sizeof path, "%s/controller.lock", o->state_dir);
+  c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    fprintf(stderr, "supercell: '%s' is in use by another controller\n", o->state_dir);
+    return SC_EBUSY;
+  }
+  snprintf(path, sizeof path, "%s/supercell.db", o->state_dir);
+  if ((rc = sc_store_open(&sc_store_sqlite, path, &c->store)) < 0) {
+    fprintf(stderr, "supercell: cannot open '%s'\n", path);
+    return rc;
+  }
+  if ((rc = sc_auth_init(&c->auth, c->store)) < 0)
+    return rc;
+  c->auth_ready = true;
+  snprintf(path, sizeof path, "%s/admin.token", o->state_dir);
+  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_ADMIN)) < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
+  return sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT);
+}
+
+static int controller_start(const struct cmd_opts *o, struct controller *c)
+{
+  struct sc_server_opts so = {.listen = o->listen};
+  char host[64];
+  int port, rc;
+
+  memset(c, 0, sizeof *c);
+  c->lock_fd = -1;
+  if (sc_http_parse_listen(o->listen, host, sizeof host, &port) < 0) {
+    fprintf(stderr, "supercell: bad --listen address '%s' (want ADDR:PORT)\n", o->listen);
+    return SC_EINVAL;
+  }
+  if ((rc = open_state(o, c)) < 0)
+    goto fail;
+  if ((rc = sc_ctl_new(&o->ctl, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
+    goto fail;
+  so.ctl = c->ctl;
+  so.auth = &c->auth;
+  if ((rc = sc_server_start(&so, &c->server)) < 0) {
+    fprintf(stderr, "supercell: cannot listen on %s (in use?)\n", o->listen);
+    goto fail;
+  }
+  write_url_file(o->state_dir, sc_server_port(c->server), host);
+  sc_info("controller listening on http://%s:%d (policy %s, state %s)", host,
+          sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir);
+  return 0;
+fail:
+  if (rc != SC_EBUSY && rc != SC_EIO)
+    fprintf(stderr, "supercell: cannot start the controller: %s\n", sc_strerror(rc));
+  controller_stop(c);
+  return rc;
+}
+
+/* Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait. */
+static void block_signals(sigset_t *set)
+{
+  sigemptyset(set);
+  sigaddset(set, SIGINT);
+  sigaddset(set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
 
 int sc_cmd_server(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "supercell server: not implemented yet\n");
-  return 1;
+  struct cmd_opts o = {.up = false};
+  struct controller c;
+  sigset_t set;
+  int rc, sig;
+
+  sc_log_setup(SC_LOG_INFO, "server");
+  if ((rc = parse_opts(argc, argv, &o)) != 0)
+    return rc > 0 ? 0 : 2;
+  block_signals(&set);
+  if (controller_start(&o, &c) < 0)
+    return 1;
+  sigwait(&set, &sig);
+  sc_info("signal %d: stopping", sig);
+  controller_stop(&c);
+  return 0;
+}
+
+/* ---- supercell up ---- */
+
+static void node_name(char *buf, size_t size)
+{
+  char host[256] = "localhost";
+
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  for (char *p = host; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '.' || *p == '_' || *p == '-'))
+      *p = '-';
+  snprintf(buf, size, "%.63s", host[0] ? host : "localhost");
+}
+
+static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
+{
+  char url[64], token[PATH_MAX + 32], state[PATH_MAX + 32];
+  const char *argv[16 + 2 * MAX_DEVICE_ARGS];
+  sigset_t none;
+  int n = 0;
+  pid_t pid;
+
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+  snprintf(token, sizeof token, "%s/agent.token", o->state_dir);
+  snprintf(state, sizeof state, "%s/agent", o->state_dir);
+  argv[n++] = "supercell";
+  argv[n++] = "agent";
+  argv[n++] = "--server";
+  argv[n++] = url;
+  argv[n++] = "--token-file";
+  argv[n++] = token;
+  argv[n++] = "--name";
+  argv[n++] = name;
+  argv[n++] = "--state-dir";
+  argv[n++] = state;
+  for (int i = 0; i < o->ndevices; i++) {
+    argv[n++] = "--devices";
+    argv[n++] = o->devices[i];
+  }
+  argv[n] = NULL;
+  pid = fork();
+  if (pid == 0) {
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execv("/proc/self/exe", (char *const *)argv);
+    fprintf(stderr, "supercell: cannot start the agent: %s\n", strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Stops the agent: SIGTERM (it terminates its tasks), SIGKILL after grace. */
+static void stop_agent(pid_t pid, int64_t grace_ms)
+{
+  int64_t waited = 0;
+  struct timespec ts = {0, 50 * 1000000L};
+
+  if (pid <= 0)
+    return;
+  kill(pid, SIGTERM);
+  while (waitpid(pid, NULL, WNOHANG) == 0) {
+    if (waited > grace_ms + 5000) {
+      fprintf(stderr, "supercell: the agent did not stop; killing it\n");
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      return;
+    }
+    nanosleep(&ts, NULL);
+    waited += 50;
+  }
+}
+
+static void print_banner(const struct cmd_opts *o, int port, const char *name, pid_t agent,
+                         int64_t jobs)
+{
+  printf("Supercell is up.\n\n"
+         "  API:          http://127.0.0.1:%d\n"
+         "  Admin token:  %s/admin.token\n"
+         "  State:        %s (supercell.db)\n"
+         "  Local agent:  node '%s' (pid %d)\n",
+         port, o->state_dir, o->state_dir, name, (int)agent);
+  if (jobs > 0)
+    printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
+  printf("\nTry:\n"
+         "  supercell submit -- echo hello\n"
+         "  supercell jobs\n"
+         "  supercell nodes\n\n"
+         "Press Ctrl-C to stop (running tasks are terminated, state is kept).\n");
+  fflush(stdout);
+}
+
+/* Waits for a signal while keeping the agent alive (restarts it if it dies). */
+static void up_loop(const struct cmd_opts *o, const sigset_t *set, int port, const char *name,
+                    pid_t *agent)
+{
+  struct timespec one = {1, 0};
+  int restarts = 0, status;
+
+  for (;;) {
+    int sig = sigtimedwait(set, NULL, &one);
+    if (sig == SIGINT || sig == SIGTERM) {
+      sc_info("signal %d: stopping", sig);
+      return;
+    }
+    if (*agent > 0 && waitpid(*agent, &status, WNOHANG) == *agent) {
+      sc_warn("the local agent exited (status %d)", status);
+      *agent = restarts < 5 ? spawn_agent(o, port, name) : -1;
+      restarts++;
+    }
+  }
 }
 
 int sc_cmd_up(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "supercell up: not implemented yet\n");
-  return 1;
+  struct cmd_opts o = {.up = true};
+  struct controller c;
+  char name[64];
+  sigset_t set;
+  int64_t jobs = 0;
+  pid_t agent;
+  int rc, port;
+
+  sc_log_setup(SC_LOG_INFO, "up");
+  if ((rc = parse_opts(argc, argv, &o)) != 0)
+    return rc > 0 ? 0 : 2;
+  block_signals(&set);
+  if (controller_start(&o, &c) < 0)
+    return 1;
+  port = sc_server_port(c.server);
+  sc_store_max_job_id(c.store, &jobs);
+  node_name(name, sizeof name);
+  agent = spawn_agent(&o, port, name);
+  print_banner(&o, port, name, agent, jobs);
+  up_loop(&o, &set, port, name, &agent);
+  stop_agent(agent, o.ctl.grace_ms > 0 ? o.ctl.grace_ms : 10000);
+  controller_stop(&c);
+  printf("Supercell stopped; state kept in %s\n", o.state_dir);
+  return 0;
 }

@@ -1,0 +1,363 @@
+/*
+ * User endpoints: health, jobs (submit, list, get, cancel, logs), nodes,
+ * tokens and the OpenAPI document, plus the route table. A user token sees
+ * only its tenant: other tenants' jobs answer 404, not 403, so ids leak
+ * nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/codec.h"
+#include "server/http.h"
+#include "server/openapi.h"
+#include "util/error.h"
+
+#define LIST_MAX 1000
+#define LOG_CHUNK_MAX (1024 * 1024)
+#define LOG_WAIT_MAX_S 30
+
+void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp);
+
+static const char *tenant_scope(const struct sc_http_req *req)
+{
+  return req->who.kind == SC_TOKEN_USER ? req->who.tenant : NULL;
+}
+
+static void store_failed(struct sc_http_resp *resp, int rc)
+{
+  sc_http_error(resp, rc == SC_ENOMEM ? 503 : 500, "internal", sc_strerror(rc), NULL);
+}
+
+/* Parses an integer query argument in [lo, hi]; replies 400 on error. */
+static bool query_int(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
+                      long long lo, long long hi, long long *value)
+{
+  const char *text = sc_http_query(req, name);
+  char *end, msg[128];
+  long long v;
+
+  if (!text)
+    return true;
+  errno = 0;
+  v = strtoll(text, &end, 10);
+  if (errno || *end || end == text || v < lo || v > hi) {
+    snprintf(msg, sizeof msg, "'%s' must be an integer between %lld and %lld", name, lo, hi);
+    sc_http_error(resp, 400, "bad_request", msg, name);
+    return false;
+  }
+  *value = v;
+  return true;
+}
+
+/* Loads job {id} visible to the caller; replies 404 otherwise. */
+static bool load_job(struct sc_http_req *req, struct sc_http_resp *resp, struct sc_job_rec *j)
+{
+  struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
+  const char *tenant = tenant_scope(req);
+  int64_t id;
+  int rc;
+
+  memset(j, 0, sizeof *j);
+  if (sc_job_id_parse(req->params[0], &id) < 0) {
+    sc_http_error(resp, 404, "not_found", "no such job", "id");
+    return false;
+  }
+  rc = sc_store_job_get(store, id, j);
+  if (rc == 0 && tenant && strcmp(j->tenant, tenant) != 0)
+    rc = SC_ENOENT;
+  if (rc < 0) {
+    sc_job_rec_release(j);
+    if (rc == SC_ENOENT)
+      sc_http_error(resp, 404, "not_found", "no such job", "id");
+    else
+      store_failed(resp, rc);
+    return false;
+  }
+  return true;
+}
+
+static void api_healthz(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  (void)req;
+  sc_http_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void api_openapi(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  (void)req;
+  resp->status = 200;
+  resp->text = sc_openapi_yaml;
+  resp->content_type = "application/yaml";
+}
+
+static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = sc_http_body(req, resp);
+  struct sc_job_spec spec;
+  struct sc_spec_error err;
+  struct sc_job_rec rec;
+  int rc;
+
+  if (!body)
+    return;
+  rc = sc_spec_parse(body, &spec, &err);
+  json_decref(body);
+  if (rc == SC_EINVAL) {
+    sc_http_error(resp, 400, "bad_request", err.message, err.field);
+    return;
+  }
+  if (rc == 0 && tenant_scope(req))
+    rc = sc_spec_set_tenant(&spec, tenant_scope(req));
+  if (rc == 0)
+    rc = sc_ctl_submit(sc_server_ctl(req->srv), &spec, &rec);
+  sc_spec_release(&spec);
+  if (rc < 0) {
+    store_failed(resp, rc);
+    return;
+  }
+  sc_http_reply(resp, 201, sc_job_json(&rec));
+  sc_job_rec_release(&rec);
+}
+
+static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
+                        struct sc_job_filter *f)
+{
+  const char *state = sc_http_query(req, "state"), *after = sc_http_query(req, "after");
+  long long limit = 100;
+
+  memset(f, 0, sizeof *f);
+  f->state = -1;
+  f->with_tasks = true;
+  f->tenant = tenant_scope(req) ? tenant_scope(req) : sc_http_query(req, "tenant");
+  if (state && (f->state = sc_job_state_parse(state)) < 0) {
+    sc_http_error(resp, 400, "bad_request",
+                  "'state' must be pending, running, succeeded, failed or cancelled", "state");
+    return false;
+  }
+  if (after && *after && sc_job_id_parse(after, &f->after) < 0) {
+    sc_http_error(resp, 400, "bad_request", "'after' must be a job id such as j-000123",
+                  "after");
+    return false;
+  }
+  if (!query_int(req, resp, "limit", 1, LIST_MAX, &limit))
+    return false;
+  f->limit = (int)limit + 1;
+  return true;
+}
+
+static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_job_filter f;
+  struct sc_job_rec *jobs;
+  json_t *arr, *next = json_null();
+  char id[32];
+  int n, rc;
+
+  if (!list_filter(req, resp, &f))
+    return;
+  rc = sc_store_job_list(sc_ctl_store(sc_server_ctl(req->srv)), &f, &jobs, &n);
+  if (rc < 0) {
+    json_decref(next);
+    store_failed(resp, rc);
+    return;
+  }
+  arr = json_array();
+  for (int i = 0; i < n && i < f.limit - 1; i++)
+    json_array_append_new(arr, sc_job_json(&jobs[i]));
+  if (n == f.limit) {
+    json_decref(next);
+    sc_job_id_format(jobs[n - 2].id, id, sizeof id);
+    next = json_string(id);
+  }
+  sc_store_free_jobs(jobs, n);
+  sc_http_reply(resp, 200, json_pack("{s:o, s:o}", "jobs", arr, "next", next));
+}
+
+static void api_get(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_job_rec j;
+
+  if (!load_job(req, resp, &j))
+    return;
+  sc_http_reply(resp, 200, sc_job_json(&j));
+  sc_job_rec_release(&j);
+}
+
+static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_job_rec j;
+  int64_t id = 0;
+  int rc;
+
+  if (!load_job(req, resp, &j))
+    return;
+  id = j.id;
+  sc_job_rec_release(&j);
+  rc = sc_ctl_cancel(sc_server_ctl(req->srv), id, tenant_scope(req));
+  if (rc == SC_ESTATE) {
+    sc_http_error(resp, 409, "conflict", "the job has already finished", NULL);
+    return;
+  }
+  if (rc == SC_ENOENT) {
+    sc_http_error(resp, 404, "not_found", "no such job", "id");
+    return;
+  }
+  if (rc < 0 || !load_job(req, resp, &j)) {
+    if (rc < 0)
+      store_failed(resp, rc);
+    return;
+  }
+  sc_http_reply(resp, 200, sc_job_json(&j));
+  sc_job_rec_release(&j);
+}
+
+/* True when the output asked for can grow no more. */
+static bool log_final(const struct sc_job_rec *j, int task)
+{
+  if (task >= 0)
+    return task < j->ntasks && sc_task_state_final(j->tasks[task].state);
+  if (!sc_job_state_final(j->state))
+    return false;
+  for (int i = 0; i < j->ntasks; i++)
+    if (!sc_task_state_final(j->tasks[i].state) && j->tasks[i].state != SC_TASK_PENDING)
+      return false;
+  return true;
+}
+
+struct log_args {
+  long long task, offset, wait;
+};
+
+static bool log_args(struct sc_http_req *req, struct sc_http_resp *resp,
+                     const struct sc_job_rec *j, struct log_args *a)
+{
+  a->task = j->ntasks == 1 ? 0 : -1;
+  a->offset = 0;
+  a->wait = 0;
+  return query_int(req, resp, "task", 0, j->ntasks - 1, &a->task) &&
+         query_int(req, resp, "offset", 0, (long long)1 << 50, &a->offset) &&
+         query_int(req, resp, "wait", 0, LOG_WAIT_MAX_S, &a->wait);
+}
+
+static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_ctl *ctl = sc_server_ctl(req->srv);
+  struct sc_job_rec j;
+  struct log_args a;
+  struct sc_log_query q = {.max = LOG_CHUNK_MAX};
+  int64_t deadline, end = 0;
+  uint64_t gen = sc_ctl_log_generation(ctl);
+  char *data = NULL;
+  size_t len = 0;
+  bool final;
+  int rc;
+
+  if (!load_job(req, resp, &j))
+    return;
+  if (!log_args(req, resp, &j, &a)) {
+    sc_job_rec_release(&j);
+    return;
+  }
+  q.job_id = j.id;
+  q.task = (int)a.task;
+  q.offset = a.offset;
+  deadline = sc_now_ms() + a.wait * 1000;
+  for (;;) {
+    final = log_final(&j, q.task);
+    sc_job_rec_release(&j);
+    free(data);
+    rc = sc_store_log_read(sc_ctl_store(ctl), &q, &data, &len, &end);
+    if (rc < 0 || len > 0 || final || sc_now_ms() >= deadline)
+      break;
+    sc_ctl_log_wait(ctl, &gen, deadline);
+    if ((rc = sc_store_job_get(sc_ctl_store(ctl), q.job_id, &j)) < 0)
+      break;
+  }
+  if (rc < 0) {
+    free(data);
+    store_failed(resp, rc);
+    return;
+  }
+  sc_http_reply(resp, 200,
+                json_pack("{s:s%, s:I, s:b}", "data", data, len, "offset", (json_int_t)end,
+                          "done", final && len < q.max));
+  free(data);
+}
+
+static void api_nodes(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  sc_http_reply(resp, 200, sc_ctl_nodes_json(sc_server_ctl(req->srv)));
+}
+
+static void api_token_create(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = sc_http_body(req, resp), *v;
+  const char *key, *kind_name = "user", *tenant = "default";
+  char token[SC_TOKEN_HEX_LEN + 1];
+  int kind, rc;
+
+  if (!body)
+    return;
+  json_object_foreach(body, key, v) {
+    if (strcmp(key, "kind") != 0 && strcmp(key, "tenant") != 0) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "unknown field '%s'", key);
+      sc_http_error(resp, 400, "bad_request", msg, key);
+      json_decref(body);
+      return;
+    }
+  }
+  if ((v = json_object_get(body, "kind")))
+    kind_name = json_is_string(v) ? json_string_value(v) : "";
+  if ((v = json_object_get(body, "tenant")))
+    tenant = json_is_string(v) ? json_string_value(v) : "";
+  kind = sc_token_kind_parse(kind_name);
+  if (kind != SC_TOKEN_USER && kind != SC_TOKEN_AGENT) {
+    sc_http_error(resp, 400, "bad_request", "'kind' must be user or agent", "kind");
+  } else if (!sc_spec_name_ok(tenant, 64)) {
+    sc_http_error(resp, 400, "bad_request",
+                  "'tenant' must be 1..64 characters from [A-Za-z0-9._-]", "tenant");
+  } else if ((rc = sc_auth_create(sc_server_auth(req->srv), kind, tenant, token)) < 0) {
+    store_failed(resp, rc);
+  } else {
+    sc_http_reply(resp, 201, json_pack("{s:s, s:s, s:s}", "token", token, "kind",
+                                       sc_token_kind_name(kind), "tenant", tenant));
+  }
+  json_decref(body);
+}
+
+static void api_stats(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_ctl_stats st;
+
+  sc_ctl_stats(sc_server_ctl(req->srv), &st);
+  sc_http_reply(resp, 200,
+                json_pack("{s:I, s:f, s:f, s:i, s:I}", "passes", (json_int_t)st.passes,
+                          "last_pass_ms", st.last_pass_ms, "max_pass_ms", st.max_pass_ms,
+                          "last_pending", st.last_pending, "placed", (json_int_t)st.placed));
+}
+
+const struct sc_route sc_api_routes[] = {
+  {"GET", "/healthz", SC_ROUTE_PUBLIC, api_healthz},
+  {"GET", "/v1/openapi.yaml", SC_ROUTE_ANY_TOKEN, api_openapi},
+  {"POST", "/v1/jobs", SC_ROUTE_USER, api_submit},
+  {"GET", "/v1/jobs", SC_ROUTE_USER, api_list},
+  {"GET", "/v1/jobs/{id}", SC_ROUTE_USER, api_get},
+  {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
+  {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
+  {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},
+  {"POST", "/v1/tokens", SC_ROUTE_ADMIN, api_token_create},
+  {"GET", "/v1/stats", SC_ROUTE_ADMIN, api_stats},
+  {"POST", "/v1/agent/register", SC_ROUTE_AGENT, sc_api_agent_register},
+  {"POST", "/v1/agent/heartbeat", SC_ROUTE_AGENT, sc_api_agent_heartbeat},
+  {"GET", "/v1/agent/assignments", SC_ROUTE_AGENT, sc_api_agent_assignments},
+  {"POST", "/v1/agent/status", SC_ROUTE_AGENT, sc_api_agent_status},
+  {"POST", "/v1/agent/logs", SC_ROUTE_AGENT, sc_api_agent_logs},
+  {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,291 @@
+/*
+ * Agent endpoints (/v1/agent/...): decode the agent's JSON into the
+ * controller's structs, call it, encode the reply. Unknown fields are
+ * ignored here (agents may be newer than the controller); wrong types and
+ * missing required fields are 400 naming the field.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/codec.h"
+#include "server/http.h"
+#include "util/error.h"
+
+#define RUNNING_MAX 4096
+#define UPDATES_MAX 4096
+#define ASSIGN_WAIT_MAX_S 60
+
+void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp);
+
+static bool bad(struct sc_http_resp *resp, const char *field, const char *message)
+{
+  sc_http_error(resp, 400, "bad_request", message, field);
+  return false;
+}
+
+static bool get_name(json_t *body, struct sc_http_resp *resp, char *out, size_t size)
+{
+  json_t *v = json_object_get(body, "name");
+
+  if (!json_is_string(v) || !sc_spec_name_ok(json_string_value(v), 63))
+    return bad(resp, "name", "'name' must be a node name of 1..63 characters from [A-Za-z0-9._-]");
+  snprintf(out, size, "%s", json_string_value(v));
+  return true;
+}
+
+static bool get_int(json_t *body, const char *key, struct sc_http_resp *resp, int64_t dflt,
+                    int64_t *out)
+{
+  json_t *v = json_object_get(body, key);
+  char msg[96];
+
+  *out = dflt;
+  if (!v || json_is_null(v))
+    return true;
+  if (!json_is_integer(v) || json_integer_value(v) < 0) {
+    snprintf(msg, sizeof msg, "'%s' must be a non-negative integer", key);
+    return bad(resp, key, msg);
+  }
+  *out = json_integer_value(v);
+  return true;
+}
+
+/* Parses "running": task id strings or {"task_id", "pid"} objects. */
+static bool get_running(json_t *body, struct sc_http_resp *resp,
+                        struct sc_agent_running **out, int *n)
+{
+  json_t *arr = json_object_get(body, "running"), *v;
+  size_t i;
+
+  *out = NULL;
+  *n = 0;
+  if (!arr || json_is_null(arr))
+    return true;
+  if (!json_is_array(arr) || json_array_size(arr) > RUNNING_MAX)
+    return bad(resp, "running", "'running' must be a list of task ids");
+  *out = calloc(json_array_size(arr) + 1, sizeof **out);
+  if (!*out)
+    return bad(resp, "running", "out of memory");
+  json_array_foreach(arr, i, v) {
+    json_t *id = json_is_object(v) ? json_object_get(v, "task_id") : v;
+    struct sc_agent_running *r = &(*out)[*n];
+    if (!json_is_string(id) || sc_task_id_parse(json_string_value(id), &r->job_id, &r->index) < 0)
+      continue; /* not ours: nothing to reconcile */
+    r->pid = json_is_object(v) ? json_integer_value(json_object_get(v, "pid")) : 0;
+    (*n)++;
+  }
+  return true;
+}
+
+static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent_reg *reg)
+{
+  json_t *arr = json_object_get(body, "devices"), *d;
+  size_t i;
+
+  if (!arr || json_is_null(arr))
+    return true;
+  if (!json_is_array(arr) || json_array_size(arr) > SC_STORE_MAX_DEVICES)
+    return bad(resp, "devices", "'devices' must be a list of at most 16 devices");
+  json_array_foreach(arr, i, d) {
+    struct sc_agent_device *dev = &reg->dev[reg->ndev++];
+    json_t *vendor = json_object_get(d, "vendor"), *model = json_object_get(d, "model");
+    json_t *index = json_object_get(d, "index");
+    if (!json_is_string(vendor) || !json_is_string(model) || json_string_length(model) == 0 ||
+        json_string_length(model) > 63 || json_string_length(vendor) > 31)
+      return bad(resp, "devices", "each device needs a 'vendor' and a 'model' string");
+    dev->index = json_is_integer(index) ? (int)json_integer_value(index) : (int)i;
+    snprintf(dev->vendor, sizeof dev->vendor, "%s", json_string_value(vendor));
+    snprintf(dev->model, sizeof dev->model, "%s", json_string_value(model));
+    dev->memory_mib = json_integer_value(json_object_get(d, "memory_mib"));
+  }
+  return true;
+}
+
+static bool get_labels(json_t *body, struct sc_http_resp *resp, char **out)
+{
+  json_t *labels = json_object_get(body, "labels"), *v;
+  const char *key;
+
+  *out = NULL;
+  if (!labels || json_is_null(labels))
+    return true;
+  if (!json_is_object(labels))
+    return bad(resp, "labels", "'labels' must be an object of strings");
+  json_object_foreach(labels, key, v) {
+    if (!json_is_string(v))
+      return bad(resp, "labels", "label values must be strings");
+  }
+  *out = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+  return true;
+}
+
+static bool parse_register(struct sc_http_req *req, json_t *body, struct sc_http_resp *resp,
+                           struct sc_agent_reg *reg)
+{
+  json_t *addr = json_object_get(body, "address");
+
+  memset(reg, 0, sizeof *reg);
+  if (!get_name(body, resp, reg->name, sizeof reg->name) ||
+      !get_int(body, "cpu_milli", resp, 0, &reg->cpu_milli) ||
+      !get_int(body, "memory_mib", resp, 0, &reg->memory_mib) || !get_devices(body, resp, reg) ||
+      !get_labels(body, resp, &reg->labels) ||
+      !get_running(body, resp, &reg->running, &reg->nrunning))
+    return false;
+  snprintf(reg->address, sizeof reg->address, "%s",
+           json_is_string(addr) ? json_string_value(addr) : req->peer);
+  return true;
+}
+
+static void reply_rc(struct sc_http_resp *resp, int rc, json_t *ok)
+{
+  if (rc == 0) {
+    sc_http_reply(resp, 200, ok);
+    return;
+  }
+  json_decref(ok);
+  if (rc == SC_ENOENT)
+    sc_http_error(resp, 404, "unknown_node", "unknown node: register first", "name");
+  else
+    sc_http_error(resp, 500, "internal", sc_strerror(rc), NULL);
+}
+
+void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_ctl *ctl = sc_server_ctl(req->srv);
+  json_t *body = sc_http_body(req, resp), *kill = NULL;
+  struct sc_agent_reg reg;
+  int rc;
+
+  if (!body)
+    return;
+  if (parse_register(req, body, resp, &reg)) {
+    rc = sc_ctl_register(ctl, &reg, &kill);
+    reply_rc(resp, rc,
+             rc == 0 ? json_pack("{s:s, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
+                                 (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "kill", kill)
+                     : kill);
+  }
+  free(reg.labels);
+  free(reg.running);
+  json_decref(body);
+}
+
+void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = sc_http_body(req, resp), *kill = NULL;
+  struct sc_agent_running *running = NULL;
+  char name[64];
+  int n = 0, rc;
+
+  if (!body)
+    return;
+  if (get_name(body, resp, name, sizeof name) && get_running(body, resp, &running, &n)) {
+    rc = sc_ctl_heartbeat(sc_server_ctl(req->srv), name, running, n, &kill);
+    reply_rc(resp, rc, rc == 0 ? json_pack("{s:o}", "kill", kill) : kill);
+  }
+  free(running);
+  json_decref(body);
+}
+
+void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  const char *name = sc_http_query(req, "name"), *wait = sc_http_query(req, "wait");
+  long long wait_s = wait ? atoll(wait) : 0;
+  json_t *out = NULL;
+  int rc;
+
+  if (!name || !sc_spec_name_ok(name, 63)) {
+    bad(resp, "name", "'name' must be a node name");
+    return;
+  }
+  if (wait_s < 0 || wait_s > ASSIGN_WAIT_MAX_S) {
+    bad(resp, "wait", "'wait' must be 0..60 seconds");
+    return;
+  }
+  rc = sc_ctl_assignments(sc_server_ctl(req->srv), name, wait_s * 1000, &out);
+  reply_rc(resp, rc, out);
+}
+
+static bool parse_update(json_t *v, size_t i, struct sc_http_resp *resp,
+                         struct sc_agent_update *u)
+{
+  json_t *id = json_object_get(v, "task_id"), *state = json_object_get(v, "state");
+  json_t *code = json_object_get(v, "exit_code"), *sig = json_object_get(v, "signal");
+  char field[48];
+
+  snprintf(field, sizeof field, "updates[%zu]", i);
+  if (!json_is_string(id) || sc_task_id_parse(json_string_value(id), &u->job_id, &u->index) < 0)
+    return bad(resp, field, "'task_id' must be a task id such as j-000123.0");
+  if (!json_is_string(state) || (strcmp(json_string_value(state), "running") != 0 &&
+                                 strcmp(json_string_value(state), "exited") != 0))
+    return bad(resp, field, "'state' must be running or exited");
+  u->exited = strcmp(json_string_value(state), "exited") == 0;
+  u->pid = json_integer_value(json_object_get(v, "pid"));
+  u->exit_code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
+  u->signal = json_is_integer(sig) && json_integer_value(sig) > 0 ? (int)json_integer_value(sig)
+                                                                  : -1;
+  if (u->exited && u->exit_code < 0 && u->signal < 0)
+    u->exit_code = 255; /* an exit without a status: count it as a failure */
+  return true;
+}
+
+void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = sc_http_body(req, resp), *arr, *v;
+  struct sc_agent_update *u = NULL;
+  char name[64];
+  size_t i;
+  int rc;
+
+  if (!body)
+    return;
+  arr = json_object_get(body, "updates");
+  if (!get_name(body, resp, name, sizeof name))
+    goto out;
+  if (!json_is_array(arr) || json_array_size(arr) > UPDATES_MAX) {
+    bad(resp, "updates", "'updates' must be a list");
+    goto out;
+  }
+  if (!(u = calloc(json_array_size(arr) + 1, sizeof *u)))
+    goto out;
+  json_array_foreach(arr, i, v) {
+    if (!parse_update(v, i, resp, &u[i]))
+      goto out;
+  }
+  rc = sc_ctl_status(sc_server_ctl(req->srv), name, u, (int)json_array_size(arr));
+  reply_rc(resp, rc, json_object());
+out:
+  free(u);
+  json_decref(body);
+}
+
+void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = sc_http_body(req, resp);
+  json_t *id, *data, *offset;
+  int64_t job = 0;
+  int index = -1, rc;
+
+  if (!body)
+    return;
+  id = json_object_get(body, "task_id");
+  data = json_object_get(body, "data");
+  offset = json_object_get(body, "offset");
+  if (!json_is_string(id) || sc_task_id_parse(json_string_value(id), &job, &index) < 0)
+    bad(resp, "task_id", "'task_id' must be a task id such as j-000123.0");
+  else if (!json_is_string(data))
+    bad(resp, "data", "'data' must be a string");
+  else if (!json_is_integer(offset) || json_integer_value(offset) < 0)
+    bad(resp, "offset", "'offset' must be a non-negative integer");
+  else {
+    rc = sc_ctl_log_append(sc_server_ctl(req->srv), job, index, json_integer_value(offset),
+                           json_string_value(data), json_string_length(data));
+    reply_rc(resp, rc, json_object());
+  }
+  json_decref(body);
+}

@@ -1,0 +1,359 @@
+/*
+ * libmicrohttpd glue: accumulates bodies (413 past 1 MiB, without reading
+ * the rest), authenticates, matches the route table and sends the handler's
+ * reply. Unknown paths are 404, known paths with another method 405.
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/codec.h"
+#include "util/error.h"
+#include "util/log.h"
+
+struct sc_server {
+  struct MHD_Daemon *daemon;
+  struct sc_ctl *ctl;
+  struct sc_auth *auth;
+  int port;
+};
+
+/* Per-request state kept by MHD between calls. */
+struct conn_req {
+  char *body;
+  size_t len, cap;
+  bool too_big;
+};
+
+struct sc_ctl *sc_server_ctl(struct sc_server *s)
+{
+  return s->ctl;
+}
+
+struct sc_auth *sc_server_auth(struct sc_server *s)
+{
+  return s->auth;
+}
+
+void sc_http_reply(struct sc_http_resp *resp, int status, json_t *json)
+{
+  json_decref(resp->json);
+  resp->status = status;
+  resp->json = json;
+}
+
+void sc_http_error(struct sc_http_resp *resp, int status, const char *code,
+                   const char *message, const char *field)
+{
+  sc_http_reply(resp, status, sc_error_json(code, message, field));
+}
+
+const char *sc_http_query(struct sc_http_req *req, const char *name)
+{
+  return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_error_t err;
+  json_t *body;
+  char msg[256];
+
+  if (req->len == 0) {
+    sc_http_error(resp, 400, "bad_request", "the request needs a JSON body", NULL);
+    return NULL;
+  }
+  body = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &err);
+  if (!body) {
+    snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d: %s", err.line,
+             err.column, err.text);
+    sc_http_error(resp, 400, "bad_json", msg, NULL);
+    return NULL;
+  }
+  if (!json_is_object(body)) {
+    json_decref(body);
+    sc_http_error(resp, 400, "bad_request", "the body must be a JSON object", NULL);
+    return NULL;
+  }
+  return body;
+}
+
+/* Matches path against pattern, filling {params}. */
+static bool route_match(const char *pattern, const char *path, struct sc_http_req *req)
+{
+  int np = 0;
+
+  while (*pattern && *path) {
+    if (*pattern == '{') {
+      size_t len = strcspn(path, "/");
+      pattern = strchr(pattern, '}');
+      if (!pattern || len == 0 || len >= sizeof req->params[0] || np >= SC_HTTP_MAX_PARAMS)
+        return false;
+      memcpy(req->params[np], path, len);
+      req->params[np++][len] = '\0';
+      pattern++;
+      path += len;
+    } else if (*pattern++ != *path++) {
+      return false;
+    }
+  }
+  return *pattern == '\0' && *path == '\0';
+}
+
+/* Checks the bearer token against the route's allowed kinds. */
+static bool authorize(struct sc_server *s, const struct sc_route *r, struct sc_http_req *req,
+                      struct sc_http_resp *resp)
+{
+  const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+
+  if (r->who == SC_ROUTE_PUBLIC)
+    return true;
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0 || sc_auth_check(s->auth, h + 7, &req->who) < 0) {
+    sc_http_error(resp, 401, "unauthorized",
+                  h ? "invalid token" : "missing 'Authorization: Bearer <token>' header", NULL);
+    return false;
+  }
+  if (!(r->who & (1u << req->who.kind))) {
+    sc_http_error(resp, 403, "forbidden", "this token may not call this endpoint", NULL);
+    return false;
+  }
+  return true;
+}
+
+static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  bool path_known = false;
+  const char *ctype;
+
+  for (const struct sc_route *r = sc_api_routes; r->pattern; r++) {
+    if (!route_match(r->pattern, req->path, req))
+      continue;
+    path_known = true;
+    if (strcmp(r->method, req->method) != 0)
+      continue;
+    if (!authorize(s, r, req, resp))
+      return;
+    ctype = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
+    if (req->len > 0 && ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+      sc_http_error(resp, 415, "unsupported_media_type",
+                    "the body must be sent as 'Content-Type: application/json'", NULL);
+      return;
+    }
+    r->handler(req, resp);
+    return;
+  }
+  if (path_known)
+    sc_http_error(resp, 405, "method_not_allowed", "method not allowed on this path", NULL);
+  else
+    sc_http_error(resp, 404, "not_found", "no such endpoint", NULL);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_resp *resp)
+{
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+  char *text = NULL;
+  size_t len;
+
+  if (resp->json) {
+    text = json_dumps(resp->json, JSON_COMPACT);
+    json_decref(resp->json);
+    resp->json = NULL;
+    if (!text)
+      return MHD_NO;
+    len = strlen(text);
+    text[len] = '\0';
+    /* A trailing newline keeps curl output readable. */
+    char *grown = realloc(text, len + 2);
+    if (grown) {
+      text = grown;
+      text[len++] = '\n';
+      text[len] = '\0';
+    }
+    r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    resp->content_type = "application/json";
+  } else {
+    const char *body = resp->text ? resp->text : "";
+    r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+  }
+  if (!r) {
+    free(text);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type",
+                          resp->content_type ? resp->content_type : "application/json");
+  ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static void peer_of(struct MHD_Connection *conn, char *buf, size_t size)
+{
+  const union MHD_ConnectionInfo *info =
+    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+  buf[0] = '\0';
+  if (info && info->client_addr && info->client_addr->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)info->client_addr)->sin_addr, buf,
+              (socklen_t)size);
+}
+
+static enum MHD_Result too_big(struct MHD_Connection *conn)
+{
+  struct sc_http_resp resp = {0};
+
+  sc_http_error(&resp, 413, "too_large", "the body exceeds 1 MiB", NULL);
+  return send_reply(conn, &resp);
+}
+
+/* Appends an upload chunk, or marks the request too big. */
+static void body_append(struct conn_req *cr, const char *data, size_t size)
+{
+  if (cr->too_big || cr->len + size > SC_HTTP_BODY_MAX) {
+    cr->too_big = true;
+    return;
+  }
+  if (cr->len + size + 1 > cr->cap) {
+    size_t cap = (cr->len + size + 1) * 2;
+    char *grown = realloc(cr->body, cap < SC_HTTP_BODY_MAX + 1 ? cap : SC_HTTP_BODY_MAX + 1);
+    if (!grown) {
+      cr->too_big = true;
+      return;
+    }
+    cr->body = grown;
+    cr->cap = cap < SC_HTTP_BODY_MAX + 1 ? cap : SC_HTTP_BODY_MAX + 1;
+  }
+  memcpy(cr->body + cr->len, data, size);
+  cr->len += size;
+  cr->body[cr->len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+  struct sc_server *s = cls;
+  struct conn_req *cr = *con_cls;
+  struct sc_http_req req;
+  struct sc_http_resp resp = {.status = 500};
+  const char *clen;
+
+  (void)version;
+  if (!cr) {
+    if (!(cr = calloc(1, sizeof *cr)))
+      return MHD_NO;
+    *con_cls = cr;
+    clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (clen && strtoll(clen, NULL, 10) > SC_HTTP_BODY_MAX) {
+      cr->too_big = true;
+      return too_big(conn);
+    }
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    body_append(cr, upload_data, *upload_data_size);
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (cr->too_big)
+    return too_big(conn);
+  memset(&req, 0, sizeof req);
+  req.srv = s;
+  req.conn = conn;
+  req.method = method;
+  req.path = url;
+  req.body = cr->body ? cr->body : "";
+  req.len = cr->len;
+  peer_of(conn, req.peer, sizeof req.peer);
+  dispatch(s, &req, &resp);
+  return send_reply(conn, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct conn_req *cr = *con_cls;
+
+  (void)cls;
+  (void)conn;
+  (void)toe;
+  if (cr) {
+    free(cr->body);
+    free(cr);
+    *con_cls = NULL;
+  }
+}
+
+int sc_http_parse_listen(const char *text, char *host, size_t hostsize, int *port)
+{
+  const char *colon = text ? strrchr(text, ':') : NULL;
+  char *end;
+  long p;
+
+  *port = -1;
+  if (!colon || (size_t)(colon - text) >= hostsize)
+    return SC_EINVAL;
+  memcpy(host, text, (size_t)(colon - text));
+  host[colon - text] = '\0';
+  if (!*host)
+    snprintf(host, hostsize, "0.0.0.0");
+  p = strtol(colon + 1, &end, 10);
+  if (*end || end == colon + 1 || p < 0 || p > 65535)
+    return SC_EINVAL;
+  *port = (int)p;
+  return 0;
+}
+
+int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
+{
+  struct sockaddr_in addr;
+  struct sc_server *s;
+  const union MHD_DaemonInfo *info;
+  char host[64];
+  int port;
+
+  *out = NULL;
+  if (sc_http_parse_listen(opts->listen, host, sizeof host, &port) < 0)
+    return SC_EINVAL;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+    return SC_EINVAL;
+  if (!(s = calloc(1, sizeof *s)))
+    return SC_ENOMEM;
+  s->ctl = opts->ctl;
+  s->auth = opts->auth;
+  s->daemon = MHD_start_daemon(
+    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
+    NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+    (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+  if (!s->daemon) {
+    free(s);
+    return SC_ENET;
+  }
+  info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = info ? info->port : port;
+  *out = s;
+  return 0;
+}
+
+int sc_server_port(const struct sc_server *s)
+{
+  return s->port;
+}
+
+void sc_server_stop(struct sc_server *s)
+{
+  if (!s)
+    return;
+  MHD_stop_daemon(s->daemon);
+  free(s);
+}

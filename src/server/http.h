@@ -1,0 +1,86 @@
+/*
+ * The HTTP front of the controller over libmicrohttpd: one thread per
+ * connection (long-polls block their own thread only), bodies up to 1 MiB,
+ * bearer-token authentication and a route table of {method, pattern, who
+ * may call, handler}. Handlers parse, call the controller and fill a reply.
+ */
+#ifndef SC_SERVER_HTTP_H
+#define SC_SERVER_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "server/auth.h"
+#include "server/ctl.h"
+
+#define SC_HTTP_BODY_MAX (1024 * 1024)
+#define SC_HTTP_MAX_PARAMS 4
+
+struct sc_server;
+struct MHD_Connection;
+
+struct sc_http_req {
+  struct sc_server *srv;
+  struct MHD_Connection *conn;
+  const char *method, *path;
+  char params[SC_HTTP_MAX_PARAMS][128]; /* {id} segments of the pattern */
+  const char *body;
+  size_t len;
+  struct sc_principal who;
+  char peer[64];                        /* client IP address */
+};
+
+struct sc_http_resp {
+  int status;
+  json_t *json;            /* owned; sent as application/json */
+  const char *text;        /* static text, used when json is NULL */
+  const char *content_type;
+};
+
+typedef void (*sc_http_handler)(struct sc_http_req *req, struct sc_http_resp *resp);
+
+/* Who may call a route: a mask of (1 << SC_TOKEN_*), or SC_ROUTE_PUBLIC. */
+#define SC_ROUTE_PUBLIC 0u
+#define SC_ROUTE_ADMIN (1u << SC_TOKEN_ADMIN)
+#define SC_ROUTE_USER ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER))
+#define SC_ROUTE_AGENT ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_AGENT))
+#define SC_ROUTE_ANY_TOKEN ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER) | (1u << SC_TOKEN_AGENT))
+
+struct sc_route {
+  const char *method;
+  const char *pattern;     /* "/v1/jobs/{id}/cancel" */
+  unsigned who;
+  sc_http_handler handler;
+};
+
+struct sc_server_opts {
+  const char *listen;      /* "127.0.0.1:8420"; port 0 picks a free one */
+  struct sc_ctl *ctl;      /* borrowed */
+  struct sc_auth *auth;    /* borrowed */
+};
+
+/* Starts serving. Returns 0 or SC_EINVAL (bad address) / SC_NET. */
+int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out);
+/* The port actually bound. */
+int sc_server_port(const struct sc_server *s);
+void sc_server_stop(struct sc_server *s);
+
+struct sc_ctl *sc_server_ctl(struct sc_server *s);
+struct sc_auth *sc_server_auth(struct sc_server *s);
+
+/* Reply helpers: resp takes ownership of json. */
+void sc_http_reply(struct sc_http_resp *resp, int status, json_t *json);
+void sc_http_error(struct sc_http_resp *resp, int status, const char *code,
+                   const char *message, const char *field);
+/* Parses the body as a JSON object; on failure replies 400 and returns NULL. */
+json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp);
+/* A query argument or NULL. */
+const char *sc_http_query(struct sc_http_req *req, const char *name);
+
+/* Routes (api.c, api_agent.c), NULL-terminated. */
+extern const struct sc_route sc_api_routes[];
+
+/* Splits "host:port" into an IPv4 socket address. */
+int sc_http_parse_listen(const char *text, char *host, size_t hostsize, int *port);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * Job spec validation. Each field has one parser in a table; unknown fields
+ * are rejected by name before any value is read, so a typo never silently
+ * runs a job with defaults. The normalised JSON keeps integers only (memory
+ * in MiB, max_runtime in seconds) so re-parsing it is exact.
+ */
+#include "server/spec.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/units.h"
+
+static int fail(struct sc_spec_error *err, const char *field, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+static int fail(struct sc_spec_error *err, const char *field, const char *fmt, ...)
+{
+  va_list ap;
+
+  snprintf(err->field, sizeof err->field, "%s", field);
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+  return SC_EINVAL;
+}
+
+int sc_spec_name_ok(const char *name, size_t max)
+{
+  size_t len = strlen(name);
+
+  if (len == 0 || len > max)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+      return 0;
+  return 1;
+}
+
+/* Reads an integer in [lo, hi] (JSON integers only: no reals, no bools). */
+static int get_int(json_t *v, const char *field, int64_t lo, int64_t hi, int64_t *out,
+                   struct sc_spec_error *err)
+{
+  if (!json_is_integer(v))
+    return fail(err, field, "'%s' must be an integer", field);
+  *out = json_integer_value(v);
+  if (*out < lo || *out > hi)
+    return fail(err, field, "'%s' must be between %lld and %lld", field, (long long)lo,
+                (long long)hi);
+  return 0;
+}
+
+static int parse_name(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_string(v))
+    return fail(err, "name", "'name' must be a string");
+  if (!sc_spec_name_ok(json_string_value(v), 128))
+    return fail(err, "name", "'name' must be 1..128 characters from [A-Za-z0-9._-]");
+  snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
+  return 0;
+}
+
+static int parse_tenant(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_string(v))
+    return fail(err, "tenant", "'tenant' must be a string");
+  if (!sc_spec_name_ok(json_string_value(v), 64))
+    return fail(err, "tenant", "'tenant' must be 1..64 characters from [A-Za-z0-9._-]");
+  snprintf(s->tenant, sizeof s->tenant, "%s", json_string_value(v));
+  return 0;
+}
+
+static int parse_command(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  size_t i;
+  json_t *arg;
+
+  (void)s;
+  if (json_is_string(v)) {
+    if (json_string_length(v) == 0)
+      return fail(err, "command", "'command' must not be empty");
+    return 0;
+  }
+  if (!json_is_array(v))
+    return fail(err, "command", "'command' must be a list of strings or a string");
+  if (json_array_size(v) == 0)
+    return fail(err, "command", "'command' must not be empty");
+  json_array_foreach(v, i, arg) {
+    if (!json_is_string(arg))
+      return fail(err, "command", "'command[%zu]' must be a string", i);
+  }
+  if (json_string_length(json_array_get(v, 0)) == 0)
+    return fail(err, "command", "'command[0]' must not be empty");
+  return 0;
+}
+
+static int env_key_ok(const char *key)
+{
+  if (!*key || isdigit((unsigned char)*key))
+    return 0;
+  for (; *key; key++)
+    if (!isalnum((unsigned char)*key) && *key != '_')
+      return 0;
+  return 1;
+}
+
+static int parse_env(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *key;
+  json_t *value;
+  char field[64];
+
+  (void)s;
+  if (!json_is_object(v))
+    return fail(err, "env", "'env' must be an object of strings");
+  json_object_foreach(v, key, value) {
+    snprintf(field, sizeof field, "env.%s", key);
+    if (!env_key_ok(key))
+      return fail(err, field, "bad environment variable name '%s'", key);
+    if (!json_is_string(value))
+      return fail(err, field, "'%s' must be a string", field);
+  }
+  return 0;
+}
+
+static int parse_workdir(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  (void)s;
+  if (!json_is_string(v))
+    return fail(err, "workdir", "'workdir' must be a string");
+  if (json_string_value(v)[0] != '/')
+    return fail(err, "workdir", "'workdir' must be an absolute path");
+  return 0;
+}
+
+static int parse_tasks(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  int64_t n = 0;
+  int rc = get_int(v, "tasks", 1, SC_SPEC_MAX_TASKS, &n, err);
+
+  s->tasks = (int)n;
+  return rc;
+}
+
+static int parse_memory(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *field = "resources.memory";
+
+  if (json_is_integer(v))
+    return get_int(v, field, 0, (int64_t)1 << 40, &s->memory_mib, err);
+  if (!json_is_string(v))
+    return fail(err, field, "'%s' must be a size such as \"16Gi\" or an integer of MiB",
+                field);
+  if (sc_parse_memory_mib(json_string_value(v), &s->memory_mib) < 0)
+    return fail(err, field, "bad value for '%s': \"%s\"", field, json_string_value(v));
+  return 0;
+}
+
+/* Parses the resources object; shares are checked once all keys are read. */
+static int parse_resources(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *key;
+  json_t *value;
+  int64_t n = 0, gpus = -1, milli = -1;
+  int rc = 0;
+  char field[64];
+
+  if (!json_is_object(v))
+    return fail(err, "resources", "'resources' must be an object");
+  json_object_foreach(v, key, value) {
+    snprintf(field, sizeof field, "resources.%s", key);
+    if (strcmp(key, "cpu_milli") == 0) {
+      rc = get_int(value, field, 1, 100000000, &n, err);
+      s->cpu_milli = n;
+    } else if (strcmp(key, "memory") == 0) {
+      rc = parse_memory(value, s, err);
+    } else if (strcmp(key, "gpus") == 0) {
+      rc = get_int(value, field, 0, SC_SPEC_MAX_GPUS, &gpus, err);
+    } else if (strcmp(key, "gpu_milli") == 0) {
+      rc = get_int(value, field, 1, 999, &milli, err);
+    } else {
+      rc = fail(err, field, "unknown field '%s'", field);
+    }
+    if (rc < 0)
+      return rc;
+  }
+  if (milli > 0 && gpus > 1)
+    return fail(err, "resources.gpu_milli",
+                "'resources.gpu_milli' is a share of one device: 'resources.gpus' must be 0 or 1");
+  s->gpus = milli > 0 ? 1 : gpus > 0 ? (int)gpus : 0;
+  s->gpu_milli = milli > 0 ? (int)milli : s->gpus > 0 ? 1000 : 0;
+  return 0;
+}
+
+static int parse_models(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  size_t i, len = 0;
+  json_t *m;
+
+  if (!json_is_array(v))
+    return fail(err, "models", "'models' must be a list of model names");
+  if (json_array_size(v) > SC_SPEC_MAX_MODELS)
+    return fail(err, "models", "'models' lists at most %d models", SC_SPEC_MAX_MODELS);
+  s->models[0] = '\0';
+  json_array_foreach(v, i, m) {
+    const char *name = json_is_string(m) ? json_string_value(m) : NULL;
+    if (!name || !*name || strlen(name) > 63 || strchr(name, '|'))
+      return fail(err, "models", "'models[%zu]' must be a model name of 1..63 characters", i);
+    len += (size_t)snprintf(s->models + len, sizeof s->models - len, "%s%s", i ? "|" : "",
+                            name);
+  }
+  return 0;
+}
+
+static int parse_priority(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  int64_t n = 0;
+  int rc = get_int(v, "priority", -1000, 1000, &n, err);
+
+  s->priority = (int)n;
+  return rc;
+}
+
+static int parse_max_runtime(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  int64_t ms;
+
+  if (json_is_integer(v))
+    return get_int(v, "max_runtime", 0, 100LL * 365 * 86400, &s->max_runtime_s, err);
+  if (!json_is_string(v))
+    return fail(err, "max_runtime", "'max_runtime' must be a duration such as \"1h\" or seconds");
+  if (sc_parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 0)
+    return fail(err, "max_runtime", "bad value for 'max_runtime': \"%s\"", json_string_value(v));
+  s->max_runtime_s = (ms + 999) / 1000;
+  return 0;
+}
+
+static int parse_max_retries(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  int64_t n = 0;
+  int rc = get_int(v, "max_retries", 0, 100, &n, err);
+
+  s->max_retries = (int)n;
+  return rc;
+}
+
+struct field {
+  const char *name;
+  int (*parse)(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err);
+};
+
+static const struct field fields[] = {
+  {"name", parse_name},       {"tenant", parse_tenant},
+  {"command", parse_command}, {"env", parse_env},
+  {"workdir", parse_workdir}, {"tasks", parse_tasks},
+  {"resources", parse_resources}, {"models", parse_models},
+  {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
+  {"max_retries", parse_max_retries},
+};
+
+static const struct field *field_find(const char *name)
+{
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (strcmp(fields[i].name, name) == 0)
+      return &fields[i];
+  return NULL;
+}
+
+static void set_defaults(struct sc_job_spec *s)
+{
+  memset(s, 0, sizeof *s);
+  snprintf(s->tenant, sizeof s->tenant, "default");
+  s->tasks = 1;
+  s->cpu_milli = 1000;
+}
+
+/* Builds the normalised JSON of a validated spec from body and s. */
+static int normalise(json_t *body, struct sc_job_spec *s)
+{
+  json_t *res = json_pack("{s:I, s:I, s:i}", "cpu_milli", (json_int_t)s->cpu_milli,
+                          "memory", (json_int_t)s->memory_mib, "gpus", s->gpus);
+  json_t *models = json_array();
+  const char *p = s->models;
+
+  if (res && s->gpu_milli > 0 && s->gpu_milli < 1000)
+    json_object_set_new(res, "gpu_milli", json_integer(s->gpu_milli));
+  while (models && *p) {
+    const char *end = strchr(p, '|');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    json_array_append_new(models, json_stringn(p, len));
+    p += len + (end ? 1 : 0);
+  }
+  s->json = json_pack("{s:s, s:s, s:O, s:O, s:i, s:o, s:o, s:i, s:I, s:i}", "name", s->name,
+                      "tenant", s->tenant, "command", json_object_get(body, "command"), "env",
+                      json_object_get(body, "env") ? json_object_get(body, "env")
+                                                   : json_object(),
+                      "tasks", s->tasks, "resources", res, "models", models, "priority",
+                      s->priority, "max_runtime", (json_int_t)s->max_runtime_s, "max_retries",
+                      s->max_retries);
+  if (s->json && json_object_get(body, "workdir"))
+    json_object_set(s->json, "workdir", json_object_get(body, "workdir"));
+  return s->json ? 0 : SC_ENOMEM;
+}
+
+int sc_spec_parse(json_t *body, struct sc_job_spec *out, struct sc_spec_error *err)
+{
+  const char *key;
+  json_t *value;
+  int rc;
+
+  memset(err, 0, sizeof *err);
+  set_defaults(out);
+  if (!json_is_object(body))
+    return fail(err, "", "the job spec must be a JSON object");
+  json_object_foreach(body, key, value) {
+    if (!field_find(key))
+      return fail(err, key, "unknown field '%s'", key);
+  }
+  json_object_foreach(body, key, value) {
+    if ((rc = field_find(key)->parse(value, out, err)) < 0)
+      return rc;
+  }
+  if (!json_object_get(body, "name"))
+    return fail(err, "name", "missing required field 'name'");
+  if (!json_object_get(body, "command"))
+    return fail(err, "command", "missing required field 'command'");
+  return normalise(body, out);
+}
+
+int sc_spec_set_tenant(struct sc_job_spec *spec, const char *tenant)
+{
+  snprintf(spec->tenant, sizeof spec->tenant, "%s", tenant);
+  return json_object_set_new(spec->json, "tenant", json_string(tenant)) == 0 ? 0 : SC_ENOMEM;
+}
+
+void sc_spec_release(struct sc_job_spec *spec)
+{
+  json_decref(spec->json);
+  spec->json = NULL;
+}

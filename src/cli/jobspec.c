@@ -80,8 +80,7 @@ static json_t *plain_scalar(const char *s)
   if (is_int(s)) {
     errno = 0;
     long long v = strtoll(s, NULL, 10);
-    if (errno == 0)
-      return json_integer(v);
+    return errno == 0 ? json_integer(v) : json_string(s);
   }
   if (is_float(s))
     return json_real(strtod(s, NULL));

@@ -314,8 +314,11 @@ static int add_failed(struct sc_experiment_result *r, const struct sc_trace_pod 
 }
 
 static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct sc_rng *rng,
-                     const int32_t *order, size_t n, struct sc_experiment_result *r)
+                     const struct sc_experiment_plan *plan, bool check,
+                     struct sc_experiment_result *r)
 {
+  const int32_t *order = plan->order;
+  size_t n = plan->n;
   struct buckets *b = calloc(1, sizeof *b);
   int64_t arrived = 0;
   int cap = 0, rc = 0;
@@ -333,6 +336,8 @@ static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct
       rc = add_failed(r, &w->pods[order[i]], &cap);
     }
     record_row(b, w, arrived, sched);
+    if (check && rc == 0)
+      rc = sc_sched_check(sched);
     if (sc_sched_nclasses(sched) > r->max_classes)
       r->max_classes = sc_sched_nclasses(sched);
   }
@@ -405,7 +410,7 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
     c.nodes[i].rank = plan.ranks[i];
   rc = sc_sched_new(&c, &so, &sched);
   if (rc == 0)
-    rc = place_all(w, sched, &rng, plan.order, plan.n, r);
+    rc = place_all(w, sched, &rng, &plan, opts->check, r);
 out:
   clock_gettime(CLOCK_MONOTONIC, &t1);
   r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

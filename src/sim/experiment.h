@@ -7,6 +7,7 @@
 #ifndef SC_SIM_EXPERIMENT_H
 #define SC_SIM_EXPERIMENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/cluster.h"
@@ -67,6 +68,7 @@ struct sc_experiment_opts {
   int64_t seed;
   double tune;                       /* target demand / capacity, e.g. 1.3 */
   int skip_draws;                    /* reference RNG draws before Perm: 10 */
+  bool check;                        /* verify the engine after every event */
 };
 
 /* The order of tasks and node ranks of one experiment, before placement. */

@@ -18,6 +18,7 @@ struct sc_sim_run {
   double tune;
   long long seed;
   long long total_gpus;
+  int rc;                 /* 0, or the SC_E* code the experiment failed with */
   struct sc_experiment_result result;
 };
 

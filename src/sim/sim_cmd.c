@@ -50,6 +50,7 @@ struct sim_args {
   int skip_draws;
   const char *out_alloc, *out_frag, *out_ratio, *out_failed, *out_dir, *plot;
   int quiet;
+  int check;
 };
 
 struct job {
@@ -91,6 +92,7 @@ static void usage(FILE *f)
     "  --out-dir DIR                  all four tables as DIR/alloc.csv, frag.csv, ...\n"
     "  --plot FILE.svg                Figure 9(a); with several workloads also FILE-bars.svg\n"
     "  --quiet                        no summary on stdout\n"
+    "  --check                        verify the engine's invariants after every task (slow)\n"
     "  --help                         this text\n");
 }
 
@@ -205,6 +207,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
     {"out-failed", required_argument, 0, 'F'}, {"out-dir", required_argument, 0, 'O'},
     {"plot", required_argument, 0, 'g'},     {"skip-draws", required_argument, 0, 'S'},
     {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+    {"check", no_argument, 0, 'c'},
     {0, 0, 0, 0},
   };
   char seeds_default[] = "42-51", policy_default[] = "all";
@@ -252,6 +255,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
     case 'O': a->out_dir = optarg; break;
     case 'g': a->plot = optarg; break;
     case 'q': a->quiet = 1; break;
+    case 'c': a->check = 1; break;
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return 2;
     }
@@ -352,12 +356,14 @@ static void *worker(void *arg)
     o.seed = j->seed;
     o.tune = p->args->tune;
     o.skip_draws = p->args->skip_draws;
+    o.check = p->args->check;
     run->workload = p->workloads[j->workload].name;
     run->policy = j->policy->name;
     run->tune = p->args->tune;
     run->seed = j->seed;
     run->total_gpus = p->workloads[j->workload].total_gpus;
-    if (sc_experiment_run(&p->workloads[j->workload], &o, &run->result) < 0)
+    run->rc = sc_experiment_run(&p->workloads[j->workload], &o, &run->result);
+    if (run->rc < 0)
       atomic_store(&p->failed, 1);
     atomic_fetch_add(&p->done, 1);
   }
@@ -387,7 +393,7 @@ static int run_pool(struct pool *p, int nthreads, bool show_progress)
   for (int i = 0; i < started; i++)
     pthread_join(tids[i], NULL);
   sc_progress_finish(&bar, atomic_load(&p->done));
-  return atomic_load(&p->failed) ? SC_ENOMEM : 0;
+  return atomic_load(&p->failed) ? SC_ESTATE : 0;
 }
 
 
@@ -513,8 +519,12 @@ int sc_cmd_sim(int argc, char **argv)
   if (rc == 0)
     rc = run_pool(&p, a.jobs, isatty(STDOUT_FILENO) && isatty(STDERR_FILENO));
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (rc < 0)
-    fprintf(stderr, "supercell sim: %s\n", sc_strerror(rc));
+  for (size_t i = 0; rc < 0 && i < p.njobs; i++)
+    if (p.runs[i].rc < 0) {
+      fprintf(stderr, "supercell sim: %s/%s/seed %lld: %s\n", p.runs[i].workload,
+              p.runs[i].policy, p.runs[i].seed, sc_strerror(p.runs[i].rc));
+      break;
+    }
   if (rc == 0)
     rc = write_outputs(&a, p.runs, p.njobs);
   if (rc == 0 && !a.quiet)

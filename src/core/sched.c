@@ -328,44 +328,9 @@ static void class_kill(struct sc_sched *s, int id)
   s->free_ids[s->nfree++] = id;
 }
 
-static int member_add(struct sc_sched *s, int id, int node)
+/* Position of the first member of c whose rank is >= rank. */
+static int member_search(const struct sc_sched *s, const struct sc_class *c, uint32_t rank)
 {
-  struct sc_class *c = &s->classes[id];
-  uint32_t rank = s->cluster->nodes[node].rank;
-  int lo = 0, hi;
-
-  if (c->nmembers == c->cap) {
-    int cap = c->cap ? c->cap * 2 : 4;
-    int *m = realloc(c->members, (size_t)cap * sizeof *m);
-    if (!m)
-      return SC_ENOMEM;
-    c->members = m;
-    c->cap = cap;
-  }
-  hi = c->nmembers;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (s->cluster->nodes[c->members[mid]].rank < rank)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  memmove(&c->members[lo + 1], &c->members[lo], (size_t)(c->nmembers - lo) * sizeof(int));
-  c->members[lo] = node;
-  c->nmembers++;
-  if (lo == 0) {
-    s->live_rank[c->live_pos] = rank;
-    if (s->nshapes > 0)
-      bound_cover(s, c->live_pos);
-  }
-  s->cluster->nodes[node].klass = id;
-  return 0;
-}
-
-static void member_remove(struct sc_sched *s, int id, int node)
-{
-  struct sc_class *c = &s->classes[id];
-  uint32_t rank = s->cluster->nodes[node].rank;
   int lo = 0, hi = c->nmembers;
 
   while (lo < hi) {
@@ -375,6 +340,45 @@ static void member_remove(struct sc_sched *s, int id, int node)
     else
       hi = mid;
   }
+  return lo;
+}
+
+/* The best member of a live class changed: refresh its rank and bounds. */
+static void best_member_changed(struct sc_sched *s, const struct sc_class *c)
+{
+  s->live_rank[c->live_pos] = s->cluster->nodes[c->members[0]].rank;
+  if (s->nshapes > 0)
+    bound_cover(s, c->live_pos);
+}
+
+static int member_add(struct sc_sched *s, int id, int node)
+{
+  struct sc_class *c = &s->classes[id];
+  int lo;
+
+  if (c->nmembers == c->cap) {
+    int cap = c->cap ? c->cap * 2 : 4;
+    int *m = realloc(c->members, (size_t)cap * sizeof *m);
+    if (!m)
+      return SC_ENOMEM;
+    c->members = m;
+    c->cap = cap;
+  }
+  lo = member_search(s, c, s->cluster->nodes[node].rank);
+  memmove(&c->members[lo + 1], &c->members[lo], (size_t)(c->nmembers - lo) * sizeof(int));
+  c->members[lo] = node;
+  c->nmembers++;
+  if (lo == 0)
+    best_member_changed(s, c);
+  s->cluster->nodes[node].klass = id;
+  return 0;
+}
+
+static void member_remove(struct sc_sched *s, int id, int node)
+{
+  struct sc_class *c = &s->classes[id];
+  int lo = member_search(s, c, s->cluster->nodes[node].rank);
+
   assert(lo < c->nmembers && c->members[lo] == node);
   memmove(&c->members[lo], &c->members[lo + 1], (size_t)(c->nmembers - lo - 1) * sizeof(int));
   c->nmembers--;
@@ -382,9 +386,7 @@ static void member_remove(struct sc_sched *s, int id, int node)
   if (c->nmembers == 0) {
     class_kill(s, id);
   } else if (lo == 0) {
-    s->live_rank[c->live_pos] = s->cluster->nodes[c->members[0]].rank;
-    if (s->nshapes > 0)
-      bound_cover(s, c->live_pos);
+    best_member_changed(s, c);
   }
 }
 

@@ -124,6 +124,59 @@ static void test_scale_replicates(void **state)
   sc_workload_release(&w);
 }
 
+/* Fragmentation of the empty cluster against each workload's typical
+ * shapes (published: default 13.94 %, cpu050 5.55 %, gpuspec33 35.49 %). */
+static double empty_frag_pct(const char *name, double v[SC_FRAG_NCLASS])
+{
+  struct sc_workload w;
+  struct sc_sched *s;
+  struct sc_sched_opts o;
+  double pct;
+
+  assert_int_equal(load(&w, name, 1), 0);
+  o = (struct sc_sched_opts){sc_policy_find("fgd"), {&w.typical}, 0};
+  assert_int_equal(sc_sched_new(&w.cluster, &o, &s), 0);
+  sc_sched_frag(s, v);
+  pct = 100.0 * sc_frag_sum_except_q3(v) / (1000.0 * (double)w.total_gpus);
+  sc_sched_free(s);
+  sc_workload_release(&w);
+  return pct;
+}
+
+static void test_empty_cluster_frag(void **state)
+{
+  double v[SC_FRAG_NCLASS];
+
+  (void)state;
+  assert_true(fabs(empty_frag_pct("default", v) - 13.94) < 0.005);
+  /* Q3 5345.8k, XL 831.2k, Q4 21.5k, XR 13.5k milli-GPU. */
+  assert_true(fabs(v[SC_FRAG_Q3] / 1000 - 5345.8) < 0.05);
+  assert_true(fabs(v[SC_FRAG_XL] / 1000 - 831.2) < 0.05);
+  assert_true(fabs(v[SC_FRAG_Q4] / 1000 - 21.5) < 0.05);
+  assert_true(fabs(v[SC_FRAG_XR] / 1000 - 13.5) < 0.05);
+  assert_true(fabs(empty_frag_pct("cpu050", v) - 5.55) < 0.005);
+  assert_true(fabs(empty_frag_pct("gpuspec33", v) - 35.49) < 0.005);
+  assert_true(fabs(v[SC_FRAG_NOACCESS] / 1000 - 1318) < 0.5);
+}
+
+/* Typical shapes per workload, as published: the key includes the model
+ * list, so gpuspec33 has many more. */
+static void test_typical_counts(void **state)
+{
+  static const struct { const char *name; int n; } want[] = {
+    {"default", 35}, {"cpu050", 35}, {"cpu250", 34}, {"gpuspec33", 127},
+    {"multigpu50", 43}, {"gpushare100", 21},
+  };
+  struct sc_workload w;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    assert_int_equal(load(&w, want[i].name, 1), 0);
+    assert_int_equal(w.typical.n, want[i].n);
+    sc_workload_release(&w);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -131,6 +184,8 @@ int main(void)
     cmocka_unit_test(test_tune_down),
     cmocka_unit_test(test_run_checkpoint),
     cmocka_unit_test(test_scale_replicates),
+    cmocka_unit_test(test_empty_cluster_frag),
+    cmocka_unit_test(test_typical_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

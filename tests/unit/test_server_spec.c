@@ -1,0 +1,185 @@
+/*
+ * Job spec validation: every bad input names its field with the right
+ * message; good specs normalise (units resolved, defaults filled) and the
+ * normalised form parses back to the same spec.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "server/spec.h"
+#include "util/error.h"
+
+struct bad_case {
+  const char *json;
+  const char *field;
+  const char *message; /* a substring of the message */
+};
+
+static const struct bad_case bad_cases[] = {
+  {"[1]", "", "must be a JSON object"},
+  {"{\"command\": [\"x\"]}", "name", "missing required field 'name'"},
+  {"{\"name\": \"a\"}", "command", "missing required field 'command'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"bogus\": 1}", "bogus", "unknown field 'bogus'"},
+  {"{\"name\": \"\", \"command\": [\"x\"]}", "name", "1..128 characters"},
+  {"{\"name\": \"a b\", \"command\": [\"x\"]}", "name", "[A-Za-z0-9._-]"},
+  {"{\"name\": 5, \"command\": [\"x\"]}", "name", "must be a string"},
+  {"{\"name\": \"a\", \"command\": []}", "command", "must not be empty"},
+  {"{\"name\": \"a\", \"command\": \"\"}", "command", "must not be empty"},
+  {"{\"name\": \"a\", \"command\": [\"x\", 3]}", "command", "'command[1]' must be a string"},
+  {"{\"name\": \"a\", \"command\": 7}", "command", "list of strings or a string"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tenant\": \"a/b\"}", "tenant", "1..64"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"env\": {\"1X\": \"v\"}}", "env.1X",
+   "bad environment variable name"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"env\": {\"X\": 1}}", "env.X", "must be a string"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"env\": []}", "env", "must be an object"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"workdir\": \"tmp\"}", "workdir", "absolute"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tasks\": 0}", "tasks", "between 1 and 4096"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tasks\": 4097}", "tasks", "between 1 and 4096"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tasks\": 1.5}", "tasks", "must be an integer"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tasks\": \"2\"}", "tasks", "must be an integer"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"tasks\": true}", "tasks", "must be an integer"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": 1}", "resources", "must be an object"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"gpus\": -1}}", "resources.gpus",
+   "between 0 and 16"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"gpus\": 17}}", "resources.gpus",
+   "between 0 and 16"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"gpu_milli\": 1000}}",
+   "resources.gpu_milli", "between 1 and 999"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"gpu_milli\": 0}}",
+   "resources.gpu_milli", "between 1 and 999"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"gpu_milli\": 250, \"gpus\": 2}}",
+   "resources.gpu_milli", "must be 0 or 1"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"cpu_milli\": -5}}",
+   "resources.cpu_milli", "between 1 and"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"memory\": \"16Qi\"}}",
+   "resources.memory", "bad value for 'resources.memory'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"memory\": -1}}", "resources.memory",
+   "between 0 and"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"memory\": [1]}}",
+   "resources.memory", "must be a size"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"disk\": 1}}", "resources.disk",
+   "unknown field 'resources.disk'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"models\": \"A100\"}", "models", "must be a list"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"models\": [\"\"]}", "models", "'models[0]'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"models\": [\"a|b\"]}", "models", "'models[0]'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"priority\": 1001}", "priority",
+   "between -1000 and 1000"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"max_runtime\": \"soon\"}", "max_runtime",
+   "bad value for 'max_runtime'"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"max_runtime\": -3}", "max_runtime", "between 0"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"max_retries\": 101}", "max_retries",
+   "between 0 and 100"},
+};
+
+static void test_bad_specs(void **state)
+{
+  (void)state;
+  for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+    const struct bad_case *c = &bad_cases[i];
+    json_t *body = json_loads(c->json, 0, NULL);
+    struct sc_job_spec spec;
+    struct sc_spec_error err;
+    assert_non_null(body);
+    assert_int_equal(sc_spec_parse(body, &spec, &err), SC_EINVAL);
+    assert_null(spec.json);
+    if (strcmp(err.field, c->field) != 0 || !strstr(err.message, c->message))
+      fail_msg("case %zu %s: got field '%s' message '%s'", i, c->json, err.field, err.message);
+    json_decref(body);
+  }
+}
+
+static void test_good_spec_normalises(void **state)
+{
+  const char *text =
+    "{\"name\": \"train-llama\", \"tenant\": \"acme\", \"command\": [\"python\", \"t.py\"],"
+    " \"env\": {\"K\": \"v\"}, \"workdir\": \"/tmp\", \"tasks\": 8,"
+    " \"resources\": {\"cpu_milli\": 2000, \"memory\": \"16Gi\", \"gpus\": 2},"
+    " \"models\": [\"A100-80G\", \"H100\"], \"priority\": 5, \"max_runtime\": \"1h30m\","
+    " \"max_retries\": 2}";
+  json_t *body = json_loads(text, 0, NULL);
+  struct sc_job_spec spec, again;
+  struct sc_spec_error err;
+
+  (void)state;
+  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
+  assert_string_equal(spec.name, "train-llama");
+  assert_string_equal(spec.tenant, "acme");
+  assert_int_equal(spec.tasks, 8);
+  assert_int_equal(spec.cpu_milli, 2000);
+  assert_int_equal(spec.memory_mib, 16384);
+  assert_int_equal(spec.gpus, 2);
+  assert_int_equal(spec.gpu_milli, 1000);
+  assert_string_equal(spec.models, "A100-80G|H100");
+  assert_int_equal(spec.priority, 5);
+  assert_int_equal(spec.max_runtime_s, 5400);
+  assert_int_equal(spec.max_retries, 2);
+  assert_int_equal(json_integer_value(json_object_get(
+                     json_object_get(spec.json, "resources"), "memory")), 16384);
+  assert_int_equal(json_integer_value(json_object_get(spec.json, "max_runtime")), 5400);
+  assert_string_equal(json_string_value(json_object_get(spec.json, "workdir")), "/tmp");
+  /* The normalised form parses back to the same spec. */
+  assert_int_equal(sc_spec_parse(spec.json, &again, &err), 0);
+  assert_int_equal(again.memory_mib, spec.memory_mib);
+  assert_int_equal(again.max_runtime_s, spec.max_runtime_s);
+  assert_string_equal(again.models, spec.models);
+  assert_int_equal(sc_spec_set_tenant(&again, "other"), 0);
+  assert_string_equal(again.tenant, "other");
+  assert_string_equal(json_string_value(json_object_get(again.json, "tenant")), "other");
+  sc_spec_release(&again);
+  sc_spec_release(&spec);
+  json_decref(body);
+}
+
+static void test_defaults_and_shares(void **state)
+{
+  json_t *body = json_loads("{\"name\": \"a\", \"command\": \"echo hi\","
+                            " \"resources\": {\"gpu_milli\": 250}}", 0, NULL);
+  struct sc_job_spec spec;
+  struct sc_spec_error err;
+
+  (void)state;
+  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
+  assert_string_equal(spec.tenant, "default");
+  assert_int_equal(spec.tasks, 1);
+  assert_int_equal(spec.cpu_milli, 1000);
+  assert_int_equal(spec.memory_mib, 0);
+  assert_int_equal(spec.gpus, 1);
+  assert_int_equal(spec.gpu_milli, 250);
+  assert_string_equal(spec.models, "");
+  assert_int_equal(spec.max_runtime_s, 0);
+  assert_string_equal(json_string_value(json_object_get(spec.json, "command")), "echo hi");
+  sc_spec_release(&spec);
+  json_decref(body);
+  body = json_loads("{\"name\": \"a\", \"command\": [\"x\"], \"max_runtime\": 90}", 0, NULL);
+  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
+  assert_int_equal(spec.max_runtime_s, 90);
+  assert_int_equal(spec.gpus, 0);
+  assert_int_equal(spec.gpu_milli, 0);
+  sc_spec_release(&spec);
+  json_decref(body);
+}
+
+static void test_name_rule(void **state)
+{
+  (void)state;
+  assert_true(sc_spec_name_ok("node-a_1.x", 63));
+  assert_false(sc_spec_name_ok("", 63));
+  assert_false(sc_spec_name_ok("a/b", 63));
+  assert_false(sc_spec_name_ok("abc", 2));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bad_specs),
+    cmocka_unit_test(test_good_spec_normalises),
+    cmocka_unit_test(test_defaults_and_shares),
+    cmocka_unit_test(test_name_rule),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,7 +12,8 @@ trap 'rm -rf "$out"' EXIT
 quick=${1:-}
 
 echo "== Correctness: default workload, seeds 42-51, vs the paper (per seed) =="
-"$SC" sim --workload default --policy all --seeds 42-51 --out "$out/alloc.csv" --quiet
+"$SC" sim --workload default --policy all --seeds 42-51 --out "$out/alloc.csv" \
+  --out-frag "$out/frag.csv" --out-frag-ratio "$out/ratio.csv" --quiet
 awk -F, '
   NR == FNR { if (FNR > 1) ref[$2 "," $4] = $0; next }
   FNR == 1 { next }
@@ -40,6 +41,26 @@ awk -F, '
     print "(deterministic policies: per-seed max |diff| <= 0.05; random: mean over seeds within 0.6)"
   }
 ' "$REF" "$out/alloc.csv"
+
+echo
+echo "== Fragmentation, default workload, mean over seeds 42-51 (paper values in brackets) =="
+awk -F, '
+  FNR == 1 { file++; next }
+  file == 1 { a0[$2] += $5; a50[$2] += $55; a100[$2] += $105; n[$2]++ }
+  file == 2 { r50[$2] += $55; r90[$2] += $95 }
+  END {
+    pa0["random"] = 13.97; pa50["random"] = 15.10; pa100["random"] = 13.49; pr50["random"] = 30.17; pr90["random"] = 96.65
+    pa0["bestfit"] = 14.04; pa50["bestfit"] = 10.81; pa100["bestfit"] = 7.05; pr50["bestfit"] = 21.62; pr90["bestfit"] = 74.08
+    pa0["fgd"] = 13.88; pa50["fgd"] = 8.93; pa100["fgd"] = 4.73; pr50["fgd"] = 17.86; pr90["fgd"] = 49.97
+    printf "%-8s %16s %16s %16s %16s %16s\n", "policy", "amount@0", "amount@50", "amount@100", "ratio@50", "ratio@90"
+    split("random bestfit fgd", ps, " ")
+    for (k = 1; k <= 3; k++) {
+      p = ps[k]; c = n[p]
+      printf "%-8s %7.2f [%6.2f] %7.2f [%6.2f] %7.2f [%6.2f] %7.2f [%6.2f] %7.2f [%6.2f]\n", p,
+        a0[p] / c, pa0[p], a50[p] / c, pa50[p], a100[p] / c, pa100[p], r50[p] / c, pr50[p], r90[p] / c, pr90[p]
+    }
+  }
+' "$out/frag.csv" "$out/ratio.csv"
 
 echo
 echo "== One FGD experiment, default workload (1,213 nodes, ~10,800 tasks) =="

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# End to end (control plane 1): a one-task job runs on an agent, its stdout
+# and stderr come back through `supercell logs`, its exit code is recorded;
+# a command that exits 3 ends `failed` with the code in the reason.
+source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
+
+sc_start_server
+sc_make_agent_token
+sc_start_agent node-a nvidia:A100:8
+sc_start_agent node-b ascend:910B:8
+sc_wait_nodes 2
+
+# 1. A shell command that succeeds; output on stdout and stderr.
+word="hello-$RANDOM$RANDOM"
+id=$(sc_submit --name greet -- "echo $word; echo to-stderr-$word >&2; exit 0")
+check "job id format: $id" grep -qE '^j-[0-9]+$' <<<"$id"
+sc_wait_job "$id" succeeded
+job=$(sc_job "$id")
+check_eq "name" "$(jq -r .name <<<"$job")" greet
+check_eq "task count" "$(jq '.tasks | length' <<<"$job")" 1
+check_eq "task state" "$(jq -r '.tasks[0].state' <<<"$job")" succeeded
+check_eq "exit code" "$(jq -r '.tasks[0].exit_code' <<<"$job")" 0
+check_eq "reason of a success" "$(jq -r '.reason' <<<"$job")" null
+check "task ran on an agent" grep -qE '^node-[ab]$' <<<"$(jq -r '.tasks[0].node' <<<"$job")"
+check "started_at and finished_at set" jq -e '.started_at != null and .finished_at != null' <<<"$job" >/dev/null
+logs=$("$SUPERCELL" logs "$id") || fail "supercell logs $id exited non-zero"
+check "stdout in logs: $logs" grep -qx "$word" <<<"$logs"
+check "stderr in logs: $logs" grep -qx "to-stderr-$word" <<<"$logs"
+logj=$("$SUPERCELL" logs -o json "$id")
+check "logs -o json says done: $logj" jq -e '.done == true' <<<"$logj" >/dev/null
+# The human view shows the state too.
+"$SUPERCELL" job "$id" >"$SC_TMP/job.txt" || fail "supercell job $id"
+check "job table shows succeeded: $(cat "$SC_TMP/job.txt")" grep -q succeeded "$SC_TMP/job.txt"
+
+# 2. An argv command (no shell): arguments arrive as given.
+id2=$(sc_submit --name argv -- printf '%s|%s\n' "a b" 'c$HOME')
+sc_wait_job "$id2" succeeded
+check_eq "argv output" "$("$SUPERCELL" logs "$id2")" 'a b|c$HOME'
+
+# 3. A failing command ends failed with its exit code.
+id3=$(sc_submit --name fails -- "echo before-failing; exit 3")
+sc_wait_job "$id3" failed
+job=$(sc_job "$id3")
+check_eq "exit code of the failure" "$(jq -r '.tasks[0].exit_code' <<<"$job")" 3
+check_eq "task state of the failure" "$(jq -r '.tasks[0].state' <<<"$job")" failed
+reason=$(jq -r .reason <<<"$job")
+check "reason names exit code 3: '$reason'" grep -q 'exit code 3' <<<"$reason"
+check "output of the failed job" grep -qx before-failing <<<"$("$SUPERCELL" logs "$id3")"
+
+# 4. A job killed by a signal says so.
+id4=$(sc_submit --name killed -- 'kill -9 $$')
+sc_wait_job "$id4" failed
+job=$(sc_job "$id4")
+check_eq "signal recorded" "$(jq -r '.tasks[0].signal' <<<"$job")" 9
+check "reason names signal 9: $(jq -r .reason <<<"$job")" grep -q 'signal 9' <<<"$(jq -r .reason <<<"$job")"
+
+# 5. The list shows all four with their states.
+list=$("$SUPERCELL" jobs -o json)
+check_eq "states in the list" "$(jq -r '[.jobs[] | .id + "=" + .state] | join(" ")' <<<"$list")" \
+  "$id=succeeded $id2=succeeded $id3=failed $id4=failed"
+
+sc_finish

@@ -101,6 +101,16 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assign
   a->dirty = true;
 }
 
+/* The record of task_id's attempt (any attempt when attempt < 0). */
+static struct sc_task *find_attempt(struct sc_agent *a, const char *task_id, int attempt)
+{
+  for (struct sc_task *t = a->tasks; t; t = t->next)
+    if (strcmp(t->spec.task_id, task_id) == 0 &&
+        (attempt < 0 || t->spec.attempt < 0 || t->spec.attempt == attempt))
+      return t;
+  return NULL;
+}
+
 static void start_one(struct sc_agent *a, json_t *start, json_t *assignment)
 {
   struct sc_task_spec spec;
@@ -111,15 +121,15 @@ static void start_one(struct sc_agent *a, json_t *start, json_t *assignment)
     sc_error("%s", err);
     return;
   }
-  old = find_task(a, spec.task_id);
-  if (old && (!old->exit_sent || (spec.attempt >= 0 && spec.attempt == old->spec.attempt))) {
+  old = find_attempt(a, spec.task_id, spec.attempt);
+  if (old && (!old->exit_sent || spec.attempt >= 0)) {
     sc_debug("task %s: already here, start ignored", spec.task_id);
     sc_task_spec_release(&spec);
     return;
   }
-  /* A new attempt after the old one was fully reported: the main thread
-   * frees the old record (it no longer touches its files). */
-  snprintf(dir, sizeof dir, "%s/%s", a->tasks_dir, spec.task_id);
+  /* Files of an earlier run of this id that was fully reported (the main
+   * thread frees its record and no longer touches them). */
+  sc_task_dir_name(a->tasks_dir, &spec, dir, sizeof dir);
   if (access(dir, F_OK) == 0)
     sc_agent_remove_task_dir(dir);
   if (spec.count > 1 && spec.local_rank < 0)
@@ -132,17 +142,19 @@ void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
   size_t i;
   json_t *v;
 
-  json_array_foreach(start, i, v)
-    start_one(a, start, v);
+  /* Kills first: a kill names an earlier attempt than a start of the same
+   * reply, never the process that start is about to create. */
   json_array_foreach(kill, i, v) {
     const char *id = json_string_value(v);
-    struct sc_task *t = id ? find_task(a, id) : NULL;
-    if (t && !t->exited) {
-      sc_info("task %s: killing as the controller asks", id);
-      sc_task_terminate(t, sc_agent_now_ms(), -1);
-      a->dirty = true;
-    }
+    for (struct sc_task *t = a->tasks; id && t; t = t->next)
+      if (strcmp(t->spec.task_id, id) == 0 && !t->exited && !t->kill_at_ms) {
+        sc_info("task %s: killing as the controller asks", id);
+        sc_task_terminate(t, sc_agent_now_ms(), -1);
+        a->dirty = true;
+      }
   }
+  json_array_foreach(start, i, v)
+    start_one(a, start, v);
 }
 
 /* Sleeps up to ms unless the agent is stopping or woken. Lock held. */
@@ -169,12 +181,18 @@ static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
            sc_http_escape(a->cfg.name, name, sizeof name));
   rc = sc_http_call(&a->poll_http, "GET", path, NULL, 40000, &r);
   if (rc) {
+    if (!a->stopping)
+      sc_log(*backoff >= 1000 ? SC_LOG_WARN : SC_LOG_DEBUG, "assignments: %s",
+             a->poll_http.error);
     *backoff = *backoff ? (*backoff * 2 > 1000 ? 1000 : *backoff * 2) : 100;
     return a->stopping ? 0 : *backoff;
   }
   *backoff = 0;
   pthread_mutex_lock(&a->lock);
   if (r.status == 200 && json_is_object(r.body)) {
+    sc_debug("assignments: %zu to start, %zu to kill",
+             json_array_size(json_object_get(r.body, "start")),
+             json_array_size(json_object_get(r.body, "kill")));
     sc_agent_apply(a, json_object_get(r.body, "start"), json_object_get(r.body, "kill"));
     pthread_cond_broadcast(&a->wake);
   } else if (r.status == 404) {

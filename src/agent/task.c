@@ -89,12 +89,21 @@ int sc_proc_start_ticks(pid_t pid, unsigned long long *ticks)
   return 0;
 }
 
+void sc_task_dir_name(const char *tasks_dir, const struct sc_task_spec *spec, char *buf,
+                      size_t size)
+{
+  if (spec->attempt >= 0)
+    snprintf(buf, size, "%s/%s@%d", tasks_dir, spec->task_id, spec->attempt);
+  else
+    snprintf(buf, size, "%s/%s", tasks_dir, spec->task_id);
+}
+
 int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assignment,
                 struct sc_task **out)
 {
   struct sc_task *t = calloc(1, sizeof *t);
   char path[4200];
-  size_t len = strlen(tasks_dir) + strlen(spec->task_id) + 2;
+  size_t len = strlen(tasks_dir) + strlen(spec->task_id) + 16;
   char *text;
   int rc;
 
@@ -109,7 +118,7 @@ int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assign
   memset(spec, 0, sizeof *spec);
   t->assignment = assignment;
   t->exit_code = -1;
-  snprintf(t->dir, len, "%s/%s", tasks_dir, t->spec.task_id);
+  sc_task_dir_name(tasks_dir, &t->spec, t->dir, len);
   if (mkdir(t->dir, 0755) != 0) {
     rc = errno == EEXIST ? SC_EEXIST : SC_EIO;
     sc_task_free(t);

@@ -1,6 +1,6 @@
 /*
  * A task process on this node and its files in the agent's state dir
- * (<state>/tasks/<task id>/): task.json (the assignment), pid (written by
+ * (<state>/tasks/<task id>@<attempt>/): task.json (the assignment), pid (written by
  * the supervisor), proc (pid and /proc start times), log (stdout+stderr),
  * exit ("exit N" / "signal N", written by the supervisor), shipped (log
  * bytes the controller acknowledged) and reported (final status acknowledged).
@@ -47,6 +47,12 @@ struct sc_task_launch {
   const char *cgroup;
   const char *default_workdir; /* when the spec has none; NULL = inherit */
 };
+
+/* The dir of a task: tasks_dir/<task id>@<attempt> (or tasks_dir/<task id>
+ * when the controller gives no attempt), so a retry of the same task on the
+ * same node never shares files with the attempt before it. */
+void sc_task_dir_name(const char *tasks_dir, const struct sc_task_spec *spec, char *buf,
+                      size_t size);
 
 /* Creates the task dir under tasks_dir and writes task.json. Takes
  * ownership of spec and assignment (also on failure). *out is a new task.

@@ -95,10 +95,10 @@ static int mkdirs(const char *path)
   return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Loads the tasks left by an earlier agent process: running ones are
- * adopted, finished but unreported ones are reported, old reported ones
- * are removed after an hour. */
-static void adopt_tasks(struct sc_agent *a)
+/* Loads the tasks left by an earlier agent process (adopt) or only removes
+ * the files of tasks reported more than an hour ago (!adopt). Running
+ * tasks are adopted; finished but unreported ones get reported. */
+static void scan_tasks(struct sc_agent *a, bool adopt)
 {
   DIR *d = opendir(a->tasks_dir);
   struct dirent *e;
@@ -112,13 +112,13 @@ static void adopt_tasks(struct sc_agent *a)
     snprintf(dir, sizeof dir, "%s/%s", a->tasks_dir, e->d_name);
     if (sc_task_load(dir, &t) != 0) {
       snprintf(path, sizeof path, "%s/task.json", dir);
-      if (access(path, F_OK) != 0)
+      if (adopt && access(path, F_OK) != 0) /* a start cut short by a crash */
         sc_agent_remove_task_dir(dir);
       continue;
     }
-    if (t->exit_sent) {
+    if (t->exit_sent || !adopt) {
       snprintf(path, sizeof path, "%s/reported", dir);
-      if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 3600)
+      if (t->exit_sent && stat(path, &st) == 0 && time(NULL) - st.st_mtime > 3600)
         sc_agent_remove_task_dir(dir);
       sc_task_free(t);
       continue;
@@ -138,9 +138,12 @@ static int agent_lock(struct sc_agent *a, char *err, size_t size)
 
   snprintf(path, sizeof path, "%s/agent.lock", a->cfg.state_dir);
   a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (a->lock_fd < 0 || flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    snprintf(err, size, "state dir '%s' is in use by another agent (%s)", a->cfg.state_dir,
-             strerror(errno));
+  if (a->lock_fd < 0) {
+    snprintf(err, size, "cannot open '%s': %s", path, strerror(errno));
+    return SC_EIO;
+  }
+  if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    snprintf(err, size, "state dir '%s' is in use by another agent", a->cfg.state_dir);
     return SC_EBUSY;
   }
   return 0;
@@ -197,7 +200,8 @@ int sc_agent_init(struct sc_agent *a, const struct sc_agent_config *cfg, char *e
   }
   a->poll_http.abort = &a->stopping;
   agent_cgroups(a);
-  adopt_tasks(a);
+  scan_tasks(a, true);
+  a->next_gc_ms = sc_agent_now_ms() + 600000;
   return 0;
 }
 
@@ -408,6 +412,10 @@ static int agent_step(struct sc_agent *a, bool *first)
   pthread_mutex_lock(&a->lock);
   forget_reported(a);
   pthread_mutex_unlock(&a->lock);
+  if (sc_agent_now_ms() >= a->next_gc_ms) {
+    scan_tasks(a, false); /* files of tasks reported over an hour ago */
+    a->next_gc_ms = sc_agent_now_ms() + 600000;
+  }
   return 0;
 }
 

@@ -42,7 +42,7 @@ struct sc_agent {
   volatile int stopping;     /* aborts the long-poll */
   struct sc_http http;       /* main thread */
   struct sc_http poll_http;  /* assignments thread */
-  int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms;
+  int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
   int lock_fd;
 };
 

@@ -213,12 +213,13 @@ void ctl_kill_task(struct sc_ctl *c, struct ctl_job *j, int i)
 
 static void task_reset(struct ctl_task *t, int attempt)
 {
-  int alive = t->alive_node;
+  int alive = t->alive_node, exit_node = t->exit_node;
 
   memset(t, 0, sizeof *t);
   t->state = SC_TASK_PENDING;
   t->node = -1;
   t->alive_node = alive;
+  t->exit_node = exit_node;
   t->exit_code = t->signal = -1;
   t->attempt = attempt;
 }
@@ -296,7 +297,7 @@ static struct ctl_job *job_new(int64_t id, struct sc_job_spec *spec)
   spec->json = NULL;
   j->ntasks = spec->tasks;
   for (int i = 0; i < j->ntasks; i++)
-    task_reset(&j->tasks[i], 0), j->tasks[i].alive_node = -1;
+    task_reset(&j->tasks[i], 0), j->tasks[i].alive_node = j->tasks[i].exit_node = -1;
   return j;
 }
 

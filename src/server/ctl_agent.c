@@ -140,7 +140,7 @@ static void reconcile_one(struct sc_ctl *c, int node, const struct sc_agent_runn
     }
     return;
   }
-  if (t && t->alive_node < 0)
+  if (t && t->alive_node < 0 && t->exit_node != node)
     t->alive_node = node; /* an orphan: holds its resources until it is gone */
   kill_json_append(kill, r->job_id, r->index);
 }
@@ -301,6 +301,7 @@ static void task_exited(struct sc_ctl *c, int node, struct ctl_job *j,
 
   if (t->alive_node == node)
     t->alive_node = -1;
+  t->exit_node = node;
   if (t->node != node || t->state == SC_TASK_PENDING)
     return; /* an old attempt's process: nothing to record */
   if (sc_task_state_final(t->state)) {
@@ -350,8 +351,8 @@ static void task_running(struct sc_ctl *c, int node, struct ctl_job *j,
     sc_store_batch_add(b, &op);
     return;
   }
-  if (t->node == node && t->state == SC_TASK_RUNNING)
-    return;
+  if ((t->node == node && t->state == SC_TASK_RUNNING) || t->exit_node == node)
+    return; /* nothing new, or a report older than the exit we know of */
   if (t->alive_node < 0)
     t->alive_node = node;
   ctl_refq_push(&c->nodes[node].kill_q, j->id, u->index);

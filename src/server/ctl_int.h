@@ -22,6 +22,8 @@ struct ctl_task {
   bool published;        /* assignment durable: may be delivered */
   int64_t delivered_ms;  /* 0 = not delivered yet */
   int missing;           /* heartbeats in a row without this running task */
+  int exit_node;         /* node that reported this task's exit, -1: stale
+                            "running" reports from it are ignored */
   int attempt;
 };
 

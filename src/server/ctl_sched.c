@@ -173,6 +173,7 @@ static void assign_gang(struct sc_ctl *c, struct ctl_job *j, const struct sc_pla
     t->published = false;
     t->delivered_ms = 0;
     t->missing = 0;
+    t->exit_node = -1;
     t->attempt = j->attempt;
   }
   j->state = SC_JOB_RUNNING;
@@ -251,7 +252,8 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   double t0 = mono_ms();
   bool submitted;
 
-  if (!b || pass_prepare(c, &ps) < 0) {
+  int prc = b ? pass_prepare(c, &ps) : -1;
+  if (!b || prc < 0) {
     if (b)
       pass_release(&ps);
     sc_store_batch_free(b);

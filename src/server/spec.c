@@ -293,10 +293,11 @@ static int normalise(json_t *body, struct sc_job_spec *s)
     json_array_append_new(models, json_stringn(p, len));
     p += len + (end ? 1 : 0);
   }
-  s->json = json_pack("{s:s, s:s, s:O, s:O, s:i, s:o, s:o, s:i, s:I, s:i}", "name", s->name,
+  json_t *env = json_object_get(body, "env");
+
+  s->json = json_pack("{s:s, s:s, s:O, s:o, s:i, s:o, s:o, s:i, s:I, s:i}", "name", s->name,
                       "tenant", s->tenant, "command", json_object_get(body, "command"), "env",
-                      json_object_get(body, "env") ? json_object_get(body, "env")
-                                                   : json_object(),
+                      env ? json_deep_copy(env) : json_object(),
                       "tasks", s->tasks, "resources", res, "models", models, "priority",
                       s->priority, "max_runtime", (json_int_t)s->max_runtime_s, "max_retries",
                       s->max_retries);

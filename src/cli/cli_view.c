@@ -213,7 +213,7 @@ static void task_row(json_t *task, struct sc_table *t)
 
 void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
 {
-  static const char *const headers[] = {"TASK", "STATE", "NODE", "DEVICES", "GPU",
+  static const char *const headers[] = {"TASK", "STATE", "NODE", "DEVICES", "SHARE",
                                         "EXIT", "ATTEMPT", NULL};
   json_t *spec = json_object_get(job, "spec"), *task;
   char cmd[1024], age[32], gpus[32];

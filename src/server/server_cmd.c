@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -361,6 +362,9 @@ static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
   if (pid == 0) {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* `up` killed: its agent ends too */
+    if (getppid() == 1)
+      _exit(1);
     signal(SIGPIPE, SIG_DFL);
     execv("/proc/self/exe", (char *const *)argv);
     fprintf(stderr, "supercell: cannot start the agent: %s\n", strerror(errno));

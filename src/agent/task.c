@@ -279,17 +279,22 @@ static void supervisor_fds(const struct launch_plan *p)
 static void supervise(const struct launch_plan *p)
 {
   struct sigaction sa;
+  sigset_t block;
   pid_t task;
   int status = 0;
 
   setsid();
+  /* Block (not ignore) what would stop the supervisor: the task inherits
+   * the mask, so a SIGTERM sent before it has reset its signals stays
+   * pending and ends it once run_task unblocks, instead of being lost. */
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGHUP);
+  sigaddset(&block, SIGQUIT);
+  sigaddset(&block, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &block, NULL);
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  sigaction(SIGPIPE, &sa, NULL);
-  sigaction(SIGQUIT, &sa, NULL);
   sa.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &sa, NULL);
   supervisor_fds(p);

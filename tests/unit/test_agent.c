@@ -401,6 +401,104 @@ static void test_task_survives_supervisor_parent(void **state)
   sc_task_free(again);
 }
 
+static json_t *gang_start(const char *id, int index, int attempt, const char *script)
+{
+  return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:[i], s:s, s:i}", "task_id", id, "job_id",
+                   "j-9", "index", index, "count", 2, "attempt", attempt, "shell", script,
+                   "devices", index, "vendor", "nvidia", "grace_s", 5);
+}
+
+static int count_tasks(struct sc_agent *a)
+{
+  int n = 0;
+
+  for (struct sc_task *t = a->tasks; t; t = t->next)
+    n++;
+  return n;
+}
+
+static struct sc_task *agent_task(struct sc_agent *a, const char *id, int attempt)
+{
+  for (struct sc_task *t = a->tasks; t; t = t->next)
+    if (strcmp(t->spec.task_id, id) == 0 && t->spec.attempt == attempt)
+      return t;
+  fail_msg("task %s attempt %d not found", id, attempt);
+  return NULL;
+}
+
+static void init_agent(struct sc_agent *a, const char *dir, struct sc_agent_config *cfg)
+{
+  char err[256];
+
+  memset(cfg, 0, sizeof *cfg);
+  cfg->server = "http://127.0.0.1:1";
+  cfg->token = "t";
+  cfg->name = "node-t";
+  cfg->state_dir = dir;
+  cfg->cgroup_root = "";
+  cfg->cpu_milli = 1000;
+  cfg->memory_mib = 1024;
+  sc_devices_parse(&cfg->devices, "nvidia:T4:2", err, sizeof err);
+  assert_int_equal(sc_agent_init(a, cfg, err, sizeof err), 0);
+}
+
+/* Starts, duplicate deliveries, kill-then-start of a new attempt in one
+ * reply, and adoption of all of it by a second agent on the same dir. */
+static void test_agent_apply_and_adopt(void **state)
+{
+  struct sc_agent a, b;
+  struct sc_agent_config cfg, cfg_b;
+  char dir[300], err[256], *log;
+  const char *script = "echo rank $RANK local $LOCAL_RANK cuda $CUDA_VISIBLE_DEVICES; sleep 0.5";
+  json_t *start = json_pack("[o, o]", gang_start("j-9.0", 0, 0, script),
+                            gang_start("j-9.1", 1, 0, "sleep 30"));
+  json_t *again = json_pack("[o]", gang_start("j-9.1", 1, 1, script));
+  json_t *kill = json_pack("[s]", "j-9.1");
+  int64_t end;
+
+  (void)state;
+  snprintf(dir, sizeof dir, "%s/agent-state", tmp_root);
+  init_agent(&a, dir, &cfg);
+  assert_int_not_equal(sc_agent_init(&b, &cfg, err, sizeof err), 0); /* locked */
+  assert_non_null(strstr(err, "in use"));
+  sc_agent_release(&b);
+  sc_agent_apply(&a, start, NULL);
+  assert_int_equal(count_tasks(&a), 2);
+  sc_agent_apply(&a, start, NULL); /* delivered twice: started once */
+  assert_int_equal(count_tasks(&a), 2);
+  sc_agent_apply(&a, again, kill); /* attempt 0 of j-9.1 killed, attempt 1 started */
+  assert_int_equal(count_tasks(&a), 3);
+  assert_true(agent_task(&a, "j-9.1", 0)->kill_at_ms > 0);
+  assert_int_equal(agent_task(&a, "j-9.1", 1)->kill_at_ms, 0);
+  sc_agent_release(&a); /* the agent dies; its tasks do not */
+  init_agent(&b, dir, &cfg_b);
+  assert_int_equal(count_tasks(&b), 3);
+  end = sc_agent_now_ms() + 5000;
+  for (;;) {
+    bool all = true;
+    sc_agent_poll_tasks(&b);
+    for (struct sc_task *t = b.tasks; t; t = t->next)
+      all = all && t->exited;
+    if (all)
+      break;
+    assert_true(sc_agent_now_ms() < end);
+    usleep(20000);
+  }
+  assert_int_equal(agent_task(&b, "j-9.0", 0)->exit_code, 0);
+  assert_int_equal(agent_task(&b, "j-9.1", 0)->signal, SIGTERM);
+  assert_int_equal(agent_task(&b, "j-9.1", 1)->exit_code, 0);
+  log = read_log(agent_task(&b, "j-9.0", 0));
+  assert_string_equal(log, "rank 0 local 0 cuda 0\n");
+  free(log);
+  log = read_log(agent_task(&b, "j-9.1", 1));
+  assert_string_equal(log, "rank 1 local 1 cuda 1\n"); /* j-9.0 runs here too */
+  free(log);
+  sc_agent_release(&b);
+  json_decref(start);
+  json_decref(again);
+  json_decref(kill);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -416,6 +514,7 @@ int main(void)
     cmocka_unit_test(test_task_kill_after_grace),
     cmocka_unit_test(test_task_adoption),
     cmocka_unit_test(test_task_survives_supervisor_parent),
+    cmocka_unit_test(test_agent_apply_and_adopt),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -153,12 +153,15 @@ sc_spawn() {
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls every 0.1 s until the
-# command succeeds; fails the test after SECONDS (times SC_SLOW).
+# command succeeds; fails the test after SECONDS (times SC_SLOW). A predicate
+# may set SC_WAIT_INFO to what it saw, for the failure message.
 wait_until() {
   local limit=$1 what=$2; shift 2
   local end=$(($(sc_now_ms) + limit * SC_SLOW * 1000))
+  SC_WAIT_INFO=""
   until "$@" >/dev/null 2>&1; do
-    [ "$(sc_now_ms)" -lt "$end" ] || fail "timed out after $((limit * SC_SLOW))s waiting for $what"
+    [ "$(sc_now_ms)" -lt "$end" ] ||
+      fail "timed out after $((limit * SC_SLOW))s waiting for $what${SC_WAIT_INFO:+ (last seen: $SC_WAIT_INFO)}"
     sleep 0.1
   done
 }

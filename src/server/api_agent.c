@@ -283,7 +283,10 @@ void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   else if (!json_is_integer(offset) || json_integer_value(offset) < 0)
     bad(resp, "offset", "'offset' must be a non-negative integer");
   else {
-    rc = sc_ctl_log_append(sc_server_ctl(req->srv), job, index, json_integer_value(offset),
+    json_t *attempt = json_object_get(body, "attempt");
+    rc = sc_ctl_log_append(sc_server_ctl(req->srv), job, index,
+                           json_is_integer(attempt) ? (int)json_integer_value(attempt) : -1,
+                           json_integer_value(offset),
                            json_string_value(data), json_string_length(data));
     reply_rc(resp, rc, json_object());
   }

@@ -16,6 +16,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#define RESTART_GRACE_MS 10000
+
 int64_t sc_now_ms(void)
 {
   struct timespec ts;
@@ -474,7 +476,11 @@ static int load_nodes(struct sc_ctl *c)
   for (int i = 0; i < n; i++) {
     struct ctl_node *node = &c->nodes[c->nnodes++];
     node->rec = recs[i];
-    node->last_seen_ms = sc_now_ms(); /* a grace period to report back */
+    /* After a restart agents reconnect with backoff: give them at least
+     * RESTART_GRACE_MS before a node counts as lost. */
+    node->last_seen_ms = sc_now_ms() + (c->opts.heartbeat_timeout_ms < RESTART_GRACE_MS
+                                          ? RESTART_GRACE_MS - c->opts.heartbeat_timeout_ms
+                                          : 0);
     ctl_node_parse_devices(node);
   }
   free(recs); /* strings moved into the nodes */

@@ -112,8 +112,10 @@ int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_r
 int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_update *u, int n);
 /* Long-polls up to wait_ms; *out = {"start": [...], "kill": [...]}. */
 int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json_t **out);
-int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int64_t offset,
-                      const char *data, size_t len);
+/* Appends output of task index of job_id; attempt -1 = the task's current
+ * attempt (offsets restart at 0 with each attempt). */
+int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
+                      int64_t offset, const char *data, size_t len);
 
 /* ---- log readers ---- */
 

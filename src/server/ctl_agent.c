@@ -16,7 +16,7 @@
 #include "util/log.h"
 
 #define MISSING_LIMIT 3        /* heartbeats without a running task -> lost */
-#define REDELIVER_MS 10000     /* an unacknowledged assignment is sent again */
+#define STARTS_PER_REPLY 32    /* task starts per assignments reply */
 
 static void node_state_op(const struct ctl_node *n, struct sc_store_op *op)
 {
@@ -435,17 +435,24 @@ static bool take_assignments(struct sc_ctl *c, int node, json_t *start, json_t *
   struct ctl_node *n = &c->nodes[node];
   int64_t now = sc_now_ms();
 
-  for (int i = 0; i < n->start_q.n; i++) {
+  int i, sent = 0;
+
+  for (i = 0; i < n->start_q.n && sent < STARTS_PER_REPLY; i++) {
     struct sc_agent_running *r = &n->start_q.items[i];
     struct ctl_job *j = ctl_job_find(c, r->job_id);
     struct ctl_task *t = j ? &j->tasks[r->index] : NULL;
     if (t && t->node == node && t->state == SC_TASK_ASSIGNED && t->published) {
       t->delivered_ms = now;
       json_array_append_new(start, task_start_json(c, j, r->index));
+      sent++;
     }
   }
-  n->start_q.n = 0;
-  for (int i = 0; i < n->kill_q.n; i++)
+  /* The rest waits for the next poll, so an agent starting many tasks still
+   * gets to send its heartbeats in between. */
+  memmove(n->start_q.items, n->start_q.items + i,
+          (size_t)(n->start_q.n - i) * sizeof *n->start_q.items);
+  n->start_q.n -= i;
+  for (i = 0; i < n->kill_q.n; i++)
     kill_json_append(kill, n->kill_q.items[i].job_id, n->kill_q.items[i].index);
   n->kill_q.n = 0;
   return json_array_size(start) > 0 || json_array_size(kill) > 0;
@@ -484,8 +491,8 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json
   return rc == 0 && !*out ? SC_ENOMEM : rc;
 }
 
-int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int64_t offset,
-                      const char *data, size_t len)
+int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
+                      int64_t offset, const char *data, size_t len)
 {
   struct sc_store_batch *b = sc_store_batch_new();
   struct sc_store_op op = {.kind = SC_STORE_LOG_APPEND};
@@ -493,8 +500,22 @@ int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int64_t offse
 
   if (!b)
     return SC_ENOMEM;
+  if (attempt < 0) {
+    struct ctl_job *j;
+    pthread_mutex_lock(&c->mu);
+    j = ctl_job_find(c, job_id);
+    if (j && index >= 0 && index < j->ntasks) {
+      const struct ctl_task *t = &j->tasks[index];
+      /* A requeued task whose old process still runs: that output is the
+       * previous attempt's. */
+      bool draining = t->state == SC_TASK_PENDING && t->alive_node >= 0 && t->attempt > 0;
+      attempt = draining ? t->attempt - 1 : t->attempt;
+    }
+    pthread_mutex_unlock(&c->mu);
+  }
   op.u.log.job_id = job_id;
   op.u.log.task = index;
+  op.u.log.attempt = attempt;
   op.u.log.offset = offset;
   op.u.log.data = (char *)data;
   op.u.log.len = len;

@@ -223,20 +223,38 @@ static int64_t query_end(sqlite3_stmt *st)
   return end;
 }
 
+/* The attempt a log chunk belongs to: given, or the task's current one. */
+static int log_attempt(struct sc_store *s, const struct sc_log_rec *l)
+{
+  sqlite3_stmt *st = s->stmts[SQL_TASK_ATTEMPT];
+
+  if (l->attempt >= 0)
+    return l->attempt;
+  sqlite3_bind_int64(st, 1, l->job_id);
+  sqlite3_bind_int(st, 2, l->task);
+  return (int)query_end(st);
+}
+
 static int write_log(struct sc_store *s, const struct sc_log_rec *l)
 {
   sqlite3_stmt *st;
-  int64_t task_end, job_end, skip;
+  int64_t att_end, task_end, job_end, skip;
+  int attempt = log_attempt(s, l);
 
-  st = s->stmts[SQL_LOG_TASK_END];
+  st = s->stmts[SQL_LOG_ATTEMPT_END];
   sqlite3_bind_int64(st, 1, l->job_id);
   sqlite3_bind_int(st, 2, l->task);
-  task_end = query_end(st);
-  skip = task_end - l->offset;
+  sqlite3_bind_int(st, 3, attempt);
+  att_end = query_end(st);
+  skip = att_end - l->offset;
   if (skip < 0)
     skip = 0; /* a gap: the agent lost bytes; append what came */
   if ((size_t)skip >= l->len)
     return 0; /* a duplicate after a retry */
+  st = s->stmts[SQL_LOG_TASK_END];
+  sqlite3_bind_int64(st, 1, l->job_id);
+  sqlite3_bind_int(st, 2, l->task);
+  task_end = query_end(st);
   st = s->stmts[SQL_LOG_JOB_END];
   sqlite3_bind_int64(st, 1, l->job_id);
   job_end = query_end(st);
@@ -246,6 +264,8 @@ static int write_log(struct sc_store *s, const struct sc_log_rec *l)
   sqlite3_bind_int64(st, 3, task_end);
   sqlite3_bind_int64(st, 4, job_end);
   sqlite3_bind_blob(st, 5, l->data + skip, (int)(l->len - (size_t)skip), SQLITE_STATIC);
+  sqlite3_bind_int(st, 6, attempt);
+  sqlite3_bind_int64(st, 7, l->offset + skip);
   return step_done(s, st);
 }
 
@@ -382,6 +402,23 @@ static int prepare_all(struct sc_store *s)
   return 0;
 }
 
+/* Brings a database made by an older version up to date. */
+static int migrate(sqlite3 *db)
+{
+  sqlite3_stmt *st = NULL;
+  bool has_attempt = false;
+
+  if (sqlite3_prepare_v2(db, "PRAGMA table_info(logs)", -1, &st, NULL) != SQLITE_OK)
+    return SC_ESTORE;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    has_attempt = has_attempt ||
+                  strcmp((const char *)sqlite3_column_text(st, 1), "attempt") == 0;
+  sqlite3_finalize(st);
+  if (!has_attempt && exec(db, sc_sql_migrate_1) < 0)
+    return SC_ESTORE;
+  return exec(db, sc_sql_log_index);
+}
+
 static void sqlite_close(struct sc_store *s)
 {
   if (!s)
@@ -426,6 +463,8 @@ static int sqlite_open(const char *path, struct sc_store **out)
     rc = exec(s->wdb, "PRAGMA journal_mode=WAL");
   if (rc == 0)
     rc = exec(s->wdb, sc_sql_schema);
+  if (rc == 0)
+    rc = migrate(s->wdb);
   if (rc == 0)
     rc = prepare_all(s);
   if (rc == 0 && pthread_create(&s->writer, NULL, writer_main, s) != 0)

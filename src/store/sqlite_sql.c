@@ -31,8 +31,19 @@ const char sc_sql_schema[] =
   "CREATE TABLE IF NOT EXISTS logs ("
   " job_id INTEGER NOT NULL, task INTEGER NOT NULL, task_offset INTEGER NOT NULL,"
   " job_offset INTEGER NOT NULL, data BLOB NOT NULL,"
+  " attempt INTEGER NOT NULL DEFAULT 0, att_offset INTEGER NOT NULL DEFAULT 0,"
   " PRIMARY KEY (job_id, task, task_offset)) WITHOUT ROWID;"
   "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);";
+
+const char sc_sql_log_index[] =
+  "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
+  "PRAGMA user_version = 1;";
+
+/* Version 1: log offsets per attempt (databases made before it lack them). */
+const char sc_sql_migrate_1[] =
+  "ALTER TABLE logs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE logs ADD COLUMN att_offset INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE logs SET att_offset = task_offset;";
 
 #define JOB_COLS                                                                  \
   "id, name, tenant, priority, spec, state, reason, created_ms, started_ms,"       \
@@ -70,8 +81,12 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
     "SELECT job_offset + length(data) FROM logs WHERE job_id = ?1"
     " ORDER BY job_offset DESC LIMIT 1",
   [SQL_LOG_APPEND] =
-    "INSERT OR IGNORE INTO logs (job_id, task, task_offset, job_offset, data)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT OR IGNORE INTO logs (job_id, task, task_offset, job_offset, data, attempt,"
+    " att_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [SQL_LOG_ATTEMPT_END] =
+    "SELECT att_offset + length(data) FROM logs WHERE job_id = ?1 AND task = ?2"
+    " AND attempt = ?3 ORDER BY att_offset DESC LIMIT 1",
+  [SQL_TASK_ATTEMPT] = "SELECT attempt FROM tasks WHERE job_id = ?1 AND idx = ?2",
 };
 
 const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";

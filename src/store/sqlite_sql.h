@@ -9,11 +9,14 @@ enum sc_sql_stmt {
   SQL_BEGIN, SQL_COMMIT, SQL_ROLLBACK, SQL_SAVEPOINT, SQL_RELEASE, SQL_ROLLBACK_TO,
   SQL_JOB_INSERT, SQL_JOB_UPDATE, SQL_TASK_PUT, SQL_NODE_PUT, SQL_NODE_STATE,
   SQL_TOKEN_PUT, SQL_LOG_TASK_END, SQL_LOG_JOB_END, SQL_LOG_APPEND,
+  SQL_LOG_ATTEMPT_END, SQL_TASK_ATTEMPT,
   SQL_NSTMTS
 };
 
 extern const char *const sc_sql_stmts[SQL_NSTMTS];
 extern const char sc_sql_schema[];
+extern const char sc_sql_migrate_1[];
+extern const char sc_sql_log_index[];
 extern const char sc_sql_job_select[];
 extern const char sc_sql_job_get[];
 extern const char sc_sql_jobs_active[];

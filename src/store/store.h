@@ -86,12 +86,15 @@ struct sc_token_rec {
   int64_t created_ms;
 };
 
-/* A chunk of a task's output. The store drops bytes it already holds
- * (offset below the task's length) and appends the rest at the end. */
+/* A chunk of a task's output. Offsets count bytes of one attempt's output
+ * (a retried task starts again at 0); the store drops bytes it already
+ * holds for that attempt and appends the rest at the end of the task's
+ * (and the job's) stream. */
 struct sc_log_rec {
   int64_t job_id;
   int task;
-  int64_t offset;
+  int attempt;                        /* -1: the task's current attempt */
+  int64_t offset;                     /* within this attempt's output */
   char *data;                         /* owned */
   size_t len;
 };

@@ -211,12 +211,14 @@ static void test_nodes_tokens(void **state)
   sc_store_close(s);
 }
 
-static void append_log(struct sc_store *s, int task, int64_t offset, const char *text)
+static void append_log_attempt(struct sc_store *s, int task, int attempt, int64_t offset,
+                               const char *text)
 {
   struct sc_store_batch *b = sc_store_batch_new();
   struct sc_store_op op = {.kind = SC_STORE_LOG_APPEND};
 
   op.u.log.job_id = 1;
+  op.u.log.attempt = attempt;
   op.u.log.task = task;
   op.u.log.offset = offset;
   op.u.log.data = (char *)text;
@@ -224,6 +226,11 @@ static void append_log(struct sc_store *s, int task, int64_t offset, const char 
   assert_int_equal(sc_store_batch_add(b, &op), 0);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
+}
+
+static void append_log(struct sc_store *s, int task, int64_t offset, const char *text)
+{
+  append_log_attempt(s, task, 0, offset, text);
 }
 
 static void expect_log(struct sc_store *s, int task, int64_t offset, size_t max,
@@ -260,6 +267,12 @@ static void test_logs(void **state)
   expect_log(s, 1, 0, 1024, "other\n", 6);
   expect_log(s, -1, 0, 1024, "hello other\nworld\nmore\n", 23);
   expect_log(s, -1, 8, 1024, "her\nworld\nmore\n", 23);
+  /* A retry's output starts again at offset 0 and follows the first's. */
+  append_log_attempt(s, 0, 1, 0, "again\n");
+  append_log_attempt(s, 0, 1, 0, "again\n");
+  append_log_attempt(s, 0, -1, 6, "x\n"); /* -1: the task row's attempt (0): a duplicate */
+  expect_log(s, 0, 17, 1024, "again\n", 23);
+  expect_log(s, 0, 0, 1024, "hello world\nmore\nagain\n", 23);
   sc_store_close(s);
 }
 

@@ -449,8 +449,9 @@ static bool take_assignments(struct sc_ctl *c, int node, json_t *start, json_t *
   }
   /* The rest waits for the next poll, so an agent starting many tasks still
    * gets to send its heartbeats in between. */
-  memmove(n->start_q.items, n->start_q.items + i,
-          (size_t)(n->start_q.n - i) * sizeof *n->start_q.items);
+  if (i < n->start_q.n)
+    memmove(n->start_q.items, n->start_q.items + i,
+            (size_t)(n->start_q.n - i) * sizeof *n->start_q.items);
   n->start_q.n -= i;
   for (i = 0; i < n->kill_q.n; i++)
     kill_json_append(kill, n->kill_q.items[i].job_id, n->kill_q.items[i].index);

@@ -94,8 +94,11 @@ list_all() {
   return 1
 }
 all_final() {
+  local open
   list_all || return 1
-  ! awk '$3 != "succeeded" && $3 != "failed" && $3 != "cancelled"' "$SC_TMP/all" | grep -q .
+  open=$(awk '$3 != "succeeded" && $3 != "failed" && $3 != "cancelled"' "$SC_TMP/all" | wc -l)
+  SC_WAIT_INFO="$open of $(wc -l <"$SC_TMP/all") jobs not finished"
+  [ "$open" -eq 0 ]
 }
 list_all || fail "cannot list the jobs"
 n_all=$(wc -l <"$SC_TMP/all")

@@ -5,7 +5,10 @@
  * while clients are still in flight, a restart on the same state directory
  * and a check that every job that got a 201 is there.
  * Usage: bench_submit [--supercell PATH] [--clients 8] [--duration 10]
- *                     [--max-jobs 200000] [--policy NAME]
+ *                     [--max-jobs 200000] [--policy NAME] [--full-node]
+ * --full-node registers (agent API, no agent process) one ready node with
+ * 50 milli-CPU, on which no job fits: every pass then also tries every
+ * pending job, as a busy cluster does. Without it no node exists.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +25,7 @@ struct cfg {
   double duration_s;
   long max_jobs;
   const char *policy;
+  bool full_node;         /* register a READY node nothing fits on */
 };
 
 struct shared {
@@ -99,9 +103,11 @@ static int parse_args(int argc, char **argv, struct cfg *c)
       c->max_jobs = atol(v), i++;
     else if (strcmp(argv[i], "--policy") == 0 && v)
       c->policy = v, i++;
+    else if (strcmp(argv[i], "--full-node") == 0)
+      c->full_node = true;
     else {
       fprintf(stderr, "usage: bench_submit [--supercell PATH] [--clients N] [--duration S]"
-                      " [--max-jobs N] [--policy NAME]\n");
+                      " [--max-jobs N] [--policy NAME] [--full-node]\n");
       return -1;
     }
   }
@@ -148,6 +154,31 @@ static long list_all(const struct bh_server *srv, unsigned char *seen, int64_t m
   return found;
 }
 
+/* Registers a ready node too small for any job (see --full-node). */
+static int register_full_node(const struct bh_server *srv)
+{
+  struct curl_slist *headers = NULL;
+  struct bh_buf out = {0};
+  char path[700], url[256], *token;
+  CURL *h;
+  long st;
+
+  snprintf(path, sizeof path, "%s/agent.token", srv->state_dir);
+  if (!(token = bh_read_file(path)))
+    return -1;
+  h = bh_curl_new(token, &headers, &out);
+  snprintf(url, sizeof url, "%s/v1/agent/register", srv->url);
+  st = bh_curl_call(h, url,
+                    "{\"name\":\"bench-full\",\"cpu_milli\":50,\"memory_mib\":64,"
+                    "\"labels\":{},\"devices\":[],\"running\":[]}",
+                    &out);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(headers);
+  bh_buf_free(&out);
+  free(token);
+  return st == 200 ? 0 : -1;
+}
+
 static void progress(struct shared *sh, double elapsed, long last)
 {
   long acked = atomic_load(&sh->acked);
@@ -185,6 +216,11 @@ int main(int argc, char **argv)
   if (bh_server_start(&srv, cfg.supercell, state, extra, 10000) < 0)
     goto fail;
   printf("server %s (pid %d), state %s\n", srv.url, (int)srv.pid, state);
+  if (cfg.full_node) {
+    if (register_full_node(&srv) < 0)
+      goto fail;
+    printf("registered node 'bench-full' (50 milli-CPU: no job fits, every pass tries them all)\n");
+  }
   memset(&sh, 0, sizeof sh);
   sh.cfg = &cfg;
   sh.srv = &srv;

@@ -84,7 +84,7 @@ t2=$(sc_submit --name adopt-0 --gpus 1 --model A100 --env "E2E_CASE=$mA-2" -- "$
 t3=$(sc_submit --name adopt-5 --gpus 1 --model A100 --env "E2E_CASE=$mA-3" -- "$(wait_cmd "$SC_TMP/rel3" 5)")
 for t in "$t1" "$t2" "$t3"; do sc_wait_state "$t" running; done
 for t in "$t1" "$t2" "$t3"; do
-  wait_until 10 "output of $t" eval '"$SUPERCELL" logs '"$t"' | grep -q ^before'
+  wait_until 10 "output of $t" sc_logs_have "$t" '^before'
 done
 declare -A pid0 ticks0
 for t in "$t1" "$t2" "$t3"; do

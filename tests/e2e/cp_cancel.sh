@@ -67,6 +67,9 @@ ms=$(($(sc_now_ms) - t0))
 check "SIGKILL came after the grace period: ${ms} ms" [ "$ms" -ge $((GRACE_S * 1000 - 200)) ]
 check "SIGKILL came soon after the grace period: ${ms} ms" [ "$ms" -lt $((GRACE_S * 1000 + 2500)) ]
 sc_wait_job "$id2" cancelled 10
+# The job is final at the cancel; the task's end is recorded when its agent reports it.
+task_signal() { SC_WAIT_INFO=$(sc_job "$1" | jq -c '.tasks[0] | {state, exit_code, signal}'); [ "$(jq -r .signal <<<"$SC_WAIT_INFO")" != null ]; }
+wait_until 5 "the stubborn task's end to be recorded" task_signal "$id2"
 check_eq "signal of the stubborn task" "$(sc_job "$id2" | jq -r '.tasks[0].signal')" 9
 
 # 4. Cancelling a pending job (nothing fits: 9 devices) ends it at once.

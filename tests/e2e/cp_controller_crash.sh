@@ -72,7 +72,7 @@ for p in "${cpids[@]}"; do
   wait "$p" || fail "client $p exited with $?"
 done
 sc_log "clients done after $((($(sc_now_ms) - t0) / 1000)) s: $(acks) acknowledged"
-check "no submission refused or given up: $(cat "$SC_TMP"/errs-* 2>/dev/null | head -5)" \
+check "no submission refused or given up: $(cat "$SC_TMP"/errs-* 2>/dev/null | sed -n 1,5p)" \
   [ -z "$(cat "$SC_TMP"/errs-* 2>/dev/null)" ]
 cat "$SC_TMP"/acks-* | sort >"$SC_TMP/acked"
 check_eq "acknowledged submissions" "$(wc -l <"$SC_TMP/acked")" "$((PER * CLIENTS))"
@@ -102,12 +102,12 @@ all_final() {
 }
 list_all || fail "cannot list the jobs"
 n_all=$(wc -l <"$SC_TMP/all")
-check_eq "job ids in the list are unique" "$(cut -d' ' -f1 "$SC_TMP/all" | sort | uniq -d | head -3)" ""
+check_eq "job ids in the list are unique" "$(cut -d' ' -f1 "$SC_TMP/all" | sort | uniq -d | sed -n 1,3p)" ""
 # Every acknowledged id is there once, with its name.
-missing=$(join -1 2 -2 1 -o 1.1,1.2 <(sort -k2,2 "$SC_TMP/acked") <(sort -k1,1 "$SC_TMP/all") -v 1 | head -5)
+missing=$(join -1 2 -2 1 -o 1.1,1.2 <(sort -k2,2 "$SC_TMP/acked") <(sort -k1,1 "$SC_TMP/all") -v 1 | sed -n 1,5p)
 check_eq "acknowledged jobs missing after the restart" "$missing" ""
 mismatch=$(join -1 2 -2 1 -o 1.1,1.2,2.2 <(sort -k2,2 "$SC_TMP/acked") <(sort -k1,1 "$SC_TMP/all") |
-  awk '$1 != $3' | head -5)
+  awk '$1 != $3' | sed -n 1,5p)
 check_eq "acknowledged jobs with another name" "$mismatch" ""
 extra=$((n_all - $(wc -l <"$SC_TMP/acked")))
 check "unacknowledged extra jobs: between 0 and one per client in flight ($extra)" test "$extra" -ge 0 -a "$extra" -le "$CLIENTS"
@@ -125,9 +125,9 @@ wait_until 90 "every job to finish" all_final
 sc_log "all jobs final after $((($(sc_now_ms) - t0) / 1000)) s"
 check_eq "jobs after the wait" "$(wc -l <"$SC_TMP/all")" "$n_all"
 check_eq "job states" "$(cut -d' ' -f3 "$SC_TMP/all" | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" "succeeded=$n_all "
-check_eq "attempts other than 0" "$(awk '$4 != 0' "$SC_TMP/all" | head -3)" ""
+check_eq "attempts other than 0" "$(awk '$4 != 0' "$SC_TMP/all" | sed -n 1,3p)" ""
 # No task started twice: each task id has one "started" line across the agents.
-dups=$(cat "$SC_TMP"/agent-*.log | grep -o 'task j-[0-9]*\.[0-9]*: started' | sort | uniq -d | head -3)
+dups=$(cat "$SC_TMP"/agent-*.log | grep -o 'task j-[0-9]*\.[0-9]*: started' | sort | uniq -d | sed -n 1,3p)
 check_eq "tasks started more than once" "$dups" ""
 check_eq "tasks started" "$(cat "$SC_TMP"/agent-*.log | grep -c ': started pid')" "$n_all"
 

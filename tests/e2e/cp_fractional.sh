@@ -43,7 +43,7 @@ for id in "${ids[@]}"; do
   dev=$(jq '.devices[0]' <<<"$t")
   echo "node-a/$dev" >>"$SC_TMP/expect"
   # what the task saw (its first line is printed at once; wait for it)
-  wait_until 10 "output of $id" eval '"$SUPERCELL" logs '"$id"' | grep -q ^cuda='
+  wait_until 10 "output of $id" sc_logs_have "$id" '^cuda='
   check_eq "$id environment" "$("$SUPERCELL" logs "$id")" "cuda=$dev milli=250"
 done
 # milli_used per device is 250 x the tasks the jobs say are there.

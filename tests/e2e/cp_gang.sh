@@ -48,7 +48,7 @@ for i in $(seq 0 7); do
   grep -q '^rank=' <<<"$line" || fail "task $i printed no environment: $line"
   node=$(jq -r --argjson i "$i" '.tasks[] | select(.index == $i) | .node' <<<"$job")
   want=$(jq -r --argjson i "$i" '.tasks[] | select(.index == $i) | .devices | map(tostring) | join(",")' <<<"$job")
-  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line" | head -n1; }
+  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line" | sed -n 1p; }
   check_eq "task $i RANK" "$(get rank)" "$i"
   check_eq "task $i WORLD_SIZE" "$(get world)" 8
   check_eq "task $i SUPERCELL_TASK_INDEX" "$(get index)" "$i"

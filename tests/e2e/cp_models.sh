@@ -43,8 +43,8 @@ for id in "${ids[@]}"; do
   [ "$(sc_job_state "$id")" = running ] || continue
   t=$(sc_job "$id" | jq -c '.tasks[0]')
   want=$(jq -r '.devices | map(tostring) | join(",")' <<<"$t")
-  wait_until 10 "output of $id" eval '"$SUPERCELL" logs '"$id"' | grep -q ^cuda='
-  out=$("$SUPERCELL" logs "$id" | head -n1)
+  wait_until 10 "output of $id" sc_logs_have "$id" '^cuda='
+  out=$("$SUPERCELL" logs "$id" | sed -n 1p)
   check "$id sees its Ascend devices and no CUDA device: $out" \
     grep -qE "^cuda=(unset)? ascend=$want\$" <<<"$out"
   check_eq "$id vendor" "$(jq -r .vendor <<<"$t")" ascend

@@ -290,3 +290,11 @@ sc_finish() {
   [ -n "$SC_SERVER_PID" ] && kill -0 "$SC_SERVER_PID" 2>/dev/null && sc_stop "$SC_SERVER_PID" "the controller"
   echo "$SC_NAME: $SC_PASSED passed, 0 failed ($((($(sc_now_ms) - SC_START_MS) / 1000))s)"
 }
+
+# sc_logs_have ID REGEX: the job's output has a line matching REGEX (the
+# output is read whole first: no early-exit grep in a pipefail pipeline).
+sc_logs_have() {
+  local out
+  out=$("$SUPERCELL" logs "$1") || return 1
+  grep -qE -- "$2" <<<"$out"
+}

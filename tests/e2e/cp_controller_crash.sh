@@ -57,7 +57,9 @@ t0=$(sc_now_ms)
 cpids=()
 for k in $(seq "$CLIENTS"); do
   if [ $((k % 2)) = 1 ]; then mode=curl; else mode=cli; fi
+  set -m # its own process group: the cleanup also ends its curl or CLI child
   client "$k" "$mode" &
+  set +m
   cpids+=("$!")
   SC_PIDS+=("$!")
 done

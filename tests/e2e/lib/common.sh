@@ -128,7 +128,9 @@ sc_on_exit() {
   if [ -n "${SC_KEEP_TMP:-}" ]; then
     echo "[$SC_NAME] kept $SC_TMP" >&2
   else
-    rm -rf "$SC_TMP"
+    # a process killed a moment ago may still be writing: retry a little
+    for i in 1 2 3 4 5; do rm -rf "$SC_TMP" 2>/dev/null && break; sleep 0.2; done
+    [ ! -e "$SC_TMP" ] || echo "warning [$SC_NAME]: could not remove $SC_TMP"
   fi
   exit "$rc"
 }

@@ -245,7 +245,7 @@ static void forget_reported(struct sc_agent *a)
 
   while (*pp) {
     struct sc_task *t = *pp;
-    if (t->exit_sent) {
+    if (t->exit_sent && !t->child) { /* reported and its supervisor reaped */
       *pp = t->next;
       sc_task_free(t);
     } else {
@@ -272,11 +272,8 @@ static void apply_kills(struct sc_agent *a, json_t *reply)
 {
   json_t *kill = json_object_get(reply, "kill");
 
-  if (json_array_size(kill) == 0)
-    return;
-  pthread_mutex_lock(&a->lock);
-  sc_agent_apply(a, NULL, kill);
-  pthread_mutex_unlock(&a->lock);
+  if (json_array_size(kill) > 0)
+    sc_agent_apply(a, NULL, kill);
 }
 
 static void report_reply_error(const char *what, const struct sc_http_reply *r)
@@ -296,9 +293,10 @@ static int agent_register(struct sc_agent *a, bool *first)
   json_t *body, *hb;
   int rc;
 
+  a->call_failed = false;
   sc_agent_ship_logs(a);
   sc_agent_send_status(a);
-  if (a->backoff_ms)
+  if (a->call_failed) /* still unreachable: retry after the backoff */
     return -1;
   body = json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", a->cfg.name, "cpu_milli",
                    (json_int_t)a->cfg.cpu_milli, "memory_mib", (json_int_t)a->cfg.memory_mib,
@@ -405,10 +403,10 @@ static int agent_step(struct sc_agent *a, bool *first)
   }
   if (a->backoff_ms && now < a->next_try_ms)
     return 0;
+  if (sc_agent_now_ms() >= a->next_heartbeat_ms)
+    agent_heartbeat(a);
   sc_agent_ship_logs(a);
   sc_agent_send_status(a);
-  if (a->registered && sc_agent_now_ms() >= a->next_heartbeat_ms)
-    agent_heartbeat(a);
   pthread_mutex_lock(&a->lock);
   forget_reported(a);
   pthread_mutex_unlock(&a->lock);

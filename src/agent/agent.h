@@ -43,6 +43,7 @@ struct sc_agent {
   struct sc_http http;       /* main thread */
   struct sc_http poll_http;  /* assignments thread */
   int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
+  bool call_failed;          /* a request failed in transport (main thread) */
   int lock_fd;
 };
 
@@ -63,8 +64,9 @@ void sc_agent_release(struct sc_agent *a);
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t sc_agent_now_ms(void);
 
-/* Starts the tasks of an assignments reply's "start" array and applies its
- * "kill" array (both may be NULL). Called with a->lock held. */
+/* Applies an assignments reply: its "kill" array first, then starts the
+ * tasks of its "start" array that are not here yet (both may be NULL).
+ * Called without a->lock (it takes it briefly; launches run unlocked). */
 void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill);
 
 /* One pass of the main loop's local work: polls tasks for exit and sends

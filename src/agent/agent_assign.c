@@ -71,14 +71,19 @@ static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec)
   return path;
 }
 
-/* Creates, records and launches one task; ownership of spec passes on. */
+/* Creates and launches one task, then records it (the lock is taken only
+ * to insert it, so heartbeats go on while a large batch starts). Ownership
+ * of spec passes on. */
 static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assignment)
 {
   struct sc_task_launch how = {0};
   struct sc_task *t;
-  char *cgroup = NULL, **envp = NULL;
+  char *cgroup = NULL, **envp = NULL, dir[4200];
   int rc;
 
+  sc_task_dir_name(a->tasks_dir, spec, dir, sizeof dir);
+  if (access(dir, F_OK) == 0) /* an earlier run of this id, fully reported */
+    sc_agent_remove_task_dir(dir);
   if ((rc = sc_task_env_build(spec, &a->cfg.devices, a->base_env, &envp)) != 0 ||
       (rc = sc_task_new(a->tasks_dir, spec, json_incref(assignment), &t)) != 0) {
     sc_error("cannot prepare a task: %s", sc_strerror(rc));
@@ -96,9 +101,12 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assign
     sc_info("task %s: started pid %d", t->spec.task_id, (int)t->pid);
   free(cgroup);
   sc_task_env_free(envp);
+  pthread_mutex_lock(&a->lock);
   t->next = a->tasks;
   a->tasks = t;
   a->dirty = true;
+  pthread_cond_broadcast(&a->wake);
+  pthread_mutex_unlock(&a->lock);
 }
 
 /* The record of task_id's attempt (any attempt when attempt < 0). */
@@ -111,39 +119,43 @@ static struct sc_task *find_attempt(struct sc_agent *a, const char *task_id, int
   return NULL;
 }
 
-static void start_one(struct sc_agent *a, json_t *start, json_t *assignment)
+/* True when an earlier entry of this batch starts the same attempt. */
+static bool in_batch(const struct sc_task_spec *specs, size_t n, const struct sc_task_spec *s)
 {
-  struct sc_task_spec spec;
-  struct sc_task *old;
-  char err[256], dir[4200];
-
-  if (sc_task_spec_from_json(&spec, assignment, err, sizeof err) != 0) {
-    sc_error("%s", err);
-    return;
-  }
-  old = find_attempt(a, spec.task_id, spec.attempt);
-  if (old && (!old->exit_sent || spec.attempt >= 0)) {
-    sc_debug("task %s: already here, start ignored", spec.task_id);
-    sc_task_spec_release(&spec);
-    return;
-  }
-  /* Files of an earlier run of this id that was fully reported (the main
-   * thread frees its record and no longer touches them). */
-  sc_task_dir_name(a->tasks_dir, &spec, dir, sizeof dir);
-  if (access(dir, F_OK) == 0)
-    sc_agent_remove_task_dir(dir);
-  if (spec.count > 1 && spec.local_rank < 0)
-    spec.local_rank = local_rank(a, start, &spec);
-  launch(a, &spec, assignment);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(specs[i].task_id, s->task_id) == 0 && specs[i].attempt == s->attempt)
+      return true;
+  return false;
 }
 
-void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
+/* Decodes and checks one start (lock held); true when it is to be launched. */
+static bool accept_start(struct sc_agent *a, json_t *start, json_t *assignment,
+                         struct sc_task_spec *specs, size_t n)
+{
+  struct sc_task_spec *spec = &specs[n];
+  struct sc_task *old;
+  char err[256];
+
+  if (sc_task_spec_from_json(spec, assignment, err, sizeof err) != 0) {
+    sc_error("%s", err);
+    return false;
+  }
+  old = find_attempt(a, spec->task_id, spec->attempt);
+  if ((old && (!old->exit_sent || spec->attempt >= 0)) || in_batch(specs, n, spec)) {
+    sc_debug("task %s: already here, start ignored", spec->task_id);
+    sc_task_spec_release(spec);
+    return false;
+  }
+  if (spec->count > 1 && spec->local_rank < 0)
+    spec->local_rank = local_rank(a, start, spec);
+  return true;
+}
+
+static void apply_kills(struct sc_agent *a, json_t *kill)
 {
   size_t i;
   json_t *v;
 
-  /* Kills first: a kill names an earlier attempt than a start of the same
-   * reply, never the process that start is about to create. */
   json_array_foreach(kill, i, v) {
     const char *id = json_string_value(v);
     for (struct sc_task *t = a->tasks; id && t; t = t->next)
@@ -153,8 +165,30 @@ void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
         a->dirty = true;
       }
   }
+}
+
+void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
+{
+  size_t n = 0, total = json_array_size(start), i;
+  struct sc_task_spec *specs = total ? calloc(total, sizeof *specs) : NULL;
+  json_t **objs = total ? calloc(total, sizeof *objs) : NULL, *v;
+
+  if (total && (!specs || !objs)) {
+    sc_error("out of memory: %zu starts dropped", total);
+    total = 0;
+  }
+  /* Kills first: a kill names an earlier attempt than a start of the same
+   * reply, never the process that start is about to create. */
+  pthread_mutex_lock(&a->lock);
+  apply_kills(a, kill);
   json_array_foreach(start, i, v)
-    start_one(a, start, v);
+    if (i < total && accept_start(a, start, v, specs, n))
+      objs[n++] = v;
+  pthread_mutex_unlock(&a->lock);
+  for (i = 0; i < n; i++)
+    launch(a, &specs[i], objs[i]);
+  free(specs);
+  free(objs);
 }
 
 /* Sleeps up to ms unless the agent is stopping or woken. Lock held. */
@@ -188,12 +222,14 @@ static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
     return a->stopping ? 0 : *backoff;
   }
   *backoff = 0;
-  pthread_mutex_lock(&a->lock);
   if (r.status == 200 && json_is_object(r.body)) {
     sc_debug("assignments: %zu to start, %zu to kill",
              json_array_size(json_object_get(r.body, "start")),
              json_array_size(json_object_get(r.body, "kill")));
     sc_agent_apply(a, json_object_get(r.body, "start"), json_object_get(r.body, "kill"));
+  }
+  pthread_mutex_lock(&a->lock);
+  if (r.status == 200 && json_is_object(r.body)) {
     pthread_cond_broadcast(&a->wake);
   } else if (r.status == 404) {
     a->registered = false; /* the controller does not know us: register again */

@@ -28,6 +28,7 @@ static long agent_call(struct sc_agent *a, const char *method, const char *path,
       sc_warn("controller unreachable (%s): retrying", a->http.error);
     a->backoff_ms = a->backoff_ms ? (a->backoff_ms * 2 > 1000 ? 1000 : a->backoff_ms * 2) : 100;
     a->next_try_ms = now + a->backoff_ms;
+    a->call_failed = true;
     pthread_mutex_lock(&a->lock);
     a->registered = false;
     pthread_mutex_unlock(&a->lock);
@@ -83,6 +84,8 @@ static int ship_chunk(struct sc_agent *a, struct sc_task *t)
   body = json_pack("{s:s, s:I, s:s%}", "task_id", t->spec.task_id, "offset",
                    (json_int_t)t->log_sent, "data", buf, keep);
   free(buf);
+  if (body && t->spec.attempt >= 0) /* offsets restart at 0 for each attempt */
+    json_object_set_new(body, "attempt", json_integer(t->spec.attempt));
   status = body ? agent_call(a, "POST", "/v1/agent/logs", body, &r) : -1;
   json_decref(body);
   if (status == 200 || (status >= 400 && status < 500 && status != 401 && status != 404)) {
@@ -136,6 +139,8 @@ static json_t *status_update(const struct sc_task *t, bool final)
   json_t *u = json_pack("{s:s, s:s, s:i}", "task_id", t->spec.task_id, "state",
                         final ? "exited" : "running", "pid", (int)t->pid);
 
+  if (u && t->spec.attempt >= 0)
+    json_object_set_new(u, "attempt", json_integer(t->spec.attempt));
   if (u && final) {
     json_object_set_new(u, "exit_code", t->exit_code >= 0 ? json_integer(t->exit_code) : json_null());
     json_object_set_new(u, "signal", t->signal > 0 ? json_integer(t->signal) : json_null());

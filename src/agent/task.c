@@ -22,7 +22,9 @@ const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, s
   return buf;
 }
 
-/* Writes text to path atomically (temp file, fsync, rename). */
+/* Writes text to path atomically (temp file, rename; fsync when sync).
+ * The page cache outlives an agent crash, which is what these files are
+ * for; only exit files are synced (a machine crash ends the tasks too). */
 static int write_atomic(const char *path, const char *text, bool sync)
 {
   char tmp[4200];
@@ -125,7 +127,7 @@ int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assign
     return rc;
   }
   text = json_dumps(assignment, JSON_COMPACT);
-  rc = text ? write_atomic(sc_task_path(t, "task.json", path, sizeof path), text, true)
+  rc = text ? write_atomic(sc_task_path(t, "task.json", path, sizeof path), text, false)
             : SC_ENOMEM;
   free(text);
   if (rc) {
@@ -187,7 +189,8 @@ static char *safe_itoa(long long v, char *end)
   return end;
 }
 
-static void safe_write_file(const char *tmp, const char *path, const char *a, long long v)
+static void safe_write_file(const char *tmp, const char *path, const char *a, long long v,
+                            bool sync)
 {
   char num[32];
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -197,7 +200,8 @@ static void safe_write_file(const char *tmp, const char *path, const char *a, lo
   safe_write(fd, a);
   safe_write(fd, safe_itoa(v, num + sizeof num));
   safe_write(fd, "\n");
-  fsync(fd);
+  if (sync)
+    fsync(fd);
   close(fd);
   rename(tmp, path);
 }
@@ -302,11 +306,11 @@ static void supervise(const struct launch_plan *p)
   if (task == 0)
     run_task(p);
   if (task < 0) {
-    safe_write_file(p->exit_tmp, p->exit_path, "exit ", 127);
+    safe_write_file(p->exit_tmp, p->exit_path, "exit ", 127, true);
     _exit(1);
   }
   setpgid(task, task);
-  safe_write_file(p->exit_tmp, p->pid_path, "", task);
+  safe_write_file(p->exit_tmp, p->pid_path, "", task, false);
   (void)!write(p->pipe_w, &task, sizeof task);
   close(p->pipe_w);
   close(p->log_fd);
@@ -320,9 +324,9 @@ static void supervise(const struct launch_plan *p)
     }
   kill(-task, SIGKILL); /* stragglers left in the task's group */
   if (WIFEXITED(status))
-    safe_write_file(p->exit_tmp, p->exit_path, "exit ", WEXITSTATUS(status));
+    safe_write_file(p->exit_tmp, p->exit_path, "exit ", WEXITSTATUS(status), true);
   else
-    safe_write_file(p->exit_tmp, p->exit_path, "signal ", WTERMSIG(status));
+    safe_write_file(p->exit_tmp, p->exit_path, "signal ", WTERMSIG(status), true);
   _exit(0);
 }
 
@@ -358,7 +362,7 @@ static int write_proc_file(const struct sc_task *t)
 
   text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
   json_decref(obj);
-  rc = text ? write_atomic(sc_task_path(t, "proc", path, sizeof path), text, true) : SC_ENOMEM;
+  rc = text ? write_atomic(sc_task_path(t, "proc", path, sizeof path), text, false) : SC_ENOMEM;
   free(text);
   return rc;
 }
@@ -508,8 +512,11 @@ bool sc_task_poll(struct sc_task *t, int64_t now_ms)
   char path[4200];
   bool sup;
 
-  if (t->exited)
+  if (t->exited) {
+    if (t->child) /* the supervisor exits right after the exit file: reap it */
+      supervisor_alive(t);
     return false;
+  }
   sup = supervisor_alive(t);
   if (read_exit(t)) {
     mark_exited(t, now_ms);
@@ -562,7 +569,7 @@ void sc_task_mark_reported(struct sc_task *t)
   char path[4200];
 
   t->exit_sent = true;
-  write_atomic(sc_task_path(t, "reported", path, sizeof path), "1\n", true);
+  write_atomic(sc_task_path(t, "reported", path, sizeof path), "1\n", false);
   if (t->cgroup)
     sc_cgroup_remove(t->cgroup);
 }

@@ -69,8 +69,9 @@ int sc_task_start(struct sc_task *t, const struct sc_task_launch *how);
  * SC_EPARSE (dir not a task). *out is a new task. */
 int sc_task_load(const char *dir, struct sc_task **out);
 
-/* Checks whether the task has ended; reaps our supervisor. Returns true
- * when this call saw the exit. now_ms is a monotonic clock in ms. */
+/* Checks whether the task has ended; reaps our supervisor (also after the
+ * exit: t->child stays true until then). Returns true when this call saw
+ * the exit. now_ms is a monotonic clock in ms. */
 bool sc_task_poll(struct sc_task *t, int64_t now_ms);
 
 /* Sends SIGTERM to the process group and arms SIGKILL after grace_s

@@ -466,8 +466,9 @@ int sc_agent_run(struct sc_agent *a, volatile int *stop)
   a->stopping = 1;
   pthread_cond_broadcast(&a->wake);
   pthread_mutex_unlock(&a->lock);
+  sc_http_wakeup(&a->poll_http); /* ends the long-poll now */
+  pthread_join(poller, NULL); /* no task can start after this */
   if (!rc)
     agent_shutdown(a);
-  pthread_join(poller, NULL);
   return rc;
 }

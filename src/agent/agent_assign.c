@@ -136,6 +136,8 @@ static bool accept_start(struct sc_agent *a, json_t *start, json_t *assignment,
   struct sc_task *old;
   char err[256];
 
+  if (a->stopping)
+    return false;
   if (sc_task_spec_from_json(spec, assignment, err, sizeof err) != 0) {
     sc_error("%s", err);
     return false;

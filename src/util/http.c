@@ -29,7 +29,8 @@ int sc_http_init(struct sc_http *h, const char *base, const char *token)
   h->base = strdup(base);
   h->token = token ? strdup(token) : NULL;
   h->curl = curl_easy_init();
-  if (!h->base || (token && !h->token) || !h->curl) {
+  h->multi = curl_multi_init();
+  if (!h->base || (token && !h->token) || !h->curl || !h->multi) {
     sc_http_release(h);
     return SC_ENOMEM;
   }
@@ -43,6 +44,8 @@ void sc_http_release(struct sc_http *h)
 {
   if (h->curl)
     curl_easy_cleanup(h->curl);
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
   free(h->base);
   free(h->token);
   memset(h, 0, sizeof *h);
@@ -134,6 +137,35 @@ static struct curl_slist *http_setup(struct sc_http *h, const char *method,
   return headers;
 }
 
+/* curl_easy_perform through the multi interface: the wait can be cut
+ * short by sc_http_wakeup when h->abort is set. */
+static CURLcode http_perform_multi(struct sc_http *h)
+{
+  CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
+  CURLMsg *msg;
+  int running = 1, left;
+
+  if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
+    return curl_easy_perform(h->curl);
+  while (running && !*h->abort) {
+    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+      break;
+    if (running)
+      curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+  }
+  while ((msg = curl_multi_info_read(h->multi, &left)))
+    if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl)
+      rc = msg->data.result;
+  curl_multi_remove_handle(h->multi, h->curl);
+  return rc;
+}
+
+void sc_http_wakeup(struct sc_http *h)
+{
+  if (h->multi)
+    curl_multi_wakeup(h->multi);
+}
+
 int sc_http_call(struct sc_http *h, const char *method, const char *path,
                  json_t *body, long timeout_ms, struct sc_http_reply *reply)
 {
@@ -157,7 +189,7 @@ int sc_http_call(struct sc_http *h, const char *method, const char *path,
   headers = http_setup(h, method, url, payload, timeout_ms);
   curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
   curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &buf);
-  rc = curl_easy_perform(h->curl);
+  rc = h->abort ? http_perform_multi(h) : curl_easy_perform(h->curl);
   curl_slist_free_all(headers);
   free(payload);
   free(url);

@@ -12,6 +12,7 @@
 
 struct sc_http {
   void *curl;          /* CURL easy handle */
+  void *multi;         /* CURLM used when abort is set, so a wakeup is prompt */
   char *base;          /* "http://host:port", no trailing slash (owned) */
   char *token;         /* bearer token or NULL (owned) */
   volatile int *abort; /* when set and non-zero, transfers stop early */
@@ -38,6 +39,10 @@ void sc_http_release(struct sc_http *h);
  * the reply is zeroed. */
 int sc_http_call(struct sc_http *h, const char *method, const char *path,
                  json_t *body, long timeout_ms, struct sc_http_reply *reply);
+
+/* Makes a call in progress on h (in another thread) look at h->abort now
+ * rather than within a second. Thread-safe. */
+void sc_http_wakeup(struct sc_http *h);
 
 /* Frees a reply's contents. Safe on a zeroed reply. */
 void sc_http_reply_release(struct sc_http_reply *r);

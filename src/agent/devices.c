@@ -130,10 +130,15 @@ static int nvml_load(void *lib, struct nvml_api *api)
 
 int sc_devices_discover_nvml(struct sc_devices *d)
 {
+  return sc_devices_discover_nvml_lib(d, "libnvidia-ml.so.1");
+}
+
+int sc_devices_discover_nvml_lib(struct sc_devices *d, const char *path)
+{
   struct nvml_api api;
   unsigned int count = 0;
   int found = 0;
-  void *lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
   if (!lib)
     return 0;

@@ -36,6 +36,9 @@ int sc_devices_parse(struct sc_devices *d, const char *spec, char *err, size_t s
  * Returns the number of devices found (0 when NVML is absent or fails). */
 int sc_devices_discover_nvml(struct sc_devices *d);
 
+/* The same with the library at path (tests load a stand-in NVML). */
+int sc_devices_discover_nvml_lib(struct sc_devices *d, const char *path);
+
 /* The index of node device index among devices of its vendor, or -1. */
 int sc_devices_vendor_index(const struct sc_devices *d, int index);
 

@@ -499,6 +499,44 @@ static void test_agent_apply_and_adopt(void **state)
   json_decref(kill);
 }
 
+/* NVML discovery against a stand-in libnvidia-ml built here (skipped when
+ * no C compiler is at hand). */
+static void test_nvml_discovery(void **state)
+{
+  static const char src[] =
+    "#include <string.h>\n"
+    "struct mem { unsigned long long total, free, used; };\n"
+    "int nvmlInit_v2(void) { return 0; }\n"
+    "int nvmlShutdown(void) { return 0; }\n"
+    "int nvmlDeviceGetCount_v2(unsigned int *n) { *n = 2; return 0; }\n"
+    "int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **h) { *h = (void *)(long)(i + 1); return 0; }\n"
+    "int nvmlDeviceGetName(void *h, char *b, unsigned int n) { (void)h; strncpy(b, \"NVIDIA H200 NVL\", n); return 0; }\n"
+    "int nvmlDeviceGetMemoryInfo(void *h, struct mem *m) { m->total = (unsigned long long)(long)h * 1024 * 1048576ULL; return 0; }\n";
+  struct sc_devices d = {0};
+  char c_path[300], so_path[300], cmd[800];
+  FILE *f;
+
+  (void)state;
+  snprintf(c_path, sizeof c_path, "%s/fake_nvml.c", tmp_root);
+  snprintf(so_path, sizeof so_path, "%s/libnvidia-ml.so.1", tmp_root);
+  f = fopen(c_path, "w");
+  assert_non_null(f);
+  fputs(src, f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "cc -shared -fPIC -o '%s' '%s' 2>/dev/null", so_path, c_path);
+  if (system(cmd) != 0)
+    skip();
+  assert_int_equal(sc_devices_discover_nvml_lib(&d, so_path), 2);
+  assert_int_equal(d.count, 2);
+  assert_string_equal(d.dev[0].vendor, "nvidia");
+  assert_string_equal(d.dev[0].model, "H200-NVL");
+  assert_int_equal(d.dev[0].memory_mib, 1024);
+  assert_int_equal(d.dev[1].memory_mib, 2048);
+  assert_int_equal(d.dev[1].index, 1);
+  assert_int_equal(sc_devices_discover_nvml_lib(&d, "/nonexistent/libnvidia-ml.so.1"), 0);
+  assert_int_equal(d.count, 2);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -515,6 +553,7 @@ int main(void)
     cmocka_unit_test(test_task_adoption),
     cmocka_unit_test(test_task_survives_supervisor_parent),
     cmocka_unit_test(test_agent_apply_and_adopt),
+    cmocka_unit_test(test_nvml_discovery),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

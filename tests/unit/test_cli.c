@@ -271,6 +271,46 @@ static void test_nodes_table(void **state)
   json_decref(nodes);
 }
 
+static void test_http_helpers(void **state)
+{
+  struct sc_http_reply r = {0};
+  const char *field, *msg;
+  char buf[256];
+
+  (void)state;
+  r.status = 400;
+  r.body = json_loads("{\"error\": {\"code\": \"bad_request\", \"message\": \"'gpus' must be"
+                      " 0..16\", \"field\": \"resources.gpus\"}}", 0, NULL);
+  msg = sc_http_error_message(&r, &field, buf, sizeof buf);
+  assert_string_equal(msg, "'gpus' must be 0..16");
+  assert_string_equal(field, "resources.gpus");
+  json_decref(r.body);
+  r.body = NULL;
+  r.status = 502;
+  r.raw = "Bad Gateway\r\n";
+  r.len = strlen(r.raw);
+  msg = sc_http_error_message(&r, &field, buf, sizeof buf);
+  assert_string_equal(msg, "HTTP 502: Bad Gateway");
+  assert_null(field);
+  assert_string_equal(sc_http_escape("node a/b&c=d", buf, sizeof buf), "node%20a%2Fb%26c%3Dd");
+}
+
+static void test_cli_unreachable(void **state)
+{
+  struct sc_cli c = {.cmd = "jobs", .server = "http://127.0.0.1:1"};
+  json_t *reply = (json_t *)1;
+
+  (void)state;
+  c.token = strdup("t");
+  assert_int_equal(sc_cli_connect(&c), 0);
+  assert_int_equal(sc_cli_call(&c, "GET", "/v1/jobs", NULL, 2000, &reply), SC_CLI_NOREACH);
+  assert_null(reply);
+  sc_cli_release(&c);
+  c.server = "ftp://x";
+  assert_int_equal(sc_cli_connect(&c), SC_CLI_USAGE);
+  sc_cli_release(&c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -278,7 +318,8 @@ int main(void)
     cmocka_unit_test(test_json_spec),        cmocka_unit_test(test_yaml_errors),
     cmocka_unit_test(test_default_name),     cmocka_unit_test(test_table_alignment),
     cmocka_unit_test(test_formatters),       cmocka_unit_test(test_jobs_table),
-    cmocka_unit_test(test_nodes_table),
+    cmocka_unit_test(test_nodes_table),      cmocka_unit_test(test_http_helpers),
+    cmocka_unit_test(test_cli_unreachable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

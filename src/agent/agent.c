@@ -254,13 +254,17 @@ static void forget_reported(struct sc_agent *a)
   }
 }
 
+/* The tasks whose final status the controller has not acknowledged. For
+ * a heartbeat (!with_pid) only those it knows as running: one it has not
+ * heard "running" of yet is still "assigned" there and needs no mention,
+ * and naming it first would make it run without its pid. */
 static json_t *running_list(struct sc_agent *a, bool with_pid)
 {
   json_t *arr = json_array();
 
   pthread_mutex_lock(&a->lock);
   for (struct sc_task *t = a->tasks; t; t = t->next)
-    if (!t->exit_sent)
+    if (!t->exit_sent && (with_pid || t->running_sent))
       json_array_append_new(arr, with_pid ? json_pack("{s:s, s:i}", "task_id", t->spec.task_id,
                                                      "pid", (int)t->pid)
                                           : json_string(t->spec.task_id));
@@ -367,6 +371,12 @@ static void agent_heartbeat(struct sc_agent *a)
   sc_http_reply_release(&r);
 }
 
+void sc_agent_heartbeat_if_due(struct sc_agent *a)
+{
+  if (a->registered && !a->call_failed && sc_agent_now_ms() >= a->next_heartbeat_ms)
+    agent_heartbeat(a);
+}
+
 /* Waits on the wake condition up to ms unless something is to be sent. */
 static void agent_wait(struct sc_agent *a, int64_t ms)
 {
@@ -403,8 +413,8 @@ static int agent_step(struct sc_agent *a, bool *first)
   }
   if (a->backoff_ms && now < a->next_try_ms)
     return 0;
-  if (sc_agent_now_ms() >= a->next_heartbeat_ms)
-    agent_heartbeat(a);
+  a->call_failed = false;
+  sc_agent_heartbeat_if_due(a);
   sc_agent_ship_logs(a);
   sc_agent_send_status(a);
   pthread_mutex_lock(&a->lock);

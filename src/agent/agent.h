@@ -79,9 +79,10 @@ void sc_agent_poll_tasks(struct sc_agent *a);
 size_t sc_agent_utf8_clean(char *buf, size_t len, bool final);
 
 /* Internal to the agent's files. Main thread: ship new log output, send
- * pending task statuses. The assignments thread's entry point. Removes a
+ * a heartbeat when one is due, send pending task statuses. The assignments thread's entry point. Removes a
  * task dir and the files in it. */
 void sc_agent_ship_logs(struct sc_agent *a);
+void sc_agent_heartbeat_if_due(struct sc_agent *a);
 void sc_agent_send_status(struct sc_agent *a);
 void *sc_agent_poll_main(void *arg);
 void sc_agent_remove_task_dir(const char *dir);

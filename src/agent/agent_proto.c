@@ -122,6 +122,7 @@ void sc_agent_ship_logs(struct sc_agent *a)
     while (more == 1 && list[i]->exited && ++rounds < 64);
     if (more < 0 && a->backoff_ms)
       break;
+    sc_agent_heartbeat_if_due(a); /* a long flush must not make the node look lost */
   }
   free(list);
 }

@@ -38,6 +38,22 @@ static long agent_call(struct sc_agent *a, const char *method, const char *path,
   return r->status;
 }
 
+/* True when a 4xx reply means the request itself is unwanted (drop it);
+ * auth and throttling errors are retried instead. */
+static bool drop_on(long status)
+{
+  return status >= 400 && status < 500 && status != 401 && status != 403 && status != 408 &&
+         status != 429;
+}
+
+/* After an error reply that is worth retrying: wait a second before the
+ * next request (agent_step skips its round until then). */
+static void retry_later(struct sc_agent *a)
+{
+  a->backoff_ms = 1000;
+  a->next_try_ms = sc_agent_now_ms() + a->backoff_ms;
+}
+
 static void log_api_error(const char *what, const struct sc_http_reply *r)
 {
   char buf[256];
@@ -88,13 +104,14 @@ static int ship_chunk(struct sc_agent *a, struct sc_task *t)
     json_object_set_new(body, "attempt", json_integer(t->spec.attempt));
   status = body ? agent_call(a, "POST", "/v1/agent/logs", body, &r) : -1;
   json_decref(body);
-  if (status == 200 || (status >= 400 && status < 500 && status != 401 && status != 404)) {
+  if (status == 200 || drop_on(status)) {
     if (status != 200)
       log_api_error("log chunk dropped", &r);
     sc_task_mark_shipped(t, t->log_sent + (int64_t)keep);
     ret = t->log_sent < size ? 1 : 0;
   } else if (status > 0) {
     log_api_error("logs", &r);
+    retry_later(a);
   }
   if (status >= 0)
     sc_http_reply_release(&r);
@@ -181,7 +198,7 @@ void sc_agent_send_status(struct sc_agent *a)
   json_decref(body);
   if (status < 0)
     return;
-  if (status == 200 || (status >= 400 && status < 500 && status != 401 && status != 404)) {
+  if (status == 200 || (drop_on(status) && status != 404)) {
     if (status != 200)
       log_api_error("status dropped", &r);
     pthread_mutex_lock(&a->lock);
@@ -198,7 +215,8 @@ void sc_agent_send_status(struct sc_agent *a)
     pthread_mutex_unlock(&a->lock);
   } else {
     log_api_error("status", &r);
-    if (status == 404) {
+    retry_later(a);
+    if (status == 404) { /* the controller does not know this node */
       pthread_mutex_lock(&a->lock);
       a->registered = false;
       pthread_mutex_unlock(&a->lock);

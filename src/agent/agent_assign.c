@@ -210,6 +210,7 @@ static void poll_wait(struct sc_agent *a, int64_t ms)
 static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
 {
   struct sc_http_reply r;
+  long status;
   char path[512], name[256];
   int rc;
 
@@ -240,8 +241,9 @@ static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
     sc_warn("assignments: HTTP %ld", r.status);
   }
   pthread_mutex_unlock(&a->lock);
+  status = r.status; /* the release below clears r */
   sc_http_reply_release(&r);
-  return r.status == 200 ? 0 : 1000;
+  return status == 200 ? 0 : 1000;
 }
 
 /* The assignments thread: long-polls while the agent is registered. */

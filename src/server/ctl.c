@@ -191,7 +191,7 @@ int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted)
 
 void ctl_notify_locked(struct sc_ctl *c)
 {
-  c->dirty = true;
+  c->dirty = c->full = true;
   c->log_gen++;
   pthread_cond_signal(&c->sched_cond);
   pthread_cond_broadcast(&c->changed);
@@ -207,21 +207,25 @@ void ctl_kill_task(struct sc_ctl *c, struct ctl_job *j, int i)
   if (t->alive_node < 0)
     return;
   if (t->state == SC_TASK_ASSIGNED && t->delivered_ms == 0) {
-    t->alive_node = -1; /* never reached the agent */
+    ctl_task_set_alive(c, t, -1); /* never reached the agent */
     return;
   }
   ctl_refq_push(&c->nodes[t->alive_node].kill_q, j->id, i);
 }
 
+/* A fresh pending attempt; the old process (alive_node) is kept track of. */
 static void task_reset(struct ctl_task *t, int attempt)
 {
-  int alive = t->alive_node, exit_node = t->exit_node;
+  struct ctl_task keep = *t;
 
   memset(t, 0, sizeof *t);
+  t->job = keep.job;
+  t->alive_node = keep.alive_node;
+  t->alive_prev = keep.alive_prev;
+  t->alive_next = keep.alive_next;
+  t->exit_node = keep.exit_node;
   t->state = SC_TASK_PENDING;
   t->node = -1;
-  t->alive_node = alive;
-  t->exit_node = exit_node;
   t->exit_code = t->signal = -1;
   t->attempt = attempt;
 }
@@ -251,7 +255,9 @@ void ctl_job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *rea
     j->state = state;
     snprintf(j->reason, sizeof j->reason, "%s", reason);
     j->finished_ms = now;
+    c->nfinal++;
   }
+  ctl_queue_sync(c, j);
   sc_info("job j-%06lld %s: %s", (long long)j->id, retry ? "requeued" : sc_job_state_name(state),
           reason);
   ctl_batch_job(c, b, j);
@@ -270,6 +276,8 @@ void ctl_job_check_done(struct sc_ctl *c, struct ctl_job *j, struct sc_store_bat
   j->state = SC_JOB_SUCCEEDED;
   j->reason[0] = '\0';
   j->finished_ms = sc_now_ms();
+  c->nfinal++;
+  ctl_queue_sync(c, j);
   ctl_job_op(j, &op);
   sc_store_batch_add(b, &op);
   ctl_notify_locked(c);
@@ -298,8 +306,17 @@ static struct ctl_job *job_new(int64_t id, struct sc_job_spec *spec)
   j->spec = *spec;
   spec->json = NULL;
   j->ntasks = spec->tasks;
-  for (int i = 0; i < j->ntasks; i++)
-    task_reset(&j->tasks[i], 0), j->tasks[i].alive_node = j->tasks[i].exit_node = -1;
+  j->priority = spec->priority;
+  j->cpu_milli = spec->cpu_milli;
+  j->memory_mib = spec->memory_mib;
+  j->gpus = spec->gpus;
+  j->gpu_milli = spec->gpu_milli;
+  j->any_model = strspn(spec->models, "|") == strlen(spec->models); /* as sc_shape_set_models */
+  for (int i = 0; i < j->ntasks; i++) {
+    j->tasks[i].job = j;
+    j->tasks[i].alive_node = j->tasks[i].exit_node = -1;
+    task_reset(&j->tasks[i], 0);
+  }
   return j;
 }
 
@@ -416,7 +433,8 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
   rc = jobs_insert(c, j);
   if (rc == 0) {
     window_add(c, &j->spec);
-    ctl_notify_locked(c);
+    ctl_queue_sync(c, j);
+    ctl_notify_fresh_locked(c, j->id);
   }
   pthread_mutex_unlock(&c->mu);
   if (rc < 0) {
@@ -507,7 +525,7 @@ static void load_task(struct sc_ctl *c, struct ctl_job *j, const struct sc_task_
       if (c->nodes[t->node].dev[k].index == t->dev[d])
         t->pos[d] = k;
   if (t->node >= 0 && (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING)) {
-    t->alive_node = t->node;
+    ctl_task_set_alive(c, t, t->node);
     t->published = true;
     if (t->state == SC_TASK_ASSIGNED) /* redeliver: agents ignore duplicates */
       ctl_refq_push(&c->nodes[t->node].start_q, j->id, r->index);
@@ -545,9 +563,16 @@ static int load_job(struct sc_ctl *c, struct sc_job_rec *r)
     if (r->tasks[i].index >= 0 && r->tasks[i].index < j->ntasks)
       load_task(c, j, &r->tasks[i]);
   window_add(c, &j->spec);
-  if ((rc = jobs_insert(c, j)) < 0)
+  if ((rc = jobs_insert(c, j)) < 0) {
+    for (int i = 0; i < j->ntasks; i++)
+      ctl_task_set_alive(c, &j->tasks[i], -1);
     job_free(j);
-  return rc;
+    return rc;
+  }
+  if (sc_job_state_final(j->state))
+    c->nfinal++;
+  ctl_queue_sync(c, j);
+  return 0;
 }
 
 static int load_jobs(struct sc_ctl *c)
@@ -577,6 +602,7 @@ static int load_jobs(struct sc_ctl *c)
 int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc_ctl **out)
 {
   struct sc_ctl *c = calloc(1, sizeof *c);
+  pthread_condattr_t mono;
   int rc;
 
   *out = NULL;
@@ -594,7 +620,10 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
   c->store = store;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->changed, NULL);
-  pthread_cond_init(&c->sched_cond, NULL);
+  pthread_condattr_init(&mono);
+  pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->sched_cond, &mono);
+  pthread_condattr_destroy(&mono);
   pthread_cond_init(&c->log_cond, NULL);
   c->window = calloc((size_t)c->opts.window, sizeof *c->window);
   rc = c->window ? sc_store_max_job_id(store, &c->next_id) : SC_ENOMEM;
@@ -607,7 +636,8 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
     sc_ctl_free(c);
     return rc;
   }
-  c->dirty = true;
+  c->dirty = c->full = true;
+  c->models_epoch = 1; /* jobs start at 0: their model masks are unknown */
   sc_info("controller: %d nodes, %d active jobs, next id j-%06lld", c->nnodes, c->njobs,
           (long long)c->next_id);
   *out = c;
@@ -647,6 +677,9 @@ void sc_ctl_free(struct sc_ctl *c)
   free(c->jobs);
   free(c->nodes);
   free(c->window);
+  free(c->fresh);
+  free(c->scratch);
+  ctl_sched_release(c);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->changed);
   pthread_cond_destroy(&c->sched_cond);
@@ -689,20 +722,25 @@ void sc_ctl_log_wait(struct sc_ctl *c, uint64_t *gen, int64_t deadline_ms)
   pthread_mutex_unlock(&c->mu);
 }
 
-/* Removes finished jobs whose processes are all gone (called by the ticker). */
+/* Removes finished jobs whose processes are all gone (called by the ticker;
+ * walks the jobs only when some have ended). */
 void ctl_jobs_compact(struct sc_ctl *c)
 {
-  int kept = 0;
+  int kept = 0, final = 0;
 
+  if (c->nfinal == 0)
+    return;
   for (int i = 0; i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
-    bool alive = false;
-    for (int k = 0; k < j->ntasks && !alive; k++)
-      alive = j->tasks[k].alive_node >= 0;
-    if (sc_job_state_final(j->state) && !alive)
-      job_free(j);
-    else
+    if (!sc_job_state_final(j->state)) {
       c->jobs[kept++] = j;
+    } else if (j->nalive > 0) {
+      c->jobs[kept++] = j;
+      final++;
+    } else {
+      job_free(j);
+    }
   }
   c->njobs = kept;
+  c->nfinal = final;
 }

@@ -29,8 +29,11 @@ struct sc_ctl_opts {
 /* Counters for logs and benchmarks. */
 struct sc_ctl_stats {
   uint64_t passes;
+  uint64_t full_passes;       /* passes over every pending job (the others
+                                 tried only jobs submitted since the last) */
   double last_pass_ms, max_pass_ms;
-  int last_pending;
+  int last_pending;           /* pending jobs when the last pass began */
+  int last_tried;             /* gangs it handed to the placement engine */
   uint64_t placed;
 };
 

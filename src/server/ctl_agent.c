@@ -124,7 +124,7 @@ static void reconcile_one(struct sc_ctl *c, int node, const struct sc_agent_runn
   struct sc_store_op op;
 
   if (t && t->node == node && (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING)) {
-    t->alive_node = node;
+    ctl_task_set_alive(c, t, node);
     t->missing = 0;
     if (r->pid > 0)
       t->pid = r->pid;
@@ -141,7 +141,7 @@ static void reconcile_one(struct sc_ctl *c, int node, const struct sc_agent_runn
     return;
   }
   if (t && t->alive_node < 0 && t->exit_node != node)
-    t->alive_node = node; /* an orphan: holds its resources until it is gone */
+    ctl_task_set_alive(c, t, node); /* an orphan: holds resources until gone */
   kill_json_append(kill, r->job_id, r->index);
 }
 
@@ -153,32 +153,71 @@ static bool listed(const struct sc_agent_running *running, int n, int64_t job, i
   return false;
 }
 
+static int task_order(const void *pa, const void *pb)
+{
+  const struct ctl_task *a = *(struct ctl_task *const *)pa, *b = *(struct ctl_task *const *)pb;
+
+  if (a->job->id != b->job->id)
+    return a->job->id < b->job->id ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
+/*
+ * The tasks alive on node, in job id then index order, in c->scratch (the
+ * list changes while they are settled). Returns how many, or -1 when out of
+ * memory.
+ */
+static int alive_snapshot(struct sc_ctl *c, int node)
+{
+  const struct ctl_node *n = &c->nodes[node];
+  int k = 0;
+
+  if (n->nalive > c->capscratch) {
+    struct ctl_task **s = realloc(c->scratch, (size_t)n->nalive * sizeof *s);
+    if (!s)
+      return -1;
+    c->scratch = s;
+    c->capscratch = n->nalive;
+  }
+  for (struct ctl_task *t = n->alive; t; t = t->alive_next)
+    c->scratch[k++] = t;
+  if (k > 1)
+    qsort(c->scratch, (size_t)k, sizeof *c->scratch, task_order);
+  return k;
+}
+
 /* Tasks the controller thinks live on node but the agent did not list. */
 static void reconcile_missing(struct sc_ctl *c, int node, const struct sc_agent_running *running,
                               int nrunning, bool full, struct sc_store_batch *b)
 {
-  for (int i = 0; i < c->njobs; i++) {
-    struct ctl_job *j = c->jobs[i];
-    for (int k = 0; k < j->ntasks; k++) {
-      struct ctl_task *t = &j->tasks[k];
-      if (t->alive_node != node || listed(running, nrunning, j->id, k))
-        continue;
-      if (t->state == SC_TASK_ASSIGNED) {
-        if (full && t->delivered_ms) { /* a restarted agent: send it again */
-          t->delivered_ms = 0;
-          ctl_refq_push(&c->nodes[node].start_q, j->id, k);
-        }
-      } else if (t->state == SC_TASK_RUNNING && t->node == node) {
-        if (full || ++t->missing >= MISSING_LIMIT) {
-          t->alive_node = -1;
-          t->state = SC_TASK_LOST;
-          t->finished_ms = sc_now_ms();
-          ctl_job_end(c, j, SC_JOB_FAILED, "task lost by its agent", true, b);
-        }
-      } else {
-        t->alive_node = -1; /* an old or killed process is gone */
-        ctl_notify_locked(c);
+  int n = alive_snapshot(c, node);
+
+  if (n < 0) {
+    sc_error("node %s: out of memory, its missing tasks are settled later",
+             c->nodes[node].rec.name);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    struct ctl_task *t = c->scratch[i];
+    struct ctl_job *j = t->job;
+    int k = (int)(t - j->tasks);
+    if (t->alive_node != node || listed(running, nrunning, j->id, k))
+      continue;
+    if (t->state == SC_TASK_ASSIGNED) {
+      if (full && t->delivered_ms) { /* a restarted agent: send it again */
+        t->delivered_ms = 0;
+        ctl_refq_push(&c->nodes[node].start_q, j->id, k);
       }
+    } else if (t->state == SC_TASK_RUNNING && t->node == node) {
+      if (full || ++t->missing >= MISSING_LIMIT) {
+        ctl_task_set_alive(c, t, -1);
+        t->state = SC_TASK_LOST;
+        t->finished_ms = sc_now_ms();
+        ctl_job_end(c, j, SC_JOB_FAILED, "task lost by its agent", true, b);
+      }
+    } else {
+      ctl_task_set_alive(c, t, -1); /* an old or killed process is gone */
+      ctl_notify_locked(c);
     }
   }
 }
@@ -300,7 +339,7 @@ static void task_exited(struct sc_ctl *c, int node, struct ctl_job *j,
   char reason[64];
 
   if (t->alive_node == node)
-    t->alive_node = -1;
+    ctl_task_set_alive(c, t, -1);
   t->exit_node = node;
   if (t->node != node || t->state == SC_TASK_PENDING)
     return; /* an old attempt's process: nothing to record */
@@ -340,7 +379,7 @@ static void task_running(struct sc_ctl *c, int node, struct ctl_job *j,
   if (t->node == node && t->state == SC_TASK_ASSIGNED) {
     t->state = SC_TASK_RUNNING;
     t->pid = u->pid;
-    t->alive_node = node;
+    ctl_task_set_alive(c, t, node);
     t->started_ms = sc_now_ms();
     if (!j->started_ms) {
       j->started_ms = t->started_ms;
@@ -354,7 +393,7 @@ static void task_running(struct sc_ctl *c, int node, struct ctl_job *j,
   if ((t->node == node && t->state == SC_TASK_RUNNING) || t->exit_node == node)
     return; /* nothing new, or a report older than the exit we know of */
   if (t->alive_node < 0)
-    t->alive_node = node;
+    ctl_task_set_alive(c, t, node);
   ctl_refq_push(&c->nodes[node].kill_q, j->id, u->index);
   ctl_notify_locked(c);
 }
@@ -537,15 +576,11 @@ int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
 static void node_usage(struct sc_ctl *c, int node, int used[SC_STORE_MAX_DEVICES])
 {
   memset(used, 0, sizeof(int) * SC_STORE_MAX_DEVICES);
-  for (int i = 0; i < c->njobs; i++) {
-    const struct ctl_job *j = c->jobs[i];
-    for (int k = 0; k < j->ntasks; k++) {
-      const struct ctl_task *t = &j->tasks[k];
-      if (t->alive_node != node || t->node != node)
-        continue;
-      for (int d = 0; d < t->ndev; d++)
-        used[t->pos[d]] += j->spec.gpu_milli;
-    }
+  for (const struct ctl_task *t = c->nodes[node].alive; t; t = t->alive_next) {
+    if (t->node != node)
+      continue;
+    for (int d = 0; d < t->ndev; d++)
+      used[t->pos[d]] += t->job->gpu_milli;
   }
 }
 

@@ -1,13 +1,17 @@
 /*
- * The scheduling thread. Woken on every change (submission, task end, node
- * change), it builds one sc_cluster from the ready nodes and the resources
- * live tasks hold, places pending gangs in priority then submission order
- * with sc_sched_place_gang (all or nothing), commits the assignments and
- * only then publishes them to the agents. Between passes it ticks: lost
- * nodes, runtimes past their limit, finished jobs leaving memory.
+ * The scheduling thread. Woken on changes, it builds one sc_cluster from the
+ * ready nodes and the resources live tasks hold (each node's alive list),
+ * places pending gangs in priority then submission order (the maintained
+ * queue) with sc_sched_place_gang (all or nothing), commits the assignments
+ * and only then publishes them to the agents. When only submissions came in
+ * since the last pass it tries just those; a gang that did not fit skips the
+ * same shape for the rest of the pass; passes are at least PASS_GAP_MS
+ * apart. Between passes it ticks: lost nodes, runtimes past their limit,
+ * finished jobs leaving memory.
  */
 #include "server/ctl_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +21,49 @@
 #include "util/log.h"
 
 #define TICK_MS 200
+#define PASS_GAP_MS 1.0  /* passes at most this often while changes stream in */
 #define TYPICAL_THRESHOLD 95.0
 #define MAX_SHAPE_IDS 64
+#define MEMO_SLOTS 256   /* shapes that failed in this pass (power of two) */
+#define MEMO_PROBES 8
+
+/* Sanitizer builds verify the queue and alive lists after every pass
+ * (O(all tasks); release builds keep their asserts, so not there). */
+#if defined(__SANITIZE_ADDRESS__)
+#define CTL_CHECK_PASSES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTL_CHECK_PASSES 1
+#endif
+#endif
+#ifndef CTL_CHECK_PASSES
+#define CTL_CHECK_PASSES 0
+#endif
+
+/* A gang shape that did not fit in this pass: gangs of it at least this big
+ * do not fit either (free resources only shrink within a pass). */
+struct memo_slot {
+  struct sc_shape sh;
+  int ntasks;
+  uint32_t gen;          /* valid when equal to the buffer's memo_gen */
+};
+
+/* Buffers of the scheduling thread, kept between passes. */
+struct ctl_pass_buf {
+  int *map, *inverse;    /* node -> cluster index and back */
+  int capmap, capinverse;
+  struct ctl_job **jobs; /* the fresh jobs to try */
+  struct ctl_job **placed;
+  int capjobs, capplaced;
+  struct sc_shape *shapes;
+  struct sc_placement *p;
+  int captasks, capp;
+  struct sc_typical_key *keys; /* opts.window entries */
+  struct memo_slot memo[MEMO_SLOTS];
+  uint32_t memo_gen;
+  char models[SC_MAX_MODELS][SC_NAME_MAX]; /* the last cluster's model ids */
+  int nmodels;
+};
 
 static double mono_ms(void)
 {
@@ -28,13 +73,59 @@ static double mono_ms(void)
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void shape_of(const struct sc_job_spec *s, struct sc_shape *sh)
+/* Grows *buf to hold n elements of size bytes; false when out of memory. */
+static bool grow(void **buf, int *cap, int n, size_t size)
+{
+  int c = *cap ? *cap : 64;
+  void *p;
+
+  if (n <= *cap)
+    return true;
+  while (c < n)
+    c *= 2;
+  if (!(p = realloc(*buf, (size_t)c * size)))
+    return false;
+  *buf = p;
+  *cap = c;
+  return true;
+}
+
+/* Room in pb for every node and for njobs jobs. */
+static bool pass_buf_fit(struct sc_ctl *c, struct ctl_pass_buf *pb, int njobs)
+{
+  if (!pb->keys && !(pb->keys = malloc((size_t)c->opts.window * sizeof *pb->keys)))
+    return false;
+  return grow((void **)&pb->map, &pb->capmap, c->nnodes, sizeof *pb->map) &&
+         grow((void **)&pb->inverse, &pb->capinverse, c->nnodes, sizeof *pb->inverse) &&
+         grow((void **)&pb->jobs, &pb->capjobs, njobs, sizeof *pb->jobs) &&
+         grow((void **)&pb->placed, &pb->capplaced, njobs, sizeof *pb->placed);
+}
+
+void ctl_sched_release(struct sc_ctl *c)
+{
+  struct ctl_pass_buf *pb = c->pass;
+
+  if (!pb)
+    return;
+  free(pb->map);
+  free(pb->inverse);
+  free(pb->jobs);
+  free(pb->placed);
+  free(pb->shapes);
+  free(pb->p);
+  free(pb->keys);
+  free(pb);
+  c->pass = NULL;
+}
+
+/* The shape of each task of j, without model constraints. */
+static void job_shape(const struct ctl_job *j, struct sc_shape *sh)
 {
   memset(sh, 0, sizeof *sh);
-  sh->cpu = s->cpu_milli;
-  sh->mem = s->memory_mib;
-  sh->gpu_count = s->gpus;
-  sh->gpu_milli = s->gpus > 0 ? s->gpu_milli : 0;
+  sh->cpu = j->cpu_milli;
+  sh->mem = j->memory_mib;
+  sh->gpu_count = j->gpus;
+  sh->gpu_milli = j->gpus > 0 ? j->gpu_milli : 0;
   sh->any_model = true;
   sh->id = -1;
 }
@@ -51,8 +142,29 @@ static bool usage_fits(const struct sc_node *n, const struct sc_shape *sh,
   return true;
 }
 
+/* Applies the tasks holding resources on node i to its cluster node n (an
+ * overcommitted node counts as full). */
+static void apply_alive(const struct sc_ctl *c, int i, struct sc_node *n, int index)
+{
+  for (const struct ctl_task *t = c->nodes[i].alive; t; t = t->alive_next) {
+    struct sc_placement p = {.node = index, .ndev = t->ndev};
+    struct sc_shape sh;
+    if (t->node != i)
+      continue; /* an old or orphan process: it holds nothing */
+    job_shape(t->job, &sh);
+    for (int d = 0; d < t->ndev; d++)
+      p.dev[d] = (int8_t)t->pos[d];
+    if (usage_fits(n, &sh, &p)) {
+      sc_node_apply(n, &sh, &p);
+    } else {
+      n->cpu_left = n->mem_left = 0;
+      memset(n->gpu_left, 0, sizeof n->gpu_left);
+    }
+  }
+}
+
 /* Builds the cluster of ready nodes (map: node -> cluster index or -1). */
-static int build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
+static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
 {
   sc_cluster_init(cl);
   for (int i = 0; i < c->nnodes; i++) {
@@ -65,42 +177,31 @@ static int build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
                                  gpus > 0 ? n->dev[0].model : NULL);
     if (map[i] < 0)
       map[i] = -1;
+    else
+      apply_alive(c, i, &cl->nodes[map[i]], map[i]);
   }
-  /* Resources held by live tasks (an overcommitted node counts as full). */
-  for (int i = 0; i < c->njobs; i++) {
-    const struct ctl_job *j = c->jobs[i];
-    struct sc_shape sh;
-    shape_of(&j->spec, &sh);
-    for (int k = 0; k < j->ntasks; k++) {
-      const struct ctl_task *t = &j->tasks[k];
-      struct sc_placement p = {.node = t->alive_node >= 0 ? map[t->alive_node] : -1};
-      struct sc_node *n;
-      if (p.node < 0 || t->node != t->alive_node)
-        continue;
-      n = &cl->nodes[p.node];
-      p.ndev = t->ndev;
-      for (int d = 0; d < t->ndev; d++)
-        p.dev[d] = (int8_t)t->pos[d];
-      if (usage_fits(n, &sh, &p)) {
-        sc_node_apply(n, &sh, &p);
-      } else {
-        n->cpu_left = n->mem_left = 0;
-        memset(n->gpu_left, 0, sizeof n->gpu_left);
-      }
-    }
-  }
-  return 0;
+}
+
+/* Bumps models_epoch when the cluster numbers its models differently from
+ * the last pass's (the jobs' cached model masks are then stale). */
+static void models_check(struct sc_ctl *c, struct ctl_pass_buf *pb, const struct sc_cluster *cl)
+{
+  size_t size = (size_t)cl->nmodels * sizeof cl->models[0];
+
+  if (cl->nmodels == pb->nmodels && memcmp(cl->models, pb->models, size) == 0)
+    return;
+  memcpy(pb->models, cl->models, size);
+  pb->nmodels = cl->nmodels;
+  c->models_epoch++;
 }
 
 /* FGD's target workload: the task shapes of the recent window. */
-static int build_typical(struct sc_ctl *c, const struct sc_cluster *cl, struct sc_typical *typ)
+static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys,
+                         const struct sc_cluster *cl, struct sc_typical *typ)
 {
-  struct sc_typical_key *keys = calloc((size_t)(c->wcount > 0 ? c->wcount : 1), sizeof *keys);
-  int nkeys = 0, rc;
+  int nkeys = 0;
 
   memset(typ, 0, sizeof *typ);
-  if (!keys)
-    return SC_ENOMEM;
   for (int i = 0; i < c->wcount; i++) {
     const struct ctl_shape_key *w = &c->window[i];
     int k;
@@ -110,50 +211,29 @@ static int build_typical(struct sc_ctl *c, const struct sc_cluster *cl, struct s
           strcmp(keys[k].spec, w->models) == 0)
         break;
     if (k == nkeys) {
-      struct sc_job_spec tmp = {.cpu_milli = w->cpu, .memory_mib = w->mem, .gpus = w->gpus,
-                                .gpu_milli = w->gpu_milli};
-      shape_of(&tmp, &keys[k].shape);
+      memset(&keys[k], 0, sizeof keys[k]);
+      keys[k].shape.cpu = w->cpu;
+      keys[k].shape.mem = w->mem;
+      keys[k].shape.gpu_count = w->gpus;
+      keys[k].shape.gpu_milli = w->gpus > 0 ? w->gpu_milli : 0;
+      keys[k].shape.any_model = true;
+      keys[k].shape.id = -1;
       sc_shape_set_models(&keys[k].shape, cl, w->models);
       memcpy(keys[k].spec, w->models, sizeof keys[k].spec);
       nkeys++;
     }
     keys[k].count += 1;
   }
-  rc = nkeys > 0 ? sc_typical_build(keys, nkeys, TYPICAL_THRESHOLD, typ) : SC_ENOENT;
-  free(keys);
-  return rc;
+  return nkeys > 0 ? sc_typical_build(keys, nkeys, TYPICAL_THRESHOLD, typ) : SC_ENOENT;
 }
 
 static int job_order(const void *pa, const void *pb)
 {
   const struct ctl_job *a = *(struct ctl_job *const *)pa, *b = *(struct ctl_job *const *)pb;
 
-  if (a->spec.priority != b->spec.priority)
-    return a->spec.priority > b->spec.priority ? -1 : 1;
+  if (a->priority != b->priority)
+    return a->priority > b->priority ? -1 : 1;
   return a->id < b->id ? -1 : a->id > b->id;
-}
-
-/* Pending jobs whose old processes are all gone, in queue order. */
-static int collect_pending(struct sc_ctl *c, struct ctl_job ***out)
-{
-  struct ctl_job **list = malloc((size_t)(c->njobs > 0 ? c->njobs : 1) * sizeof *list);
-  int n = 0;
-
-  *out = list;
-  if (!list)
-    return 0;
-  for (int i = 0; i < c->njobs; i++) {
-    struct ctl_job *j = c->jobs[i];
-    bool draining = false;
-    if (j->state != SC_JOB_PENDING)
-      continue;
-    for (int k = 0; k < j->ntasks && !draining; k++)
-      draining = j->tasks[k].alive_node >= 0;
-    if (!draining)
-      list[n++] = j;
-  }
-  qsort(list, (size_t)n, sizeof *list, job_order);
-  return n;
 }
 
 /* Records a placed gang in memory and in b. */
@@ -162,9 +242,11 @@ static void assign_gang(struct sc_ctl *c, struct ctl_job *j, const struct sc_pla
 {
   for (int i = 0; i < j->ntasks; i++) {
     struct ctl_task *t = &j->tasks[i];
-    const struct ctl_node *n = &c->nodes[inverse[p[i].node]];
+    int node = inverse[p[i].node];
+    const struct ctl_node *n = &c->nodes[node];
     t->state = SC_TASK_ASSIGNED;
-    t->node = t->alive_node = inverse[p[i].node];
+    t->node = node;
+    ctl_task_set_alive(c, t, node);
     t->ndev = p[i].ndev;
     for (int d = 0; d < p[i].ndev; d++) {
       t->pos[d] = p[i].dev[d];
@@ -178,6 +260,7 @@ static void assign_gang(struct sc_ctl *c, struct ctl_job *j, const struct sc_pla
   }
   j->state = SC_JOB_RUNNING;
   j->reason[0] = '\0';
+  ctl_queue_sync(c, j);
   ctl_batch_job(c, b, j);
 }
 
@@ -195,103 +278,163 @@ static int shape_id(struct sc_shape *ids, int *nids, const struct sc_shape *sh)
   return (*nids)++;
 }
 
+static bool shape_equal(const struct sc_shape *a, const struct sc_shape *b)
+{
+  return a->cpu == b->cpu && a->mem == b->mem && a->gpu_count == b->gpu_count &&
+         a->gpu_milli == b->gpu_milli && a->any_model == b->any_model &&
+         (a->any_model || a->models == b->models);
+}
+
+/* The memo slot of sh: its entry when one is there, else a free one or NULL. */
+static struct memo_slot *memo_find(struct ctl_pass_buf *pb, const struct sc_shape *sh)
+{
+  uint64_t h = (uint64_t)sh->cpu * 0x9e3779b97f4a7c15ULL ^
+               (uint64_t)sh->mem * 0xc2b2ae3d27d4eb4fULL ^
+               (uint64_t)(sh->gpu_count * 1001 + sh->gpu_milli) * 0x165667b19e3779f9ULL ^
+               (sh->any_model ? 0 : sh->models);
+
+  h ^= h >> 29;
+  for (int k = 0; k < MEMO_PROBES; k++) {
+    struct memo_slot *m = &pb->memo[(h + (uint64_t)k) & (MEMO_SLOTS - 1)];
+    if (m->gen != pb->memo_gen || shape_equal(&m->sh, sh))
+      return m;
+  }
+  return NULL;
+}
+
+/* One pass's state. */
 struct pass {
+  struct ctl_pass_buf *pb;
   struct sc_cluster cl;
   struct sc_typical typ;
   struct sc_sched *sched;
-  int *map, *inverse;
-  struct ctl_job **pending;
-  int npending;
-  struct ctl_job **placed;
-  int nplaced;
+  struct sc_rng *rng;
+  struct sc_store_batch *b;
+  struct sc_shape ids[MAX_SHAPE_IDS];
+  int nids, tried, nplaced;
 };
 
-static void pass_release(struct pass *ps)
+/* The shape of each task of j in this pass's cluster (model mask cached in
+ * the job while the cluster's model ids stay the same). */
+static void pass_shape(struct sc_ctl *c, struct pass *ps, struct ctl_job *j, struct sc_shape *sh)
 {
-  sc_sched_free(ps->sched);
-  sc_typical_release(&ps->typ);
-  sc_cluster_release(&ps->cl);
-  free(ps->map);
-  free(ps->inverse);
-  free(ps->pending);
-  free(ps->placed);
+  job_shape(j, sh);
+  if (!j->any_model) {
+    if (j->models_epoch != c->models_epoch) {
+      sc_shape_set_models(sh, &ps->cl, j->spec.models);
+      j->models_mask = sh->models;
+      j->models_epoch = c->models_epoch;
+    }
+    sh->any_model = false;
+    sh->models = j->models_mask;
+  }
 }
 
+/* Tries to place pending job j; false when the pass must stop (no memory). */
+static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
+{
+  struct ctl_pass_buf *pb = ps->pb;
+  struct memo_slot *m;
+  struct sc_shape sh;
+
+  if (j->nalive > 0)
+    return true; /* a requeued gang whose old processes still run */
+  pass_shape(c, ps, j, &sh);
+  m = memo_find(pb, &sh);
+  if (m && m->gen == pb->memo_gen && m->ntasks <= j->ntasks)
+    return true; /* the same shape, as big or smaller, did not fit */
+  sh.id = shape_id(ps->ids, &ps->nids, &sh);
+  if (!grow((void **)&pb->shapes, &pb->captasks, j->ntasks, sizeof *pb->shapes) ||
+      !grow((void **)&pb->p, &pb->capp, j->ntasks, sizeof *pb->p))
+    return false;
+  for (int k = 0; k < j->ntasks; k++)
+    pb->shapes[k] = sh;
+  ps->tried++;
+  if (sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p) == 0) {
+    assign_gang(c, j, pb->p, pb->inverse, ps->b);
+    pb->placed[ps->nplaced++] = j;
+  } else if (m) {
+    if (m->gen != pb->memo_gen || j->ntasks < m->ntasks)
+      m->ntasks = j->ntasks;
+    m->sh = sh;
+    m->gen = pb->memo_gen;
+  }
+  return true;
+}
+
+static bool any_ready(const struct sc_ctl *c)
+{
+  for (int i = 0; i < c->nnodes; i++)
+    if (c->nodes[i].rec.state == SC_NODE_READY)
+      return true;
+  return false;
+}
+
+/* Builds the cluster, FGD's target workload and the engine for ps. */
 static int pass_prepare(struct sc_ctl *c, struct pass *ps)
 {
+  struct ctl_pass_buf *pb = ps->pb;
   struct sc_sched_opts opts = {.policy = c->opts.policy, .nshapes = MAX_SHAPE_IDS};
 
-  memset(ps, 0, sizeof *ps);
-  ps->npending = collect_pending(c, &ps->pending);
-  if (ps->npending == 0)
-    return SC_ENOENT;
-  ps->map = malloc((size_t)c->nnodes * sizeof *ps->map + 1);
-  ps->inverse = malloc((size_t)c->nnodes * sizeof *ps->inverse + 1);
-  ps->placed = malloc((size_t)ps->npending * sizeof *ps->placed);
-  if (!ps->map || !ps->inverse || !ps->placed)
-    return SC_ENOMEM;
-  build_cluster(c, &ps->cl, ps->map);
+  build_cluster(c, &ps->cl, pb->map);
   if (ps->cl.nnodes == 0)
     return SC_ENOENT;
   for (int i = 0; i < c->nnodes; i++)
-    if (ps->map[i] >= 0)
-      ps->inverse[ps->map[i]] = i;
-  if (strcmp(c->opts.policy->name, "fgd") == 0 && build_typical(c, &ps->cl, &ps->typ) == 0)
+    if (pb->map[i] >= 0)
+      pb->inverse[pb->map[i]] = i;
+  models_check(c, pb, &ps->cl);
+  if (strcmp(c->opts.policy->name, "fgd") == 0 &&
+      build_typical(c, pb->keys, &ps->cl, &ps->typ) == 0)
     opts.ctx.typical = &ps->typ;
+  pb->memo_gen++;
   return sc_sched_new(&ps->cl, &opts, &ps->sched);
 }
 
-/* One scheduling pass; called and returns with mu held (drops it to commit). */
-static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
+/* The fresh jobs still pending, in queue order, into pb->jobs. */
+static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb)
 {
-  struct sc_store_batch *b = sc_store_batch_new();
-  struct sc_shape ids[MAX_SHAPE_IDS], *shapes = NULL;
-  struct sc_placement *p = NULL;
-  struct pass ps;
-  int nids = 0;
-  double t0 = mono_ms();
-  bool submitted;
+  int n = 0;
 
-  int prc = b ? pass_prepare(c, &ps) : -1;
-  if (!b || prc < 0) {
-    if (b)
-      pass_release(&ps);
-    sc_store_batch_free(b);
-    return;
+  for (int i = 0; i < c->nfresh; i++) {
+    struct ctl_job *j = ctl_job_find(c, c->fresh[i]);
+    if (j && j->queued)
+      pb->jobs[n++] = j;
   }
-  for (int i = 0; i < ps.npending; i++) {
-    struct ctl_job *j = ps.pending[i];
-    struct sc_shape sh;
-    shape_of(&j->spec, &sh);
-    sh.any_model = j->spec.models[0] == '\0';
-    if (!sh.any_model)
-      sc_shape_set_models(&sh, &ps.cl, j->spec.models);
-    sh.id = shape_id(ids, &nids, &sh);
-    shapes = realloc(shapes, (size_t)j->ntasks * sizeof *shapes);
-    p = realloc(p, (size_t)j->ntasks * sizeof *p);
-    if (!shapes || !p)
-      break;
-    for (int k = 0; k < j->ntasks; k++)
-      shapes[k] = sh;
-    if (sc_sched_place_gang(ps.sched, shapes, j->ntasks, rng, p) == 0) {
-      assign_gang(c, j, p, ps.inverse, b);
-      ps.placed[ps.nplaced++] = j;
+  if (n > 1)
+    qsort(pb->jobs, (size_t)n, sizeof *pb->jobs, job_order);
+  return n;
+}
+
+/* Tries every pending job (full) or only the fresh ones; false when it
+ * stopped short (out of memory). */
+static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
+{
+  if (full) {
+    struct ctl_job *j = ctl_queue_first(&c->queue), *next;
+    for (; j; j = next) {
+      next = ctl_queue_next(&c->queue, j);
+      if (!try_job(c, ps, j))
+        return false;
     }
+  } else {
+    int n = fresh_jobs(c, ps->pb);
+    for (int i = 0; i < n; i++)
+      if (!try_job(c, ps, ps->pb->jobs[i]))
+        return false;
   }
-  free(shapes);
-  free(p);
-  c->stats.passes++;
-  c->stats.last_pass_ms = mono_ms() - t0;
-  if (c->stats.last_pass_ms > c->stats.max_pass_ms)
-    c->stats.max_pass_ms = c->stats.last_pass_ms;
-  c->stats.last_pending = ps.npending;
-  c->stats.placed += (uint64_t)ps.nplaced;
-  submitted = ctl_submit_locked(c, b);
+  return true;
+}
+
+/* Commits the placements of ps, then publishes them; drops mu meanwhile. */
+static void pass_publish(struct sc_ctl *c, struct pass *ps)
+{
+  bool submitted = ctl_submit_locked(c, ps->b);
+
   pthread_mutex_unlock(&c->mu);
-  ctl_finish(c, b, submitted);
+  ctl_finish(c, ps->b, submitted);
   pthread_mutex_lock(&c->mu);
-  for (int i = 0; i < ps.nplaced; i++) {
-    struct ctl_job *j = ps.placed[i];
+  for (int i = 0; i < ps->nplaced; i++) {
+    struct ctl_job *j = ps->pb->placed[i];
     for (int k = 0; k < j->ntasks; k++) {
       struct ctl_task *t = &j->tasks[k];
       if (t->state == SC_TASK_ASSIGNED && !t->published && t->node >= 0) {
@@ -300,9 +443,58 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
       }
     }
   }
-  if (ps.nplaced > 0)
+  if (ps->nplaced > 0)
     pthread_cond_broadcast(&c->changed);
-  pass_release(&ps);
+}
+
+/* One scheduling pass; called and returns with mu held (drops it to commit). */
+static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
+{
+  bool full = c->full;
+  struct pass ps;
+  double t0 = mono_ms();
+  int npending = c->queue.n, rc;
+
+  c->full = false;
+  if ((full ? npending == 0 : c->nfresh == 0) || !any_ready(c)) {
+    c->nfresh = 0; /* a node coming back or freed resources ask for a full pass */
+    return;
+  }
+  memset(&ps, 0, sizeof ps);
+  ps.rng = rng;
+  if (!c->pass)
+    c->pass = calloc(1, sizeof *c->pass);
+  ps.pb = c->pass;
+  ps.b = sc_store_batch_new();
+  if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh))
+    rc = SC_ENOMEM;
+  else
+    rc = pass_prepare(c, &ps);
+  if (rc < 0) {
+    sc_error("scheduling pass skipped: %s", sc_strerror(rc));
+    sc_store_batch_free(ps.b);
+    c->dirty = true; /* try again (PASS_GAP_MS later) */
+    c->full = c->full || full;
+    goto out;
+  }
+  if (!pass_run(c, &ps, full)) {
+    sc_error("scheduling pass cut short: out of memory");
+    c->dirty = c->full = true;
+  }
+  c->nfresh = 0;
+  c->stats.passes++;
+  c->stats.full_passes += full;
+  c->stats.last_pass_ms = mono_ms() - t0;
+  if (c->stats.last_pass_ms > c->stats.max_pass_ms)
+    c->stats.max_pass_ms = c->stats.last_pass_ms;
+  c->stats.last_pending = npending;
+  c->stats.last_tried = ps.tried;
+  c->stats.placed += (uint64_t)ps.nplaced;
+  pass_publish(c, &ps);
+out:
+  sc_sched_free(ps.sched);
+  sc_typical_release(&ps.typ);
+  sc_cluster_release(&ps.cl);
 }
 
 /* Marks node i lost and settles the jobs whose tasks lived there. */
@@ -324,7 +516,7 @@ static void node_lost(struct sc_ctl *c, int i, struct sc_store_batch *b)
     for (int t = 0; t < j->ntasks; t++) {
       struct ctl_task *task = &j->tasks[t];
       if (task->alive_node == i)
-        task->alive_node = -1;
+        ctl_task_set_alive(c, task, -1);
       if (task->node == i &&
           (task->state == SC_TASK_ASSIGNED || task->state == SC_TASK_RUNNING)) {
         task->state = SC_TASK_LOST;
@@ -364,29 +556,55 @@ static void tick(struct sc_ctl *c)
   pthread_mutex_lock(&c->mu);
 }
 
+/* Sleeps on sched_cond until the monotonic time deadline_ms. */
+static void sched_sleep(struct sc_ctl *c, double deadline_ms)
+{
+  struct timespec ts;
+
+  ts.tv_sec = (time_t)(deadline_ms / 1e3);
+  ts.tv_nsec = (long)((deadline_ms - (double)ts.tv_sec * 1e3) * 1e6);
+  if (ts.tv_nsec >= 1000000000L)
+    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+  if (ts.tv_nsec < 0)
+    ts.tv_nsec = 0;
+  pthread_cond_timedwait(&c->sched_cond, &c->mu, &ts);
+}
+
+/*
+ * Passes run when something changed, at least PASS_GAP_MS apart: while
+ * submissions stream in, one pass takes all that came in meanwhile; on an
+ * idle cluster a submission is scheduled at once.
+ */
 void *ctl_sched_main(void *arg)
 {
   struct sc_ctl *c = arg;
   struct sc_rng rng;
-  double last_tick = 0;
+  double last_tick = 0, next_pass = 0;
 
   sc_rng_seed(&rng, 42);
   pthread_mutex_lock(&c->mu);
   while (!c->stop) {
-    if (c->dirty) {
+    double now = mono_ms(), wake;
+    if (c->dirty && now >= next_pass) {
       c->dirty = false;
       sched_pass(c, &rng);
+      assert(!CTL_CHECK_PASSES || ctl_check(c) == 0);
+      next_pass = mono_ms() + PASS_GAP_MS;
     }
     if (mono_ms() - last_tick >= TICK_MS) {
       tick(c);
       last_tick = mono_ms();
     }
-    if (!c->dirty && !c->stop) {
-      int64_t deadline = sc_now_ms() + TICK_MS;
-      struct timespec ts = {.tv_sec = deadline / 1000,
-                            .tv_nsec = (long)(deadline % 1000) * 1000000L};
-      pthread_cond_timedwait(&c->sched_cond, &c->mu, &ts);
-    }
+    if (c->stop)
+      break;
+    wake = last_tick + TICK_MS;
+    if (c->dirty && next_pass < wake)
+      wake = next_pass;
+    if (wake <= mono_ms())
+      continue;
+    c->sched_idle = !c->dirty;
+    sched_sleep(c, wake);
+    c->sched_idle = false;
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;

@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/token_file.h"
 #include "util/units.h"
 
 static volatile int agent_stop;
@@ -56,21 +57,6 @@ static void agent_usage(FILE *out)
     "SIGTERM or SIGINT stops the agent and its tasks (TERM, then KILL after\n"
     "the task's grace period). Fractional GPU shares (SUPERCELL_GPU_MILLI) are\n"
     "advisory: nothing isolates a share of a device.\n");
-}
-
-static char *read_token_file(const char *path)
-{
-  FILE *f = fopen(path, "re");
-  char buf[512];
-  size_t n;
-
-  if (!f)
-    return NULL;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  buf[strcspn(buf, " \t\r\n")] = '\0';
-  return buf[0] ? strdup(buf) : NULL;
 }
 
 static int64_t machine_memory_mib(void)
@@ -200,7 +186,7 @@ static int agent_defaults(struct agent_opts *o)
 
   if (!o->cfg.server)
     o->cfg.server = (env = getenv("SUPERCELL_SERVER")) ? env : "http://127.0.0.1:8420";
-  if (o->token_file && !o->token && !(o->token = read_token_file(o->token_file))) {
+  if (o->token_file && !o->token && !(o->token = sc_token_file_read(o->token_file))) {
     fprintf(stderr, "supercell agent: cannot read a token from '%s'\n", o->token_file);
     return 2;
   }

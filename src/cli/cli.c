@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/token_file.h"
 
 #define SC_DEFAULT_SERVER "http://127.0.0.1:8420"
 
@@ -46,20 +47,12 @@ int sc_cli_common_option(struct sc_cli *c, int opt, const char *arg)
 
 static char *read_token(const char *dir, const char *sub)
 {
-  char path[4096], buf[512];
-  FILE *f;
-  size_t n;
+  char path[4096];
 
   if (!dir || !*dir)
     return NULL;
   snprintf(path, sizeof path, "%s%s/admin.token", dir, sub);
-  if (!(f = fopen(path, "re")))
-    return NULL;
-  n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  buf[strcspn(buf, " \t\r\n")] = '\0';
-  return buf[0] ? strdup(buf) : NULL;
+  return sc_token_file_read(path);
 }
 
 int sc_cli_connect(struct sc_cli *c)

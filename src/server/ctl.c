@@ -186,15 +186,26 @@ int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted)
   if (rc < 0)
     sc_error("store: a write failed: %s", sc_strerror(rc));
   sc_store_batch_free(b);
+  if (submitted) {
+    /* Log followers read the job from the store: a task's end is visible
+     * to them only now. */
+    pthread_mutex_lock(&c->mu);
+    ctl_wake_logs_locked(c);
+    pthread_mutex_unlock(&c->mu);
+  }
   return rc;
 }
 
 void ctl_notify_locked(struct sc_ctl *c)
 {
   c->dirty = c->full = true;
-  c->log_gen++;
   pthread_cond_signal(&c->sched_cond);
   pthread_cond_broadcast(&c->changed);
+}
+
+void ctl_wake_logs_locked(struct sc_ctl *c)
+{
+  c->log_gen++;
   pthread_cond_broadcast(&c->log_cond);
 }
 
@@ -657,6 +668,7 @@ void sc_ctl_stop(struct sc_ctl *c)
   pthread_mutex_lock(&c->mu);
   c->stop = true;
   ctl_notify_locked(c);
+  ctl_wake_logs_locked(c);
   pthread_mutex_unlock(&c->mu);
   if (c->started)
     pthread_join(c->thread, NULL);

@@ -565,8 +565,7 @@ int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
   sc_store_batch_free(b);
   if (rc == 0) {
     pthread_mutex_lock(&c->mu);
-    c->log_gen++;
-    pthread_cond_broadcast(&c->log_cond);
+    ctl_wake_logs_locked(c);
     pthread_mutex_unlock(&c->mu);
   }
   return rc;

@@ -111,6 +111,8 @@ struct sc_ctl {
   bool full;                 /* ... over every pending job (something was
                                 freed or changed), not only the fresh ones */
   bool sched_idle;           /* the thread sleeps with nothing to do */
+  int64_t runtime_due_ms;    /* earliest max-runtime end of a running job
+                                (CLOCK_REALTIME ms) as of the last tick, 0 */
   bool stop, started;
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
@@ -153,6 +155,9 @@ bool ctl_submit_locked(struct sc_ctl *c, struct sc_store_batch *b);
 /* Waits for b if it was submitted, frees it. Returns 0 or SC_ESTORE. */
 int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted);
 void ctl_notify_locked(struct sc_ctl *c);
+/* Wakes log followers: call after a change is durable (they read the
+ * store), never before, or they re-read the old state and sleep on. */
+void ctl_wake_logs_locked(struct sc_ctl *c);
 
 /* Removes finished jobs whose processes are all gone. */
 void ctl_jobs_compact(struct sc_ctl *c);

@@ -543,11 +543,16 @@ static void tick(struct sc_ctl *c)
     if (c->nodes[i].rec.state == SC_NODE_READY &&
         now - c->nodes[i].last_seen_ms > c->opts.heartbeat_timeout_ms)
       node_lost(c, i, b);
+  c->runtime_due_ms = 0;
   for (int i = 0; i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
-    if (j->state == SC_JOB_RUNNING && j->spec.max_runtime_s > 0 && j->started_ms > 0 &&
-        now - j->started_ms > j->spec.max_runtime_s * 1000)
+    int64_t due = j->started_ms + j->spec.max_runtime_s * 1000;
+    if (j->state != SC_JOB_RUNNING || j->spec.max_runtime_s <= 0 || j->started_ms <= 0)
+      continue;
+    if (now >= due)
       ctl_job_end(c, j, SC_JOB_FAILED, "exceeded max runtime", false, b);
+    else if (!c->runtime_due_ms || due < c->runtime_due_ms)
+      c->runtime_due_ms = due;
   }
   ctl_jobs_compact(c);
   submitted = ctl_submit_locked(c, b);
@@ -591,13 +596,18 @@ void *ctl_sched_main(void *arg)
       assert(!CTL_CHECK_PASSES || ctl_check(c) == 0);
       next_pass = mono_ms() + PASS_GAP_MS;
     }
-    if (mono_ms() - last_tick >= TICK_MS) {
+    /* Ticks every TICK_MS, and when a max runtime ends, so its kill goes
+     * out at once rather than up to a tick late. */
+    if (mono_ms() - last_tick >= TICK_MS ||
+        (c->runtime_due_ms > 0 && sc_now_ms() >= c->runtime_due_ms)) {
       tick(c);
       last_tick = mono_ms();
     }
     if (c->stop)
       break;
     wake = last_tick + TICK_MS;
+    if (c->runtime_due_ms > 0 && mono_ms() + (double)(c->runtime_due_ms - sc_now_ms()) < wake)
+      wake = mono_ms() + (double)(c->runtime_due_ms - sc_now_ms());
     if (c->dirty && next_pass < wake)
       wake = next_pass;
     if (wake <= mono_ms())

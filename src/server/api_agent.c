@@ -192,8 +192,41 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
   json_decref(body);
 }
 
+/* A reply of starts and kills on its way to an agent. */
+struct delivery {
+  struct sc_ctl *ctl;
+  char name[64];
+  json_t *reply;
+};
+
+static void delivery_done(void *arg, bool delivered)
+{
+  struct delivery *d = arg;
+
+  if (!delivered)
+    sc_ctl_assignments_undo(d->ctl, d->name, d->reply);
+  json_decref(d->reply);
+  free(d);
+}
+
+/* Has the reply taken back if the connection fails before it is sent. */
+static void watch_delivery(struct sc_ctl *ctl, const char *name, json_t *reply,
+                           struct sc_http_resp *resp)
+{
+  struct delivery *d = malloc(sizeof *d);
+
+  if (!d)
+    return; /* a lost reply is then sent again at the agent's next register */
+  d->ctl = ctl;
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->reply = json_incref(reply);
+  resp->done = delivery_done;
+  resp->done_arg = d;
+}
+
 void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp)
 {
+  struct sc_ctl *ctl = sc_server_ctl(req->srv);
   const char *name = sc_http_query(req, "name"), *wait = sc_http_query(req, "wait");
   long long wait_s = wait ? atoll(wait) : 0;
   json_t *out = NULL;
@@ -207,7 +240,14 @@ void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp
     bad(resp, "wait", "'wait' must be 0..60 seconds");
     return;
   }
-  rc = sc_ctl_assignments(sc_server_ctl(req->srv), name, wait_s * 1000, &out);
+  rc = sc_ctl_assignments(ctl, name, wait_s * 1000, &out);
+  if (rc == 0 && (json_array_size(json_object_get(out, "start")) > 0 ||
+                  json_array_size(json_object_get(out, "kill")) > 0)) {
+    if (sc_http_peer_closed(req))
+      sc_ctl_assignments_undo(ctl, name, out); /* a dead agent's poll */
+    else
+      watch_delivery(ctl, name, out, resp);
+  }
   reply_rc(resp, rc, out);
 }
 

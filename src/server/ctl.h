@@ -115,6 +115,13 @@ int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_r
 int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_update *u, int n);
 /* Long-polls up to wait_ms; *out = {"start": [...], "kill": [...]}. */
 int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json_t **out);
+/*
+ * Takes back a reply of sc_ctl_assignments for node name (borrowed) that
+ * never reached its agent (the connection failed): its starts become
+ * deliverable again at once and its kills are queued again where their
+ * processes may still run. Agents ignore a start of a task they run.
+ */
+void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, json_t *reply);
 /* Appends output of task index of job_id; attempt -1 = the task's current
  * attempt (offsets restart at 0 with each attempt). */
 int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,

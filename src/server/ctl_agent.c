@@ -272,6 +272,13 @@ static void node_seen(struct sc_ctl *c, int node, struct sc_store_batch *b)
   n->rec.last_heartbeat_ms = now;
 }
 
+/* Ends the wait of node's current poll, if any: it answers empty. */
+static void supersede_poll(struct sc_ctl *c, int node)
+{
+  c->nodes[node].poll_seq++;
+  pthread_cond_broadcast(&c->changed);
+}
+
 int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **kill)
 {
   struct sc_store_batch *b = sc_store_batch_new();
@@ -289,6 +296,9 @@ int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **k
   if (node >= 0) {
     op.u.node = c->nodes[node].rec;
     sc_store_batch_add(b, &op);
+    /* A register starts the agent afresh: a poll still open from before
+     * (a killed process's) answers empty instead of taking its starts. */
+    supersede_poll(c, node);
     reconcile(c, node, reg->running, reg->nrunning, true, *kill, b);
     ctl_notify_locked(c);
     sc_info("node %s registered: %d devices, %d running tasks", reg->name, reg->ndev,
@@ -390,8 +400,17 @@ static void task_running(struct sc_ctl *c, int node, struct ctl_job *j,
     sc_store_batch_add(b, &op);
     return;
   }
-  if ((t->node == node && t->state == SC_TASK_RUNNING) || t->exit_node == node)
-    return; /* nothing new, or a report older than the exit we know of */
+  if (t->node == node && t->state == SC_TASK_RUNNING) {
+    /* A heartbeat marked it running first (heartbeats carry no pid). */
+    if (u->pid > 0 && t->pid != u->pid) {
+      t->pid = u->pid;
+      ctl_task_op(c, j, u->index, &op);
+      sc_store_batch_add(b, &op);
+    }
+    return;
+  }
+  if (t->exit_node == node)
+    return; /* a report older than the exit we know of */
   if (t->alive_node < 0)
     ctl_task_set_alive(c, t, node);
   ctl_refq_push(&c->nodes[node].kill_q, j->id, u->index);
@@ -503,21 +522,34 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json
   int64_t deadline = sc_now_ms() + wait_ms;
   struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (long)(deadline % 1000) * 1000000L};
   json_t *start = json_array(), *kill = json_array();
+  uint64_t seq = 0;
   int node, rc = 0;
 
   *out = NULL;
   pthread_mutex_lock(&c->mu);
+  node = ctl_node_find(c, name);
+  if (node >= 0) {
+    /* One poll per node: a newer one means the agent gave up on this one
+     * (or died and was restarted), so an older poll must not take starts. */
+    supersede_poll(c, node);
+    seq = c->nodes[node].poll_seq;
+  }
   for (;;) {
+    bool timed_out;
     node = ctl_node_find(c, name);
     if (node < 0) {
       rc = SC_ENOENT;
       break;
     }
+    if (c->nodes[node].poll_seq != seq)
+      break; /* superseded: answer empty */
     c->nodes[node].last_seen_ms = sc_now_ms();
     if (take_assignments(c, node, start, kill) || c->stop || sc_now_ms() >= deadline)
       break;
-    if (pthread_cond_timedwait(&c->changed, &c->mu, &ts) == ETIMEDOUT) {
-      take_assignments(c, ctl_node_find(c, name), start, kill);
+    timed_out = pthread_cond_timedwait(&c->changed, &c->mu, &ts) == ETIMEDOUT;
+    if (timed_out) {
+      if (c->nodes[node].poll_seq == seq)
+        take_assignments(c, node, start, kill);
       break;
     }
   }
@@ -529,6 +561,65 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json
     json_decref(kill);
   }
   return rc == 0 && !*out ? SC_ENOMEM : rc;
+}
+
+/* A start that did not arrive: deliverable again if still wanted here. */
+static void undo_start(struct sc_ctl *c, int node, json_t *start)
+{
+  json_t *attempt = json_object_get(start, "attempt");
+  struct ctl_job *j;
+  struct ctl_task *t;
+  int64_t job;
+  int index;
+
+  if (sc_task_id_parse(json_string_value(json_object_get(start, "task_id")), &job, &index) < 0 ||
+      !(j = ctl_job_find(c, job)) || index >= j->ntasks)
+    return;
+  t = &j->tasks[index];
+  if (t->node == node && t->state == SC_TASK_ASSIGNED && t->published && t->delivered_ms &&
+      t->attempt == json_integer_value(attempt)) {
+    t->delivered_ms = 0;
+    ctl_refq_push(&c->nodes[node].start_q, job, index);
+  }
+}
+
+/* A kill that did not arrive: queued again while a process it means may
+ * still run there (never one the node should run now: ids name no attempt). */
+static void undo_kill(struct sc_ctl *c, int node, const char *id)
+{
+  struct ctl_job *j;
+  const struct ctl_task *t;
+  int64_t job;
+  int index;
+
+  if (sc_task_id_parse(id, &job, &index) < 0)
+    return;
+  j = ctl_job_find(c, job);
+  t = j && index < j->ntasks ? &j->tasks[index] : NULL;
+  if (t && (t->alive_node != node ||
+            (t->node == node && (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING))))
+    return;
+  ctl_refq_push(&c->nodes[node].kill_q, job, index);
+}
+
+void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, json_t *reply)
+{
+  json_t *v;
+  size_t i;
+  int node;
+
+  pthread_mutex_lock(&c->mu);
+  node = ctl_node_find(c, name);
+  if (node >= 0 && c->nodes[node].rec.state == SC_NODE_READY) {
+    json_array_foreach(json_object_get(reply, "start"), i, v) undo_start(c, node, v);
+    json_array_foreach(json_object_get(reply, "kill"), i, v)
+      undo_kill(c, node, json_string_value(v));
+    sc_info("node %s: an assignments reply was not delivered (%zu starts, %zu kills): queued again",
+            name, json_array_size(json_object_get(reply, "start")),
+            json_array_size(json_object_get(reply, "kill")));
+    pthread_cond_broadcast(&c->changed);
+  }
+  pthread_mutex_unlock(&c->mu);
 }
 
 int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
@@ -586,7 +677,7 @@ static void node_usage(struct sc_ctl *c, int node, int used[SC_STORE_MAX_DEVICES
 json_t *sc_ctl_nodes_json(struct sc_ctl *c)
 {
   json_t *nodes = json_array();
-  char when[40];
+  char when[40], since[40];
 
   pthread_mutex_lock(&c->mu);
   for (int i = 0; i < c->nnodes; i++) {
@@ -601,14 +692,16 @@ json_t *sc_ctl_nodes_json(struct sc_ctl *c)
                                             (json_int_t)n->dev[d].memory_mib, "milli_used",
                                             used[d]));
     sc_time_format(n->rec.last_heartbeat_ms, when, sizeof when);
-    json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s}", "name",
-                                           n->rec.name, "state",
+    sc_time_format(n->rec.registered_ms, since, sizeof since);
+    json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o}",
+                                           "name", n->rec.name, "state",
                                            sc_node_state_name(n->rec.state), "address",
                                            n->rec.address, "cpu_milli",
                                            (json_int_t)n->rec.cpu_milli, "memory_mib",
                                            (json_int_t)n->rec.memory_mib, "labels",
                                            labels ? labels : json_object(), "devices", devs,
-                                           "last_heartbeat", when));
+                                           "last_heartbeat", when, "registered_at",
+                                           since[0] ? json_string(since) : json_null()));
   }
   pthread_mutex_unlock(&c->mu);
   return json_pack("{s:o}", "nodes", nodes);

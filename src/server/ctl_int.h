@@ -88,6 +88,10 @@ struct ctl_node {
   struct ctl_refq start_q, kill_q;
   struct ctl_task *alive;          /* tasks with alive_node == this node */
   int nalive;
+  uint64_t poll_seq;               /* bumped by each assignments poll and
+                                      register: only the poll holding the
+                                      latest value waits, older ones answer
+                                      empty (a dead agent's poll takes nothing) */
 };
 
 /* One entry of FGD's target workload window. */

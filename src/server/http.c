@@ -6,11 +6,13 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server/codec.h"
 #include "util/error.h"
@@ -28,6 +30,8 @@ struct conn_req {
   char *body;
   size_t len, cap;
   bool too_big;
+  void (*done)(void *arg, bool delivered); /* the reply's hook, see http.h */
+  void *done_arg;
 };
 
 struct sc_ctl *sc_server_ctl(struct sc_server *s)
@@ -56,6 +60,20 @@ void sc_http_error(struct sc_http_resp *resp, int status, const char *code,
 const char *sc_http_query(struct sc_http_req *req, const char *name)
 {
   return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool sc_http_peer_closed(struct sc_http_req *req)
+{
+  const union MHD_ConnectionInfo *info =
+    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  char byte;
+  ssize_t n;
+
+  if (!info)
+    return false;
+  /* This thread alone reads the connection while its handler runs. */
+  n = recv(info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp)
@@ -272,6 +290,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   req.len = cr->len;
   peer_of(conn, req.peer, sizeof req.peer);
   dispatch(s, &req, &resp);
+  cr->done = resp.done;
+  cr->done_arg = resp.done_arg;
   return send_reply(conn, &resp);
 }
 
@@ -282,8 +302,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
   (void)cls;
   (void)conn;
-  (void)toe;
   if (cr) {
+    if (cr->done)
+      cr->done(cr->done_arg, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     free(cr->body);
     free(cr);
     *con_cls = NULL;

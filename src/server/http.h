@@ -8,6 +8,7 @@
 #define SC_SERVER_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "server/auth.h"
@@ -35,6 +36,11 @@ struct sc_http_resp {
   json_t *json;            /* owned; sent as application/json */
   const char *text;        /* static text, used when json is NULL */
   const char *content_type;
+  /* When set, called once when the reply's fate is known: delivered is
+   * false when the connection ended before it was sent whole (the client
+   * died or went away). done_arg is owned by the hook. */
+  void (*done)(void *arg, bool delivered);
+  void *done_arg;
 };
 
 typedef void (*sc_http_handler)(struct sc_http_req *req, struct sc_http_resp *resp);
@@ -76,6 +82,9 @@ void sc_http_error(struct sc_http_resp *resp, int status, const char *code,
 json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp);
 /* A query argument or NULL. */
 const char *sc_http_query(struct sc_http_req *req, const char *name);
+/* True when the client has closed its end of the connection (or it broke)
+ * while its request was being handled: a reply would reach nobody. */
+bool sc_http_peer_closed(struct sc_http_req *req);
 
 /* Routes (api.c, api_agent.c), NULL-terminated. */
 extern const struct sc_route sc_api_routes[];

@@ -2,8 +2,10 @@
  * The controller on a real store, driven through its agent-facing calls:
  * gangs start whole on disjoint devices or not at all, model constraints,
  * fractional packing, node loss with a whole-gang requeue and kills for the
- * returning node, cancel, restart from the store, and the time of one
- * scheduling pass over 1,000 pending jobs and 100 nodes.
+ * returning node, cancel, restart from the store, the time of one
+ * scheduling pass over 1,000 pending jobs and 100 nodes, and the wake-ups:
+ * one poll per node, undelivered replies taken back, kills and log
+ * followers woken at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +332,229 @@ static void test_pass_time(void **state)
   assert_true(st.placed > 0);
 }
 
+/* A controller whose nodes are not lost while a test waits. */
+static void reopen_patient(void)
+{
+  struct sc_ctl_opts opts = {.heartbeat_timeout_ms = 60000, .grace_ms = 1000};
+
+  sc_ctl_stop(ctl);
+  sc_ctl_free(ctl);
+  assert_int_equal(sc_ctl_new(&opts, store, &ctl), 0);
+}
+
+static int64_t mono_now_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One assignments poll on its own thread. */
+struct poller {
+  pthread_t thread;
+  const char *node;
+  int64_t wait_ms, took_ms;
+  json_t *out;
+};
+
+static void *poll_main(void *arg)
+{
+  struct poller *p = arg;
+  int64_t t0 = mono_now_ms();
+
+  if (sc_ctl_assignments(ctl, p->node, p->wait_ms, &p->out) < 0)
+    p->out = NULL;
+  p->took_ms = mono_now_ms() - t0;
+  return NULL;
+}
+
+static void poll_begin(struct poller *p, const char *node, int64_t wait_ms)
+{
+  memset(p, 0, sizeof *p);
+  p->node = node;
+  p->wait_ms = wait_ms;
+  assert_int_equal(pthread_create(&p->thread, NULL, poll_main, p), 0);
+  usleep(100 * 1000); /* it waits by now */
+}
+
+static size_t poll_end(struct poller *p, const char *key)
+{
+  size_t n;
+
+  assert_int_equal(pthread_join(p->thread, NULL), 0);
+  assert_non_null(p->out);
+  n = json_array_size(json_object_get(p->out, key));
+  return n;
+}
+
+/* A second poll (or a register) of a node answers the first one empty at
+ * once; the start goes to the newest poll. */
+static void test_one_poll_per_node(void **state)
+{
+  struct poller old, live;
+
+  (void)state;
+  reopen_patient();
+  add_node("a", "nvidia", "A100", 1);
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  poll_begin(&old, "a", 5000);
+  poll_begin(&live, "a", 5000);
+  assert_int_equal(poll_end(&old, "start"), 0);
+  assert_true(old.took_ms < 1000);
+  submit("{\"name\": \"one\", \"command\": [\"x\"], \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(poll_end(&live, "start"), 1);
+  assert_true(live.took_ms < 1000);
+  json_decref(old.out);
+  json_decref(live.out);
+  poll_begin(&old, "a", 5000);
+  add_node("a", "nvidia", "A100", 1); /* the agent was restarted */
+  assert_int_equal(poll_end(&old, "start"), 0);
+  assert_true(old.took_ms < 1000);
+  json_decref(old.out);
+}
+
+/* A reply that did not reach the agent: its start and kill go out again. */
+static void test_undelivered_reply(void **state)
+{
+  json_t *out = NULL, *again = NULL;
+  int64_t id;
+
+  (void)state;
+  reopen_patient();
+  add_node("a", "nvidia", "A100", 1);
+  id = submit("{\"name\": \"one\", \"command\": [\"x\"], \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  assert_int_equal(sc_ctl_assignments(ctl, "a", 2000, &out), 0);
+  assert_int_equal(json_array_size(json_object_get(out, "start")), 1);
+  sc_ctl_assignments_undo(ctl, "a", out);
+  assert_int_equal(sc_ctl_assignments(ctl, "a", 0, &again), 0);
+  assert_int_equal(json_array_size(json_object_get(again, "start")), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(again, "start"), 0), "task_id")),
+                      "j-000001.0");
+  json_decref(out);
+  json_decref(again);
+  report("a", "j-000001.0", false, 0);
+  assert_int_equal(sc_ctl_cancel(ctl, id, NULL), 0);
+  assert_int_equal(sc_ctl_assignments(ctl, "a", 0, &out), 0);
+  assert_int_equal(json_array_size(json_object_get(out, "kill")), 1);
+  sc_ctl_assignments_undo(ctl, "a", out);
+  assert_int_equal(sc_ctl_assignments(ctl, "a", 0, &again), 0);
+  assert_int_equal(json_array_size(json_object_get(again, "kill")), 1);
+  json_decref(out);
+  json_decref(again);
+}
+
+/* A cancel and an exceeded max runtime wake the node's poll at once. */
+static void test_kills_wake_poll(void **state)
+{
+  struct poller p;
+  int64_t id, t0;
+
+  (void)state;
+  reopen_patient();
+  add_node("a", "nvidia", "A100", 2);
+  id = submit("{\"name\": \"c\", \"command\": [\"x\"], \"resources\": {\"gpus\": 1}}");
+  submit("{\"name\": \"m\", \"command\": [\"x\"], \"max_runtime\": 1, \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  json_decref(starts("a", 1000, NULL));
+  report("a", "j-000001.0", false, 0);
+  poll_begin(&p, "a", 5000);
+  assert_int_equal(sc_ctl_cancel(ctl, id, NULL), 0);
+  assert_int_equal(poll_end(&p, "kill"), 1);
+  assert_true(p.took_ms < 300);
+  json_decref(p.out);
+  t0 = mono_now_ms();
+  report("a", "j-000002.0", false, 0); /* its max runtime counts from here */
+  memset(&p, 0, sizeof p);
+  p.node = "a";
+  p.wait_ms = 5000;
+  assert_int_equal(pthread_create(&p.thread, NULL, poll_main, &p), 0);
+  assert_int_equal(poll_end(&p, "kill"), 1);
+  print_message("max runtime 1 s: kill after %lld ms\n", (long long)(mono_now_ms() - t0));
+  assert_true(mono_now_ms() - t0 >= 950);
+  assert_true(mono_now_ms() - t0 < 1150);
+  json_decref(p.out);
+}
+
+/* A "running" report after a heartbeat already marked the task running
+ * still records the pid. */
+static void test_late_running_pid(void **state)
+{
+  struct sc_agent_running r = {0};
+  struct sc_job_rec j;
+  json_t *kill = NULL;
+  int64_t id;
+
+  (void)state;
+  reopen_patient();
+  add_node("a", "nvidia", "A100", 1);
+  id = submit("{\"name\": \"p\", \"command\": [\"x\"], \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  json_decref(starts("a", 1000, NULL));
+  r.job_id = id;
+  assert_int_equal(sc_ctl_heartbeat(ctl, "a", &r, 1, &kill), 0);
+  assert_int_equal(json_array_size(kill), 0);
+  json_decref(kill);
+  report("a", "j-000001.0", false, 0); /* pid 42 */
+  assert_int_equal(sc_store_job_get(store, id, &j), 0);
+  assert_int_equal(j.tasks[0].state, SC_TASK_RUNNING);
+  assert_int_equal(j.tasks[0].pid, 42);
+  sc_job_rec_release(&j);
+}
+
+struct exit_later {
+  pthread_t thread;
+};
+
+static void *exit_main(void *arg)
+{
+  (void)arg;
+  usleep(200 * 1000);
+  report("a", "j-000001.0", true, 0);
+  return NULL;
+}
+
+/* A log follower (reading the job from the store like GET .../logs?wait)
+ * sees a task's end as soon as it is committed, not at its deadline. */
+static void test_log_follower_sees_end(void **state)
+{
+  struct exit_later e;
+  uint64_t gen;
+  int64_t id, t0;
+
+  (void)state;
+  reopen_patient();
+  add_node("a", "nvidia", "A100", 1);
+  id = submit("{\"name\": \"l\", \"command\": [\"x\"], \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  json_decref(starts("a", 1000, NULL));
+  report("a", "j-000001.0", false, 0);
+  t0 = mono_now_ms();
+  gen = sc_ctl_log_generation(ctl);
+  assert_int_equal(pthread_create(&e.thread, NULL, exit_main, NULL), 0);
+  while (!sc_job_state_final(job_state(id)) && mono_now_ms() - t0 < 5000)
+    sc_ctl_log_wait(ctl, &gen, sc_now_ms() + 5000);
+  assert_int_equal(pthread_join(e.thread, NULL), 0);
+  assert_int_equal(job_state(id), SC_JOB_SUCCEEDED);
+  print_message("log follower saw the end after %lld ms\n", (long long)(mono_now_ms() - t0));
+  assert_true(mono_now_ms() - t0 < 1000);
+}
+
+/* Nodes say when they registered. */
+static void test_nodes_registered_at(void **state)
+{
+  json_t *nodes, *at;
+
+  (void)state;
+  add_node("a", "nvidia", "A100", 1);
+  nodes = sc_ctl_nodes_json(ctl);
+  at = json_object_get(json_array_get(json_object_get(nodes, "nodes"), 0), "registered_at");
+  assert_true(json_is_string(at));
+  assert_int_equal(strlen(json_string_value(at)), strlen("2026-11-29T10:00:00.123Z"));
+  json_decref(nodes);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -338,6 +564,12 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_node_lost_requeue, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_and_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pass_time, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_one_poll_per_node, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_undelivered_reply, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_kills_wake_poll, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_late_running_pid, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_log_follower_sees_end, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_nodes_registered_at, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,18 +279,31 @@ static void supersede_poll(struct sc_ctl *c, int node)
   pthread_cond_broadcast(&c->changed);
 }
 
+/* Starts an agent request that answers with a kill list: a store batch
+ * for what it changes and the empty list. Returns 0 or SC_ENOMEM (both
+ * outputs then NULL). */
+static int kill_reply_begin(struct sc_store_batch **b, json_t **kill)
+{
+  *b = sc_store_batch_new();
+  *kill = json_array();
+  if (*b && *kill)
+    return 0;
+  sc_store_batch_free(*b);
+  json_decref(*kill);
+  *b = NULL;
+  *kill = NULL;
+  return SC_ENOMEM;
+}
+
 int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **kill)
 {
-  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_batch *b;
   struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
   bool submitted;
   int node;
 
-  *kill = json_array();
-  if (!b || !*kill) {
-    sc_store_batch_free(b);
+  if (kill_reply_begin(&b, kill) < 0)
     return SC_ENOMEM;
-  }
   pthread_mutex_lock(&c->mu);
   node = node_upsert(c, reg);
   if (node >= 0) {
@@ -316,15 +329,12 @@ int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **k
 int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_running *running,
                      int nrunning, json_t **kill)
 {
-  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_batch *b;
   bool submitted = false;
   int node;
 
-  *kill = json_array();
-  if (!b || !*kill) {
-    sc_store_batch_free(b);
+  if (kill_reply_begin(&b, kill) < 0)
     return SC_ENOMEM;
-  }
   pthread_mutex_lock(&c->mu);
   node = ctl_node_find(c, name);
   if (node >= 0) {

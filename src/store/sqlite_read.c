@@ -1,0 +1,468 @@
+/*
+ * SQLite backend, read side: queries on pooled read connections (WAL lets
+ * them run beside the writer) and the decoding of rows into store records.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite_int.h"
+#include "util/error.h"
+#include "util/log.h"
+
+/* ---- reads ---- */
+
+static int pool_get(struct sc_store *s, sqlite3 **db)
+{
+  pthread_mutex_lock(&s->pool_mu);
+  if (s->npool > 0) {
+    *db = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&s->pool_mu);
+  return sc_sqlite_open_conn(s->path, db);
+}
+
+static void pool_put(struct sc_store *s, sqlite3 *db)
+{
+  pthread_mutex_lock(&s->pool_mu);
+  if (s->npool < POOL_MAX) {
+    s->pool[s->npool++] = db;
+    db = NULL;
+  }
+  pthread_mutex_unlock(&s->pool_mu);
+  sqlite3_close(db);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+  const char *text = (const char *)sqlite3_column_text(st, col);
+  size_t len = text ? strlen(text) : 0;
+
+  if (len >= size)
+    len = size - 1;
+  if (len)
+    memcpy(dst, text, len);
+  dst[len] = '\0';
+}
+
+static int col_code(sqlite3_stmt *st, int col)
+{
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int(st, col);
+}
+
+static void parse_devices(const char *text, struct sc_task_rec *t)
+{
+  const char *p = text ? text : "";
+
+  t->ndev = 0;
+  while (*p && t->ndev < SC_STORE_MAX_DEVICES) {
+    char *end;
+    long v;
+    while (*p && (*p < '0' || *p > '9'))
+      p++;
+    if (!*p)
+      break;
+    v = strtol(p, &end, 10);
+    t->devices[t->ndev++] = (int)v;
+    p = end;
+  }
+}
+
+static void row_task(sqlite3_stmt *st, struct sc_task_rec *t)
+{
+  memset(t, 0, sizeof *t);
+  t->job_id = sqlite3_column_int64(st, 0);
+  t->index = sqlite3_column_int(st, 1);
+  t->state = sc_task_state_parse((const char *)sqlite3_column_text(st, 2));
+  copy_col(st, 3, t->node, sizeof t->node);
+  parse_devices((const char *)sqlite3_column_text(st, 4), t);
+  copy_col(st, 5, t->vendor, sizeof t->vendor);
+  t->gpu_milli = sqlite3_column_int(st, 6);
+  t->exit_code = col_code(st, 7);
+  t->signal = col_code(st, 8);
+  t->attempt = sqlite3_column_int(st, 9);
+  t->pid = sqlite3_column_int64(st, 10);
+  t->started_ms = sqlite3_column_int64(st, 11);
+  t->finished_ms = sqlite3_column_int64(st, 12);
+}
+
+static int row_job(sqlite3_stmt *st, struct sc_job_rec *j)
+{
+  const char *spec = (const char *)sqlite3_column_text(st, 4);
+
+  memset(j, 0, sizeof *j);
+  j->id = sqlite3_column_int64(st, 0);
+  copy_col(st, 1, j->name, sizeof j->name);
+  copy_col(st, 2, j->tenant, sizeof j->tenant);
+  j->priority = sqlite3_column_int(st, 3);
+  j->spec = strdup(spec ? spec : "{}");
+  j->state = sc_job_state_parse((const char *)sqlite3_column_text(st, 5));
+  copy_col(st, 6, j->reason, sizeof j->reason);
+  j->created_ms = sqlite3_column_int64(st, 7);
+  j->started_ms = sqlite3_column_int64(st, 8);
+  j->finished_ms = sqlite3_column_int64(st, 9);
+  j->attempt = sqlite3_column_int(st, 10);
+  j->max_retries = sqlite3_column_int(st, 11);
+  j->ntasks = sqlite3_column_int(st, 12);
+  return j->spec ? 0 : SC_ENOMEM;
+}
+
+static int load_tasks(sqlite3 *db, struct sc_job_rec *j)
+{
+  sqlite3_stmt *st = NULL;
+  int rc = 0, n = 0;
+
+  if (j->ntasks <= 0)
+    return 0;
+  j->tasks = calloc((size_t)j->ntasks, sizeof *j->tasks);
+  if (!j->tasks)
+    return SC_ENOMEM;
+  if (sqlite3_prepare_v2(db, sc_sql_tasks_of_job, -1, &st, NULL) != SQLITE_OK)
+    return SC_ESTORE;
+  sqlite3_bind_int64(st, 1, j->id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < j->ntasks)
+    row_task(st, &j->tasks[n++]);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return SC_ESTORE;
+  j->ntasks = n;
+  return 0;
+}
+
+/* Runs a job query already bound in st, appending jobs to *out. */
+static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks,
+                        struct sc_job_rec **out, int *n)
+{
+  int cap = 0, rc = 0, step;
+
+  *out = NULL;
+  *n = 0;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      int ncap = cap ? cap * 2 : 16;
+      struct sc_job_rec *jobs = realloc(*out, (size_t)ncap * sizeof *jobs);
+      if (!jobs) {
+        rc = SC_ENOMEM;
+        break;
+      }
+      *out = jobs;
+      cap = ncap;
+    }
+    rc = row_job(st, &(*out)[(*n)++]);
+    if (rc == 0 && with_tasks)
+      rc = load_tasks(db, &(*out)[*n - 1]);
+    if (rc < 0)
+      break;
+  }
+  if (rc == 0 && step != SQLITE_DONE)
+    rc = SC_ESTORE;
+  if (rc < 0) {
+    sc_store_free_jobs(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sc_sql_job_get, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    rc = row_job(st, out);
+    if (rc == 0)
+      rc = load_tasks(db, out);
+  } else {
+    rc = rc == SQLITE_DONE ? SC_ENOENT : SC_ESTORE;
+  }
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  if (rc < 0)
+    sc_job_rec_release(out);
+  return rc;
+}
+
+int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
+                       struct sc_job_rec **out, int *n)
+{
+  char sql[512];
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc, col = 2;
+
+  *out = NULL;
+  *n = 0;
+  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s%s ORDER BY id LIMIT %d", sc_sql_job_select,
+           f->state >= 0 ? " AND state = ?2" : "",
+           f->tenant ? (f->state >= 0 ? " AND tenant = ?3" : " AND tenant = ?2") : "",
+           f->limit > 0 ? f->limit : 100);
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  sqlite3_bind_int64(st, 1, f->after);
+  if (f->state >= 0)
+    sqlite3_bind_text(st, col++, sc_job_state_name(f->state), -1, SQLITE_STATIC);
+  if (f->tenant)
+    sqlite3_bind_text(st, col, f->tenant, -1, SQLITE_STATIC);
+  rc = collect_jobs(db, st, f->with_tasks, out, n);
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  return rc;
+}
+
+int sc_sqlite_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sc_sql_jobs_active, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  rc = collect_jobs(db, st, true, out, n);
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  return rc;
+}
+
+/* Runs a one-row, one-integer query with one optional bound integer. */
+static int query_int(struct sc_store *s, const char *sql, int64_t *value)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  *value = 0;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  rc = SC_ESTORE;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    *value = sqlite3_column_int64(st, 0);
+    rc = 0;
+  }
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  return rc;
+}
+
+int sc_sqlite_max_job_id(struct sc_store *s, int64_t *id)
+{
+  return query_int(s, "SELECT coalesce(max(id), 0) FROM jobs", id);
+}
+
+static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
+{
+  const char *labels = (const char *)sqlite3_column_text(st, 4);
+  const char *devices = (const char *)sqlite3_column_text(st, 5);
+
+  memset(n, 0, sizeof *n);
+  copy_col(st, 0, n->name, sizeof n->name);
+  copy_col(st, 1, n->address, sizeof n->address);
+  n->cpu_milli = sqlite3_column_int64(st, 2);
+  n->memory_mib = sqlite3_column_int64(st, 3);
+  n->labels = strdup(labels ? labels : "{}");
+  n->devices = strdup(devices ? devices : "[]");
+  n->state = sqlite3_column_text(st, 6) &&
+                     strcmp((const char *)sqlite3_column_text(st, 6), "ready") == 0
+               ? SC_NODE_READY
+               : SC_NODE_LOST;
+  n->last_heartbeat_ms = sqlite3_column_int64(st, 7);
+  n->registered_ms = sqlite3_column_int64(st, 8);
+}
+
+/* Runs a prepared-per-call read, growing *out by elem_size per row. */
+static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
+                        void (*row)(sqlite3_stmt *, void *), void **out, int *n)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc, cap = 0, step = SQLITE_ERROR;
+
+  *out = NULL;
+  *n = 0;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+      if (*n == cap) {
+        int ncap = cap ? cap * 2 : 16;
+        void *grown = realloc(*out, (size_t)ncap * elem_size);
+        if (!grown) {
+          rc = SC_ENOMEM;
+          break;
+        }
+        *out = grown;
+        cap = ncap;
+      }
+      row(st, (char *)*out + (size_t)(*n)++ * elem_size);
+    }
+  }
+  if (rc == 0 && step != SQLITE_DONE)
+    rc = SC_ESTORE;
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  return rc;
+}
+
+static void row_node_any(sqlite3_stmt *st, void *dst)
+{
+  row_node(st, dst);
+}
+
+static void row_token(sqlite3_stmt *st, void *dst)
+{
+  struct sc_token_rec *t = dst;
+  const void *hash = sqlite3_column_blob(st, 0);
+
+  memset(t, 0, sizeof *t);
+  if (hash && sqlite3_column_bytes(st, 0) == (int)sizeof t->hash)
+    memcpy(t->hash, hash, sizeof t->hash);
+  t->kind = sc_token_kind_parse((const char *)sqlite3_column_text(st, 1));
+  copy_col(st, 2, t->tenant, sizeof t->tenant);
+  t->created_ms = sqlite3_column_int64(st, 3);
+}
+
+int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n)
+{
+  void *rows;
+  int rc = collect_rows(s, sc_sql_nodes, sizeof **out, row_node_any, &rows, n);
+
+  *out = rows;
+  if (rc < 0) {
+    sc_store_free_nodes(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int sc_sqlite_token_list(struct sc_store *s, struct sc_token_rec **out, int *n)
+{
+  void *rows;
+  int rc = collect_rows(s, sc_sql_tokens, sizeof **out, row_token, &rows, n);
+
+  *out = rows;
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+/* Appends bytes [from, n) of blob to the growing buffer, up to max total. */
+static int buf_append(char **buf, size_t *len, size_t *cap, const char *blob, size_t n,
+                      size_t max)
+{
+  if (*len + n > max)
+    n = max - *len;
+  if (*len + n + 1 > *cap) {
+    size_t ncap = (*len + n + 1) * 2;
+    char *grown = realloc(*buf, ncap);
+    if (!grown)
+      return SC_ENOMEM;
+    *buf = grown;
+    *cap = ncap;
+  }
+  memcpy(*buf + *len, blob, n);
+  *len += n;
+  (*buf)[*len] = '\0';
+  return 0;
+}
+
+/* Reads rows (offset, data) of st from offset on into *data. */
+static int log_collect(sqlite3_stmt *st, const struct sc_log_query *q, char **data,
+                       size_t *len, int64_t *end)
+{
+  size_t cap = 0;
+  int64_t cur = q->offset;
+  int rc = 0, step;
+
+  while (*len < q->max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t off = sqlite3_column_int64(st, 0);
+    const char *blob = sqlite3_column_blob(st, 1);
+    size_t n = (size_t)sqlite3_column_bytes(st, 1), skip;
+    if (off + (int64_t)n <= cur)
+      continue;
+    if (off > cur)
+      cur = off;
+    skip = (size_t)(cur - off);
+    size_t before = *len;
+    if ((rc = buf_append(data, len, &cap, blob + skip, n - skip, q->max)) < 0)
+      break;
+    cur += (int64_t)(*len - before);
+  }
+  if (rc == 0 && !*data && !(*data = calloc(1, 1)))
+    rc = SC_ENOMEM;
+  *end = cur;
+  return rc;
+}
+
+int sc_sqlite_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
+                       size_t *len, int64_t *end)
+{
+  bool by_task = q->task >= 0;
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int64_t start = 0;
+  int rc, col = 2;
+
+  *data = NULL;
+  *len = 0;
+  *end = q->offset;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  rc = SC_ESTORE;
+  if (sqlite3_prepare_v2(db, by_task ? sc_sql_log_task_start : sc_sql_log_job_start, -1,
+                         &st, NULL) != SQLITE_OK)
+    goto out;
+  sqlite3_bind_int64(st, 1, q->job_id);
+  if (by_task)
+    sqlite3_bind_int(st, col++, q->task);
+  sqlite3_bind_int64(st, col, q->offset);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    start = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (sqlite3_prepare_v2(db, by_task ? sc_sql_log_task_read : sc_sql_log_job_read, -1,
+                         &st, NULL) != SQLITE_OK)
+    goto out;
+  col = 2;
+  sqlite3_bind_int64(st, 1, q->job_id);
+  if (by_task)
+    sqlite3_bind_int(st, col++, q->task);
+  sqlite3_bind_int64(st, col, start);
+  rc = log_collect(st, q, data, len, end);
+out:
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  if (rc < 0) {
+    free(*data);
+    *data = NULL;
+    *len = 0;
+  }
+  return rc;
+}
+

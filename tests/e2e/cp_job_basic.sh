@@ -59,4 +59,9 @@ list=$("$SUPERCELL" jobs -o json)
 check_eq "states in the list" "$(jq -r '[.jobs[] | .id + "=" + .state] | join(" ")' <<<"$list")" \
   "$id=succeeded $id2=succeeded $id3=failed $id4=failed"
 
+# 6. The API describes itself: the OpenAPI document, behind the token.
+check "GET /v1/openapi.yaml serves OpenAPI 3" grep -q '^200 .*openapi: 3' <<<"$(sc_api GET /v1/openapi.yaml)"
+check_eq "the document needs a token" \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$SC_URL/v1/openapi.yaml")" 401
+
 sc_finish

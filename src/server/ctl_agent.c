@@ -295,6 +295,17 @@ static int kill_reply_begin(struct sc_store_batch **b, json_t **kill)
   return SC_ENOMEM;
 }
 
+/* Ends an agent request on a node: waits for its writes (none were queued
+ * when the node was unknown) and returns node's error code, else the
+ * store's result. */
+static int node_reply_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted,
+                             int node)
+{
+  int rc = ctl_finish(c, b, submitted);
+
+  return node < 0 ? node : rc;
+}
+
 int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **kill)
 {
   struct sc_store_batch *b;
@@ -319,11 +330,7 @@ int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **k
   }
   submitted = ctl_submit_locked(c, b);
   pthread_mutex_unlock(&c->mu);
-  if (node < 0) {
-    sc_store_batch_free(b);
-    return node;
-  }
-  return ctl_finish(c, b, submitted);
+  return node_reply_finish(c, b, submitted, node);
 }
 
 int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_running *running,
@@ -343,11 +350,7 @@ int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_r
     submitted = ctl_submit_locked(c, b);
   }
   pthread_mutex_unlock(&c->mu);
-  if (node < 0) {
-    sc_store_batch_free(b);
-    return SC_ENOENT;
-  }
-  return ctl_finish(c, b, submitted);
+  return node_reply_finish(c, b, submitted, node < 0 ? SC_ENOENT : node);
 }
 
 /* An "exited" report: record the outcome and settle the job. */
@@ -455,11 +458,7 @@ int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_upda
     submitted = ctl_submit_locked(c, b);
   }
   pthread_mutex_unlock(&c->mu);
-  if (node < 0) {
-    sc_store_batch_free(b);
-    return SC_ENOENT;
-  }
-  return ctl_finish(c, b, submitted);
+  return node_reply_finish(c, b, submitted, node < 0 ? SC_ENOENT : node);
 }
 
 /* The start message of task index of j for its agent. */

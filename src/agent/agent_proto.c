@@ -92,7 +92,11 @@ static int ship_chunk(struct sc_agent *a, struct sc_task *t)
   }
   n = pread(fd, buf, LOG_CHUNK, (off_t)t->log_sent);
   close(fd);
-  keep = n > 0 ? sc_agent_utf8_clean(buf, (size_t)n, t->exited) : 0;
+  /* Only the chunk that reaches the end of an exited task's output is
+   * final: an earlier one may end inside a character the next completes. */
+  keep = n > 0 ? sc_agent_utf8_clean(buf, (size_t)n,
+                                     t->exited && t->log_sent + n >= size)
+               : 0;
   if (keep == 0) {
     free(buf);
     return 0;

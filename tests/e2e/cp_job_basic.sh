@@ -59,7 +59,15 @@ list=$("$SUPERCELL" jobs -o json)
 check_eq "states in the list" "$(jq -r '[.jobs[] | .id + "=" + .state] | join(" ")' <<<"$list")" \
   "$id=succeeded $id2=succeeded $id3=failed $id4=failed"
 
-# 6. The API describes itself: the OpenAPI document, behind the token.
+# 6. A character split across log chunks (128 KiB each) arrives whole: the
+# task writes 131,071 bytes, then the 3 bytes of a euro sign, then exits at
+# once, so the agent ships both chunks after the exit.
+id6=$(sc_submit --name utf8 -- "head -c 131071 /dev/zero | tr '\\0' a; printf '\\342\\202\\254\\n'")
+sc_wait_job "$id6" succeeded
+tail6=$("$SUPERCELL" logs "$id6" | tail -c 8 | od -An -c | tr -s ' ')
+check_eq "the euro sign split across two chunks" "$tail6" " a a a a 342 202 254 \\n"
+
+# 7. The API describes itself: the OpenAPI document, behind the token.
 check "GET /v1/openapi.yaml serves OpenAPI 3" grep -q '^200 .*openapi: 3' <<<"$(sc_api GET /v1/openapi.yaml)"
 check_eq "the document needs a token" \
   "$(curl -s -o /dev/null -w '%{http_code}' "$SC_URL/v1/openapi.yaml")" 401

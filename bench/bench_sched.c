@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "server/ctl_int.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -37,19 +38,6 @@ static unsigned lcg(unsigned *s)
 static const char *node_model(int i)
 {
   return i % 2 ? "H800" : "A100-80G";
-}
-
-static char *devices_json(int i)
-{
-  json_t *arr = json_array();
-  char *text;
-
-  for (int d = 0; d < 8; d++)
-    json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i}", "index", d, "vendor", "nvidia",
-                                         "model", node_model(i), "memory_mib", 81920));
-  text = json_dumps(arr, JSON_COMPACT);
-  json_decref(arr);
-  return text;
 }
 
 /* Job i of the mix: shares, 1/2/4/8 whole devices, gangs, CPU-only; a
@@ -96,11 +84,11 @@ static char *job_spec(int i, unsigned *seed, int *ntasks)
 static int fill_store(struct sc_store *st, const struct cfg *cfg)
 {
   struct sc_store_batch *b = sc_store_batch_new();
-  int64_t now = sc_now_ms();
+  int64_t now = sc_clock_wall_ms();
   unsigned seed = 12345;
-  int rc = 0;
+  int rc;
 
-  for (int i = 0; rc == 0 && i < cfg->nodes; i++) {
+  for (int i = 0; i < cfg->nodes; i++) {
     struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
     struct sc_node_rec *n = &op.u.node;
     snprintf(n->name, sizeof n->name, "node-%03d", i);
@@ -108,13 +96,18 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
     n->cpu_milli = 96000;
     n->memory_mib = 1024 * 1024;
     n->labels = "{}";
-    n->devices = devices_json(i);
+    n->ndev = 8;
+    for (int d = 0; d < 8; d++) {
+      n->dev[d].index = d;
+      snprintf(n->dev[d].vendor, sizeof n->dev[d].vendor, "nvidia");
+      snprintf(n->dev[d].model, sizeof n->dev[d].model, "%s", node_model(i));
+      n->dev[d].memory_mib = 81920;
+    }
     n->state = SC_NODE_READY;
     n->last_heartbeat_ms = n->registered_ms = now;
-    rc = sc_store_batch_add(b, &op);
-    free(n->devices);
+    sc_store_batch_add(b, &op);
   }
-  for (int i = 0; rc == 0 && i < cfg->jobs; i++) {
+  for (int i = 0; i < cfg->jobs; i++) {
     struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
     struct sc_job_rec *j = &op.u.job;
     j->id = i + 1;
@@ -123,11 +116,10 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
     j->spec = job_spec(i, &seed, &j->ntasks);
     j->state = SC_JOB_PENDING;
     j->created_ms = now;
-    rc = sc_store_batch_add(b, &op);
+    sc_store_batch_add(b, &op);
     free(j->spec);
   }
-  if (rc == 0)
-    rc = sc_store_write(st, b);
+  rc = sc_store_write(st, b);
   sc_store_batch_free(b);
   return rc;
 }

@@ -4,14 +4,15 @@
  * only its tenant: other tenants' jobs answer 404, not 403, so ids leak
  * nothing.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/codec.h"
 #include "server/http.h"
+#include "server/ids.h"
 #include "server/openapi.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #define LIST_MAX 1000
@@ -32,27 +33,6 @@ static const char *tenant_scope(const struct sc_http_req *req)
 static void store_failed(struct sc_http_resp *resp, int rc)
 {
   sc_http_error(resp, rc == SC_ENOMEM ? 503 : 500, "internal", sc_strerror(rc), NULL);
-}
-
-/* Parses an integer query argument in [lo, hi]; replies 400 on error. */
-static bool query_int(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
-                      long long lo, long long hi, long long *value)
-{
-  const char *text = sc_http_query(req, name);
-  char *end, msg[128];
-  long long v;
-
-  if (!text)
-    return true;
-  errno = 0;
-  v = strtoll(text, &end, 10);
-  if (errno || *end || end == text || v < lo || v > hi) {
-    snprintf(msg, sizeof msg, "'%s' must be an integer between %lld and %lld", name, lo, hi);
-    sc_http_error(resp, 400, "bad_request", msg, name);
-    return false;
-  }
-  *value = v;
-  return true;
 }
 
 /* Loads job {id} visible to the caller; replies 404 otherwise. */
@@ -145,7 +125,7 @@ static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
                   "after");
     return false;
   }
-  if (!query_int(req, resp, "limit", 1, LIST_MAX, &limit))
+  if (!sc_http_query_int(req, resp, "limit", 1, LIST_MAX, &limit))
     return false;
   f->limit = (int)limit + 1;
   return true;
@@ -240,9 +220,9 @@ static bool log_args(struct sc_http_req *req, struct sc_http_resp *resp,
   a->task = j->ntasks == 1 ? 0 : -1;
   a->offset = 0;
   a->wait = 0;
-  return query_int(req, resp, "task", 0, j->ntasks - 1, &a->task) &&
-         query_int(req, resp, "offset", 0, (long long)1 << 50, &a->offset) &&
-         query_int(req, resp, "wait", 0, LOG_WAIT_MAX_S, &a->wait);
+  return sc_http_query_int(req, resp, "task", 0, j->ntasks - 1, &a->task) &&
+         sc_http_query_int(req, resp, "offset", 0, (long long)1 << 50, &a->offset) &&
+         sc_http_query_int(req, resp, "wait", 0, LOG_WAIT_MAX_S, &a->wait);
 }
 
 static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
@@ -267,13 +247,13 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   q.job_id = j.id;
   q.task = (int)a.task;
   q.offset = a.offset;
-  deadline = sc_now_ms() + a.wait * 1000;
+  deadline = sc_clock_mono_ms() + a.wait * 1000;
   for (;;) {
     final = log_final(&j, q.task);
     sc_job_rec_release(&j);
     free(data);
     rc = sc_store_log_read(sc_ctl_store(ctl), &q, &data, &len, &end);
-    if (rc < 0 || len > 0 || final || sc_now_ms() >= deadline)
+    if (rc < 0 || len > 0 || final || sc_clock_mono_ms() >= deadline)
       break;
     sc_ctl_log_wait(ctl, &gen, deadline);
     if ((rc = sc_store_job_get(sc_ctl_store(ctl), q.job_id, &j)) < 0)
@@ -292,7 +272,17 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
 
 static void api_nodes(struct sc_http_req *req, struct sc_http_resp *resp)
 {
-  sc_http_reply(resp, 200, sc_ctl_nodes_json(sc_server_ctl(req->srv)));
+  struct sc_node_view *nodes;
+  json_t *body = NULL;
+  int n, rc = sc_ctl_nodes(sc_server_ctl(req->srv), &nodes, &n);
+
+  if (rc == 0 && !(body = sc_nodes_json(nodes, n)))
+    rc = SC_ENOMEM;
+  sc_ctl_nodes_free(nodes, n);
+  if (rc < 0)
+    store_failed(resp, rc);
+  else
+    sc_http_reply(resp, 200, body);
 }
 
 static void api_token_create(struct sc_http_req *req, struct sc_http_resp *resp)

@@ -10,6 +10,7 @@
 
 #include "server/codec.h"
 #include "server/http.h"
+#include "server/ids.h"
 #include "util/error.h"
 
 #define RUNNING_MAX 4096
@@ -92,7 +93,7 @@ static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent
   if (!json_is_array(arr) || json_array_size(arr) > SC_STORE_MAX_DEVICES)
     return bad(resp, "devices", "'devices' must be a list of at most 16 devices");
   json_array_foreach(arr, i, d) {
-    struct sc_agent_device *dev = &reg->dev[reg->ndev++];
+    struct sc_device_rec *dev = &reg->dev[reg->ndev++];
     json_t *vendor = json_object_get(d, "vendor"), *model = json_object_get(d, "model");
     json_t *index = json_object_get(d, "index");
     if (!json_is_string(vendor) || !json_is_string(model) || json_string_length(model) == 0 ||
@@ -124,25 +125,33 @@ static bool get_labels(json_t *body, struct sc_http_resp *resp, char **out)
   return true;
 }
 
+/* Fills reg from body; *labels and *running are owned by the caller. */
 static bool parse_register(struct sc_http_req *req, json_t *body, struct sc_http_resp *resp,
-                           struct sc_agent_reg *reg)
+                           struct sc_agent_reg *reg, char **labels,
+                           struct sc_agent_running **running)
 {
   json_t *addr = json_object_get(body, "address");
 
   memset(reg, 0, sizeof *reg);
+  *labels = NULL;
+  *running = NULL;
   if (!get_name(body, resp, reg->name, sizeof reg->name) ||
       !get_int(body, "cpu_milli", resp, 0, &reg->cpu_milli) ||
       !get_int(body, "memory_mib", resp, 0, &reg->memory_mib) || !get_devices(body, resp, reg) ||
-      !get_labels(body, resp, &reg->labels) ||
-      !get_running(body, resp, &reg->running, &reg->nrunning))
+      !get_labels(body, resp, labels) || !get_running(body, resp, running, &reg->nrunning))
     return false;
+  reg->labels = *labels;
+  reg->running = *running;
   snprintf(reg->address, sizeof reg->address, "%s",
            json_is_string(addr) ? json_string_value(addr) : req->peer);
   return true;
 }
 
+/* Replies ok (200) or the error of rc; takes ownership of ok. */
 static void reply_rc(struct sc_http_resp *resp, int rc, json_t *ok)
 {
+  if (rc == 0 && !ok)
+    rc = SC_ENOMEM;
   if (rc == 0) {
     sc_http_reply(resp, 200, ok);
     return;
@@ -151,33 +160,42 @@ static void reply_rc(struct sc_http_resp *resp, int rc, json_t *ok)
   if (rc == SC_ENOENT)
     sc_http_error(resp, 404, "unknown_node", "unknown node: register first", "name");
   else
-    sc_http_error(resp, 500, "internal", sc_strerror(rc), NULL);
+    sc_http_error(resp, rc == SC_ENOMEM || rc == SC_ESTORE ? 503 : 500, "internal",
+                  sc_strerror(rc), NULL);
 }
 
 void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl *ctl = sc_server_ctl(req->srv);
-  json_t *body = sc_http_body(req, resp), *kill = NULL;
+  json_t *body = sc_http_body(req, resp), *reply = NULL;
+  struct sc_kill_list kill = {0};
+  struct sc_agent_running *running = NULL;
   struct sc_agent_reg reg;
+  char *labels = NULL;
   int rc;
 
   if (!body)
     return;
-  if (parse_register(req, body, resp, &reg)) {
+  if (parse_register(req, body, resp, &reg, &labels, &running)) {
     rc = sc_ctl_register(ctl, &reg, &kill);
-    reply_rc(resp, rc,
-             rc == 0 ? json_pack("{s:s, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
-                                 (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "kill", kill)
-                     : kill);
+    if (rc == 0)
+      reply = json_pack("{s:s, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
+                        (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "kill",
+                        sc_kill_list_json(&kill));
+    /* A kill that cannot be sent is sent again: the agent's next heartbeat
+     * lists the task and gets it. */
+    reply_rc(resp, rc, reply);
   }
-  free(reg.labels);
-  free(reg.running);
+  sc_kill_list_release(&kill);
+  free(labels);
+  free(running);
   json_decref(body);
 }
 
 void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
 {
-  json_t *body = sc_http_body(req, resp), *kill = NULL;
+  json_t *body = sc_http_body(req, resp), *reply = NULL;
+  struct sc_kill_list kill = {0};
   struct sc_agent_running *running = NULL;
   char name[64];
   int n = 0, rc;
@@ -186,8 +204,11 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
     return;
   if (get_name(body, resp, name, sizeof name) && get_running(body, resp, &running, &n)) {
     rc = sc_ctl_heartbeat(sc_server_ctl(req->srv), name, running, n, &kill);
-    reply_rc(resp, rc, rc == 0 ? json_pack("{s:o}", "kill", kill) : kill);
+    if (rc == 0)
+      reply = json_pack("{s:o}", "kill", sc_kill_list_json(&kill));
+    reply_rc(resp, rc, reply);
   }
+  sc_kill_list_release(&kill);
   free(running);
   json_decref(body);
 }
@@ -196,7 +217,7 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
 struct delivery {
   struct sc_ctl *ctl;
   char name[64];
-  json_t *reply;
+  struct sc_assignments a;
 };
 
 static void delivery_done(void *arg, bool delivered)
@@ -204,51 +225,50 @@ static void delivery_done(void *arg, bool delivered)
   struct delivery *d = arg;
 
   if (!delivered)
-    sc_ctl_assignments_undo(d->ctl, d->name, d->reply);
-  json_decref(d->reply);
+    sc_ctl_assignments_undo(d->ctl, d->name, &d->a);
+  sc_assignments_release(&d->a);
   free(d);
-}
-
-/* Has the reply taken back if the connection fails before it is sent. */
-static void watch_delivery(struct sc_ctl *ctl, const char *name, json_t *reply,
-                           struct sc_http_resp *resp)
-{
-  struct delivery *d = malloc(sizeof *d);
-
-  if (!d)
-    return; /* a lost reply is then sent again at the agent's next register */
-  d->ctl = ctl;
-  snprintf(d->name, sizeof d->name, "%s", name);
-  d->reply = json_incref(reply);
-  resp->done = delivery_done;
-  resp->done_arg = d;
 }
 
 void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl *ctl = sc_server_ctl(req->srv);
-  const char *name = sc_http_query(req, "name"), *wait = sc_http_query(req, "wait");
-  long long wait_s = wait ? atoll(wait) : 0;
-  json_t *out = NULL;
+  const char *name = sc_http_query(req, "name");
+  struct delivery *d;
+  long long wait_s = 0;
+  json_t *reply;
   int rc;
 
   if (!name || !sc_spec_name_ok(name, 63)) {
     bad(resp, "name", "'name' must be a node name");
     return;
   }
-  if (wait_s < 0 || wait_s > ASSIGN_WAIT_MAX_S) {
-    bad(resp, "wait", "'wait' must be 0..60 seconds");
+  if (!sc_http_query_int(req, resp, "wait", 0, ASSIGN_WAIT_MAX_S, &wait_s))
+    return;
+  if (!(d = calloc(1, sizeof *d))) {
+    reply_rc(resp, SC_ENOMEM, NULL);
     return;
   }
-  rc = sc_ctl_assignments(ctl, name, wait_s * 1000, &out);
-  if (rc == 0 && (json_array_size(json_object_get(out, "start")) > 0 ||
-                  json_array_size(json_object_get(out, "kill")) > 0)) {
-    if (sc_http_peer_closed(req))
-      sc_ctl_assignments_undo(ctl, name, out); /* a dead agent's poll */
-    else
-      watch_delivery(ctl, name, out, resp);
+  d->ctl = ctl;
+  snprintf(d->name, sizeof d->name, "%s", name);
+  rc = sc_ctl_assignments(ctl, name, wait_s * 1000, &d->a);
+  reply = rc == 0 ? sc_assignments_json(&d->a) : NULL;
+  if (rc == 0 && (!reply || sc_http_peer_closed(req))) {
+    /* Not encodable (out of memory) or a dead agent's poll: take it back. */
+    sc_ctl_assignments_undo(ctl, name, &d->a);
+    json_decref(reply);
+    reply = NULL;
+    rc = SC_ENOMEM;
   }
-  reply_rc(resp, rc, out);
+  reply_rc(resp, rc, reply);
+  if (rc == 0 && (d->a.nstarts > 0 || d->a.kills.n > 0)) {
+    /* Taken back if the connection fails before the reply is sent. */
+    resp->done = delivery_done;
+    resp->done_arg = d;
+    return;
+  }
+  sc_assignments_release(&d->a);
+  free(d);
 }
 
 static bool parse_update(json_t *v, size_t i, struct sc_http_resp *resp,
@@ -298,7 +318,7 @@ void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp)
       goto out;
   }
   rc = sc_ctl_status(sc_server_ctl(req->srv), name, u, (int)json_array_size(arr));
-  reply_rc(resp, rc, json_object());
+  reply_rc(resp, rc, rc == 0 ? json_object() : NULL);
 out:
   free(u);
   json_decref(body);
@@ -328,7 +348,7 @@ void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp)
                            json_is_integer(attempt) ? (int)json_integer_value(attempt) : -1,
                            json_integer_value(offset),
                            json_string_value(data), json_string_length(data));
-    reply_rc(resp, rc, json_object());
+    reply_rc(resp, rc, rc == 0 ? json_object() : NULL);
   }
   json_decref(body);
 }

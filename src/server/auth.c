@@ -17,16 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
-
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/vec.h"
 
 int sc_token_generate(char out[SC_TOKEN_HEX_LEN + 1])
 {
@@ -51,16 +45,11 @@ int sc_token_hash(const char *text, size_t len, unsigned char hash[32])
 
 static int remember(struct sc_auth *a, const struct sc_token_rec *t)
 {
-  if (a->n == a->cap) {
-    int cap = a->cap ? a->cap * 2 : 16;
-    struct sc_token_rec *grown = realloc(a->tokens, (size_t)cap * sizeof *grown);
-    if (!grown)
-      return SC_ENOMEM;
-    a->tokens = grown;
-    a->cap = cap;
-  }
-  a->tokens[a->n++] = *t;
-  return 0;
+  int rc = SC_VEC_RESERVE_ONE(a->tokens, a->n, a->cap);
+
+  if (rc == 0)
+    a->tokens[a->n++] = *t;
+  return rc;
 }
 
 int sc_auth_init(struct sc_auth *a, struct sc_store *store)
@@ -91,12 +80,10 @@ static int register_token(struct sc_auth *a, const char *text, int kind, const c
     return rc;
   op.u.token.kind = kind;
   snprintf(op.u.token.tenant, sizeof op.u.token.tenant, "%s", tenant ? tenant : "");
-  op.u.token.created_ms = now_ms();
-  if (!(b = sc_store_batch_new()))
-    return SC_ENOMEM;
-  rc = sc_store_batch_add(b, &op);
-  if (rc == 0)
-    rc = sc_store_write(a->store, b);
+  op.u.token.created_ms = sc_clock_wall_ms();
+  b = sc_store_batch_new();
+  sc_store_batch_add(b, &op);
+  rc = sc_store_write(a->store, b);
   sc_store_batch_free(b);
   if (rc == 0) {
     pthread_mutex_lock(&a->mu);

@@ -5,23 +5,8 @@
 #include "server/codec.h"
 
 #include <stdio.h>
-#include <time.h>
 
-#include "server/ctl.h"
-
-void sc_time_format(int64_t ms, char *buf, size_t size)
-{
-  struct tm tm;
-  time_t secs = (time_t)(ms / 1000);
-
-  if (ms <= 0 || !gmtime_r(&secs, &tm)) {
-    if (size)
-      buf[0] = '\0';
-    return;
-  }
-  snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
+#include "server/ids.h"
 
 static json_t *time_json(int64_t ms)
 {
@@ -81,4 +66,123 @@ json_t *sc_error_json(const char *code, const char *message, const char *field)
 {
   return json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", message, "field",
                    field && *field ? json_string(field) : json_null());
+}
+
+static json_t *device_json(const struct sc_device_rec *d, int milli_used)
+{
+  return json_pack("{s:i, s:s, s:s, s:I, s:i}", "index", d->index, "vendor", d->vendor, "model",
+                   d->model, "memory_mib", (json_int_t)d->memory_mib, "milli_used",
+                   milli_used);
+}
+
+static json_t *node_json(const struct sc_node_view *v)
+{
+  const struct sc_node_rec *n = &v->rec;
+  json_t *devs = json_array(), *labels = json_loads(n->labels ? n->labels : "{}", 0, NULL);
+  char when[40], since[40];
+
+  for (int d = 0; devs && d < n->ndev; d++)
+    json_array_append_new(devs, device_json(&n->dev[d], v->milli_used[d]));
+  sc_time_format(n->last_heartbeat_ms, when, sizeof when);
+  sc_time_format(n->registered_ms, since, sizeof since);
+  return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o}", "name", n->name, "state",
+                   sc_node_state_name(n->state), "address", n->address, "cpu_milli",
+                   (json_int_t)n->cpu_milli, "memory_mib", (json_int_t)n->memory_mib, "labels",
+                   labels ? labels : json_object(), "devices", devs, "last_heartbeat", when,
+                   "registered_at", text_or_null(since));
+}
+
+json_t *sc_nodes_json(const struct sc_node_view *nodes, int n)
+{
+  json_t *arr = json_array();
+
+  for (int i = 0; arr && i < n; i++)
+    if (json_array_append_new(arr, node_json(&nodes[i])) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  return arr ? json_pack("{s:o}", "nodes", arr) : NULL;
+}
+
+json_t *sc_kill_list_json(const struct sc_kill_list *k)
+{
+  json_t *arr = json_array();
+  char id[48];
+
+  for (int i = 0; arr && i < k->n; i++) {
+    sc_task_id_format(k->items[i].job_id, k->items[i].index, id, sizeof id);
+    if (json_array_append_new(arr, json_string(id)) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  }
+  return arr;
+}
+
+/* The command, env and workdir of a start. */
+static int run_json(const struct sc_spec_run *r, json_t *o)
+{
+  json_t *env = json_object(), *argv;
+  int rc = env ? 0 : -1;
+
+  for (int i = 0; rc == 0 && i < r->nenv; i++)
+    rc = json_object_set_new(env, r->env_keys[i], json_string(r->env_values[i]));
+  if (rc == 0)
+    rc = json_object_set_new(o, "env", env);
+  else
+    json_decref(env);
+  if (rc == 0 && r->shell) {
+    rc = json_object_set_new(o, "shell", json_string(r->shell));
+  } else if (rc == 0) {
+    argv = json_array();
+    for (char **a = r->argv; argv && a && *a; a++)
+      if (json_array_append_new(argv, json_string(*a)) < 0) {
+        json_decref(argv);
+        argv = NULL;
+      }
+    rc = json_object_set_new(o, "argv", argv);
+  }
+  if (rc == 0 && r->workdir)
+    rc = json_object_set_new(o, "workdir", json_string(r->workdir));
+  return rc;
+}
+
+static json_t *start_json(const struct sc_task_start *s)
+{
+  json_t *devices = json_array(), *o;
+  char id[48], jid[32];
+
+  for (int d = 0; devices && d < s->ndev; d++)
+    json_array_append_new(devices, json_integer(s->devices[d]));
+  sc_task_id_format(s->task.job_id, s->task.index, id, sizeof id);
+  sc_job_id_format(s->task.job_id, jid, sizeof jid);
+  o = json_pack("{s:s, s:s, s:i, s:i, s:o, s:s, s:i, s:I, s:I, s:I, s:I, s:i, s:s, s:i}",
+                "task_id", id, "job_id", jid, "index", s->task.index, "count", s->count,
+                "devices", devices, "vendor", s->vendor, "gpu_milli", s->gpu_milli,
+                "cpu_milli", (json_int_t)s->cpu_milli, "memory_mib",
+                (json_int_t)s->memory_mib, "max_runtime_s", (json_int_t)s->max_runtime_s,
+                "grace_s", (json_int_t)s->grace_s, "attempt", s->attempt, "master_addr",
+                s->master_addr, "master_port", s->master_port);
+  if (o && (!s->run || run_json(s->run, o) < 0)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *sc_assignments_json(const struct sc_assignments *a)
+{
+  json_t *start = json_array(), *kill = sc_kill_list_json(&a->kills);
+
+  for (int i = 0; start && i < a->nstarts; i++)
+    if (json_array_append_new(start, start_json(&a->starts[i])) < 0) {
+      json_decref(start);
+      start = NULL;
+    }
+  if (!start || !kill) {
+    json_decref(start);
+    json_decref(kill);
+    return NULL;
+  }
+  return json_pack("{s:o, s:o}", "start", start, "kill", kill);
 }

@@ -1,6 +1,7 @@
 /*
  * JSON encodings of the API: jobs and tasks as docs/control-plane-contract.md
- * shows them, error bodies and timestamps ("2026-11-29T10:00:00.123Z").
+ * shows them, nodes, error bodies, and the agent protocol's replies (kill
+ * lists and assignments) built from the controller's structs.
  */
 #ifndef SC_SERVER_CODEC_H
 #define SC_SERVER_CODEC_H
@@ -9,15 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/ctl.h"
 #include "store/store.h"
-
-/* Writes Unix ms as RFC 3339 UTC with milliseconds ("" for 0). */
-void sc_time_format(int64_t ms, char *buf, size_t size);
 
 /* The API object of a job record (with its tasks when it has them). New ref. */
 json_t *sc_job_json(const struct sc_job_rec *j);
 
 /* {"error": {"code", "message", "field"}}; field may be NULL. New ref. */
 json_t *sc_error_json(const char *code, const char *message, const char *field);
+
+/* {"nodes": [...]} as GET /v1/nodes returns them. New ref or NULL. */
+json_t *sc_nodes_json(const struct sc_node_view *nodes, int n);
+
+/* The task ids of a kill list as a JSON array. New ref or NULL. */
+json_t *sc_kill_list_json(const struct sc_kill_list *k);
+
+/* {"start": [...], "kill": [...]} of an assignments reply. New ref or NULL
+ * (out of memory: the caller takes the reply back). */
+json_t *sc_assignments_json(const struct sc_assignments *a);
 
 #endif

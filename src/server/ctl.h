@@ -5,11 +5,13 @@
  * published to agents only after their commit is durable, so a kill -9 of
  * the controller never lets a task run twice at once. A scheduling thread
  * places pending gangs with the core and watches heartbeats and runtimes.
+ *
+ * The controller speaks plain structs: the API files decode requests into
+ * them and encode its replies (codec.c), so no JSON crosses this header.
  */
 #ifndef SC_SERVER_CTL_H
 #define SC_SERVER_CTL_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,6 +26,10 @@ struct sc_ctl_opts {
   int64_t heartbeat_timeout_ms;     /* default 30 s */
   int64_t grace_ms;                 /* SIGTERM -> SIGKILL, default 10 s */
   int window;                       /* tasks in FGD's target workload, 1000 */
+  /* The wall clock (Unix ms) for what is stored and shown; NULL: the
+   * system's. Timeouts and deadlines never read it: they run on the
+   * monotonic clock, so a stepped wall clock changes only timestamps. */
+  int64_t (*wall_ms)(void);
 };
 
 /* Counters for logs and benchmarks. */
@@ -35,6 +41,8 @@ struct sc_ctl_stats {
   int last_pending;           /* pending jobs when the last pass began */
   int last_tried;             /* gangs it handed to the placement engine */
   uint64_t placed;
+  uint64_t failed_commits;    /* store batches that did not commit */
+  int stale;                  /* jobs and nodes whose rows await a rewrite */
 };
 
 /*
@@ -49,17 +57,11 @@ void sc_ctl_free(struct sc_ctl *c);
 struct sc_store *sc_ctl_store(struct sc_ctl *c);
 void sc_ctl_stats(struct sc_ctl *c, struct sc_ctl_stats *out);
 
-/* Job ids as the API writes them ("j-000123") and back (SC_EINVAL). */
-void sc_job_id_format(int64_t id, char *buf, size_t size);
-int sc_job_id_parse(const char *text, int64_t *id);
-/* Task ids "j-000123.4" and back. */
-void sc_task_id_format(int64_t job, int index, char *buf, size_t size);
-int sc_task_id_parse(const char *text, int64_t *job, int *index);
-
 /*
- * Submits a validated spec (ownership of spec->json moves to the
- * controller). Returns 0 once the job is durable, with out filled (caller
- * releases it with sc_job_rec_release); SC_ESTORE or SC_ENOMEM otherwise.
+ * Submits a validated spec (its text and run move to the controller; spec
+ * is left released). Returns 0 once the job is durable, with out filled
+ * (caller releases it with sc_job_rec_release); SC_ESTORE or SC_ENOMEM
+ * otherwise, and then nothing of the job exists.
  */
 int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec *out);
 
@@ -69,16 +71,23 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
  */
 int sc_ctl_cancel(struct sc_ctl *c, int64_t id, const char *tenant);
 
-/* The nodes as GET /v1/nodes returns them: {"nodes": [...]} (new ref). */
-json_t *sc_ctl_nodes_json(struct sc_ctl *c);
+/* A node as GET /v1/nodes shows it: its record (labels owned) and the
+ * milli-GPU in use on each of its devices. */
+struct sc_node_view {
+  struct sc_node_rec rec;
+  int milli_used[SC_STORE_MAX_DEVICES];
+};
+
+/* Copies the nodes into *out (caller frees with sc_ctl_nodes_free). */
+int sc_ctl_nodes(struct sc_ctl *c, struct sc_node_view **out, int *n);
+void sc_ctl_nodes_free(struct sc_node_view *nodes, int n);
 
 /* ---- agent side ---- */
 
-struct sc_agent_device {
+/* A task: job id and index. */
+struct sc_task_ref {
+  int64_t job_id;
   int index;
-  char vendor[32];
-  char model[64];
-  int64_t memory_mib;
 };
 
 struct sc_agent_running {
@@ -88,14 +97,14 @@ struct sc_agent_running {
 };
 
 struct sc_agent_reg {
-  char name[64];
+  char name[SC_STORE_NODE_MAX];
   char address[64];
   int64_t cpu_milli, memory_mib;
-  char *labels;                      /* JSON object text, borrowed */
+  const char *labels;                /* JSON object text, borrowed */
   int ndev;
-  struct sc_agent_device dev[16];
+  struct sc_device_rec dev[SC_STORE_MAX_DEVICES];
   int nrunning;
-  struct sc_agent_running *running;  /* borrowed */
+  const struct sc_agent_running *running; /* borrowed */
 };
 
 struct sc_agent_update {
@@ -106,22 +115,62 @@ struct sc_agent_update {
   int exit_code, signal;             /* -1 unknown */
 };
 
-/* Replies carry task ids to kill as a JSON array (new ref in *kill). */
-int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, json_t **kill);
+/* Tasks an agent must kill. Caller-owned (zero it before use); release
+ * with sc_kill_list_release. */
+struct sc_kill_list {
+  struct sc_task_ref *items;
+  int n, cap;
+};
+void sc_kill_list_release(struct sc_kill_list *k);
+
+/* One task to start on a node: all its agent needs. */
+struct sc_task_start {
+  struct sc_task_ref task;
+  int count, attempt;                /* gang size; attempt of this start */
+  int ndev;
+  int devices[SC_STORE_MAX_DEVICES]; /* as the agent numbers them */
+  char vendor[SC_STORE_VENDOR_MAX];
+  int gpu_milli;
+  int64_t cpu_milli, memory_mib, max_runtime_s, grace_s;
+  char master_addr[64];
+  int master_port;
+  struct sc_spec_run *run;           /* counted reference */
+};
+
+#define SC_CTL_STARTS_MAX 32         /* starts per assignments reply */
+
+/* A reply to an assignments poll. Release with sc_assignments_release. */
+struct sc_assignments {
+  int nstarts;
+  struct sc_task_start starts[SC_CTL_STARTS_MAX];
+  struct sc_kill_list kills;
+};
+void sc_assignments_release(struct sc_assignments *a);
+
+/* Registers (or re-registers) node reg->name and reconciles what it runs;
+ * fills kill (zeroed first). Returns 0, SC_ENOMEM or SC_ESTORE. */
+int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, struct sc_kill_list *kill);
 int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c);
-/* SC_ENOENT when the node never registered (the agent must register). */
+/* The same for a heartbeat; SC_ENOENT when the node never registered (the
+ * agent must register). */
 int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_running *running,
-                     int nrunning, json_t **kill);
+                     int nrunning, struct sc_kill_list *kill);
 int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_update *u, int n);
-/* Long-polls up to wait_ms; *out = {"start": [...], "kill": [...]}. */
-int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms, json_t **out);
 /*
- * Takes back a reply of sc_ctl_assignments for node name (borrowed) that
- * never reached its agent (the connection failed): its starts become
- * deliverable again at once and its kills are queued again where their
- * processes may still run. Agents ignore a start of a task they run.
+ * Long-polls up to wait_ms for node name's starts and kills (out zeroed
+ * first, released by the caller). What it returns counts as delivered:
+ * if the reply then cannot be sent, hand it to sc_ctl_assignments_undo.
+ * Returns 0, SC_ENOENT (unknown node) or SC_ENOMEM (nothing was taken).
  */
-void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, json_t *reply);
+int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms,
+                       struct sc_assignments *out);
+/*
+ * Takes back a reply of sc_ctl_assignments for node name that never
+ * reached its agent: its starts become deliverable again at once and its
+ * kills are queued again where their processes may still run. Agents
+ * ignore a start of a task they run.
+ */
+void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, const struct sc_assignments *a);
 /* Appends output of task index of job_id; attempt -1 = the task's current
  * attempt (offsets restart at 0 with each attempt). */
 int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
@@ -129,11 +178,9 @@ int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
 
 /* ---- log readers ---- */
 
-/* Blocks until the log generation differs from *gen or until deadline_ms
- * (CLOCK_REALTIME ms); updates *gen. */
+/* Blocks until the log generation differs from *gen or until the
+ * monotonic time deadline_ms (sc_clock_mono_ms); updates *gen. */
 void sc_ctl_log_wait(struct sc_ctl *c, uint64_t *gen, int64_t deadline_ms);
 uint64_t sc_ctl_log_generation(struct sc_ctl *c);
-
-int64_t sc_now_ms(void);
 
 #endif

@@ -1,6 +1,12 @@
 /*
- * Internals of the controller shared by ctl.c (jobs, lifecycle),
- * ctl_agent.c (agent protocol) and ctl_sched.c (placement, liveness).
+ * Internals of the controller, in layers (each file calls only the ones
+ * above it in this list, never back):
+ *   ctl_queue.c  the pending queue: orders pending work
+ *   ctl_table.c  jobs and nodes tables, alive lists, store rows, commits
+ *   ctl_state.c  the job and task state machine: one entry per event
+ *   ctl_agent.c  the agent protocol: reports become events
+ *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
+ *   ctl.c        lifecycle, rebuild from the store, submit, cancel, views
  * Everything here is guarded by sc_ctl.mu.
  */
 #ifndef SC_SERVER_CTL_INT_H
@@ -8,6 +14,7 @@
 
 #include <pthread.h>
 
+#include "core/cluster.h"
 #include "server/ctl.h"
 
 struct ctl_job;
@@ -23,9 +30,9 @@ struct ctl_task {
   int dev[SC_STORE_MAX_DEVICES]; /* device indices as the agent numbers them */
   int pos[SC_STORE_MAX_DEVICES]; /* positions in the node's device array */
   int exit_code, signal;
-  int64_t pid, started_ms, finished_ms;
+  int64_t pid, started_ms, finished_ms; /* wall clock, as stored */
   bool published;        /* assignment durable: may be delivered */
-  int64_t delivered_ms;  /* 0 = not delivered yet */
+  bool delivered;        /* sent to the agent (a reply took it) */
   int missing;           /* heartbeats in a row without this running task */
   int exit_node;         /* node that reported this task's exit, -1: stale
                             "running" reports from it are ignored */
@@ -48,11 +55,13 @@ struct ctl_job {
   int gpus, gpu_milli;
   bool any_model;        /* spec.models names no model */
   bool queued;           /* in the pending queue */
+  bool stale;            /* its rows failed to commit: rewrite them */
   uint32_t models_epoch; /* models_mask is valid for this ctl models_epoch */
   uint64_t models_mask;  /* spec.models as model ids of the pass's cluster */
   struct ctl_job *q_prev, *q_next; /* pending queue, same priority, id asc */
   struct ctl_task *tasks;
-  int64_t created_ms, started_ms, finished_ms;
+  int64_t created_ms, started_ms, finished_ms; /* wall clock, as stored */
+  int64_t started_mono_ms; /* monotonic start, for max_runtime; 0 */
   int attempt;
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;
@@ -74,17 +83,17 @@ struct ctl_queue {
   int n;
 };
 
-/* A queue of task references (job id, index). */
+/* A queue of task references without duplicates. */
 struct ctl_refq {
-  struct sc_agent_running *items;  /* pid unused */
+  struct sc_task_ref *items;
   int n, cap;
 };
 
 struct ctl_node {
-  struct sc_node_rec rec;          /* labels/devices owned */
-  int ndev;
-  struct sc_agent_device dev[SC_STORE_MAX_DEVICES];
-  int64_t last_seen_ms;
+  struct sc_node_rec rec;          /* labels owned; devices inline */
+  int64_t last_seen_ms;            /* monotonic */
+  int64_t written_ms;              /* monotonic: its state row last queued */
+  bool stale;                      /* its row failed to commit */
   struct ctl_refq start_q, kill_q;
   struct ctl_task *alive;          /* tasks with alive_node == this node */
   int nalive;
@@ -98,7 +107,7 @@ struct ctl_node {
 struct ctl_shape_key {
   int64_t cpu, mem;
   int gpus, gpu_milli;
-  char models[128];
+  char models[sizeof ((struct sc_job_spec *)0)->models];
 };
 
 struct ctl_pass_buf;
@@ -107,16 +116,16 @@ struct sc_ctl {
   struct sc_ctl_opts opts;
   struct sc_store *store;
   pthread_mutex_t mu;
-  pthread_cond_t changed;    /* agents' long-polls */
-  pthread_cond_t sched_cond; /* scheduling thread (CLOCK_MONOTONIC) */
-  pthread_cond_t log_cond;   /* log followers */
+  pthread_cond_t changed;    /* agents' long-polls (monotonic clock) */
+  pthread_cond_t sched_cond; /* scheduling thread (monotonic clock) */
+  pthread_cond_t log_cond;   /* log followers (monotonic clock) */
   uint64_t log_gen;
   bool dirty;                /* a pass is wanted */
   bool full;                 /* ... over every pending job (something was
                                 freed or changed), not only the fresh ones */
   bool sched_idle;           /* the thread sleeps with nothing to do */
   int64_t runtime_due_ms;    /* earliest max-runtime end of a running job
-                                (CLOCK_REALTIME ms) as of the last tick, 0 */
+                                (monotonic ms) as of the last tick, 0 */
   bool stop, started;
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
@@ -125,6 +134,9 @@ struct sc_ctl {
   struct ctl_queue queue;    /* pending jobs in scheduling order */
   int64_t *fresh;            /* ids submitted since the last pass */
   int nfresh, capfresh;
+  int64_t *stale;            /* ids of stale jobs (a job may repeat) */
+  int nstale, capstale;
+  int nstale_nodes;          /* nodes with stale set */
   struct ctl_node *nodes;
   int nnodes, capnodes;
   int64_t next_id;
@@ -137,57 +149,119 @@ struct sc_ctl {
   struct sc_ctl_stats stats;
 };
 
-/* ctl.c */
-struct ctl_job *ctl_job_find(struct sc_ctl *c, int64_t id);
-int ctl_node_find(struct sc_ctl *c, const char *name);
-void ctl_task_op(struct sc_ctl *c, const struct ctl_job *j, int index, struct sc_store_op *op);
-void ctl_job_op(const struct ctl_job *j, struct sc_store_op *op);
-/* Adds the job row and every task row of j to b. */
-int ctl_batch_job(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j);
-int ctl_refq_push(struct ctl_refq *q, int64_t job, int index);
-/* Queues a kill of task i of j on the node where it lives (or forgets a
- * never-delivered assignment). */
-void ctl_kill_task(struct sc_ctl *c, struct ctl_job *j, int i);
-/* Ends job j as failed/cancelled, or requeues it whole when retryable and
- * attempts remain; kills its live tasks. Adds rows to b. */
-void ctl_job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
-                 bool retryable, struct sc_store_batch *b);
-/* Marks j succeeded when all tasks succeeded. Adds rows to b. */
-void ctl_job_check_done(struct sc_ctl *c, struct ctl_job *j, struct sc_store_batch *b);
-/* Submits b (under mu) when non-empty; the caller waits after unlocking. */
-bool ctl_submit_locked(struct sc_ctl *c, struct sc_store_batch *b);
-/* Waits for b if it was submitted, frees it. Returns 0 or SC_ESTORE. */
-int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted);
-void ctl_notify_locked(struct sc_ctl *c);
-/* Wakes log followers: call after a change is durable (they read the
- * store), never before, or they re-read the old state and sleep on. */
-void ctl_wake_logs_locked(struct sc_ctl *c);
+/* ---- ctl_queue.c: the pending queue ---- */
 
-/* Removes finished jobs whose processes are all gone. */
-void ctl_jobs_compact(struct sc_ctl *c);
-
-/* ctl_queue.c */
 /* Puts j in the pending queue or takes it out, as j->state says. */
 void ctl_queue_sync(struct sc_ctl *c, struct ctl_job *j);
 /* The first pending job in scheduling order, and the one after j (NULL at
  * the end). */
 struct ctl_job *ctl_queue_first(const struct ctl_queue *q);
 struct ctl_job *ctl_queue_next(const struct ctl_queue *q, const struct ctl_job *j);
+/* Notes a new pending job for the next pass (a pass of only fresh jobs
+ * when nothing else changed) and wakes the scheduling thread if idle. */
+void ctl_queue_note_fresh(struct sc_ctl *c, int64_t id);
+
+/* ---- ctl_table.c: tables, indexes, rows and commits ---- */
+
+/* Wall-clock now (opts.wall_ms) for what is stored and shown. */
+int64_t ctl_wall_ms(const struct sc_ctl *c);
+
+struct ctl_job *ctl_job_find(struct sc_ctl *c, int64_t id);
+/* A new job of spec (its text and run move to the job), all tasks pending;
+ * NULL when out of memory (spec untouched). ctl_job_free frees one. */
+struct ctl_job *ctl_job_new(int64_t id, struct sc_job_spec *spec);
+void ctl_job_free(struct ctl_job *j);
+/* Inserts j keeping ids ascending: 0 or SC_ENOMEM. */
+int ctl_jobs_insert(struct sc_ctl *c, struct ctl_job *j);
+/* Removes finished jobs whose processes are all gone and rows are durable. */
+void ctl_jobs_compact(struct sc_ctl *c);
+
+int ctl_node_find(struct sc_ctl *c, const char *name);
+/* Adds a node or refreshes a known one from reg; returns its index or
+ * SC_ENOMEM (nothing changed). */
+int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg);
+
 /* Moves task t's live process to node (-1: gone), keeping the nodes' alive
  * lists and the job's count; a process that goes away frees resources, so
  * the next pass is a full one. */
 void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node);
-/* Notes a new pending job for the next pass (a pass of only fresh jobs
- * when nothing else changed) and wakes the scheduling thread if idle. */
-void ctl_notify_fresh_locked(struct sc_ctl *c, int64_t id);
-/* Checks the invariants above against the jobs and nodes (O(all tasks)):
- * 0 or SC_ESTATE. Sanitizer builds run it after every pass. */
+/* The tasks alive on node, in job id then index order, in c->scratch (the
+ * list changes while they are settled). Returns how many, or -1 when out
+ * of memory. */
+int ctl_alive_snapshot(struct sc_ctl *c, int node);
+/* Queues a task reference once: 0 or SC_ENOMEM. */
+int ctl_refq_push(struct ctl_refq *q, int64_t job, int index);
+
+/* Store rows of a job, a task, a node (whole or state only), added to b
+ * (errors stay on b). ctl_batch_job adds the job row and every task row. */
+void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j);
+void ctl_batch_task_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j,
+                        int index);
+void ctl_batch_job(struct sc_ctl *c, struct sc_store_batch *b, struct ctl_job *j);
+void ctl_batch_node(struct sc_store_batch *b, const struct ctl_node *n, bool state_only);
+
+/* Submits b (under mu) when it holds writes or an error; the caller then
+ * waits with ctl_finish after unlocking. Returns whether it must wait. */
+bool ctl_submit_locked(struct sc_ctl *c, struct sc_store_batch *b);
+/*
+ * Waits for b if submitted, frees it, returns 0 or SC_ESTORE (SC_ENOMEM
+ * when b could not even be built). On failure the jobs and nodes whose
+ * rows b carried are marked stale (memory is ahead of the store) and are
+ * rewritten whole by the scheduling thread or the next event on them.
+ * Takes mu itself: call it unlocked.
+ */
+int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted);
+/* Marks j (or node i) stale: its rows are rewritten soon. */
+void ctl_mark_job_stale(struct sc_ctl *c, struct ctl_job *j);
+void ctl_mark_node_stale(struct sc_ctl *c, int i);
+/* Adds the rows of every stale job and node to b and clears the marks
+ * (ctl_finish sets them again if b fails). */
+void ctl_batch_stale(struct sc_ctl *c, struct sc_store_batch *b);
+
+void ctl_notify_locked(struct sc_ctl *c);
+/* Wakes log followers: call after a change is durable (they read the
+ * store), never before, or they re-read the old state and sleep on. */
+void ctl_wake_logs_locked(struct sc_ctl *c);
+
+/* Checks the pending queue and alive lists against the jobs and nodes
+ * (O(all tasks)): 0 or SC_ESTATE. Sanitizer builds run it after passes. */
 int ctl_check(const struct sc_ctl *c);
 
-/* ctl_agent.c */
-int ctl_node_parse_devices(struct ctl_node *n);
+/* ---- ctl_state.c: the state machine ---- */
 
-/* ctl_sched.c */
+enum ctl_event {
+  /* job events (ctl_job_event) */
+  CTL_EV_ASSIGNED,    /* the gang was placed: args.placements, args.inverse */
+  CTL_EV_UNASSIGNED,  /* its placement did not commit: pending again */
+  CTL_EV_CANCEL,      /* a user cancelled it */
+  CTL_EV_TIMEOUT,     /* it ran past its max runtime */
+  CTL_EV_FAIL,        /* it failed (args.reason), retried if attempts remain */
+  /* task events (ctl_task_event), reported from args.node */
+  CTL_EV_RUNNING,     /* a process runs (args.pid, 0 unknown) */
+  CTL_EV_EXITED,      /* its process ended (args.exit_code, args.signal) */
+  CTL_EV_LOST,        /* its process or node is lost (args.reason) */
+  CTL_EV_GONE,        /* a process no longer wanted there has ended */
+};
+
+struct ctl_event_args {
+  int node;
+  int64_t pid;
+  int exit_code, signal;
+  const char *reason;
+  const struct sc_placement *placements; /* CTL_EV_ASSIGNED: one per task */
+  const int *inverse;                    /* cluster node -> controller node */
+};
+
+/* Applies a job event to j, adding the rows it changes to b. */
+void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
+                   const struct ctl_event_args *args, struct sc_store_batch *b);
+/* Applies a task event to t; a report about a process the node should not
+ * run queues its kill there. Adds the rows it changes to b. */
+void ctl_task_event(struct sc_ctl *c, struct ctl_task *t, enum ctl_event ev,
+                    const struct ctl_event_args *args, struct sc_store_batch *b);
+
+/* ---- ctl_sched.c ---- */
+
 void *ctl_sched_main(void *arg);
 /* Frees the scheduling thread's buffers (after sc_ctl_stop). */
 void ctl_sched_release(struct sc_ctl *c);

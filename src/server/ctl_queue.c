@@ -1,15 +1,12 @@
 /*
- * The controller's incrementally kept indexes, so a scheduling pass never
- * walks every job: the pending queue in scheduling order (priority desc,
- * id asc) and each node's list of tasks whose processes live there.
- * Invariants: a job is queued iff its state is pending; a task is on node
- * n's alive list iff its alive_node is n, and job->nalive counts them.
+ * The pending queue, kept incrementally so a scheduling pass never walks
+ * every job: pending jobs in scheduling order (priority desc, id asc), and
+ * the ids submitted since the last pass. Invariant: a job is queued iff its
+ * state is pending. It only orders pending work; it changes no state.
  */
 #include "server/ctl_int.h"
 
-#include <stdlib.h>
-
-#include "util/error.h"
+#include "util/vec.h"
 
 static int prio_slot(int priority)
 {
@@ -98,93 +95,13 @@ struct ctl_job *ctl_queue_next(const struct ctl_queue *q, const struct ctl_job *
   return queue_from(q, prio_slot(j->priority) - 1);
 }
 
-void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node)
+void ctl_queue_note_fresh(struct sc_ctl *c, int64_t id)
 {
-  int old = t->alive_node;
-
-  if (old == node)
-    return;
-  if (old >= 0) {
-    struct ctl_node *n = &c->nodes[old];
-    if (t->alive_prev)
-      t->alive_prev->alive_next = t->alive_next;
-    else
-      n->alive = t->alive_next;
-    if (t->alive_next)
-      t->alive_next->alive_prev = t->alive_prev;
-    t->alive_prev = t->alive_next = NULL;
-    n->nalive--;
-    t->job->nalive--;
-    /* Resources freed, or a requeued gang stopped draining. */
-    c->dirty = c->full = true;
-  }
-  t->alive_node = node;
-  if (node >= 0) {
-    struct ctl_node *n = &c->nodes[node];
-    t->alive_prev = NULL;
-    t->alive_next = n->alive;
-    if (n->alive)
-      n->alive->alive_prev = t;
-    n->alive = t;
-    n->nalive++;
-    t->job->nalive++;
-  }
-}
-
-void ctl_notify_fresh_locked(struct sc_ctl *c, int64_t id)
-{
-  if (c->nfresh == c->capfresh) {
-    int cap = c->capfresh ? c->capfresh * 2 : 256;
-    int64_t *fresh = realloc(c->fresh, (size_t)cap * sizeof *fresh);
-    if (fresh) {
-      c->fresh = fresh;
-      c->capfresh = cap;
-    }
-  }
-  if (c->nfresh < c->capfresh)
+  if (SC_VEC_RESERVE_ONE(c->fresh, c->nfresh, c->capfresh) == 0)
     c->fresh[c->nfresh++] = id;
   else
     c->full = true; /* no room to list it: look at every pending job */
   c->dirty = true;
   if (c->sched_idle)
     pthread_cond_signal(&c->sched_cond);
-}
-
-/* Verifies the pending queue and the alive lists against the jobs. */
-int ctl_check(const struct sc_ctl *c)
-{
-  int queued = 0, alive = 0, listed = 0;
-  const struct ctl_job *prev = NULL;
-
-  for (int i = 0; i < c->njobs; i++) {
-    const struct ctl_job *j = c->jobs[i];
-    int n = 0;
-    if (j->queued != (j->state == SC_JOB_PENDING))
-      return SC_ESTATE;
-    queued += j->queued;
-    for (int k = 0; k < j->ntasks; k++)
-      n += j->tasks[k].alive_node >= 0 && j->tasks[k].job == j;
-    if (n != j->nalive)
-      return SC_ESTATE;
-    alive += n;
-  }
-  if (queued != c->queue.n)
-    return SC_ESTATE;
-  for (const struct ctl_job *j = ctl_queue_first(&c->queue); j; j = ctl_queue_next(&c->queue, j)) {
-    if (!j->queued || (prev && (prev->priority < j->priority ||
-                                (prev->priority == j->priority && prev->id >= j->id))))
-      return SC_ESTATE;
-    prev = j;
-    queued--;
-  }
-  for (int i = 0; i < c->nnodes; i++) {
-    int n = 0;
-    for (const struct ctl_task *t = c->nodes[i].alive; t; t = t->alive_next, n++)
-      if (t->alive_node != i || (t->alive_next && t->alive_next->alive_prev != t))
-        return SC_ESTATE;
-    if (n != c->nodes[i].nalive)
-      return SC_ESTATE;
-    listed += n;
-  }
-  return queued == 0 && listed == alive ? 0 : SC_ESTATE;
 }

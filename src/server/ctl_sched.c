@@ -12,15 +12,19 @@
 #include "server/ctl_int.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/sched.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/vec.h"
 
 #define TICK_MS 200
+#define STALE_GAP_MS 20  /* rewrites of rows that failed to commit, at most this often */
 #define PASS_GAP_MS 1.0  /* passes at most this often while changes stream in */
 #define TYPICAL_THRESHOLD 95.0
 #define MAX_SHAPE_IDS 64
@@ -59,35 +63,17 @@ struct ctl_pass_buf {
   struct sc_placement *p;
   int captasks, capp;
   struct sc_typical_key *keys; /* opts.window entries */
+  int *first;                  /* the window entry of each key */
   struct memo_slot memo[MEMO_SLOTS];
   uint32_t memo_gen;
   char models[SC_MAX_MODELS][SC_NAME_MAX]; /* the last cluster's model ids */
   int nmodels;
 };
 
-static double mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Grows *buf to hold n elements of size bytes; false when out of memory. */
-static bool grow(void **buf, int *cap, int n, size_t size)
+static bool grow(void *buf, int *cap, int n, size_t size)
 {
-  int c = *cap ? *cap : 64;
-  void *p;
-
-  if (n <= *cap)
-    return true;
-  while (c < n)
-    c *= 2;
-  if (!(p = realloc(*buf, (size_t)c * size)))
-    return false;
-  *buf = p;
-  *cap = c;
-  return true;
+  return sc_vec_reserve(buf, cap, n, size) == 0;
 }
 
 /* Room in pb for every node and for njobs jobs. */
@@ -95,10 +81,12 @@ static bool pass_buf_fit(struct sc_ctl *c, struct ctl_pass_buf *pb, int njobs)
 {
   if (!pb->keys && !(pb->keys = malloc((size_t)c->opts.window * sizeof *pb->keys)))
     return false;
-  return grow((void **)&pb->map, &pb->capmap, c->nnodes, sizeof *pb->map) &&
-         grow((void **)&pb->inverse, &pb->capinverse, c->nnodes, sizeof *pb->inverse) &&
-         grow((void **)&pb->jobs, &pb->capjobs, njobs, sizeof *pb->jobs) &&
-         grow((void **)&pb->placed, &pb->capplaced, njobs, sizeof *pb->placed);
+  if (!pb->first && !(pb->first = malloc((size_t)c->opts.window * sizeof *pb->first)))
+    return false;
+  return grow(&pb->map, &pb->capmap, c->nnodes, sizeof *pb->map) &&
+         grow(&pb->inverse, &pb->capinverse, c->nnodes, sizeof *pb->inverse) &&
+         grow(&pb->jobs, &pb->capjobs, njobs, sizeof *pb->jobs) &&
+         grow(&pb->placed, &pb->capplaced, njobs, sizeof *pb->placed);
 }
 
 void ctl_sched_release(struct sc_ctl *c)
@@ -114,6 +102,7 @@ void ctl_sched_release(struct sc_ctl *c)
   free(pb->shapes);
   free(pb->p);
   free(pb->keys);
+  free(pb->first);
   free(pb);
   c->pass = NULL;
 }
@@ -169,12 +158,12 @@ static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
   sc_cluster_init(cl);
   for (int i = 0; i < c->nnodes; i++) {
     const struct ctl_node *n = &c->nodes[i];
-    int gpus = n->ndev < SC_MAX_GPUS ? n->ndev : SC_MAX_GPUS;
+    int gpus = n->rec.ndev < SC_MAX_GPUS ? n->rec.ndev : SC_MAX_GPUS;
     map[i] = -1;
     if (n->rec.state != SC_NODE_READY)
       continue;
     map[i] = sc_cluster_add_node(cl, n->rec.name, n->rec.cpu_milli, n->rec.memory_mib, gpus,
-                                 gpus > 0 ? n->dev[0].model : NULL);
+                                 gpus > 0 ? n->rec.dev[0].model : NULL);
     if (map[i] < 0)
       map[i] = -1;
     else
@@ -195,8 +184,10 @@ static void models_check(struct sc_ctl *c, struct ctl_pass_buf *pb, const struct
   c->models_epoch++;
 }
 
-/* FGD's target workload: the task shapes of the recent window. */
-static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys,
+/* FGD's target workload: the task shapes of the recent window. Shapes
+ * are told apart by their whole models list (first[k]: the window entry
+ * key k came from); the key's spec text is only a tie-break for ordering. */
+static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys, int *first,
                          const struct sc_cluster *cl, struct sc_typical *typ)
 {
   int nkeys = 0;
@@ -208,7 +199,7 @@ static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys,
     for (k = 0; k < nkeys; k++)
       if (keys[k].shape.cpu == w->cpu && keys[k].shape.mem == w->mem &&
           keys[k].shape.gpu_count == w->gpus && keys[k].shape.gpu_milli == w->gpu_milli &&
-          strcmp(keys[k].spec, w->models) == 0)
+          strcmp(c->window[first[k]].models, w->models) == 0)
         break;
     if (k == nkeys) {
       memset(&keys[k], 0, sizeof keys[k]);
@@ -219,7 +210,10 @@ static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys,
       keys[k].shape.any_model = true;
       keys[k].shape.id = -1;
       sc_shape_set_models(&keys[k].shape, cl, w->models);
-      memcpy(keys[k].spec, w->models, sizeof keys[k].spec);
+      /* A tie-break only: a cut copy is enough (and always terminated). */
+      memcpy(keys[k].spec, w->models, sizeof keys[k].spec - 1);
+      keys[k].spec[sizeof keys[k].spec - 1] = '\0';
+      first[k] = i;
       nkeys++;
     }
     keys[k].count += 1;
@@ -234,34 +228,6 @@ static int job_order(const void *pa, const void *pb)
   if (a->priority != b->priority)
     return a->priority > b->priority ? -1 : 1;
   return a->id < b->id ? -1 : a->id > b->id;
-}
-
-/* Records a placed gang in memory and in b. */
-static void assign_gang(struct sc_ctl *c, struct ctl_job *j, const struct sc_placement *p,
-                        const int *inverse, struct sc_store_batch *b)
-{
-  for (int i = 0; i < j->ntasks; i++) {
-    struct ctl_task *t = &j->tasks[i];
-    int node = inverse[p[i].node];
-    const struct ctl_node *n = &c->nodes[node];
-    t->state = SC_TASK_ASSIGNED;
-    t->node = node;
-    ctl_task_set_alive(c, t, node);
-    t->ndev = p[i].ndev;
-    for (int d = 0; d < p[i].ndev; d++) {
-      t->pos[d] = p[i].dev[d];
-      t->dev[d] = n->dev[p[i].dev[d]].index;
-    }
-    t->published = false;
-    t->delivered_ms = 0;
-    t->missing = 0;
-    t->exit_node = -1;
-    t->attempt = j->attempt;
-  }
-  j->state = SC_JOB_RUNNING;
-  j->reason[0] = '\0';
-  ctl_queue_sync(c, j);
-  ctl_batch_job(c, b, j);
 }
 
 /* Shape-cache ids: jobs with equal shapes share one id. */
@@ -336,6 +302,7 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   struct ctl_pass_buf *pb = ps->pb;
   struct memo_slot *m;
   struct sc_shape sh;
+  int rc;
 
   if (j->nalive > 0)
     return true; /* a requeued gang whose old processes still run */
@@ -344,15 +311,19 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   if (m && m->gen == pb->memo_gen && m->ntasks <= j->ntasks)
     return true; /* the same shape, as big or smaller, did not fit */
   sh.id = shape_id(ps->ids, &ps->nids, &sh);
-  if (!grow((void **)&pb->shapes, &pb->captasks, j->ntasks, sizeof *pb->shapes) ||
-      !grow((void **)&pb->p, &pb->capp, j->ntasks, sizeof *pb->p))
+  if (!grow(&pb->shapes, &pb->captasks, j->ntasks, sizeof *pb->shapes) ||
+      !grow(&pb->p, &pb->capp, j->ntasks, sizeof *pb->p))
     return false;
   for (int k = 0; k < j->ntasks; k++)
     pb->shapes[k] = sh;
   ps->tried++;
-  if (sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p) == 0) {
-    assign_gang(c, j, pb->p, pb->inverse, ps->b);
+  rc = sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p);
+  if (rc == 0) {
+    struct ctl_event_args args = {.placements = pb->p, .inverse = pb->inverse};
+    ctl_job_event(c, j, CTL_EV_ASSIGNED, &args, ps->b);
     pb->placed[ps->nplaced++] = j;
+  } else if (rc != SC_ENOFIT) {
+    return false; /* out of memory: the engine cannot go on */
   } else if (m) {
     if (m->gen != pb->memo_gen || j->ntasks < m->ntasks)
       m->ntasks = j->ntasks;
@@ -384,7 +355,7 @@ static int pass_prepare(struct sc_ctl *c, struct pass *ps)
       pb->inverse[pb->map[i]] = i;
   models_check(c, pb, &ps->cl);
   if (strcmp(c->opts.policy->name, "fgd") == 0 &&
-      build_typical(c, pb->keys, &ps->cl, &ps->typ) == 0)
+      build_typical(c, pb->keys, pb->first, &ps->cl, &ps->typ) == 0)
     opts.ctx.typical = &ps->typ;
   pb->memo_gen++;
   return sc_sched_new(&ps->cl, &opts, &ps->sched);
@@ -425,24 +396,32 @@ static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
   return true;
 }
 
-/* Commits the placements of ps, then publishes them; drops mu meanwhile. */
+/* Commits the placements of ps, then publishes them; drops mu meanwhile.
+ * A placement that did not commit goes back to pending, as in the store. */
 static void pass_publish(struct sc_ctl *c, struct pass *ps)
 {
   bool submitted = ctl_submit_locked(c, ps->b);
+  int rc;
 
   pthread_mutex_unlock(&c->mu);
-  ctl_finish(c, ps->b, submitted);
+  rc = ctl_finish(c, ps->b, submitted);
   pthread_mutex_lock(&c->mu);
+  ps->b = NULL;
   for (int i = 0; i < ps->nplaced; i++) {
     struct ctl_job *j = ps->pb->placed[i];
+    if (rc < 0) {
+      ctl_job_event(c, j, CTL_EV_UNASSIGNED, NULL, NULL);
+      continue;
+    }
     for (int k = 0; k < j->ntasks; k++) {
       struct ctl_task *t = &j->tasks[k];
-      if (t->state == SC_TASK_ASSIGNED && !t->published && t->node >= 0) {
-        t->published = true;
-        ctl_refq_push(&c->nodes[t->node].start_q, j->id, k);
-      }
+      if (t->state == SC_TASK_ASSIGNED && !t->published && t->node >= 0 &&
+          ctl_refq_push(&c->nodes[t->node].start_q, j->id, k) == 0)
+        t->published = true; /* out of memory: the next register sends it */
     }
   }
+  if (rc < 0 && ps->nplaced > 0)
+    sc_warn("scheduling pass: %d placements did not commit, pending again", ps->nplaced);
   if (ps->nplaced > 0)
     pthread_cond_broadcast(&c->changed);
 }
@@ -452,7 +431,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
 {
   bool full = c->full;
   struct pass ps;
-  double t0 = mono_ms();
+  double t0 = sc_clock_mono_msf();
   int npending = c->queue.n, rc;
 
   c->full = false;
@@ -484,7 +463,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   c->nfresh = 0;
   c->stats.passes++;
   c->stats.full_passes += full;
-  c->stats.last_pass_ms = mono_ms() - t0;
+  c->stats.last_pass_ms = sc_clock_mono_msf() - t0;
   if (c->stats.last_pass_ms > c->stats.max_pass_ms)
     c->stats.max_pass_ms = c->stats.last_pass_ms;
   c->stats.last_pending = npending;
@@ -497,44 +476,41 @@ out:
   sc_cluster_release(&ps.cl);
 }
 
-/* Marks node i lost and settles the jobs whose tasks lived there. */
+/* Marks node i lost and settles the tasks that lived there (its alive
+ * list holds every task assigned to it or running there). */
 static void node_lost(struct sc_ctl *c, int i, struct sc_store_batch *b)
 {
   struct ctl_node *n = &c->nodes[i];
-  struct sc_store_op op = {.kind = SC_STORE_NODE_STATE};
+  struct ctl_event_args lost = {.node = i, .reason = "node lost"};
+  int k;
 
+  if ((k = ctl_alive_snapshot(c, i)) < 0) {
+    sc_error("node %s: out of memory, looked at again at the next tick", n->rec.name);
+    return;
+  }
   sc_warn("node %s lost: no heartbeat for %lld ms", n->rec.name,
-          (long long)(sc_now_ms() - n->last_seen_ms));
+          (long long)(sc_clock_mono_ms() - n->last_seen_ms));
   n->rec.state = SC_NODE_LOST;
   n->start_q.n = n->kill_q.n = 0;
-  op.u.node = n->rec;
-  op.u.node.labels = op.u.node.devices = NULL;
-  sc_store_batch_add(b, &op);
-  for (int k = 0; k < c->njobs; k++) {
-    struct ctl_job *j = c->jobs[k];
-    bool hit = false;
-    for (int t = 0; t < j->ntasks; t++) {
-      struct ctl_task *task = &j->tasks[t];
-      if (task->alive_node == i)
-        ctl_task_set_alive(c, task, -1);
-      if (task->node == i &&
-          (task->state == SC_TASK_ASSIGNED || task->state == SC_TASK_RUNNING)) {
-        task->state = SC_TASK_LOST;
-        task->finished_ms = sc_now_ms();
-        hit = true;
-      }
-    }
-    if (hit)
-      ctl_job_end(c, j, SC_JOB_FAILED, "node lost", true, b);
-  }
+  ctl_batch_node(b, n, true);
+  while (k-- > 0)
+    ctl_task_event(c, c->scratch[k], CTL_EV_LOST, &lost, b);
   ctl_notify_locked(c);
 }
 
-/* Heartbeat timeouts and max runtimes. */
+/* The monotonic time job j's max runtime ends, or 0 for none. */
+static int64_t runtime_due(const struct ctl_job *j)
+{
+  if (j->state != SC_JOB_RUNNING || j->spec.max_runtime_s <= 0 || j->started_mono_ms <= 0)
+    return 0;
+  return j->started_mono_ms + j->spec.max_runtime_s * 1000;
+}
+
+/* Heartbeat timeouts, max runtimes, rows to rewrite and compaction. */
 static void tick(struct sc_ctl *c)
 {
   struct sc_store_batch *b = sc_store_batch_new();
-  int64_t now = sc_now_ms();
+  int64_t now = sc_clock_mono_ms();
   bool submitted;
 
   if (!b)
@@ -546,14 +522,13 @@ static void tick(struct sc_ctl *c)
   c->runtime_due_ms = 0;
   for (int i = 0; i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
-    int64_t due = j->started_ms + j->spec.max_runtime_s * 1000;
-    if (j->state != SC_JOB_RUNNING || j->spec.max_runtime_s <= 0 || j->started_ms <= 0)
-      continue;
-    if (now >= due)
-      ctl_job_end(c, j, SC_JOB_FAILED, "exceeded max runtime", false, b);
-    else if (!c->runtime_due_ms || due < c->runtime_due_ms)
+    int64_t due = runtime_due(j);
+    if (due > 0 && now >= due)
+      ctl_job_event(c, j, CTL_EV_TIMEOUT, NULL, b);
+    else if (due > 0 && (!c->runtime_due_ms || due < c->runtime_due_ms))
       c->runtime_due_ms = due;
   }
+  ctl_batch_stale(c, b);
   ctl_jobs_compact(c);
   submitted = ctl_submit_locked(c, b);
   pthread_mutex_unlock(&c->mu);
@@ -578,7 +553,9 @@ static void sched_sleep(struct sc_ctl *c, double deadline_ms)
 /*
  * Passes run when something changed, at least PASS_GAP_MS apart: while
  * submissions stream in, one pass takes all that came in meanwhile; on an
- * idle cluster a submission is scheduled at once.
+ * idle cluster a submission is scheduled at once. Ticks come every
+ * TICK_MS, at once when rows failed to commit, and when a max runtime ends
+ * (so its kill goes out then, not up to a tick late).
  */
 void *ctl_sched_main(void *arg)
 {
@@ -589,28 +566,29 @@ void *ctl_sched_main(void *arg)
   sc_rng_seed(&rng, 42);
   pthread_mutex_lock(&c->mu);
   while (!c->stop) {
-    double now = mono_ms(), wake;
+    double now = sc_clock_mono_msf(), wake;
     if (c->dirty && now >= next_pass) {
       c->dirty = false;
       sched_pass(c, &rng);
       assert(!CTL_CHECK_PASSES || ctl_check(c) == 0);
-      next_pass = mono_ms() + PASS_GAP_MS;
+      next_pass = sc_clock_mono_msf() + PASS_GAP_MS;
     }
-    /* Ticks every TICK_MS, and when a max runtime ends, so its kill goes
-     * out at once rather than up to a tick late. */
-    if (mono_ms() - last_tick >= TICK_MS ||
-        (c->runtime_due_ms > 0 && sc_now_ms() >= c->runtime_due_ms)) {
+    if (sc_clock_mono_msf() - last_tick >= TICK_MS ||
+        (c->runtime_due_ms > 0 && sc_clock_mono_ms() >= c->runtime_due_ms) ||
+        (c->nstale + c->nstale_nodes > 0 && sc_clock_mono_msf() - last_tick >= STALE_GAP_MS)) {
       tick(c);
-      last_tick = mono_ms();
+      last_tick = sc_clock_mono_msf();
     }
     if (c->stop)
       break;
     wake = last_tick + TICK_MS;
-    if (c->runtime_due_ms > 0 && mono_ms() + (double)(c->runtime_due_ms - sc_now_ms()) < wake)
-      wake = mono_ms() + (double)(c->runtime_due_ms - sc_now_ms());
+    if (c->runtime_due_ms > 0 && (double)c->runtime_due_ms < wake)
+      wake = (double)c->runtime_due_ms;
+    if (c->nstale + c->nstale_nodes > 0 && last_tick + STALE_GAP_MS < wake)
+      wake = last_tick + STALE_GAP_MS;
     if (c->dirty && next_pass < wake)
       wake = next_pass;
-    if (wake <= mono_ms())
+    if (wake <= sc_clock_mono_msf())
       continue;
     c->sched_idle = !c->dirty;
     sched_sleep(c, wake);

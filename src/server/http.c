@@ -62,6 +62,26 @@ const char *sc_http_query(struct sc_http_req *req, const char *name)
   return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
+                       long long lo, long long hi, long long *value)
+{
+  const char *text = sc_http_query(req, name);
+  char *end, msg[128];
+  long long v;
+
+  if (!text)
+    return true;
+  errno = 0;
+  v = strtoll(text, &end, 10);
+  if (errno || *end || end == text || v < lo || v > hi) {
+    snprintf(msg, sizeof msg, "'%s' must be an integer between %lld and %lld", name, lo, hi);
+    sc_http_error(resp, 400, "bad_request", msg, name);
+    return false;
+  }
+  *value = v;
+  return true;
+}
+
 bool sc_http_peer_closed(struct sc_http_req *req)
 {
   const union MHD_ConnectionInfo *info =

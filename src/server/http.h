@@ -82,6 +82,11 @@ void sc_http_error(struct sc_http_resp *resp, int status, const char *code,
 json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp);
 /* A query argument or NULL. */
 const char *sc_http_query(struct sc_http_req *req, const char *name);
+/* Parses integer query argument name into *value when present (left
+ * alone when absent); replies 400 naming it and returns false when it is
+ * not an integer in [lo, hi]. */
+bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
+                       long long lo, long long hi, long long *value);
 /* True when the client has closed its end of the connection (or it broke)
  * while its request was being handled: a reply would reach nobody. */
 bool sc_http_peer_closed(struct sc_http_req *req);

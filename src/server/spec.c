@@ -7,8 +7,11 @@
 #include "server/spec.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -277,12 +280,13 @@ static void set_defaults(struct sc_job_spec *s)
   s->cpu_milli = 1000;
 }
 
-/* Builds the normalised JSON of a validated spec from body and s. */
-static int normalise(json_t *body, struct sc_job_spec *s)
+/* Builds the normalised JSON of a validated spec from body and s (new
+ * reference, NULL when out of memory). */
+static json_t *normalise(json_t *body, const struct sc_job_spec *s)
 {
   json_t *res = json_pack("{s:I, s:I, s:i}", "cpu_milli", (json_int_t)s->cpu_milli,
                           "memory", (json_int_t)s->memory_mib, "gpus", s->gpus);
-  json_t *models = json_array();
+  json_t *models = json_array(), *env = json_object_get(body, "env"), *doc;
   const char *p = s->models;
 
   if (res && s->gpu_milli > 0 && s->gpu_milli < 1000)
@@ -293,17 +297,105 @@ static int normalise(json_t *body, struct sc_job_spec *s)
     json_array_append_new(models, json_stringn(p, len));
     p += len + (end ? 1 : 0);
   }
-  json_t *env = json_object_get(body, "env");
+  doc = json_pack("{s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:i, s:I, s:i}", "name", s->name,
+                  "tenant", s->tenant, "command",
+                  json_deep_copy(json_object_get(body, "command")), "env",
+                  env ? json_deep_copy(env) : json_object(), "tasks", s->tasks, "resources",
+                  res, "models", models, "priority", s->priority, "max_runtime",
+                  (json_int_t)s->max_runtime_s, "max_retries", s->max_retries);
+  if (doc && json_object_get(body, "workdir") &&
+      json_object_set(doc, "workdir", json_object_get(body, "workdir")) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  return doc;
+}
 
-  s->json = json_pack("{s:s, s:s, s:O, s:o, s:i, s:o, s:o, s:i, s:I, s:i}", "name", s->name,
-                      "tenant", s->tenant, "command", json_object_get(body, "command"), "env",
-                      env ? json_deep_copy(env) : json_object(),
-                      "tasks", s->tasks, "resources", res, "models", models, "priority",
-                      s->priority, "max_runtime", (json_int_t)s->max_runtime_s, "max_retries",
-                      s->max_retries);
-  if (s->json && json_object_get(body, "workdir"))
-    json_object_set(s->json, "workdir", json_object_get(body, "workdir"));
-  return s->json ? 0 : SC_ENOMEM;
+static void run_free(struct sc_spec_run *r)
+{
+  for (char **a = r->argv; a && *a; a++)
+    free(*a);
+  for (int i = 0; i < r->nenv; i++) {
+    free(r->env_keys[i]);
+    free(r->env_values[i]);
+  }
+  free(r->argv);
+  free(r->env_keys);
+  free(r->env_values);
+  free(r->shell);
+  free(r->workdir);
+  free(r);
+}
+
+struct sc_spec_run *sc_spec_run_ref(struct sc_spec_run *run)
+{
+  if (run)
+    atomic_fetch_add_explicit(&run->refs, 1, memory_order_relaxed);
+  return run;
+}
+
+void sc_spec_run_unref(struct sc_spec_run *run)
+{
+  if (run && atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) == 1)
+    run_free(run);
+}
+
+/* The run part of a validated, normalised spec (command, env, workdir). */
+static struct sc_spec_run *run_new(json_t *doc)
+{
+  struct sc_spec_run *r = calloc(1, sizeof *r);
+  json_t *command = json_object_get(doc, "command"), *env = json_object_get(doc, "env"), *v;
+  const char *key;
+  bool ok = r != NULL;
+  size_t i, n;
+
+  if (!ok)
+    return NULL;
+  atomic_init(&r->refs, 1);
+  if (json_is_string(command)) {
+    ok = (r->shell = strdup(json_string_value(command))) != NULL;
+  } else {
+    n = json_array_size(command);
+    ok = (r->argv = calloc(n + 1, sizeof *r->argv)) != NULL;
+    json_array_foreach(command, i, v) {
+      if (ok)
+        ok = (r->argv[i] = strdup(json_string_value(v))) != NULL;
+    }
+  }
+  n = json_object_size(env);
+  if (ok && n > 0)
+    ok = (r->env_keys = calloc(n, sizeof *r->env_keys)) &&
+         (r->env_values = calloc(n, sizeof *r->env_values));
+  json_object_foreach(env, key, v) {
+    if (!ok)
+      break;
+    r->env_keys[r->nenv] = strdup(key);
+    r->env_values[r->nenv] = strdup(json_string_value(v));
+    ok = r->env_keys[r->nenv] && r->env_values[r->nenv];
+    r->nenv++;
+  }
+  if (ok && json_is_string(json_object_get(doc, "workdir")))
+    ok = (r->workdir = strdup(json_string_value(json_object_get(doc, "workdir")))) != NULL;
+  if (!ok) {
+    run_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* Fills out->text and out->run from the normalised document doc. */
+static int finish(json_t *doc, struct sc_job_spec *out)
+{
+  if (!doc)
+    return SC_ENOMEM;
+  out->text = json_dumps(doc, JSON_COMPACT);
+  out->run = out->text ? run_new(doc) : NULL;
+  json_decref(doc);
+  if (!out->run) {
+    sc_spec_release(out);
+    return SC_ENOMEM;
+  }
+  return 0;
 }
 
 int sc_spec_parse(json_t *body, struct sc_job_spec *out, struct sc_spec_error *err)
@@ -328,17 +420,45 @@ int sc_spec_parse(json_t *body, struct sc_job_spec *out, struct sc_spec_error *e
     return fail(err, "name", "missing required field 'name'");
   if (!json_object_get(body, "command"))
     return fail(err, "command", "missing required field 'command'");
-  return normalise(body, out);
+  return finish(normalise(body, out), out);
+}
+
+int sc_spec_parse_text(const char *text, struct sc_job_spec *out, struct sc_spec_error *err)
+{
+  json_error_t jerr;
+  json_t *body = json_loads(text ? text : "", 0, &jerr);
+  int rc;
+
+  if (!body) {
+    memset(err, 0, sizeof *err);
+    set_defaults(out);
+    return fail(err, "", "malformed JSON: %s", jerr.text);
+  }
+  rc = sc_spec_parse(body, out, err);
+  json_decref(body);
+  return rc;
 }
 
 int sc_spec_set_tenant(struct sc_job_spec *spec, const char *tenant)
 {
+  json_t *doc = json_loads(spec->text, 0, NULL);
+  char *text = NULL;
+
+  if (doc && json_object_set_new(doc, "tenant", json_string(tenant)) == 0)
+    text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  if (!text)
+    return SC_ENOMEM;
+  free(spec->text);
+  spec->text = text;
   snprintf(spec->tenant, sizeof spec->tenant, "%s", tenant);
-  return json_object_set_new(spec->json, "tenant", json_string(tenant)) == 0 ? 0 : SC_ENOMEM;
+  return 0;
 }
 
 void sc_spec_release(struct sc_job_spec *spec)
 {
-  json_decref(spec->json);
-  spec->json = NULL;
+  free(spec->text);
+  sc_spec_run_unref(spec->run);
+  spec->text = NULL;
+  spec->run = NULL;
 }

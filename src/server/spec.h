@@ -7,15 +7,33 @@
 #ifndef SC_SERVER_SPEC_H
 #define SC_SERVER_SPEC_H
 
-#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct json_t; /* jansson's value type: only sc_spec_parse reads one */
 
 #define SC_SPEC_MAX_TASKS 4096
 #define SC_SPEC_MAX_GPUS 16
 #define SC_SPEC_MAX_MODELS 16
 
+/*
+ * What each task of a job runs. Immutable once built and shared through
+ * counted references: the controller hands it to assignment replies that
+ * may outlive the job (sc_spec_run_ref / _unref, thread-safe).
+ */
+struct sc_spec_run {
+  char *shell;                /* the command as one shell string, or NULL */
+  char **argv;                /* NULL-terminated argument list, or NULL */
+  int nenv;
+  char **env_keys, **env_values; /* nenv each, in the spec's order */
+  char *workdir;              /* absolute path, or NULL */
+  atomic_int refs;
+};
+
 struct sc_job_spec {
-  json_t *json;               /* normalised spec, owned */
+  char *text;                 /* normalised spec as JSON text, owned */
+  struct sc_spec_run *run;    /* owned reference */
   char name[129];
   char tenant[65];
   int tasks;                  /* gang size */
@@ -39,15 +57,22 @@ struct sc_spec_error {
 /*
  * Validates body (a JSON value of any type) into out. Returns 0, or
  * SC_EINVAL with err filled and out released; SC_ENOMEM on allocation
- * failure. out->json is a new object owned by out.
+ * failure (out released). out owns its text and run.
  */
-int sc_spec_parse(json_t *body, struct sc_job_spec *out, struct sc_spec_error *err);
+int sc_spec_parse(struct json_t *body, struct sc_job_spec *out, struct sc_spec_error *err);
 
-/* Replaces the spec's tenant (a user token forces its own). */
+/* The same from a normalised text (as the store keeps it). */
+int sc_spec_parse_text(const char *text, struct sc_job_spec *out, struct sc_spec_error *err);
+
+/* Replaces the spec's tenant (a user token forces its own): 0 or SC_ENOMEM. */
 int sc_spec_set_tenant(struct sc_job_spec *spec, const char *tenant);
 
-/* Frees out->json; the struct may be reused. */
+/* Frees out's text and drops its run reference; the struct may be reused. */
 void sc_spec_release(struct sc_job_spec *spec);
+
+/* Takes one more reference to run (returned) / drops one (frees at zero). */
+struct sc_spec_run *sc_spec_run_ref(struct sc_spec_run *run);
+void sc_spec_run_unref(struct sc_spec_run *run);
 
 /* True for names of 1..max characters from [A-Za-z0-9._-]. */
 int sc_spec_name_ok(const char *name, size_t max);

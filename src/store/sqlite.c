@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/rows.h"
 #include "store/sqlite_int.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -90,28 +91,18 @@ static int step_done(struct sc_store *s, sqlite3_stmt *st)
   return 0;
 }
 
-static void format_devices(const struct sc_task_rec *t, char *buf, size_t size)
-{
-  size_t len = 0;
-
-  buf[len++] = '[';
-  for (int i = 0; i < t->ndev && i < SC_STORE_MAX_DEVICES && len + 8 < size; i++)
-    len += (size_t)snprintf(buf + len, size - len, i ? ",%d" : "%d", t->devices[i]);
-  buf[len++] = ']';
-  buf[len] = '\0';
-}
-
 static int write_task(struct sc_store *s, const struct sc_task_rec *t)
 {
   sqlite3_stmt *st = s->stmts[SQL_TASK_PUT];
-  char devices[128];
+  char *devices = sc_rows_task_devices_text(t);
 
-  format_devices(t, devices, sizeof devices);
+  if (!devices)
+    return SC_ENOMEM;
   sqlite3_bind_int64(st, 1, t->job_id);
   sqlite3_bind_int(st, 2, t->index);
   sqlite3_bind_text(st, 3, sc_task_state_name(t->state), -1, SQLITE_STATIC);
   bind_text_or_null(st, 4, t->node);
-  sqlite3_bind_text(st, 5, devices, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, devices, -1, free);
   bind_text_or_null(st, 6, t->vendor);
   sqlite3_bind_int(st, 7, t->gpu_milli);
   bind_code(st, 8, t->exit_code);
@@ -168,7 +159,10 @@ static int write_job_update(struct sc_store *s, const struct sc_job_rec *j)
 static int write_node(struct sc_store *s, const struct sc_node_rec *n, bool state_only)
 {
   sqlite3_stmt *st = s->stmts[state_only ? SQL_NODE_STATE : SQL_NODE_PUT];
+  char *devices = state_only ? NULL : sc_rows_node_devices_text(n);
 
+  if (!state_only && !devices)
+    return SC_ENOMEM;
   sqlite3_bind_text(st, 1, n->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, sc_node_state_name(n->state), -1, SQLITE_STATIC);
   bind_ms(st, 3, n->last_heartbeat_ms);
@@ -177,7 +171,7 @@ static int write_node(struct sc_store *s, const struct sc_node_rec *n, bool stat
     sqlite3_bind_int64(st, 5, n->cpu_milli);
     sqlite3_bind_int64(st, 6, n->memory_mib);
     sqlite3_bind_text(st, 7, n->labels ? n->labels : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, n->devices ? n->devices : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, devices, -1, free);
     bind_ms(st, 9, n->registered_ms);
   }
   return step_done(s, st);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/rows.h"
 #include "store/sqlite_int.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -52,24 +53,6 @@ static int col_code(sqlite3_stmt *st, int col)
   return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int(st, col);
 }
 
-static void parse_devices(const char *text, struct sc_task_rec *t)
-{
-  const char *p = text ? text : "";
-
-  t->ndev = 0;
-  while (*p && t->ndev < SC_STORE_MAX_DEVICES) {
-    char *end;
-    long v;
-    while (*p && (*p < '0' || *p > '9'))
-      p++;
-    if (!*p)
-      break;
-    v = strtol(p, &end, 10);
-    t->devices[t->ndev++] = (int)v;
-    p = end;
-  }
-}
-
 static void row_task(sqlite3_stmt *st, struct sc_task_rec *t)
 {
   memset(t, 0, sizeof *t);
@@ -77,7 +60,9 @@ static void row_task(sqlite3_stmt *st, struct sc_task_rec *t)
   t->index = sqlite3_column_int(st, 1);
   t->state = sc_task_state_parse((const char *)sqlite3_column_text(st, 2));
   copy_col(st, 3, t->node, sizeof t->node);
-  parse_devices((const char *)sqlite3_column_text(st, 4), t);
+  if (sc_rows_task_devices_parse((const char *)sqlite3_column_text(st, 4), t) < 0)
+    sc_warn("store: task j-%06lld.%d: unreadable devices, read as none", (long long)t->job_id,
+            t->index);
   copy_col(st, 5, t->vendor, sizeof t->vendor);
   t->gpu_milli = sqlite3_column_int(st, 6);
   t->exit_code = col_code(st, 7);
@@ -275,7 +260,6 @@ int sc_sqlite_max_job_id(struct sc_store *s, int64_t *id)
 static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
 {
   const char *labels = (const char *)sqlite3_column_text(st, 4);
-  const char *devices = (const char *)sqlite3_column_text(st, 5);
 
   memset(n, 0, sizeof *n);
   copy_col(st, 0, n->name, sizeof n->name);
@@ -283,7 +267,8 @@ static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
   n->cpu_milli = sqlite3_column_int64(st, 2);
   n->memory_mib = sqlite3_column_int64(st, 3);
   n->labels = strdup(labels ? labels : "{}");
-  n->devices = strdup(devices ? devices : "[]");
+  if (sc_rows_node_devices_parse((const char *)sqlite3_column_text(st, 5), n) < 0)
+    sc_warn("store: node %s: unreadable devices, read as none", n->name);
   n->state = sqlite3_column_text(st, 6) &&
                      strcmp((const char *)sqlite3_column_text(st, 6), "ready") == 0
                ? SC_NODE_READY

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/vec.h"
 
 /* Every backend's struct sc_store starts with its ops pointer. */
 struct sc_store {
@@ -34,11 +35,6 @@ struct sc_store_batch *sc_store_batch_new(void)
   return calloc(1, sizeof(struct sc_store_batch));
 }
 
-static char *dup_or_null(const char *text)
-{
-  return text ? strdup(text) : NULL;
-}
-
 /* Deep-copies the owned strings of op into dst (already a shallow copy). */
 static int op_copy_strings(struct sc_store_op *dst)
 {
@@ -51,8 +47,8 @@ static int op_copy_strings(struct sc_store_op *dst)
     return 0;
   case SC_STORE_NODE_PUT:
   case SC_STORE_NODE_STATE:
-    dst->u.node.labels = dup_or_null(dst->u.node.labels);
-    dst->u.node.devices = dup_or_null(dst->u.node.devices);
+    if (dst->u.node.labels && !(dst->u.node.labels = strdup(dst->u.node.labels)))
+      return SC_ENOMEM;
     return 0;
   case SC_STORE_LOG_APPEND: {
     char *copy = malloc(dst->u.log.len + 1);
@@ -80,7 +76,6 @@ static void op_release(struct sc_store_op *op)
   case SC_STORE_NODE_PUT:
   case SC_STORE_NODE_STATE:
     free(op->u.node.labels);
-    free(op->u.node.devices);
     break;
   case SC_STORE_LOG_APPEND:
     free(op->u.log.data);
@@ -90,26 +85,24 @@ static void op_release(struct sc_store_op *op)
   }
 }
 
-int sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op)
+void sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op)
 {
   int rc;
 
-  if (b->n == b->cap) {
-    int cap = b->cap ? b->cap * 2 : 8;
-    struct sc_store_op *ops = realloc(b->ops, (size_t)cap * sizeof *ops);
-    if (!ops)
-      return SC_ENOMEM;
-    b->ops = ops;
-    b->cap = cap;
+  if (!b || b->err)
+    return;
+  if ((rc = SC_VEC_RESERVE_ONE(b->ops, b->n, b->cap)) < 0) {
+    b->err = rc;
+    return;
   }
   b->ops[b->n] = *op;
   rc = op_copy_strings(&b->ops[b->n]);
   if (rc < 0) {
     op_release(&b->ops[b->n]);
-    return rc;
+    b->err = rc;
+    return;
   }
   b->n++;
-  return 0;
 }
 
 void sc_store_batch_free(struct sc_store_batch *b)
@@ -124,6 +117,10 @@ void sc_store_batch_free(struct sc_store_batch *b)
 
 int sc_store_submit(struct sc_store *s, struct sc_store_batch *b)
 {
+  if (!b)
+    return SC_ENOMEM;
+  if (b->err)
+    return b->err;
   return s->ops->submit(s, b);
 }
 
@@ -188,8 +185,7 @@ void sc_job_rec_release(struct sc_job_rec *j)
 void sc_node_rec_release(struct sc_node_rec *n)
 {
   free(n->labels);
-  free(n->devices);
-  n->labels = n->devices = NULL;
+  n->labels = NULL;
 }
 
 void sc_store_free_jobs(struct sc_job_rec *jobs, int n)

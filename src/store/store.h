@@ -67,14 +67,23 @@ struct sc_job_rec {
   struct sc_task_rec *tasks;
 };
 
-/* A node as its agent registered it. labels and devices are JSON texts
- * (owned): {"region": "eu"} and [{"index","vendor","model","memory_mib"}]. */
+/* One accelerator of a node: index as its agent numbers it. */
+struct sc_device_rec {
+  int index;
+  char vendor[SC_STORE_VENDOR_MAX];
+  char model[64];
+  int64_t memory_mib;
+};
+
+/* A node as its agent registered it. labels is a JSON object text (owned,
+ * {"region": "eu"}); backends store devices as they see fit. */
 struct sc_node_rec {
   char name[SC_STORE_NODE_MAX];
   char address[64];
   int64_t cpu_milli, memory_mib;
   char *labels;
-  char *devices;
+  int ndev;
+  struct sc_device_rec dev[SC_STORE_MAX_DEVICES];
   int state;                          /* enum sc_node_state */
   int64_t last_heartbeat_ms, registered_ms;
 };
@@ -120,10 +129,16 @@ struct sc_store_op {
   } u;
 };
 
-/* A batch of writes, committed atomically. Owns deep copies of its ops. */
+/*
+ * A batch of writes, committed atomically. Owns deep copies of its ops.
+ * Adding keeps the first error on the batch (err), as SQLite keeps rc on
+ * its objects: callers add without checking and sc_store_submit fails the
+ * whole batch, so a batch is written entire or not at all.
+ */
 struct sc_store_batch {
   struct sc_store_op *ops;
   int n, cap;
+  int err;                 /* first error of sc_store_batch_add, 0 */
   /* Backend bookkeeping (guarded by the backend). */
   struct sc_store_batch *next;
   bool done;
@@ -171,6 +186,28 @@ struct sc_store_ops {
 extern const struct sc_store_ops sc_store_sqlite;
 
 /*
+ * A fault-injecting store (store/faulty.c) over another one, in the spirit
+ * of SQLite's fault simulation: tests make the Nth call fail, or every Kth
+ * commit fail (nothing of it is written) or stall. Settings can change at
+ * any time; counters say what happened.
+ */
+struct sc_store_faults {
+  int64_t fail_call;     /* the Nth call from now (1 = the next) fails; 0 off */
+  int fail_every;        /* every Kth submitted batch fails; 0 off */
+  int stall_every;       /* every Kth submitted batch is acknowledged late */
+  int stall_ms;
+};
+
+struct sc_store_fault_stats {
+  int64_t calls, batches, failed_calls, failed_batches, stalled_batches;
+};
+
+/* Wraps inner (ownership moves to the wrapper, which closes it). */
+int sc_store_faulty_new(struct sc_store *inner, struct sc_store **out);
+void sc_store_faulty_set(struct sc_store *s, const struct sc_store_faults *f);
+void sc_store_faulty_stats(struct sc_store *s, struct sc_store_fault_stats *out);
+
+/*
  * Opens the store at path with backend ops (creating the schema). Returns 0
  * or SC_ESTORE / SC_ENOMEM; *out is NULL on failure. sc_store_close waits
  * for queued batches and frees the store.
@@ -178,17 +215,20 @@ extern const struct sc_store_ops sc_store_sqlite;
 int sc_store_open(const struct sc_store_ops *ops, const char *path, struct sc_store **out);
 void sc_store_close(struct sc_store *s);
 
-/* Batches: _new allocates an empty one; _add deep-copies op (strings and
- * spec included); _free frees it and its copies. */
+/* Batches: _new allocates an empty one (NULL when out of memory); _add
+ * deep-copies op (strings and spec included) or records SC_ENOMEM in
+ * b->err (a NULL b is ignored); _free frees it and its copies. */
 struct sc_store_batch *sc_store_batch_new(void);
-int sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op);
+void sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op);
 void sc_store_batch_free(struct sc_store_batch *b);
 
 /*
  * Queues b for commit without waiting (the store borrows b until
  * sc_store_wait returns). Batches commit in submission order, several per
- * transaction (group commit). sc_store_wait blocks until b is durable and
- * returns its result: 0 or SC_ESTORE. sc_store_write does both.
+ * transaction (group commit). A NULL b is SC_ENOMEM and a batch with a
+ * sticky error fails with it, before anything is queued. sc_store_wait
+ * blocks until b is durable and returns its result: 0 or SC_ESTORE.
+ * sc_store_write does both.
  */
 int sc_store_submit(struct sc_store *s, struct sc_store_batch *b);
 int sc_store_wait(struct sc_store *s, struct sc_store_batch *b);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -537,7 +539,7 @@ static void test_nvml_discovery(void **state)
   assert_int_equal(d.count, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_devices_parse),
@@ -555,5 +557,5 @@ int main(void)
     cmocka_unit_test(test_agent_apply_and_adopt),
     cmocka_unit_test(test_nvml_discovery),
   };
-  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+  return SC_RUN_TESTS(argc, argv, tests, setup_tmp, teardown_tmp);
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,7 +313,7 @@ static void test_cli_unreachable(void **state)
   sc_cli_release(&c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_yaml_full_spec),   cmocka_unit_test(test_yaml_scalars),
@@ -321,5 +323,5 @@ int main(void)
     cmocka_unit_test(test_nodes_table),      cmocka_unit_test(test_http_helpers),
     cmocka_unit_test(test_cli_unreachable),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

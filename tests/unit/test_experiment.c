@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "runner.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,7 +179,7 @@ static void test_typical_counts(void **state)
   }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_default_plans),
@@ -187,5 +189,5 @@ int main(void)
     cmocka_unit_test(test_empty_cluster_frag),
     cmocka_unit_test(test_typical_counts),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

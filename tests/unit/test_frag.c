@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "runner.h"
 #include <string.h>
 
 #include "core/frag.h"
@@ -131,7 +133,7 @@ static void test_typical_spec_breaks_ties(void **state)
   sc_typical_release(&t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_classify),
@@ -139,5 +141,5 @@ int main(void)
     cmocka_unit_test(test_typical_build),
     cmocka_unit_test(test_typical_spec_breaks_ties),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

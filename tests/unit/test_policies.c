@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "runner.h"
 #include <string.h>
 
 #include "core/policy.h"
@@ -205,7 +207,7 @@ static void test_table(void **state)
   assert_null(sc_policy_find("nope"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_dotprod, setup, teardown),
@@ -217,5 +219,5 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_random_share_device, setup, teardown),
     cmocka_unit_test(test_table),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

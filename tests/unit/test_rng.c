@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include "core/rng.h"
 
 static void test_int63_seed42(void **state)
@@ -80,12 +82,12 @@ static void test_seed_zero_and_negative(void **state)
   assert_int_equal(sc_rng_int63(&a), sc_rng_int63(&b));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_int63_seed42), cmocka_unit_test(test_intn),
     cmocka_unit_test(test_shuffle),      cmocka_unit_test(test_perm),
     cmocka_unit_test(test_float64),      cmocka_unit_test(test_seed_zero_and_negative),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

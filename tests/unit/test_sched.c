@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "runner.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -160,7 +162,7 @@ static void test_random_uniform(void **state)
   sc_cluster_release(&c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rank_tie_break),
@@ -168,5 +170,5 @@ int main(void)
     cmocka_unit_test(test_models_and_memory),
     cmocka_unit_test(test_random_uniform),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

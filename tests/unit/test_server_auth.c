@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +149,7 @@ static void test_token_files(void **state)
   sc_store_close(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hash_vector),
@@ -155,5 +157,5 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_create_and_check, setup, teardown),
     cmocka_unit_test_setup_teardown(test_token_files, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -9,7 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include <string.h>
+
+#include <jansson.h>
 
 #include "server/spec.h"
 #include "util/error.h"
@@ -86,7 +90,8 @@ static void test_bad_specs(void **state)
     struct sc_spec_error err;
     assert_non_null(body);
     assert_int_equal(sc_spec_parse(body, &spec, &err), SC_EINVAL);
-    assert_null(spec.json);
+    assert_null(spec.text);
+    assert_null(spec.run);
     if (strcmp(err.field, c->field) != 0 || !strstr(err.message, c->message))
       fail_msg("case %zu %s: got field '%s' message '%s'", i, c->json, err.field, err.message);
     json_decref(body);
@@ -101,9 +106,10 @@ static void test_good_spec_normalises(void **state)
     " \"resources\": {\"cpu_milli\": 2000, \"memory\": \"16Gi\", \"gpus\": 2},"
     " \"models\": [\"A100-80G\", \"H100\"], \"priority\": 5, \"max_runtime\": \"1h30m\","
     " \"max_retries\": 2}";
-  json_t *body = json_loads(text, 0, NULL);
+  json_t *body = json_loads(text, 0, NULL), *doc;
   struct sc_job_spec spec, again;
   struct sc_spec_error err;
+  struct sc_spec_run *run;
 
   (void)state;
   assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
@@ -118,21 +124,42 @@ static void test_good_spec_normalises(void **state)
   assert_int_equal(spec.priority, 5);
   assert_int_equal(spec.max_runtime_s, 5400);
   assert_int_equal(spec.max_retries, 2);
+  doc = json_loads(spec.text, 0, NULL);
+  assert_non_null(doc);
   assert_int_equal(json_integer_value(json_object_get(
-                     json_object_get(spec.json, "resources"), "memory")), 16384);
-  assert_int_equal(json_integer_value(json_object_get(spec.json, "max_runtime")), 5400);
-  assert_string_equal(json_string_value(json_object_get(spec.json, "workdir")), "/tmp");
+                     json_object_get(doc, "resources"), "memory")), 16384);
+  assert_int_equal(json_integer_value(json_object_get(doc, "max_runtime")), 5400);
+  assert_string_equal(json_string_value(json_object_get(doc, "workdir")), "/tmp");
+  json_decref(doc);
+  /* What the tasks run, typed. */
+  assert_null(spec.run->shell);
+  assert_string_equal(spec.run->argv[0], "python");
+  assert_string_equal(spec.run->argv[1], "t.py");
+  assert_null(spec.run->argv[2]);
+  assert_int_equal(spec.run->nenv, 1);
+  assert_string_equal(spec.run->env_keys[0], "K");
+  assert_string_equal(spec.run->env_values[0], "v");
+  assert_string_equal(spec.run->workdir, "/tmp");
   /* The normalised form parses back to the same spec. */
-  assert_int_equal(sc_spec_parse(spec.json, &again, &err), 0);
+  assert_int_equal(sc_spec_parse_text(spec.text, &again, &err), 0);
   assert_int_equal(again.memory_mib, spec.memory_mib);
   assert_int_equal(again.max_runtime_s, spec.max_runtime_s);
   assert_string_equal(again.models, spec.models);
+  assert_string_equal(again.text, spec.text);
   assert_int_equal(sc_spec_set_tenant(&again, "other"), 0);
   assert_string_equal(again.tenant, "other");
-  assert_string_equal(json_string_value(json_object_get(again.json, "tenant")), "other");
+  doc = json_loads(again.text, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(doc, "tenant")), "other");
+  json_decref(doc);
+  /* A run outlives the spec that made it while a reference is held. */
+  run = sc_spec_run_ref(spec.run);
   sc_spec_release(&again);
   sc_spec_release(&spec);
+  assert_string_equal(run->argv[0], "python");
+  sc_spec_run_unref(run);
   json_decref(body);
+  assert_int_equal(sc_spec_parse_text("{\"name\": ", &again, &err), SC_EINVAL);
+  assert_null(again.text);
 }
 
 static void test_defaults_and_shares(void **state)
@@ -152,7 +179,9 @@ static void test_defaults_and_shares(void **state)
   assert_int_equal(spec.gpu_milli, 250);
   assert_string_equal(spec.models, "");
   assert_int_equal(spec.max_runtime_s, 0);
-  assert_string_equal(json_string_value(json_object_get(spec.json, "command")), "echo hi");
+  assert_string_equal(spec.run->shell, "echo hi");
+  assert_null(spec.run->argv);
+  assert_int_equal(spec.run->nenv, 0);
   sc_spec_release(&spec);
   json_decref(body);
   body = json_loads("{\"name\": \"a\", \"command\": [\"x\"], \"max_runtime\": 90}", 0, NULL);
@@ -173,7 +202,7 @@ static void test_name_rule(void **state)
   assert_false(sc_spec_name_ok("abc", 2));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bad_specs),
@@ -181,5 +210,5 @@ int main(void)
     cmocka_unit_test(test_defaults_and_shares),
     cmocka_unit_test(test_name_rule),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -9,12 +9,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "runner.h"
+
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "failalloc.h"
+#include "store/rows.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -61,7 +66,7 @@ static void put_job(struct sc_store *s, int64_t id, const char *tenant, int ntas
   op.u.job.created_ms = 1000 + id;
   op.u.job.ntasks = ntasks;
   op.u.job.max_retries = 2;
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
 }
@@ -88,7 +93,7 @@ static void test_job_roundtrip(void **state)
   op.u.task.signal = 9;
   op.u.task.pid = 4242;
   op.u.task.started_ms = 5000;
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   op.kind = SC_STORE_JOB_UPDATE;
   memset(&op.u.job, 0, sizeof op.u.job);
   op.u.job.id = 7;
@@ -97,7 +102,7 @@ static void test_job_roundtrip(void **state)
   op.u.job.started_ms = 5000;
   op.u.job.finished_ms = 6000;
   op.u.job.attempt = 1;
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
 
@@ -175,22 +180,28 @@ static void test_nodes_tokens(void **state)
   op.u.node.cpu_milli = 16000;
   op.u.node.memory_mib = 65536;
   op.u.node.labels = "{\"region\": \"eu\"}";
-  op.u.node.devices = "[]";
+  op.u.node.ndev = 2;
+  for (int d = 0; d < 2; d++) {
+    op.u.node.dev[d].index = d + 4;
+    strcpy(op.u.node.dev[d].vendor, d ? "ascend" : "nvidia");
+    strcpy(op.u.node.dev[d].model, d ? "910B" : "A100-80G");
+    op.u.node.dev[d].memory_mib = 81920;
+  }
   op.u.node.state = SC_NODE_READY;
   op.u.node.last_heartbeat_ms = 10;
   op.u.node.registered_ms = 10;
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   op.kind = SC_STORE_NODE_STATE;
   op.u.node.state = SC_NODE_LOST;
   op.u.node.last_heartbeat_ms = 20;
-  op.u.node.labels = op.u.node.devices = NULL;
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  op.u.node.labels = NULL;
+  sc_store_batch_add(b, &op);
   op.kind = SC_STORE_TOKEN_PUT;
   memset(&op.u.token, 0, sizeof op.u.token);
   memset(op.u.token.hash, 0xab, sizeof op.u.token.hash);
   op.u.token.kind = SC_TOKEN_USER;
   strcpy(op.u.token.tenant, "acme");
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
 
@@ -201,6 +212,11 @@ static void test_nodes_tokens(void **state)
   assert_int_equal(nodes[0].state, SC_NODE_LOST);
   assert_int_equal(nodes[0].last_heartbeat_ms, 20);
   assert_int_equal(nodes[0].memory_mib, 65536);
+  assert_int_equal(nodes[0].ndev, 2);
+  assert_int_equal(nodes[0].dev[1].index, 5);
+  assert_string_equal(nodes[0].dev[1].vendor, "ascend");
+  assert_string_equal(nodes[0].dev[1].model, "910B");
+  assert_int_equal(nodes[0].dev[0].memory_mib, 81920);
   sc_store_free_nodes(nodes, n);
   assert_int_equal(sc_store_token_list(s, &tokens, &n), 0);
   assert_int_equal(n, 1);
@@ -223,7 +239,7 @@ static void append_log_attempt(struct sc_store *s, int task, int attempt, int64_
   op.u.log.offset = offset;
   op.u.log.data = (char *)text;
   op.u.log.len = strlen(text);
-  assert_int_equal(sc_store_batch_add(b, &op), 0);
+  sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
 }
@@ -328,9 +344,9 @@ static void test_failed_batch_alone(void **state)
   op.u.job.id = 1; /* duplicate primary key */
   strcpy(op.u.job.name, "dup");
   strcpy(op.u.job.tenant, "default");
-  assert_int_equal(sc_store_batch_add(bad, &op), 0);
+  sc_store_batch_add(bad, &op);
   op.u.job.id = 2;
-  assert_int_equal(sc_store_batch_add(good, &op), 0);
+  sc_store_batch_add(good, &op);
   assert_int_equal(sc_store_submit(s, bad), 0);
   assert_int_equal(sc_store_submit(s, good), 0);
   assert_int_equal(sc_store_wait(s, bad), SC_ESTORE);
@@ -345,6 +361,131 @@ static void test_failed_batch_alone(void **state)
   sc_store_close(s);
 }
 
+/* The devices column holds a JSON list (written and read with jansson). */
+static void test_devices_are_json(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_TASK_PUT};
+  struct sc_task_rec t = {0};
+  struct sc_job_rec j;
+  sqlite3 *db;
+  sqlite3_stmt *st;
+
+  (void)state;
+  put_job(s, 3, "default", 1);
+  op.u.task.job_id = 3;
+  op.u.task.ndev = 3;
+  op.u.task.devices[0] = 15;
+  op.u.task.devices[1] = 0;
+  op.u.task.devices[2] = 7;
+  sc_store_batch_add(b, &op);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT devices FROM tasks WHERE job_id = 3", -1,
+                                      &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "[15,0,7]");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  assert_int_equal(sc_store_job_get(s, 3, &j), 0);
+  assert_int_equal(j.tasks[0].ndev, 3);
+  assert_int_equal(j.tasks[0].devices[0], 15);
+  assert_int_equal(j.tasks[0].devices[2], 7);
+  sc_job_rec_release(&j);
+  sc_store_close(s);
+  /* Texts that are not a list of device indices read as none. */
+  assert_int_equal(sc_rows_task_devices_parse("[1, \"x\"]", &t), SC_EPARSE);
+  assert_int_equal(t.ndev, 0);
+  assert_int_equal(sc_rows_task_devices_parse("{}", &t), SC_EPARSE);
+  assert_int_equal(sc_rows_task_devices_parse("[1, -2]", &t), SC_EPARSE);
+  assert_int_equal(sc_rows_task_devices_parse("[2, 3]", &t), 0);
+  assert_int_equal(t.ndev, 2);
+}
+
+/* An add that runs out of memory stays on the batch: the submit fails and
+ * nothing of the batch is written, not even the ops added before. */
+static void test_batch_error_sticky(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+  struct sc_job_rec j;
+
+  (void)state;
+  strcpy(op.u.job.name, "a");
+  strcpy(op.u.job.tenant, "default");
+  op.u.job.spec = "{}";
+  op.u.job.ntasks = 1;
+  op.u.job.id = 1;
+  sc_store_batch_add(b, &op);
+  assert_int_equal(b->err, 0);
+  op.u.job.id = 2;
+  fa_fail_after(0, 0); /* the copy of the spec text */
+  sc_store_batch_add(b, &op);
+  fa_off();
+  assert_int_equal(b->err, SC_ENOMEM);
+  op.u.job.id = 3;
+  sc_store_batch_add(b, &op); /* ignored: the batch already failed */
+  assert_int_equal(b->n, 1);
+  assert_int_equal(sc_store_submit(s, b), SC_ENOMEM);
+  sc_store_batch_free(b);
+  assert_int_equal(sc_store_job_get(s, 1, &j), SC_ENOENT);
+  sc_store_batch_add(NULL, &op); /* a batch that could not be made */
+  assert_int_equal(sc_store_submit(s, NULL), SC_ENOMEM);
+  sc_store_close(s);
+}
+
+/* The fault-injecting wrapper: the Nth call fails, every Kth batch fails
+ * (nothing of it written) or is acknowledged late. */
+static void test_faulty_store(void **state)
+{
+  struct sc_store *inner = open_store(), *s;
+  struct sc_store_faults f = {0};
+  struct sc_store_fault_stats st;
+  struct sc_job_rec j;
+  int64_t max;
+
+  (void)state;
+  assert_int_equal(sc_store_faulty_new(inner, &s), 0);
+  f.fail_call = 2;
+  sc_store_faulty_set(s, &f);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  assert_int_equal(sc_store_max_job_id(s, &max), SC_ESTORE);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  f.fail_call = 0;
+  f.fail_every = 3;
+  sc_store_faulty_set(s, &f);
+  for (int id = 1; id <= 9; id++) {
+    struct sc_store_batch *b = sc_store_batch_new();
+    struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+    op.u.job.id = id;
+    strcpy(op.u.job.name, "x");
+    strcpy(op.u.job.tenant, "default");
+    op.u.job.spec = "{}";
+    op.u.job.ntasks = 1;
+    sc_store_batch_add(b, &op);
+    assert_int_equal(sc_store_write(s, b), id % 3 == 0 ? SC_ESTORE : 0);
+    sc_store_batch_free(b);
+  }
+  for (int id = 1; id <= 9; id++) {
+    assert_int_equal(sc_store_job_get(s, id, &j), id % 3 == 0 ? SC_ENOENT : 0);
+    sc_job_rec_release(&j);
+  }
+  f.fail_every = 0;
+  f.stall_every = 1;
+  f.stall_ms = 100;
+  sc_store_faulty_set(s, &f);
+  put_job(s, 20, "default", 1);
+  sc_store_faulty_stats(s, &st);
+  assert_int_equal(st.failed_calls, 1);
+  assert_int_equal(st.failed_batches, 3);
+  assert_int_equal(st.stalled_batches, 1);
+  assert_int_equal(st.batches, 10);
+  sc_store_close(s); /* closes inner too */
+}
+
 static void test_names(void **state)
 {
   (void)state;
@@ -357,7 +498,7 @@ static void test_names(void **state)
   assert_false(sc_job_state_final(SC_JOB_RUNNING));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_job_roundtrip, setup, teardown),
@@ -366,7 +507,10 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
     cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, setup, teardown),
     cmocka_unit_test_setup_teardown(test_failed_batch_alone, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_devices_are_json, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_batch_error_sticky, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_faulty_store, setup, teardown),
     cmocka_unit_test(test_names),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "runner.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +106,12 @@ static void test_nodes(void **state)
   assert_string_equal(err, "/nonexistent/nodes.csv: cannot open: No such file or directory");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pods_ok),
     cmocka_unit_test(test_pods_errors),
     cmocka_unit_test(test_nodes),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

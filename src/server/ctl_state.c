@@ -1,0 +1,305 @@
+/*
+ * The state machine of jobs and their tasks, in one place: every change of
+ * a job's or task's state goes through ctl_job_event or ctl_task_event,
+ * which also keep the pending queue and the alive lists in step and add
+ * the changed rows to the caller's store batch. Task transitions:
+ *
+ *   pending --ASSIGNED--> assigned --RUNNING--> running --EXITED--> succeeded | failed
+ *   assigned|running --LOST--> lost;  any active --CANCEL/TIMEOUT--> cancelled
+ *   assigned --UNASSIGNED--> pending (its placement did not commit)
+ *
+ * A job fails when a task fails or is lost, and is then requeued whole
+ * (every task back to pending, attempt + 1) while retries remain; it
+ * succeeds when every task succeeded. Invariant: a task with alive_node >= 0
+ * holds resources on that node until its agent says the process is gone, so
+ * a requeued gang waits for its old processes to end.
+ */
+#include "server/ctl_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+/* Queues a kill of t on the node where its process lives, or forgets an
+ * assignment that never reached its agent. */
+static void kill_task(struct sc_ctl *c, struct ctl_task *t)
+{
+  if (t->alive_node < 0)
+    return;
+  if (t->state == SC_TASK_ASSIGNED && !t->delivered) {
+    ctl_task_set_alive(c, t, -1); /* never reached the agent */
+    return;
+  }
+  if (ctl_refq_push(&c->nodes[t->alive_node].kill_q, t->job->id, (int)(t - t->job->tasks)) < 0)
+    sc_error("task j-%06lld.%d: out of memory, its kill is sent at the next heartbeat",
+             (long long)t->job->id, (int)(t - t->job->tasks));
+}
+
+/* A fresh pending attempt; the old process (alive_node) is kept track of. */
+static void task_reset(struct ctl_task *t, int attempt)
+{
+  struct ctl_task keep = *t;
+
+  memset(t, 0, sizeof *t);
+  t->job = keep.job;
+  t->alive_node = keep.alive_node;
+  t->alive_prev = keep.alive_prev;
+  t->alive_next = keep.alive_next;
+  t->exit_node = keep.exit_node;
+  t->state = SC_TASK_PENDING;
+  t->node = -1;
+  t->exit_code = t->signal = -1;
+  t->attempt = attempt;
+}
+
+/* Ends j as state (failed or cancelled), or requeues it whole when
+ * retryable and attempts remain; kills its live tasks. */
+static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
+                    bool retryable, struct sc_store_batch *b)
+{
+  int64_t now = ctl_wall_ms(c);
+  bool retry = retryable && j->attempt < j->spec.max_retries;
+
+  for (int i = 0; i < j->ntasks; i++) {
+    struct ctl_task *t = &j->tasks[i];
+    kill_task(c, t);
+    if (retry) {
+      task_reset(t, j->attempt + 1);
+    } else if (!sc_task_state_final(t->state)) {
+      t->state = SC_TASK_CANCELLED;
+      t->finished_ms = now;
+    }
+  }
+  if (retry) {
+    j->attempt++;
+    j->state = SC_JOB_PENDING;
+    snprintf(j->reason, sizeof j->reason, "retry %d after: %s", j->attempt, reason);
+    j->started_ms = j->started_mono_ms = 0;
+  } else {
+    j->state = state;
+    snprintf(j->reason, sizeof j->reason, "%s", reason);
+    j->finished_ms = now;
+    c->nfinal++;
+  }
+  ctl_queue_sync(c, j);
+  sc_info("job j-%06lld %s: %s", (long long)j->id, retry ? "requeued" : sc_job_state_name(state),
+          reason);
+  ctl_batch_job(c, b, j);
+  ctl_notify_locked(c);
+}
+
+/* Marks j succeeded when all its tasks succeeded. */
+static void job_check_done(struct sc_ctl *c, struct ctl_job *j, struct sc_store_batch *b)
+{
+  if (j->state != SC_JOB_RUNNING)
+    return;
+  for (int i = 0; i < j->ntasks; i++)
+    if (j->tasks[i].state != SC_TASK_SUCCEEDED)
+      return;
+  j->state = SC_JOB_SUCCEEDED;
+  j->reason[0] = '\0';
+  j->finished_ms = ctl_wall_ms(c);
+  c->nfinal++;
+  ctl_queue_sync(c, j);
+  ctl_batch_job_row(c, b, j);
+  ctl_notify_locked(c);
+}
+
+/* The gang of j was placed: each task on its node and devices. */
+static void job_assigned(struct sc_ctl *c, struct ctl_job *j, const struct ctl_event_args *a,
+                         struct sc_store_batch *b)
+{
+  for (int i = 0; i < j->ntasks; i++) {
+    struct ctl_task *t = &j->tasks[i];
+    const struct sc_placement *p = &a->placements[i];
+    int node = a->inverse[p->node];
+    const struct ctl_node *n = &c->nodes[node];
+    t->state = SC_TASK_ASSIGNED;
+    t->node = node;
+    ctl_task_set_alive(c, t, node);
+    t->ndev = p->ndev;
+    for (int d = 0; d < p->ndev; d++) {
+      t->pos[d] = p->dev[d];
+      t->dev[d] = n->rec.dev[p->dev[d]].index;
+    }
+    t->published = t->delivered = false;
+    t->missing = 0;
+    t->exit_node = -1;
+    t->attempt = j->attempt;
+  }
+  j->state = SC_JOB_RUNNING;
+  j->reason[0] = '\0';
+  ctl_queue_sync(c, j);
+  ctl_batch_job(c, b, j);
+}
+
+/* The placement of j did not commit: the store still has it pending, and
+ * so must memory (only tasks still assigned and unpublished go back). */
+static void job_unassigned(struct sc_ctl *c, struct ctl_job *j)
+{
+  bool any = false;
+
+  for (int i = 0; i < j->ntasks; i++) {
+    struct ctl_task *t = &j->tasks[i];
+    if (t->state != SC_TASK_ASSIGNED || t->published)
+      continue;
+    if (t->alive_node == t->node)
+      ctl_task_set_alive(c, t, -1);
+    task_reset(t, j->attempt);
+    any = true;
+  }
+  if (any && j->state == SC_JOB_RUNNING) {
+    j->state = SC_JOB_PENDING;
+    ctl_queue_sync(c, j);
+    ctl_notify_locked(c);
+  }
+}
+
+void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
+                   const struct ctl_event_args *args, struct sc_store_batch *b)
+{
+  switch (ev) {
+  case CTL_EV_ASSIGNED:
+    job_assigned(c, j, args, b);
+    break;
+  case CTL_EV_UNASSIGNED:
+    job_unassigned(c, j);
+    break;
+  case CTL_EV_CANCEL:
+    if (!sc_job_state_final(j->state))
+      job_end(c, j, SC_JOB_CANCELLED, "cancelled by user", false, b);
+    break;
+  case CTL_EV_TIMEOUT:
+    if (j->state == SC_JOB_RUNNING)
+      job_end(c, j, SC_JOB_FAILED, "exceeded max runtime", false, b);
+    break;
+  case CTL_EV_FAIL:
+    if (!sc_job_state_final(j->state))
+      job_end(c, j, SC_JOB_FAILED, args && args->reason ? args->reason : "failed", true, b);
+    break;
+  default:
+    sc_error("job j-%06lld: %d is not a job event", (long long)j->id, (int)ev);
+    return;
+  }
+  if (j->stale && b)
+    ctl_batch_job(c, b, j); /* rows that failed to commit go with this change */
+}
+
+/* A process of t runs on node: the assignment started, or one the node
+ * should not run (an old attempt, another node's, a cancelled one). */
+static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_event_args *a,
+                         struct sc_store_batch *b)
+{
+  struct ctl_job *j = t->job;
+  int index = (int)(t - j->tasks);
+
+  if (t->node == a->node && (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING)) {
+    ctl_task_set_alive(c, t, a->node);
+    t->missing = 0;
+    if (t->state == SC_TASK_ASSIGNED) {
+      t->state = SC_TASK_RUNNING;
+      t->delivered = true;
+      t->started_ms = ctl_wall_ms(c);
+      if (!j->started_ms) {
+        j->started_ms = t->started_ms;
+        j->started_mono_ms = sc_clock_mono_ms();
+        ctl_batch_job_row(c, b, j);
+      }
+    } else if (a->pid <= 0 || a->pid == t->pid) {
+      return; /* nothing new: a heartbeat naming it */
+    }
+    if (a->pid > 0)
+      t->pid = a->pid;
+    ctl_batch_task_row(c, b, j, index);
+    return;
+  }
+  if (t->exit_node == a->node)
+    return; /* a report older than the exit we know of */
+  if (t->alive_node < 0)
+    ctl_task_set_alive(c, t, a->node); /* an orphan: holds resources until gone */
+  ctl_refq_push(&c->nodes[a->node].kill_q, j->id, index);
+  ctl_notify_locked(c);
+}
+
+/* t's process on node ended with exit_code / signal. */
+static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_event_args *a,
+                        struct sc_store_batch *b)
+{
+  struct ctl_job *j = t->job;
+  int index = (int)(t - j->tasks);
+  struct ctl_event_args fail = {.node = a->node};
+  char reason[64];
+
+  if (t->alive_node == a->node)
+    ctl_task_set_alive(c, t, -1);
+  t->exit_node = a->node;
+  if (t->node != a->node || t->state == SC_TASK_PENDING)
+    return; /* an old attempt's process: nothing to record */
+  if (sc_task_state_final(t->state)) {
+    if (t->exit_code < 0 && t->signal < 0) { /* killed: record how it ended */
+      t->exit_code = a->exit_code;
+      t->signal = a->signal;
+      ctl_batch_task_row(c, b, j, index);
+    }
+    return;
+  }
+  t->exit_code = a->exit_code;
+  t->signal = a->signal;
+  t->finished_ms = ctl_wall_ms(c);
+  t->state = a->exit_code == 0 && a->signal <= 0 ? SC_TASK_SUCCEEDED : SC_TASK_FAILED;
+  ctl_batch_task_row(c, b, j, index);
+  if (t->state == SC_TASK_SUCCEEDED) {
+    job_check_done(c, j, b);
+    return;
+  }
+  if (a->signal > 0)
+    snprintf(reason, sizeof reason, "killed by signal %d", a->signal);
+  else
+    snprintf(reason, sizeof reason, "exit code %d", a->exit_code);
+  fail.reason = reason;
+  ctl_job_event(c, j, CTL_EV_FAIL, &fail, b);
+}
+
+/* t's process, or the node it ran on, is lost. */
+static void task_lost(struct sc_ctl *c, struct ctl_task *t, const struct ctl_event_args *a,
+                      struct sc_store_batch *b)
+{
+  if (t->alive_node == a->node)
+    ctl_task_set_alive(c, t, -1);
+  if (t->node != a->node || (t->state != SC_TASK_ASSIGNED && t->state != SC_TASK_RUNNING))
+    return;
+  t->state = SC_TASK_LOST;
+  t->finished_ms = ctl_wall_ms(c);
+  ctl_job_event(c, t->job, CTL_EV_FAIL, a, b);
+}
+
+void ctl_task_event(struct sc_ctl *c, struct ctl_task *t, enum ctl_event ev,
+                    const struct ctl_event_args *args, struct sc_store_batch *b)
+{
+  switch (ev) {
+  case CTL_EV_RUNNING:
+    task_running(c, t, args, b);
+    break;
+  case CTL_EV_EXITED:
+    task_exited(c, t, args, b);
+    break;
+  case CTL_EV_LOST:
+    task_lost(c, t, args, b);
+    break;
+  case CTL_EV_GONE:
+    if (t->alive_node == args->node) {
+      ctl_task_set_alive(c, t, -1);
+      ctl_notify_locked(c);
+    }
+    break;
+  default:
+    sc_error("task j-%06lld.%d: %d is not a task event", (long long)t->job->id,
+             (int)(t - t->job->tasks), (int)ev);
+    return;
+  }
+  if (t->job->stale && b)
+    ctl_batch_job(c, b, t->job); /* rows that failed to commit go with this change */
+}

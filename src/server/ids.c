@@ -1,0 +1,71 @@
+/* Identifier and timestamp formats of the API (see ids.h). */
+#include "server/ids.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/spec.h"
+#include "util/error.h"
+
+void sc_job_id_format(int64_t id, char *buf, size_t size)
+{
+  snprintf(buf, size, "j-%06lld", (long long)id);
+}
+
+int sc_job_id_parse(const char *text, int64_t *id)
+{
+  char *end;
+  long long v;
+
+  *id = 0;
+  if (!text || strncmp(text, "j-", 2) != 0 || text[2] < '0' || text[2] > '9')
+    return SC_EINVAL;
+  errno = 0;
+  v = strtoll(text + 2, &end, 10);
+  if (errno || *end || v <= 0)
+    return SC_EINVAL;
+  *id = v;
+  return 0;
+}
+
+void sc_task_id_format(int64_t job, int index, char *buf, size_t size)
+{
+  snprintf(buf, size, "j-%06lld.%d", (long long)job, index);
+}
+
+int sc_task_id_parse(const char *text, int64_t *job, int *index)
+{
+  char head[64], *end;
+  const char *dot = text ? strrchr(text, '.') : NULL;
+  long v;
+
+  *job = 0;
+  *index = -1;
+  if (!dot || (size_t)(dot - text) >= sizeof head)
+    return SC_EINVAL;
+  memcpy(head, text, (size_t)(dot - text));
+  head[dot - text] = '\0';
+  errno = 0;
+  v = strtol(dot + 1, &end, 10);
+  if (errno || *end || end == dot + 1 || v < 0 || v >= SC_SPEC_MAX_TASKS)
+    return SC_EINVAL;
+  *index = (int)v;
+  return sc_job_id_parse(head, job);
+}
+
+void sc_time_format(int64_t ms, char *buf, size_t size)
+{
+  struct tm tm;
+  time_t secs = (time_t)(ms / 1000);
+
+  if (ms <= 0 || !gmtime_r(&secs, &tm)) {
+    if (size)
+      buf[0] = '\0';
+    return;
+  }
+  snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}

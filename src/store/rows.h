@@ -1,0 +1,23 @@
+/*
+ * Encodings of record fields that every backend stores the same way, as
+ * JSON texts through jansson: a task's device indices ([0, 3]) and a node's
+ * devices ([{"index", "vendor", "model", "memory_mib"}]). Private to the
+ * backends.
+ */
+#ifndef SC_STORE_ROWS_H
+#define SC_STORE_ROWS_H
+
+#include "store/store.h"
+
+/* The JSON text of a task's devices (malloc'd) or NULL when out of memory. */
+char *sc_rows_task_devices_text(const struct sc_task_rec *t);
+/* Fills t->devices and t->ndev from text; 0, or SC_EPARSE for a text that
+ * is not a list of at most SC_STORE_MAX_DEVICES non-negative integers (t
+ * then has none). */
+int sc_rows_task_devices_parse(const char *text, struct sc_task_rec *t);
+
+/* The same for a node's devices. */
+char *sc_rows_node_devices_text(const struct sc_node_rec *n);
+int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n);
+
+#endif

@@ -95,6 +95,11 @@ static enum fate next_fate(struct sc_store *s)
 
   if (s->f.fail_every > 0 && k % s->f.fail_every == 0)
     return FATE_FAIL;
+  if (s->f.fail_percent > 0) {
+    s->f.seed = s->f.seed * 1103515245u + 12345u; /* an LCG: replayable per seed */
+    if ((int)((s->f.seed >> 16) % 100) < s->f.fail_percent)
+      return FATE_FAIL;
+  }
   if (s->f.stall_every > 0 && k % s->f.stall_every == 0)
     return FATE_STALL;
   return FATE_OK;

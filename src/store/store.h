@@ -188,7 +188,8 @@ extern const struct sc_store_ops sc_store_sqlite;
 /*
  * A fault-injecting store (store/faulty.c) over another one, in the spirit
  * of SQLite's fault simulation: tests make the Nth call fail, or every Kth
- * commit fail (nothing of it is written) or stall. Settings can change at
+ * commit (or a seeded random share of them) fail, nothing of it written,
+ * or stall. Settings can change at
  * any time; counters say what happened.
  */
 struct sc_store_faults {
@@ -196,6 +197,9 @@ struct sc_store_faults {
   int fail_every;        /* every Kth submitted batch fails; 0 off */
   int stall_every;       /* every Kth submitted batch is acknowledged late */
   int stall_ms;
+  int fail_percent;      /* each batch fails with this chance (0..100), drawn
+                            from a generator seeded with seed: replayable */
+  uint32_t seed;
 };
 
 struct sc_store_fault_stats {

@@ -16,6 +16,12 @@ char *__wrap_strdup(const char *s);
 static atomic_long countdown = -1; /* < 0: off */
 static atomic_int sticky_mode;
 static atomic_long calls, failed;
+static _Thread_local int exempt;
+
+void fa_exempt_this_thread(void)
+{
+  exempt = 1;
+}
 
 void fa_fail_after(long n, int sticky)
 {
@@ -43,6 +49,8 @@ static int should_fail(void)
 {
   long left;
 
+  if (exempt)
+    return 0;
   atomic_fetch_add(&calls, 1);
   left = atomic_load(&countdown);
   while (left >= 0) {

@@ -15,6 +15,10 @@
  * the next), and every one after it while sticky; fa_off() stops. */
 void fa_fail_after(long n, int sticky);
 void fa_off(void);
+/* The calling thread's allocations never fail (a test's client side, when
+ * only a server's threads are meant to see failures). */
+void fa_exempt_this_thread(void);
+
 /* Allocations seen since the start, and how many were failed. */
 long fa_calls(void);
 long fa_failed(void);

@@ -8,6 +8,7 @@
 #include "core/sched.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ struct sc_sched {
   int64_t *block_mem;  /* per block: >= every entry's free memory */
   double frag_total[SC_FRAG_NCLASS];
   int64_t gpu_used_milli;
+  bool broken;         /* a gang could not be undone (out of memory) */
 };
 
 static void key_of(const struct sc_sched *s, const struct sc_node *n, struct class_key *k)
@@ -158,63 +160,62 @@ static void slot_delete(struct sc_sched *s, size_t i)
   }
 }
 
-static int grow_bounds(struct sc_sched *s, int cap)
+/* Grows *field to n elements of size bytes; on failure it is unchanged. */
+static int grow_array(void *field, size_t n, size_t size)
 {
-  size_t nb = (size_t)cap / BLOCK, old_nb = (size_t)s->cap / BLOCK;
-  uint64_t *bound = malloc(nb * (size_t)s->nshapes * sizeof *bound);
-  int64_t *block_mem = realloc(s->block_mem, nb * sizeof *block_mem);
+  void *old, *p;
 
-  if (block_mem)
-    s->block_mem = block_mem;
-  if (!bound || !block_mem) {
-    free(bound);
+  memcpy(&old, field, sizeof old);
+  if (!(p = realloc(old, n * size)))
     return SC_ENOMEM;
-  }
-  for (size_t b = old_nb; b < nb; b++)
-    block_mem[b] = INT64_MAX;
-  for (int sh = 0; sh < s->nshapes; sh++)
-    for (size_t b = 0; b < nb; b++)
-      bound[(size_t)sh * nb + b] = b < old_nb ? s->bound[(size_t)sh * old_nb + b] : KEY_UNKNOWN;
-  free(s->bound);
-  s->bound = bound;
+  memcpy(field, &p, sizeof p);
   return 0;
 }
 
-/* Doubles the class capacity and every array sized by it. The score cache
- * keeps its rows (one per shape) over the live positions. */
+/*
+ * Doubles the class capacity and every array sized by it, all or nothing:
+ * arrays indexed by class id or live position only get longer first (their
+ * content stays valid at the old capacity), then the score cache and the
+ * block bounds, whose rows are laid out by capacity, are built anew and
+ * switched in together with the new capacity.
+ */
 static int grow(struct sc_sched *s)
 {
   int cap = s->cap ? s->cap * 2 : 256;
-  struct sc_class *classes = realloc(s->classes, (size_t)cap * sizeof *classes);
+  size_t nb = (size_t)cap / BLOCK, old_nb = (size_t)s->cap / BLOCK, nsh = (size_t)s->nshapes;
   int16_t *scores = NULL;
+  uint64_t *bound = NULL;
 
-  if (!classes)
+  if (grow_array(&s->classes, (size_t)cap, sizeof *s->classes) < 0 ||
+      grow_array(&s->free_ids, (size_t)cap, sizeof *s->free_ids) < 0 ||
+      grow_array(&s->live, (size_t)cap, sizeof *s->live) < 0 ||
+      grow_array(&s->live_mem, (size_t)cap, sizeof *s->live_mem) < 0 ||
+      grow_array(&s->live_rank, (size_t)cap, sizeof *s->live_rank) < 0)
     return SC_ENOMEM;
-  s->classes = classes;
-  if (s->nshapes > 0) {
-    scores = malloc((size_t)cap * (size_t)s->nshapes * sizeof *scores);
-    if (!scores)
+  if (nsh > 0) {
+    if (grow_array(&s->block_mem, nb, sizeof *s->block_mem) < 0)
       return SC_ENOMEM;
-    for (int sh = 0; sh < s->nshapes && s->scores; sh++)
-      memcpy(&scores[(size_t)sh * (size_t)cap], &s->scores[(size_t)sh * (size_t)s->cap],
-             (size_t)s->nlive * sizeof *scores);
+    scores = malloc((size_t)cap * nsh * sizeof *scores);
+    bound = malloc(nb * nsh * sizeof *bound);
+    if (!scores || !bound) {
+      free(scores);
+      free(bound);
+      return SC_ENOMEM;
+    }
+    for (size_t sh = 0; sh < nsh; sh++) {
+      if (s->scores)
+        memcpy(&scores[sh * (size_t)cap], &s->scores[sh * (size_t)s->cap],
+               (size_t)s->nlive * sizeof *scores);
+      for (size_t b = 0; b < nb; b++)
+        bound[sh * nb + b] = b < old_nb ? s->bound[sh * old_nb + b] : KEY_UNKNOWN;
+    }
+    for (size_t b = old_nb; b < nb; b++)
+      s->block_mem[b] = INT64_MAX;
     free(s->scores);
+    free(s->bound);
     s->scores = scores;
-    if (grow_bounds(s, cap) < 0)
-      return SC_ENOMEM;
+    s->bound = bound;
   }
-#define GROW(field)                                                        \
-  do {                                                                     \
-    void *p = realloc(s->field, (size_t)cap * sizeof *s->field);           \
-    if (!p)                                                                \
-      return SC_ENOMEM;                                                    \
-    s->field = p;                                                          \
-  } while (0)
-  GROW(free_ids);
-  GROW(live);
-  GROW(live_mem);
-  GROW(live_rank);
-#undef GROW
   s->cap = cap;
   return 0;
 }
@@ -282,14 +283,14 @@ static int class_for(struct sc_sched *s, const struct sc_node *n)
   slot = slot_find(s, &k, h);
   if (s->slots[slot] >= 0)
     return s->slots[slot];
-  id = class_alloc(s);
-  if (id < 0)
-    return id;
   if ((size_t)(s->nlive + 1) * 2 > s->nslots) {
     if (slots_grow(s) < 0)
       return SC_ENOMEM;
     slot = slot_find(s, &k, h);
   }
+  id = class_alloc(s);
+  if (id < 0)
+    return id;
   c = &s->classes[id];
   c->key = k;
   c->hash = h;
@@ -569,6 +570,8 @@ int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *
 
   memset(p, 0, sizeof *p);
   p->node = -1;
+  if (s->broken)
+    return SC_ENOMEM;
   if (sh->gpu_count < 0 || sh->gpu_count > SC_MAX_GPUS || sh->gpu_milli < 0 ||
       sh->gpu_milli > SC_MILLI || (sh->gpu_milli > 0) != (sh->gpu_count > 0))
     return SC_EINVAL;
@@ -584,41 +587,67 @@ int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *
   return 0;
 }
 
-/* Moves node out of its class, applies fn to it, and indexes it again. */
-static void node_update(struct sc_sched *s, const struct sc_shape *sh,
-                        const struct sc_placement *p, bool apply)
+/* Makes sure class id can take one more member without allocating. */
+static int member_reserve(struct sc_sched *s, int id)
 {
-  struct sc_node *n = &s->cluster->nodes[p->node];
-  int old = n->klass, rc;
+  struct sc_class *c = &s->classes[id];
+  int cap = c->cap ? c->cap * 2 : 4;
 
+  if (c->nmembers < c->cap)
+    return 0;
+  if (grow_array(&c->members, (size_t)cap, sizeof *c->members) < 0)
+    return SC_ENOMEM;
+  c->cap = cap;
+  return 0;
+}
+
+/*
+ * Applies (or undoes) placement p on its node, all or nothing: the class of
+ * the node's new state is found or made, with room for the node, before
+ * anything changes, so running out of memory leaves the engine as it was.
+ */
+static int node_update(struct sc_sched *s, const struct sc_shape *sh,
+                       const struct sc_placement *p, bool apply)
+{
+  struct sc_node *n = &s->cluster->nodes[p->node], next = *n;
+  int old = n->klass, id;
+
+  if (s->broken)
+    return SC_ENOMEM;
   assert(old >= 0);
+  if (apply)
+    sc_node_apply(&next, sh, p);
+  else
+    sc_node_unapply(&next, sh, p);
+  if ((id = class_for(s, &next)) < 0)
+    return id;
+  if (id != old && member_reserve(s, id) < 0) {
+    if (s->classes[id].nmembers == 0)
+      class_kill(s, id); /* made for this node alone */
+    return SC_ENOMEM;
+  }
+  s->gpu_used_milli += (apply ? 1 : -1) * (int64_t)p->ndev * sh->gpu_milli;
+  if (id == old) { /* the same state: nothing to move */
+    *n = next;
+    return 0;
+  }
   frag_add(s, old, -1);
   member_remove(s, old, p->node);
-  if (apply) {
-    sc_node_apply(n, sh, p);
-    s->gpu_used_milli += (int64_t)p->ndev * sh->gpu_milli;
-  } else {
-    sc_node_unapply(n, sh, p);
-    s->gpu_used_milli -= (int64_t)p->ndev * sh->gpu_milli;
-  }
-  rc = node_index(s, p->node);
-  /* Out of memory here would leave the node unindexed; the index keeps
-   * room for every node (classes <= nodes + 1), so only a failed class
-   * member array growth can fail, which we cannot recover from. */
-  assert(rc == 0);
-  (void)rc;
+  *n = next;
+  frag_add(s, id, +1);
+  return member_add(s, id, p->node); /* room reserved: cannot fail */
 }
 
-void sc_sched_commit(struct sc_sched *s, const struct sc_shape *sh,
-                     const struct sc_placement *p)
+int sc_sched_commit(struct sc_sched *s, const struct sc_shape *sh,
+                    const struct sc_placement *p)
 {
-  node_update(s, sh, p, true);
+  return node_update(s, sh, p, true);
 }
 
-void sc_sched_uncommit(struct sc_sched *s, const struct sc_shape *sh,
-                       const struct sc_placement *p)
+int sc_sched_uncommit(struct sc_sched *s, const struct sc_shape *sh,
+                      const struct sc_placement *p)
 {
-  node_update(s, sh, p, false);
+  return node_update(s, sh, p, false);
 }
 
 int sc_sched_place_gang(struct sc_sched *s, const struct sc_shape *shapes, int n,
@@ -626,14 +655,16 @@ int sc_sched_place_gang(struct sc_sched *s, const struct sc_shape *shapes, int n
 {
   for (int i = 0; i < n; i++) {
     int rc = sc_sched_pick(s, &shapes[i], rng, &p[i]);
+    if (rc == 0)
+      rc = sc_sched_commit(s, &shapes[i], &p[i]);
     if (rc < 0) {
       while (i-- > 0)
-        sc_sched_uncommit(s, &shapes[i], &p[i]);
+        if (sc_sched_uncommit(s, &shapes[i], &p[i]) < 0)
+          s->broken = true; /* cannot undo: the engine is unusable */
       for (int k = 0; k < n; k++)
         p[k].node = -1;
-      return rc;
+      return s->broken ? SC_ENOMEM : rc;
     }
-    sc_sched_commit(s, &shapes[i], &p[i]);
   }
   return 0;
 }
@@ -657,6 +688,8 @@ int sc_sched_check(const struct sc_sched *s)
 {
   size_t members = 0;
 
+  if (s->broken)
+    return SC_ESTATE;
   for (size_t i = 0; i < s->cluster->nnodes; i++) {
     const struct sc_node *n = &s->cluster->nodes[i];
     struct class_key k;

@@ -40,15 +40,19 @@ void sc_sched_free(struct sc_sched *s);
 int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *rng,
                   struct sc_placement *p);
 
-/* Applies / undoes a placement returned by sc_sched_pick. */
-void sc_sched_commit(struct sc_sched *s, const struct sc_shape *sh,
-                     const struct sc_placement *p);
-void sc_sched_uncommit(struct sc_sched *s, const struct sc_shape *sh,
-                       const struct sc_placement *p);
+/* Applies / undoes a placement returned by sc_sched_pick. Returns 0, or
+ * SC_ENOMEM with the engine and cluster unchanged. */
+int sc_sched_commit(struct sc_sched *s, const struct sc_shape *sh,
+                    const struct sc_placement *p);
+int sc_sched_uncommit(struct sc_sched *s, const struct sc_shape *sh,
+                      const struct sc_placement *p);
 
 /*
  * Places n tasks all or nothing: picks and commits them in order; if one
  * does not fit, undoes the others and returns SC_ENOFIT. p has n entries.
+ * SC_ENOMEM: out of memory; the others were undone, unless undoing needed
+ * memory too: the engine then answers SC_ENOMEM to everything and must be
+ * freed (the caller's cluster then holds part of the gang).
  */
 int sc_sched_place_gang(struct sc_sched *s, const struct sc_shape *shapes, int n,
                         struct sc_rng *rng, struct sc_placement *p);

@@ -329,9 +329,10 @@ static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct
     const struct sc_shape *s = &w->shapes[order[i]];
     struct sc_placement p;
     arrived += sc_shape_total_milli(s);
-    if (sc_sched_pick(sched, s, rng, &p) == 0) {
-      sc_sched_commit(sched, s, &p);
-    } else {
+    rc = sc_sched_pick(sched, s, rng, &p);
+    if (rc == 0) {
+      rc = sc_sched_commit(sched, s, &p);
+    } else if (rc == SC_ENOFIT) {
       r->failed_tasks++;
       rc = add_failed(r, &w->pods[order[i]], &cap);
     }

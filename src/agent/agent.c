@@ -1,12 +1,14 @@
-/* The agent's life: state dir and adoption, the main loop (task exits,
- * logs, statuses, heartbeats), registration, and a clean stop that ends
+/* The agent's life on its main thread: state dir and adoption, the loop
+ * (task exits, heartbeats, logs, statuses), registration and backoff (it
+ * decides what each request's outcome means), and a clean stop that ends
  * the tasks. The assignments long-poll runs in its own thread
- * (agent_assign.c); requests are in agent_proto.c. */
-#include "agent/agent.h"
+ * (agent_assign.c); requests are in agent_client.c. */
+#include "agent/agent_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,69 +18,17 @@
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
+#define LOOP_MS 100             /* the loop looks at its tasks this often */
+#define GC_MS 600000            /* files of reported tasks: looked at this often */
+#define BACKOFF_MAX_MS 1000
+#define RETRY_MS 1000           /* after an error reply worth retrying */
+#define STOP_REPORT_MS 2000     /* reporting time after the last task ends */
+
 extern char **environ;
-
-
-int64_t sc_agent_now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Length of the UTF-8 sequence starting at p (n bytes left): > 0 when valid,
- * 0 when incomplete at the end, -1 when invalid. */
-static int utf8_seq(const unsigned char *p, size_t n)
-{
-  int len;
-  unsigned int cp;
-
-  if (p[0] < 0x80)
-    return 1;
-  if (p[0] >= 0xC2 && p[0] <= 0xDF)
-    len = 2, cp = p[0] & 0x1F;
-  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-    len = 3, cp = p[0] & 0x0F;
-  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-    len = 4, cp = p[0] & 0x07;
-  else
-    return -1;
-  for (int i = 1; i < len; i++) {
-    if ((size_t)i >= n)
-      return 0;
-    if ((p[i] & 0xC0) != 0x80)
-      return -1;
-    cp = (cp << 6) | (p[i] & 0x3F);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-    return -1;
-  return len;
-}
-
-size_t sc_agent_utf8_clean(char *buf, size_t len, bool final)
-{
-  unsigned char *p = (unsigned char *)buf;
-  size_t i = 0;
-
-  while (i < len) {
-    int n = utf8_seq(p + i, len - i);
-    if (n == 0 && !final)
-      return i; /* wait for the rest of the sequence */
-    if (n <= 0) {
-      p[i++] = '?';
-      continue;
-    }
-    if (n == 1 && p[i] == 0)
-      p[i] = '?';
-    i += (size_t)n;
-  }
-  return len;
-}
 
 static int mkdirs(const char *path)
 {
@@ -113,20 +63,21 @@ static void scan_tasks(struct sc_agent *a, bool adopt)
     if (sc_task_load(dir, &t) != 0) {
       snprintf(path, sizeof path, "%s/task.json", dir);
       if (adopt && access(path, F_OK) != 0) /* a start cut short by a crash */
-        sc_agent_remove_task_dir(dir);
+        sc_task_remove_dir(dir);
       continue;
     }
     if (t->exit_sent || !adopt) {
       snprintf(path, sizeof path, "%s/reported", dir);
       if (t->exit_sent && stat(path, &st) == 0 && time(NULL) - st.st_mtime > 3600)
-        sc_agent_remove_task_dir(dir);
+        sc_task_remove_dir(dir);
       sc_task_free(t);
       continue;
     }
     sc_info("task %s: adopted (pid %d, %s)", t->spec.task_id, (int)t->pid,
             t->exited ? "exited" : sc_task_alive(t) ? "running" : "ending");
-    t->next = a->tasks;
-    a->tasks = t;
+    sc_task_table_lock(&a->tasks);
+    sc_task_table_insert(&a->tasks, t);
+    sc_task_table_unlock(&a->tasks);
   }
   if (d)
     closedir(d);
@@ -167,67 +118,81 @@ static void agent_cgroups(struct sc_agent *a)
   sc_info("cgroups: task limits under %s", root);
 }
 
-int sc_agent_init(struct sc_agent *a, const struct sc_agent_config *cfg, char *err,
-                  size_t size)
+/* Everything sc_agent_new needs before the agent can be freed safely. */
+static struct sc_agent *agent_alloc(const struct sc_agent_config *cfg)
 {
-  pthread_condattr_t attr;
-  size_t len = strlen(cfg->state_dir) + 8;
-  int rc;
+  struct sc_agent *a = calloc(1, sizeof *a);
 
-  memset(a, 0, sizeof *a);
+  if (!a)
+    return NULL;
   a->cfg = *cfg;
   a->lock_fd = -1;
   a->base_env = environ;
   a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
-  pthread_mutex_init(&a->lock, NULL);
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&a->wake, &attr);
-  pthread_condattr_destroy(&attr);
-  if (!(a->tasks_dir = malloc(len)))
+  atomic_init(&a->registered, false);
+  atomic_init(&a->stopping, 0);
+  sc_task_table_init(&a->tasks);
+  pthread_mutex_init(&a->mu, NULL);
+  sc_clock_cond_init(&a->wake);
+  return a;
+}
+
+int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char *err,
+                 size_t size)
+{
+  struct sc_agent *a = agent_alloc(cfg);
+  size_t len = strlen(cfg->state_dir) + 8;
+  int rc;
+
+  *out = NULL;
+  if (!a || !(a->tasks_dir = malloc(len))) {
+    snprintf(err, size, "out of memory");
+    sc_agent_free(a);
     return SC_ENOMEM;
+  }
   snprintf(a->tasks_dir, len, "%s/tasks", cfg->state_dir);
   if (mkdirs(a->tasks_dir) != 0) {
     snprintf(err, size, "cannot create state dir '%s': %s", a->tasks_dir, strerror(errno));
-    return SC_EIO;
-  }
-  if ((rc = agent_lock(a, err, size)) != 0)
-    return rc;
-  if ((rc = sc_http_init(&a->http, cfg->server, cfg->token)) != 0 ||
-      (rc = sc_http_init(&a->poll_http, cfg->server, cfg->token)) != 0) {
+    rc = SC_EIO;
+  } else if ((rc = agent_lock(a, err, size)) == 0 &&
+             ((rc = sc_client_init(&a->client, cfg->server, cfg->token, cfg->name, NULL)) != 0 ||
+              (rc = sc_client_init(&a->poll_client, cfg->server, cfg->token, cfg->name,
+                                   &a->stopping)) != 0)) {
     snprintf(err, size, "cannot start the HTTP client: %s", sc_strerror(rc));
+  }
+  if (rc != 0) {
+    sc_agent_free(a);
     return rc;
   }
-  a->poll_http.abort = &a->stopping;
   agent_cgroups(a);
   scan_tasks(a, true);
-  a->next_gc_ms = sc_agent_now_ms() + 600000;
+  a->next_gc_ms = sc_clock_mono_ms() + GC_MS;
+  *out = a;
   return 0;
 }
 
-void sc_agent_release(struct sc_agent *a)
+void sc_agent_free(struct sc_agent *a)
 {
-  while (a->tasks) {
-    struct sc_task *next = a->tasks->next;
-    sc_task_free(a->tasks);
-    a->tasks = next;
-  }
-  sc_http_release(&a->http);
-  sc_http_release(&a->poll_http);
+  if (!a)
+    return;
+  sc_task_table_release(&a->tasks);
+  sc_client_release(&a->client);
+  sc_client_release(&a->poll_client);
   if (a->lock_fd >= 0)
     close(a->lock_fd);
   free(a->tasks_dir);
   free(a->cgroup_root);
-  pthread_mutex_destroy(&a->lock);
+  pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->wake);
-  memset(a, 0, sizeof *a);
+  free(a);
 }
 
 void sc_agent_poll_tasks(struct sc_agent *a)
 {
-  int64_t now = sc_agent_now_ms();
+  int64_t now = sc_clock_mono_ms();
 
-  for (struct sc_task *t = a->tasks; t; t = t->next) {
+  sc_task_table_lock(&a->tasks);
+  for (struct sc_task *t = a->tasks.head; t; t = t->next) {
     sc_task_tick_kill(t, now);
     if (sc_task_poll(t, now)) {
       if (t->signal)
@@ -236,248 +201,272 @@ void sc_agent_poll_tasks(struct sc_agent *a)
         sc_info("task %s: exited with code %d", t->spec.task_id, t->exit_code);
     }
   }
+  sc_task_table_unlock(&a->tasks);
 }
 
-/* Drops reported tasks from memory (their files stay for an hour). */
-static void forget_reported(struct sc_agent *a)
-{
-  struct sc_task **pp = &a->tasks;
+/* ---- what a request's outcome means ---- */
 
-  while (*pp) {
-    struct sc_task *t = *pp;
-    if (t->exit_sent && !t->child) { /* reported and its supervisor reaped */
-      *pp = t->next;
-      sc_task_free(t);
-    } else {
-      pp = &t->next;
-    }
+/* The controller did not answer: register again once it does, after a
+ * doubling backoff (the first miss is logged). */
+static void unreachable(struct sc_agent *a, const char *what)
+{
+  if (a->backoff_ms == 0)
+    sc_warn("%s: controller unreachable (%s): retrying", what, a->client.error);
+  a->backoff_ms = a->backoff_ms ? (a->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                                       : a->backoff_ms * 2)
+                                : 100;
+  a->next_try_ms = sc_clock_mono_ms() + a->backoff_ms;
+  atomic_store(&a->registered, false);
+}
+
+/* Settles the outcome of a request of the loop: true when the loop may go
+ * on with its round. */
+static bool settle(struct sc_agent *a, enum sc_client_rc rc, const char *what)
+{
+  switch (rc) {
+  case SC_CLIENT_OK:
+  case SC_CLIENT_REFUSED: /* the caller dropped what was refused */
+    a->backoff_ms = 0;
+    return true;
+  case SC_CLIENT_UNREACHABLE:
+    unreachable(a, what);
+    return false;
+  case SC_CLIENT_UNKNOWN_NODE:
+    sc_warn("%s: %s: registering again", what, a->client.error);
+    atomic_store(&a->registered, false);
+    return false;
+  case SC_CLIENT_DENIED:
+  case SC_CLIENT_LATER:
+    sc_warn("%s: %s", what, a->client.error);
+    a->backoff_ms = RETRY_MS;
+    a->next_try_ms = sc_clock_mono_ms() + a->backoff_ms;
+    return false;
   }
+  return false;
+}
+
+/* Terminates the tasks the controller named (the heartbeat and register
+ * replies carry kills; the poll thread applies its own). */
+static void apply_kills(struct sc_agent *a, struct sc_client_kills *kills)
+{
+  struct sc_client_assignments as = {.kills = *kills};
+
+  if (kills->n > 0)
+    sc_agent_apply(a, &as);
+  sc_client_kills_release(kills);
 }
 
 /* The tasks whose final status the controller has not acknowledged. For
  * a heartbeat (!with_pid) only those it knows as running: one it has not
  * heard "running" of yet is still "assigned" there and needs no mention,
- * and naming it first would make it run without its pid. */
-static json_t *running_list(struct sc_agent *a, bool with_pid)
+ * and naming it first would make it run without its pid. Table lock held;
+ * the ids point into the tasks. */
+static int running_list(struct sc_agent *a, bool with_pid, struct sc_client_task **out)
 {
-  json_t *arr = json_array();
+  int n = 0, k = 0;
 
-  pthread_mutex_lock(&a->lock);
-  for (struct sc_task *t = a->tasks; t; t = t->next)
+  *out = NULL;
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
+    n += !t->exit_sent && (with_pid || t->running_sent);
+  if (n == 0 || !(*out = calloc((size_t)n, sizeof **out)))
+    return n == 0 ? 0 : -1;
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
     if (!t->exit_sent && (with_pid || t->running_sent))
-      json_array_append_new(arr, with_pid ? json_pack("{s:s, s:i}", "task_id", t->spec.task_id,
-                                                     "pid", (int)t->pid)
-                                          : json_string(t->spec.task_id));
-  pthread_mutex_unlock(&a->lock);
-  return arr;
-}
-
-static void apply_kills(struct sc_agent *a, json_t *reply)
-{
-  json_t *kill = json_object_get(reply, "kill");
-
-  if (json_array_size(kill) > 0)
-    sc_agent_apply(a, NULL, kill);
-}
-
-static void report_reply_error(const char *what, const struct sc_http_reply *r)
-{
-  char buf[256];
-  const char *field, *msg = sc_http_error_message(r, &field, buf, sizeof buf);
-
-  sc_error("%s: %s%s%s%s", what, msg, field ? " (field '" : "", field ? field : "",
-           field ? "')" : "");
+      (*out)[k++] = (struct sc_client_task){.task_id = t->spec.task_id,
+                                            .pid = with_pid ? t->pid : 0};
+  return k;
 }
 
 /* Sends what is owed, then registers with the tasks still unreported.
- * Returns 0, -1 to retry later, or SC_EAUTH when the token is refused. */
+ * Returns 0, -1 to retry later, or SC_EAUTH when the token is refused at
+ * the first attempt. */
 static int agent_register(struct sc_agent *a, bool *first)
 {
-  struct sc_http_reply r;
-  json_t *body, *hb;
-  int rc;
+  struct sc_client_node node = {a->cfg.cpu_milli, a->cfg.memory_mib, a->cfg.labels,
+                                &a->cfg.devices};
+  struct sc_client_kills kills;
+  struct sc_client_task *running;
+  enum sc_client_rc rc;
+  int64_t hb;
+  bool more;
+  int n;
 
-  a->call_failed = false;
-  sc_agent_ship_logs(a);
-  sc_agent_send_status(a);
-  if (a->call_failed) /* still unreachable: retry after the backoff */
+  /* What is owed first: the controller learns the exits before it hears
+   * which tasks still run. */
+  if (!settle(a, sc_agent_ship_logs(a, sc_clock_mono_ms() + 2000, &more), "logs") ||
+      !settle(a, sc_agent_send_status(a), "status"))
     return -1;
-  body = json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", a->cfg.name, "cpu_milli",
-                   (json_int_t)a->cfg.cpu_milli, "memory_mib", (json_int_t)a->cfg.memory_mib,
-                   "labels", a->cfg.labels, "devices", sc_devices_to_json(&a->cfg.devices),
-                   "running", running_list(a, true));
-  rc = sc_http_call(&a->http, "POST", "/v1/agent/register", body, 10000, &r);
-  json_decref(body);
-  if (rc) {
-    if (*first || a->backoff_ms == 0)
-      sc_warn("cannot reach the controller at %s (%s): retrying", a->cfg.server, a->http.error);
-    a->backoff_ms = a->backoff_ms ? (a->backoff_ms * 2 > 1000 ? 1000 : a->backoff_ms * 2) : 100;
-    a->next_try_ms = sc_agent_now_ms() + a->backoff_ms;
-    return -1;
-  }
-  a->backoff_ms = 0;
-  if (r.status != 200) {
-    report_reply_error("register", &r);
-    rc = (r.status == 401 || r.status == 403) && *first ? SC_EAUTH : -1;
-    *first = false;
-    a->next_try_ms = sc_agent_now_ms() + 2000;
-    sc_http_reply_release(&r);
-    return rc;
+  sc_task_table_lock(&a->tasks);
+  n = running_list(a, true, &running);
+  sc_task_table_unlock(&a->tasks);
+  /* The ids stay valid unlocked: only this thread frees tasks. */
+  rc = n < 0 ? SC_CLIENT_LATER
+             : sc_client_register(&a->client, &node, running, n, &kills, &hb);
+  free(running);
+  if (rc == SC_CLIENT_UNREACHABLE && *first)
+    a->backoff_ms = 0; /* warn about the first miss */
+  if (rc == SC_CLIENT_DENIED && *first) {
+    sc_error("register: %s", a->client.error);
+    return SC_EAUTH;
   }
   *first = false;
-  hb = json_object_get(r.body, "heartbeat_interval_ms");
-  if (a->cfg.heartbeat_ms <= 0 && json_is_integer(hb) && json_integer_value(hb) > 0)
-    a->heartbeat_ms = json_integer_value(hb);
+  if (!settle(a, rc, "register"))
+    return -1;
+  if (a->cfg.heartbeat_ms <= 0 && hb > 0)
+    a->heartbeat_ms = hb;
   sc_info("registered as %s with %s (%d devices, heartbeat %lld ms)", a->cfg.name,
           a->cfg.server, a->cfg.devices.count, (long long)a->heartbeat_ms);
-  apply_kills(a, r.body);
-  sc_http_reply_release(&r);
-  pthread_mutex_lock(&a->lock);
-  a->registered = true;
-  pthread_cond_broadcast(&a->wake);
-  pthread_mutex_unlock(&a->lock);
-  a->next_heartbeat_ms = sc_agent_now_ms() + a->heartbeat_ms;
-  sc_agent_send_status(a);
+  apply_kills(a, &kills);
+  atomic_store(&a->registered, true);
+  pthread_mutex_lock(&a->mu);
+  pthread_cond_broadcast(&a->wake); /* the poll thread starts polling */
+  pthread_mutex_unlock(&a->mu);
+  a->next_heartbeat_ms = sc_clock_mono_ms() + a->heartbeat_ms;
+  settle(a, sc_agent_send_status(a), "status");
   return 0;
 }
 
-static void agent_heartbeat(struct sc_agent *a)
+/* Sends a heartbeat naming the tasks the controller knows as running. */
+static bool agent_heartbeat(struct sc_agent *a)
 {
-  struct sc_http_reply r;
-  json_t *body = json_pack("{s:s, s:o}", "name", a->cfg.name, "running", running_list(a, false));
-  int rc = sc_http_call(&a->http, "POST", "/v1/agent/heartbeat", body, 10000, &r);
+  struct sc_client_kills kills = {0};
+  struct sc_client_task *running;
+  enum sc_client_rc rc;
+  int n;
 
-  json_decref(body);
-  a->next_heartbeat_ms = sc_agent_now_ms() + a->heartbeat_ms;
-  if (rc) {
-    sc_warn("heartbeat: controller unreachable (%s)", a->http.error);
-    pthread_mutex_lock(&a->lock);
-    a->registered = false;
-    pthread_mutex_unlock(&a->lock);
-    a->backoff_ms = 100;
-    a->next_try_ms = sc_agent_now_ms() + a->backoff_ms;
-    return;
-  }
-  if (r.status == 200) {
-    apply_kills(a, r.body);
-  } else {
-    report_reply_error("heartbeat", &r);
-    if (r.status == 404 || r.status == 409) {
-      pthread_mutex_lock(&a->lock);
-      a->registered = false;
-      pthread_mutex_unlock(&a->lock);
-    }
-  }
-  sc_http_reply_release(&r);
-}
-
-void sc_agent_heartbeat_if_due(struct sc_agent *a)
-{
-  if (a->registered && !a->call_failed && sc_agent_now_ms() >= a->next_heartbeat_ms)
-    agent_heartbeat(a);
+  sc_task_table_lock(&a->tasks);
+  n = running_list(a, false, &running);
+  sc_task_table_unlock(&a->tasks);
+  /* The ids stay valid unlocked: only this thread frees tasks. */
+  rc = n < 0 ? SC_CLIENT_LATER : sc_client_heartbeat(&a->client, running, n, &kills);
+  free(running);
+  a->next_heartbeat_ms = sc_clock_mono_ms() + a->heartbeat_ms;
+  if (!settle(a, rc, "heartbeat"))
+    return false;
+  apply_kills(a, &kills);
+  return true;
 }
 
 /* Waits on the wake condition up to ms unless something is to be sent. */
 static void agent_wait(struct sc_agent *a, int64_t ms)
 {
-  struct timespec ts;
-
-  pthread_mutex_lock(&a->lock);
-  if (!a->dirty) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += ms * 1000000;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
-    pthread_cond_timedwait(&a->wake, &a->lock, &ts);
-  }
+  pthread_mutex_lock(&a->mu);
+  if (!a->dirty)
+    sc_agent_wait_locked(a, ms);
   a->dirty = false;
-  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_unlock(&a->mu);
+}
+
+/* Ships logs and statuses, with a heartbeat whenever one falls due, so a
+ * long flush cannot make the node look lost. False when a request failed. */
+static bool agent_report(struct sc_agent *a)
+{
+  bool more = true;
+
+  while (more) {
+    if (sc_clock_mono_ms() >= a->next_heartbeat_ms && !agent_heartbeat(a))
+      return false;
+    if (!settle(a, sc_agent_ship_logs(a, a->next_heartbeat_ms, &more), "logs"))
+      return false;
+  }
+  return settle(a, sc_agent_send_status(a), "status");
 }
 
 /* One round of the main loop. Returns SC_EAUTH when registration is refused
  * at start, else 0. */
 static int agent_step(struct sc_agent *a, bool *first)
 {
-  int64_t now = sc_agent_now_ms();
-  bool registered;
+  int64_t now = sc_clock_mono_ms();
   int rc = 0;
 
-  pthread_mutex_lock(&a->lock);
   sc_agent_poll_tasks(a);
-  registered = a->registered;
-  pthread_mutex_unlock(&a->lock);
-  if (!registered) {
+  if (!atomic_load(&a->registered)) {
     if (now >= a->next_try_ms)
       rc = agent_register(a, first);
     return rc == SC_EAUTH ? rc : 0;
   }
   if (a->backoff_ms && now < a->next_try_ms)
     return 0;
-  a->call_failed = false;
-  sc_agent_heartbeat_if_due(a);
-  sc_agent_ship_logs(a);
-  sc_agent_send_status(a);
-  pthread_mutex_lock(&a->lock);
-  forget_reported(a);
-  pthread_mutex_unlock(&a->lock);
-  if (sc_agent_now_ms() >= a->next_gc_ms) {
+  if (!agent_report(a))
+    return 0;
+  sc_task_table_lock(&a->tasks);
+  sc_task_table_forget_reported(&a->tasks);
+  sc_task_table_unlock(&a->tasks);
+  if (sc_clock_mono_ms() >= a->next_gc_ms) {
     scan_tasks(a, false); /* files of tasks reported over an hour ago */
-    a->next_gc_ms = sc_agent_now_ms() + 600000;
+    a->next_gc_ms = sc_clock_mono_ms() + GC_MS;
   }
   return 0;
+}
+
+static bool unreported(const struct sc_task *t)
+{
+  return !t->exit_sent;
 }
 
 /* Ends every task (TERM, KILL after its grace), then reports their exits
  * while the controller answers; what is not sent stays in the state dir. */
 static void agent_shutdown(struct sc_agent *a)
 {
-  int64_t now = sc_agent_now_ms(), deadline = now + 2000;
+  int64_t now = sc_clock_mono_ms(), deadline = now + STOP_REPORT_MS;
   bool pending = true;
 
-  pthread_mutex_lock(&a->lock);
-  for (struct sc_task *t = a->tasks; t; t = t->next)
+  sc_task_table_lock(&a->tasks);
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
     if (!t->exited) {
       sc_task_terminate(t, now, -1);
-      if (t->kill_at_ms + 2000 > deadline)
-        deadline = t->kill_at_ms + 2000;
+      if (t->kill_at_ms + STOP_REPORT_MS > deadline)
+        deadline = t->kill_at_ms + STOP_REPORT_MS;
     }
-  pthread_mutex_unlock(&a->lock);
-  while (pending && sc_agent_now_ms() < deadline) {
-    pending = false;
-    pthread_mutex_lock(&a->lock);
+  sc_task_table_unlock(&a->tasks);
+  while (pending && sc_clock_mono_ms() < deadline) {
+    bool more;
     sc_agent_poll_tasks(a);
-    for (struct sc_task *t = a->tasks; t; t = t->next)
-      pending = pending || !t->exit_sent;
-    pthread_mutex_unlock(&a->lock);
-    if (a->registered && (!a->backoff_ms || sc_agent_now_ms() >= a->next_try_ms)) {
-      sc_agent_ship_logs(a);
-      sc_agent_send_status(a);
-    }
+    sc_task_table_lock(&a->tasks);
+    pending = sc_task_table_any(&a->tasks, unreported);
+    sc_task_table_unlock(&a->tasks);
+    if (atomic_load(&a->registered) &&
+        (!a->backoff_ms || sc_clock_mono_ms() >= a->next_try_ms) &&
+        settle(a, sc_agent_ship_logs(a, deadline, &more), "logs"))
+      settle(a, sc_agent_send_status(a), "status");
     if (pending)
       agent_wait(a, 50);
   }
 }
 
-int sc_agent_run(struct sc_agent *a, volatile int *stop)
+/* Starts the assignments thread with every signal blocked in it. */
+static int start_poller(struct sc_agent *a, pthread_t *thread)
+{
+  sigset_t all, old;
+  int rc;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  rc = pthread_create(thread, NULL, sc_agent_poll_main, a);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
+int sc_agent_run(struct sc_agent *a, atomic_int *stop)
 {
   pthread_t poller;
   bool first = true;
   int rc = 0;
 
-  if (pthread_create(&poller, NULL, sc_agent_poll_main, a) != 0)
+  if (start_poller(a, &poller) != 0)
     return SC_ENOMEM;
-  while (!*stop) {
+  while (!atomic_load(stop)) {
     if ((rc = agent_step(a, &first)) != 0)
       break;
-    agent_wait(a, 100);
+    agent_wait(a, LOOP_MS);
   }
   sc_info(rc ? "stopping" : "stopping: ending tasks");
-  pthread_mutex_lock(&a->lock);
-  a->stopping = 1;
+  atomic_store(&a->stopping, 1);
+  pthread_mutex_lock(&a->mu);
   pthread_cond_broadcast(&a->wake);
-  pthread_mutex_unlock(&a->lock);
-  sc_http_wakeup(&a->poll_http); /* ends the long-poll now */
-  pthread_join(poller, NULL); /* no task can start after this */
+  pthread_mutex_unlock(&a->mu);
+  sc_client_wakeup(&a->poll_client); /* ends the long-poll now */
+  pthread_join(poller, NULL);       /* no task can start after this */
   if (!rc)
     agent_shutdown(a);
   return rc;

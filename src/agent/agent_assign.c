@@ -1,60 +1,38 @@
-/* Assignments: the long-poll thread and starting/killing what it returns.
- * New work starts as soon as the controller answers the poll. */
+/* The assignments thread: long-polls the controller and applies what comes
+ * back, kills first, then starts. New work starts as soon as the reply
+ * arrives; launches run without the table lock, so the main thread's
+ * heartbeats go on while a large batch starts. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
+#include "agent/agent_int.h"
 #include "agent/cgroup.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
-static struct sc_task *find_task(struct sc_agent *a, const char *task_id)
-{
-  for (struct sc_task *t = a->tasks; t; t = t->next)
-    if (strcmp(t->spec.task_id, task_id) == 0)
-      return t;
-  return NULL;
-}
-
-/* Removes the files of a finished earlier run of the same task id. */
-void sc_agent_remove_task_dir(const char *dir)
-{
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char path[4200];
-
-  while (d && (e = readdir(d)))
-    if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..") != 0)) {
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      unlink(path);
-    }
-  if (d)
-    closedir(d);
-  rmdir(dir);
-}
+#define POLL_WAIT_S 25
 
 /* LOCAL_RANK when the controller gave none: tasks of the same job with a
- * lower index on this node, among those running and those in this batch. */
-static int local_rank(struct sc_agent *a, json_t *start, const struct sc_task_spec *spec)
+ * lower index on this node, among those running and those in this batch
+ * (table lock held). */
+static int local_rank(struct sc_agent *a, const struct sc_client_assignments *as,
+                      const struct sc_task_spec *spec)
 {
   int rank = 0;
-  size_t i;
-  json_t *v;
 
-  for (struct sc_task *t = a->tasks; t; t = t->next)
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
     if (!t->exited && strcmp(t->spec.job_id, spec->job_id) == 0 && t->spec.index < spec->index)
       rank++;
-  json_array_foreach(start, i, v) {
-    const char *job = json_string_value(json_object_get(v, "job_id"));
-    json_t *index = json_object_get(v, "index");
-    if (job && strcmp(job, spec->job_id) == 0 && json_is_integer(index) &&
-        json_integer_value(index) < spec->index &&
-        json_is_string(json_object_get(v, "task_id")) &&
-        !find_task(a, json_string_value(json_object_get(v, "task_id"))))
+  for (int i = 0; i < as->nstarts; i++) {
+    const struct sc_task_spec *s = &as->starts[i].spec;
+    if (strcmp(s->job_id, spec->job_id) == 0 && s->index < spec->index &&
+        !sc_task_table_find(&a->tasks, s->task_id))
       rank++;
   }
   return rank;
@@ -71,10 +49,18 @@ static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec)
   return path;
 }
 
-/* Creates and launches one task, then records it (the lock is taken only
- * to insert it, so heartbeats go on while a large batch starts). Ownership
- * of spec passes on. */
-static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assignment)
+/* Wakes the main loop: it has something to send. */
+static void wake_main(struct sc_agent *a)
+{
+  pthread_mutex_lock(&a->mu);
+  a->dirty = true;
+  pthread_cond_broadcast(&a->wake);
+  pthread_mutex_unlock(&a->mu);
+}
+
+/* Creates and launches one task, then records it. Ownership of spec passes
+ * on; text is the assignment for task.json. */
+static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *text)
 {
   struct sc_task_launch how = {0};
   struct sc_task *t;
@@ -83,9 +69,9 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assign
 
   sc_task_dir_name(a->tasks_dir, spec, dir, sizeof dir);
   if (access(dir, F_OK) == 0) /* an earlier run of this id, fully reported */
-    sc_agent_remove_task_dir(dir);
+    sc_task_remove_dir(dir);
   if ((rc = sc_task_env_build(spec, &a->cfg.devices, a->base_env, &envp)) != 0 ||
-      (rc = sc_task_new(a->tasks_dir, spec, json_incref(assignment), &t)) != 0) {
+      (rc = sc_task_new(a->tasks_dir, spec, text, &t)) != 0) {
     sc_error("cannot prepare a task: %s", sc_strerror(rc));
     sc_task_env_free(envp);
     sc_task_spec_release(spec);
@@ -101,168 +87,133 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, json_t *assign
     sc_info("task %s: started pid %d", t->spec.task_id, (int)t->pid);
   free(cgroup);
   sc_task_env_free(envp);
-  pthread_mutex_lock(&a->lock);
-  t->next = a->tasks;
-  a->tasks = t;
-  a->dirty = true;
-  pthread_cond_broadcast(&a->wake);
-  pthread_mutex_unlock(&a->lock);
+  sc_task_table_lock(&a->tasks);
+  sc_task_table_insert(&a->tasks, t);
+  sc_task_table_unlock(&a->tasks);
+  wake_main(a);
 }
 
-/* The record of task_id's attempt (any attempt when attempt < 0). */
-static struct sc_task *find_attempt(struct sc_agent *a, const char *task_id, int attempt)
+/* True when start i of as is to be launched: not here yet (an earlier
+ * record of the task without attempts, or still unreported, counts as
+ * here), not earlier in the batch, and the agent is not stopping. Table
+ * lock held. */
+static bool accept_start(struct sc_agent *a, const struct sc_client_assignments *as, int i)
 {
-  for (struct sc_task *t = a->tasks; t; t = t->next)
-    if (strcmp(t->spec.task_id, task_id) == 0 &&
-        (attempt < 0 || t->spec.attempt < 0 || t->spec.attempt == attempt))
-      return t;
-  return NULL;
-}
-
-/* True when an earlier entry of this batch starts the same attempt. */
-static bool in_batch(const struct sc_task_spec *specs, size_t n, const struct sc_task_spec *s)
-{
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(specs[i].task_id, s->task_id) == 0 && specs[i].attempt == s->attempt)
-      return true;
-  return false;
-}
-
-/* Decodes and checks one start (lock held); true when it is to be launched. */
-static bool accept_start(struct sc_agent *a, json_t *start, json_t *assignment,
-                         struct sc_task_spec *specs, size_t n)
-{
-  struct sc_task_spec *spec = &specs[n];
+  const struct sc_task_spec *spec = &as->starts[i].spec;
   struct sc_task *old;
-  char err[256];
 
-  if (a->stopping)
+  if (atomic_load(&a->stopping))
     return false;
-  if (sc_task_spec_from_json(spec, assignment, err, sizeof err) != 0) {
-    sc_error("%s", err);
-    return false;
-  }
-  old = find_attempt(a, spec->task_id, spec->attempt);
-  if ((old && (!old->exit_sent || spec->attempt >= 0)) || in_batch(specs, n, spec)) {
+  old = sc_task_table_find_attempt(&a->tasks, spec->task_id, spec->attempt);
+  if (old && (!old->exit_sent || spec->attempt >= 0)) {
     sc_debug("task %s: already here, start ignored", spec->task_id);
-    sc_task_spec_release(spec);
     return false;
   }
-  if (spec->count > 1 && spec->local_rank < 0)
-    spec->local_rank = local_rank(a, start, spec);
+  for (int k = 0; k < i; k++)
+    if (strcmp(as->starts[k].spec.task_id, spec->task_id) == 0 &&
+        as->starts[k].spec.attempt == spec->attempt)
+      return false;
   return true;
 }
 
-static void apply_kills(struct sc_agent *a, json_t *kill)
+/* Terminates the tasks named in kills (table lock held). */
+static void apply_kills(struct sc_agent *a, const struct sc_client_kills *kills)
 {
-  size_t i;
-  json_t *v;
+  bool any = false;
 
-  json_array_foreach(kill, i, v) {
-    const char *id = json_string_value(v);
-    for (struct sc_task *t = a->tasks; id && t; t = t->next)
-      if (strcmp(t->spec.task_id, id) == 0 && !t->exited && !t->kill_at_ms) {
-        sc_info("task %s: killing as the controller asks", id);
-        sc_task_terminate(t, sc_agent_now_ms(), -1);
-        a->dirty = true;
+  for (int i = 0; i < kills->n; i++)
+    for (struct sc_task *t = a->tasks.head; t; t = t->next)
+      if (strcmp(t->spec.task_id, kills->ids[i]) == 0 && !t->exited && !t->kill_at_ms) {
+        sc_info("task %s: killing as the controller asks", kills->ids[i]);
+        sc_task_terminate(t, sc_clock_mono_ms(), -1);
+        any = true;
       }
-  }
+  if (any)
+    wake_main(a);
 }
 
-void sc_agent_apply(struct sc_agent *a, json_t *start, json_t *kill)
+void sc_agent_apply(struct sc_agent *a, struct sc_client_assignments *as)
 {
-  size_t n = 0, total = json_array_size(start), i;
-  struct sc_task_spec *specs = total ? calloc(total, sizeof *specs) : NULL;
-  json_t **objs = total ? calloc(total, sizeof *objs) : NULL, *v;
+  bool *go = as->nstarts ? calloc((size_t)as->nstarts, sizeof *go) : NULL;
 
-  if (total && (!specs || !objs)) {
-    sc_error("out of memory: %zu starts dropped", total);
-    total = 0;
+  if (as->nstarts && !go) {
+    sc_error("out of memory: %d starts dropped", as->nstarts);
+    return;
   }
   /* Kills first: a kill names an earlier attempt than a start of the same
-   * reply, never the process that start is about to create. */
-  pthread_mutex_lock(&a->lock);
-  apply_kills(a, kill);
-  json_array_foreach(start, i, v)
-    if (i < total && accept_start(a, start, v, specs, n))
-      objs[n++] = v;
-  pthread_mutex_unlock(&a->lock);
-  for (i = 0; i < n; i++)
-    launch(a, &specs[i], objs[i]);
-  free(specs);
-  free(objs);
+   * reply, never the process that start is about to create. Ranks are
+   * settled before any launch, against the batch as it came. */
+  sc_task_table_lock(&a->tasks);
+  apply_kills(a, &as->kills);
+  for (int i = 0; i < as->nstarts; i++) {
+    struct sc_task_spec *spec = &as->starts[i].spec;
+    go[i] = accept_start(a, as, i);
+    if (go[i] && spec->count > 1 && spec->local_rank < 0)
+      spec->local_rank = local_rank(a, as, spec);
+  }
+  sc_task_table_unlock(&a->tasks);
+  for (int i = 0; i < as->nstarts; i++) {
+    struct sc_task_spec spec;
+    if (!go[i])
+      continue;
+    spec = as->starts[i].spec; /* moves to the task */
+    memset(&as->starts[i].spec, 0, sizeof spec);
+    launch(a, &spec, as->starts[i].text);
+  }
+  free(go);
 }
 
-/* Sleeps up to ms unless the agent is stopping or woken. Lock held. */
-static void poll_wait(struct sc_agent *a, int64_t ms)
+void sc_agent_wait_locked(struct sc_agent *a, int64_t ms)
 {
-  struct timespec ts;
+  struct timespec ts = sc_clock_mono_after(ms);
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000)
-    ts.tv_sec++, ts.tv_nsec -= 1000000000;
-  pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+  pthread_cond_timedwait(&a->wake, &a->mu, &ts);
 }
 
 /* One long-poll. Returns the delay before the next one in ms. */
 static int64_t poll_once(struct sc_agent *a, int64_t *backoff)
 {
-  struct sc_http_reply r;
-  long status;
-  char path[512], name[256];
-  int rc;
+  struct sc_client_assignments as;
+  enum sc_client_rc rc = sc_client_assignments(&a->poll_client, POLL_WAIT_S, &as);
 
-  snprintf(path, sizeof path, "/v1/agent/assignments?name=%s&wait=25",
-           sc_http_escape(a->cfg.name, name, sizeof name));
-  rc = sc_http_call(&a->poll_http, "GET", path, NULL, 40000, &r);
-  if (rc) {
-    if (!a->stopping)
+  if (rc == SC_CLIENT_UNREACHABLE) {
+    if (!atomic_load(&a->stopping))
       sc_log(*backoff >= 1000 ? SC_LOG_WARN : SC_LOG_DEBUG, "assignments: %s",
-             a->poll_http.error);
+             a->poll_client.error);
     *backoff = *backoff ? (*backoff * 2 > 1000 ? 1000 : *backoff * 2) : 100;
-    return a->stopping ? 0 : *backoff;
+    return atomic_load(&a->stopping) ? 0 : *backoff;
   }
   *backoff = 0;
-  if (r.status == 200 && json_is_object(r.body)) {
-    sc_debug("assignments: %zu to start, %zu to kill",
-             json_array_size(json_object_get(r.body, "start")),
-             json_array_size(json_object_get(r.body, "kill")));
-    sc_agent_apply(a, json_object_get(r.body, "start"), json_object_get(r.body, "kill"));
+  if (rc == SC_CLIENT_OK) {
+    sc_debug("assignments: %d to start, %d to kill", as.nstarts, as.kills.n);
+    sc_agent_apply(a, &as);
+    sc_client_assignments_release(&as);
+    return 0;
   }
-  pthread_mutex_lock(&a->lock);
-  if (r.status == 200 && json_is_object(r.body)) {
-    pthread_cond_broadcast(&a->wake);
-  } else if (r.status == 404) {
-    a->registered = false; /* the controller does not know us: register again */
-    pthread_cond_broadcast(&a->wake);
+  if (rc == SC_CLIENT_UNKNOWN_NODE) {
+    atomic_store(&a->registered, false); /* the controller does not know us */
+    wake_main(a);
   } else {
-    sc_warn("assignments: HTTP %ld", r.status);
+    sc_warn("assignments: %s", a->poll_client.error);
   }
-  pthread_mutex_unlock(&a->lock);
-  status = r.status; /* the release below clears r */
-  sc_http_reply_release(&r);
-  return status == 200 ? 0 : 1000;
+  return 1000;
 }
 
-/* The assignments thread: long-polls while the agent is registered. */
 void *sc_agent_poll_main(void *arg)
 {
   struct sc_agent *a = arg;
   int64_t backoff = 0, delay = 0;
 
-  pthread_mutex_lock(&a->lock);
-  while (!a->stopping) {
-    if (!a->registered || delay > 0) {
-      poll_wait(a, delay > 0 ? delay : 50);
+  while (!atomic_load(&a->stopping)) {
+    if (!atomic_load(&a->registered) || delay > 0) {
+      pthread_mutex_lock(&a->mu);
+      if (!atomic_load(&a->stopping))
+        sc_agent_wait_locked(a, delay > 0 ? delay : 50);
+      pthread_mutex_unlock(&a->mu);
       delay = 0;
       continue;
     }
-    pthread_mutex_unlock(&a->lock);
     delay = poll_once(a, &backoff);
-    pthread_mutex_lock(&a->lock);
   }
-  pthread_mutex_unlock(&a->lock);
   return NULL;
 }

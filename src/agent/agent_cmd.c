@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,14 @@
 #include "util/token_file.h"
 #include "util/units.h"
 
-static volatile int agent_stop;
+/* Set by the signal handler: a lock-free atomic store is async-signal-safe
+ * and leaves errno alone. */
+static atomic_int agent_stop;
 
 static void on_signal(int sig)
 {
   (void)sig;
-  agent_stop = 1;
+  atomic_store(&agent_stop, 1);
 }
 
 static void agent_usage(FILE *out)
@@ -234,7 +238,7 @@ static enum sc_log_level parse_level(const char *text)
 
 static int agent_main(struct agent_opts *o)
 {
-  struct sc_agent agent;
+  struct sc_agent *agent;
   struct sigaction sa;
   char err[512];
   int rc;
@@ -248,16 +252,15 @@ static int agent_main(struct agent_opts *o)
   sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL);
-  if ((rc = sc_agent_init(&agent, &o->cfg, err, sizeof err)) != 0) {
+  if ((rc = sc_agent_new(&o->cfg, &agent, err, sizeof err)) != 0) {
     fprintf(stderr, "supercell agent: %s\n", err);
-    sc_agent_release(&agent);
     return 1;
   }
   sc_info("node %s: %lld milli-CPU, %lld MiB, %d device(s), state in %s", o->name,
           (long long)o->cfg.cpu_milli, (long long)o->cfg.memory_mib, o->cfg.devices.count,
           o->state_dir);
-  rc = sc_agent_run(&agent, &agent_stop);
-  sc_agent_release(&agent);
+  rc = sc_agent_run(agent, &agent_stop);
+  sc_agent_free(agent);
   if (rc == SC_EAUTH) {
     fprintf(stderr, "supercell agent: the controller refused the agent token\n");
     return 1;

@@ -3,6 +3,7 @@
  * _exit) uses only async-signal-safe calls: everything is prepared first. */
 #include "agent/task.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -100,25 +101,22 @@ void sc_task_dir_name(const char *tasks_dir, const struct sc_task_spec *spec, ch
     snprintf(buf, size, "%s/%s", tasks_dir, spec->task_id);
 }
 
-int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assignment,
+int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, const char *assignment,
                 struct sc_task **out)
 {
   struct sc_task *t = calloc(1, sizeof *t);
   char path[4200];
   size_t len = strlen(tasks_dir) + strlen(spec->task_id) + 16;
-  char *text;
   int rc;
 
   *out = NULL;
   if (!t || !(t->dir = malloc(len))) {
     free(t);
     sc_task_spec_release(spec);
-    json_decref(assignment);
     return SC_ENOMEM;
   }
   t->spec = *spec;
   memset(spec, 0, sizeof *spec);
-  t->assignment = assignment;
   t->exit_code = -1;
   sc_task_dir_name(tasks_dir, &t->spec, t->dir, len);
   if (mkdir(t->dir, 0755) != 0) {
@@ -126,10 +124,7 @@ int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assign
     sc_task_free(t);
     return rc;
   }
-  text = json_dumps(assignment, JSON_COMPACT);
-  rc = text ? write_atomic(sc_task_path(t, "task.json", path, sizeof path), text, false)
-            : SC_ENOMEM;
-  free(text);
+  rc = write_atomic(sc_task_path(t, "task.json", path, sizeof path), assignment, false);
   if (rc) {
     sc_task_free(t);
     return rc;
@@ -138,12 +133,27 @@ int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assign
   return 0;
 }
 
+void sc_task_remove_dir(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[4200];
+
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..") != 0)) {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  if (d)
+    closedir(d);
+  rmdir(dir);
+}
+
 void sc_task_free(struct sc_task *t)
 {
   if (!t)
     return;
   sc_task_spec_release(&t->spec);
-  json_decref(t->assignment);
   free(t->dir);
   free(t->cgroup);
   free(t);
@@ -623,7 +633,7 @@ int sc_task_load(const char *dir, struct sc_task **out)
     sc_task_free(t);
     return SC_EPARSE;
   }
-  t->assignment = assignment;
+  json_decref(assignment);
   t->exit_code = -1;
   t->running_sent = true;
   load_proc(t);

@@ -1,6 +1,7 @@
 /*
  * A task process on this node and its files in the agent's state dir
- * (<state>/tasks/<task id>@<attempt>/): task.json (the assignment), pid (written by
+ * (<state>/tasks/<task id>@<attempt>/, or <task id>/ when the controller
+ * names no attempt): task.json (the assignment), pid (written by
  * the supervisor), proc (pid and /proc start times), log (stdout+stderr),
  * exit ("exit N" / "signal N", written by the supervisor), shipped (log
  * bytes the controller acknowledged) and reported (final status acknowledged).
@@ -22,8 +23,7 @@
 
 struct sc_task {
   struct sc_task_spec spec;
-  json_t *assignment;        /* the task object as assigned (owned) */
-  char *dir;                 /* <state>/tasks/<task id> (owned) */
+  char *dir;                 /* <state>/tasks/<task id>@<attempt> (owned) */
   char *cgroup;              /* cgroup path or NULL (owned) */
   pid_t pid;                 /* task pid == its process group id; 0 if unknown */
   pid_t supervisor;          /* supervisor pid */
@@ -54,10 +54,11 @@ struct sc_task_launch {
 void sc_task_dir_name(const char *tasks_dir, const struct sc_task_spec *spec, char *buf,
                       size_t size);
 
-/* Creates the task dir under tasks_dir and writes task.json. Takes
- * ownership of spec and assignment (also on failure). *out is a new task.
- * Returns 0, SC_EEXIST when the dir holds a task already, or SC_EIO. */
-int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, json_t *assignment,
+/* Creates the task dir under tasks_dir and writes task.json (the
+ * assignment's JSON text, borrowed). Takes ownership of spec (also on
+ * failure). *out is a new task. Returns 0, SC_EEXIST when the dir holds a
+ * task already, or SC_EIO. */
+int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, const char *assignment,
                 struct sc_task **out);
 
 /* Starts the supervisor and the task; fills pid, supervisor, start times
@@ -95,6 +96,9 @@ const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, s
 
 /* Frees a task (not its processes or files). */
 void sc_task_free(struct sc_task *t);
+
+/* Removes a task dir and the files in it. */
+void sc_task_remove_dir(const char *dir);
 
 /* Reads field 22 (start time) of /proc/pid/stat; 0 and SC_ENOENT when the
  * process does not exist or is a zombie. */

@@ -91,10 +91,10 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 static int http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
                          curl_off_t ultotal, curl_off_t ulnow)
 {
-  volatile int *abort_flag = arg;
+  atomic_int *abort_flag = arg;
 
   (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-  return abort_flag && *abort_flag ? 1 : 0;
+  return abort_flag && atomic_load(abort_flag) ? 1 : 0;
 }
 
 /* Sets the per-call options; returns the header list the caller frees. */
@@ -147,7 +147,7 @@ static CURLcode http_perform_multi(struct sc_http *h)
 
   if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
     return curl_easy_perform(h->curl);
-  while (running && !*h->abort) {
+  while (running && !atomic_load(h->abort)) {
     if (curl_multi_perform(h->multi, &running) != CURLM_OK)
       break;
     if (running)

@@ -8,6 +8,7 @@
 #define SC_UTIL_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct sc_http {
@@ -15,7 +16,8 @@ struct sc_http {
   void *multi;         /* CURLM used when abort is set, so a wakeup is prompt */
   char *base;          /* "http://host:port", no trailing slash (owned) */
   char *token;         /* bearer token or NULL (owned) */
-  volatile int *abort; /* when set and non-zero, transfers stop early */
+  atomic_int *abort;   /* when set and non-zero, transfers stop early; another
+                          thread may set it (then sc_http_wakeup) */
   char error[256];     /* transport error detail of the last call */
 };
 

@@ -72,4 +72,25 @@ check "GET /v1/openapi.yaml serves OpenAPI 3" grep -q '^200 .*openapi: 3' <<<"$(
 check_eq "the document needs a token" \
   "$(curl -s -o /dev/null -w '%{http_code}' "$SC_URL/v1/openapi.yaml")" 401
 
+# 8. Real responses match the OpenAPI document's schemas.
+J=(-H 'Content-Type: application/json')
+sc_api_schema POST /v1/jobs 201 "POST /v1/jobs 201" "${J[@]}" \
+  --data '{"name": "schema", "command": ["true"], "env": {"A": "1"}, "resources": {"gpu_milli": 500}}'
+sc_api_schema GET "/v1/jobs/$id" 200 Job
+sc_api_schema GET "/v1/jobs/$id3" 200 "GET /v1/jobs/{id} 200"
+sc_api_schema GET "/v1/jobs?limit=2" 200 "GET /v1/jobs 200"
+sc_api_schema GET "/v1/jobs/$id/logs" 200 "GET /v1/jobs/{id}/logs 200"
+sc_api_schema GET /v1/nodes 200 "GET /v1/nodes 200"
+sc_api_schema GET /v1/jobs/j-999999 404 Error
+sc_api_schema POST /v1/jobs 400 Error "${J[@]}" --data '{"name": "x"}'
+sc_api_schema GET /healthz 200 "GET /healthz 200"
+sc_api_schema POST /v1/tokens 201 "POST /v1/tokens 201" "${J[@]}" --data '{"kind": "user", "tenant": "t1"}'
+SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema POST /v1/agent/heartbeat 404 Error "${J[@]}" \
+  --data '{"name": "no-such-node", "running": []}'
+SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema POST /v1/agent/register 200 "POST /v1/agent/register 200" \
+  "${J[@]}" --data '{"name": "schema-node", "cpu_milli": 1000, "memory_mib": 1024,
+  "devices": [{"index": 0, "vendor": "nvidia", "model": "T4"}], "running": ["j-999999.0"]}'
+SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema GET "/v1/agent/assignments?name=schema-node&wait=0" 200 \
+  "GET /v1/agent/assignments 200"
+
 sc_finish

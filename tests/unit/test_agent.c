@@ -15,10 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
+#include "agent/agent_int.h"
 #include "agent/devices.h"
 #include "agent/task.h"
 #include "agent/task_spec.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 static void test_devices_parse(void **state)
@@ -239,12 +240,15 @@ static struct sc_task *start_shell(const char *id, const char *script, int grace
   json_t *j = json_pack("{s:s, s:s, s:s, s:[i], s:s, s:i, s:i, s:i}", "task_id", id,
                         "job_id", "j-1", "shell", script, "devices", 1, "vendor", "nvidia",
                         "grace_s", grace, "index", 2, "count", 3);
-  char *base[] = {"PATH=/usr/bin:/bin", NULL};
+  char *base[] = {"PATH=/usr/bin:/bin", NULL}, *text;
 
   sc_devices_parse(&d, "nvidia:T4:2", err, sizeof err);
   assert_int_equal(sc_task_spec_from_json(&spec, j, err, sizeof err), 0);
   assert_int_equal(sc_task_env_build(&spec, &d, base, &env), 0);
-  assert_int_equal(sc_task_new(tmp_root, &spec, j, &t), 0);
+  text = json_dumps(j, JSON_COMPACT);
+  assert_int_equal(sc_task_new(tmp_root, &spec, text, &t), 0);
+  free(text);
+  json_decref(j);
   how.envp = env;
   assert_int_equal(sc_task_start(t, &how), 0);
   sc_task_env_free(env);
@@ -255,11 +259,11 @@ static struct sc_task *start_shell(const char *id, const char *script, int grace
 /* Polls until the task exits; fails after timeout_ms. */
 static void wait_exit(struct sc_task *t, int timeout_ms)
 {
-  int64_t end = sc_agent_now_ms() + timeout_ms;
+  int64_t end = sc_clock_mono_ms() + timeout_ms;
 
-  while (!sc_task_poll(t, sc_agent_now_ms())) {
-    assert_true(sc_agent_now_ms() < end);
-    sc_task_tick_kill(t, sc_agent_now_ms());
+  while (!sc_task_poll(t, sc_clock_mono_ms())) {
+    assert_true(sc_clock_mono_ms() < end);
+    sc_task_tick_kill(t, sc_clock_mono_ms());
     usleep(10000);
   }
 }
@@ -302,7 +306,8 @@ static void test_task_exec_failure(void **state)
 
   (void)state;
   assert_int_equal(sc_task_spec_from_json(&spec, j, err, sizeof err), 0);
-  assert_int_equal(sc_task_new(tmp_root, &spec, j, &t), 0);
+  assert_int_equal(sc_task_new(tmp_root, &spec, "{}", &t), 0);
+  json_decref(j);
   how.envp = env;
   assert_int_equal(sc_task_start(t, &how), 0);
   wait_exit(t, 5000);
@@ -324,10 +329,10 @@ static void test_task_terminate_group(void **state)
   pgid = t->pid;
   assert_int_equal(getpgid(t->pid), pgid);
   assert_int_not_equal(getsid(t->pid), getsid(0)); /* own session: survives the agent */
-  start = sc_agent_now_ms();
+  start = sc_clock_mono_ms();
   sc_task_terminate(t, start, -1);
   wait_exit(t, 5000);
-  assert_true(sc_agent_now_ms() - start < 2000);
+  assert_true(sc_clock_mono_ms() - start < 2000);
   assert_int_equal(t->signal, SIGTERM);
   /* Orphaned members are reaped by init: give it a moment. */
   for (int i = 0; i < 200 && kill(-pgid, 0) == 0; i++)
@@ -352,10 +357,10 @@ static void test_task_kill_after_grace(void **state)
       break;
     usleep(20000);
   }
-  start = sc_agent_now_ms();
+  start = sc_clock_mono_ms();
   sc_task_terminate(t, start, -1);
   wait_exit(t, 5000);
-  assert_true(sc_agent_now_ms() - start >= 900);
+  assert_true(sc_clock_mono_ms() - start >= 900);
   assert_int_equal(t->signal, SIGKILL);
   sc_task_free(t);
 }
@@ -414,21 +419,21 @@ static int count_tasks(struct sc_agent *a)
 {
   int n = 0;
 
-  for (struct sc_task *t = a->tasks; t; t = t->next)
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
     n++;
   return n;
 }
 
 static struct sc_task *agent_task(struct sc_agent *a, const char *id, int attempt)
 {
-  for (struct sc_task *t = a->tasks; t; t = t->next)
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
     if (strcmp(t->spec.task_id, id) == 0 && t->spec.attempt == attempt)
       return t;
   fail_msg("task %s attempt %d not found", id, attempt);
   return NULL;
 }
 
-static void init_agent(struct sc_agent *a, const char *dir, struct sc_agent_config *cfg)
+static void init_agent(struct sc_agent **a, const char *dir, struct sc_agent_config *cfg)
 {
   char err[256];
 
@@ -441,14 +446,30 @@ static void init_agent(struct sc_agent *a, const char *dir, struct sc_agent_conf
   cfg->cpu_milli = 1000;
   cfg->memory_mib = 1024;
   sc_devices_parse(&cfg->devices, "nvidia:T4:2", err, sizeof err);
-  assert_int_equal(sc_agent_init(a, cfg, err, sizeof err), 0);
+  assert_int_equal(sc_agent_new(cfg, a, err, sizeof err), 0);
+}
+
+/* Applies a reply {"start": start, "kill": kill} (both borrowed, may be NULL). */
+static void apply(struct sc_agent *a, json_t *start, json_t *kill)
+{
+  json_t *reply = json_object();
+  struct sc_client_assignments as;
+
+  if (start)
+    json_object_set(reply, "start", start);
+  if (kill)
+    json_object_set(reply, "kill", kill);
+  sc_client_assignments_decode(reply, &as);
+  sc_agent_apply(a, &as);
+  sc_client_assignments_release(&as);
+  json_decref(reply);
 }
 
 /* Starts, duplicate deliveries, kill-then-start of a new attempt in one
  * reply, and adoption of all of it by a second agent on the same dir. */
 static void test_agent_apply_and_adopt(void **state)
 {
-  struct sc_agent a, b;
+  struct sc_agent *a, *b;
   struct sc_agent_config cfg, cfg_b;
   char dir[300], err[256], *log;
   const char *script = "echo rank $RANK local $LOCAL_RANK cuda $CUDA_VISIBLE_DEVICES; sleep 0.5";
@@ -461,41 +482,41 @@ static void test_agent_apply_and_adopt(void **state)
   (void)state;
   snprintf(dir, sizeof dir, "%s/agent-state", tmp_root);
   init_agent(&a, dir, &cfg);
-  assert_int_not_equal(sc_agent_init(&b, &cfg, err, sizeof err), 0); /* locked */
+  assert_int_not_equal(sc_agent_new(&cfg, &b, err, sizeof err), 0); /* locked */
   assert_non_null(strstr(err, "in use"));
-  sc_agent_release(&b);
-  sc_agent_apply(&a, start, NULL);
-  assert_int_equal(count_tasks(&a), 2);
-  sc_agent_apply(&a, start, NULL); /* delivered twice: started once */
-  assert_int_equal(count_tasks(&a), 2);
-  sc_agent_apply(&a, again, kill); /* attempt 0 of j-9.1 killed, attempt 1 started */
-  assert_int_equal(count_tasks(&a), 3);
-  assert_true(agent_task(&a, "j-9.1", 0)->kill_at_ms > 0);
-  assert_int_equal(agent_task(&a, "j-9.1", 1)->kill_at_ms, 0);
-  sc_agent_release(&a); /* the agent dies; its tasks do not */
+  assert_null(b);
+  apply(a, start, NULL);
+  assert_int_equal(count_tasks(a), 2);
+  apply(a, start, NULL); /* delivered twice: started once */
+  assert_int_equal(count_tasks(a), 2);
+  apply(a, again, kill); /* attempt 0 of j-9.1 killed, attempt 1 started */
+  assert_int_equal(count_tasks(a), 3);
+  assert_true(agent_task(a, "j-9.1", 0)->kill_at_ms > 0);
+  assert_int_equal(agent_task(a, "j-9.1", 1)->kill_at_ms, 0);
+  sc_agent_free(a); /* the agent dies; its tasks do not */
   init_agent(&b, dir, &cfg_b);
-  assert_int_equal(count_tasks(&b), 3);
-  end = sc_agent_now_ms() + 5000;
+  assert_int_equal(count_tasks(b), 3);
+  end = sc_clock_mono_ms() + 5000;
   for (;;) {
     bool all = true;
-    sc_agent_poll_tasks(&b);
-    for (struct sc_task *t = b.tasks; t; t = t->next)
+    sc_agent_poll_tasks(b);
+    for (struct sc_task *t = b->tasks.head; t; t = t->next)
       all = all && t->exited;
     if (all)
       break;
-    assert_true(sc_agent_now_ms() < end);
+    assert_true(sc_clock_mono_ms() < end);
     usleep(20000);
   }
-  assert_int_equal(agent_task(&b, "j-9.0", 0)->exit_code, 0);
-  assert_int_equal(agent_task(&b, "j-9.1", 0)->signal, SIGTERM);
-  assert_int_equal(agent_task(&b, "j-9.1", 1)->exit_code, 0);
-  log = read_log(agent_task(&b, "j-9.0", 0));
+  assert_int_equal(agent_task(b, "j-9.0", 0)->exit_code, 0);
+  assert_int_equal(agent_task(b, "j-9.1", 0)->signal, SIGTERM);
+  assert_int_equal(agent_task(b, "j-9.1", 1)->exit_code, 0);
+  log = read_log(agent_task(b, "j-9.0", 0));
   assert_string_equal(log, "rank 0 local 0 cuda 0\n");
   free(log);
-  log = read_log(agent_task(&b, "j-9.1", 1));
+  log = read_log(agent_task(b, "j-9.1", 1));
   assert_string_equal(log, "rank 1 local 1 cuda 1\n"); /* j-9.0 runs here too */
   free(log);
-  sc_agent_release(&b);
+  sc_agent_free(b);
   json_decref(start);
   json_decref(again);
   json_decref(kill);

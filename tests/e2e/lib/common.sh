@@ -261,6 +261,25 @@ sc_api() {
   echo
 }
 
+# sc_check_schema TARGET JSON: the JSON matches the schema TARGET of
+# docs/openapi.yaml (a component such as Job, or "GET /v1/jobs 200").
+sc_check_schema() {
+  local out doc=${SC_SOURCE_DIR:-$SC_E2E_LIB/../../..}/docs/openapi.yaml
+  out=$(python3 "$SC_E2E_LIB/openapi_check.py" "$doc" "$1" <<<"$2" 2>&1) ||
+    fail "a response does not match the OpenAPI schema '$1': $out"$'\n'"response: $2"
+  SC_PASSED=$((SC_PASSED + 1))
+}
+
+# sc_api_schema METHOD PATH STATUS TARGET [curl args...]: calls the API and
+# checks the status and that the body matches schema TARGET.
+sc_api_schema() {
+  local method=$1 path=$2 want=$3 target=$4 got
+  shift 4
+  got=$(sc_api "$method" "$path" "$@")
+  [ "${got%% *}" = "$want" ] || fail "$method $path: status ${got%% *}, want $want: $got"
+  sc_check_schema "$target" "${got#* }"
+}
+
 # Stops a daemon started with sc_spawn by SIGTERM and checks it exits 0
 # within SECONDS (under the sanitizers a leak makes the exit code non-zero).
 sc_stop() { # PID WHAT [SECONDS]

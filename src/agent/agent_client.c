@@ -1,0 +1,273 @@
+/* The agent's controller client: JSON in and out of the agent endpoints
+ * (see agent_client.h). */
+#include "agent/agent_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/log.h"
+
+#define CALL_TIMEOUT_MS 10000
+
+int sc_client_init(struct sc_client *c, const char *server, const char *token,
+                   const char *node, atomic_int *abort)
+{
+  int rc;
+
+  memset(c, 0, sizeof *c);
+  snprintf(c->node, sizeof c->node, "%s", node);
+  rc = sc_http_init(&c->http, server, token);
+  c->http.abort = abort;
+  return rc;
+}
+
+void sc_client_release(struct sc_client *c)
+{
+  sc_http_release(&c->http);
+}
+
+void sc_client_wakeup(struct sc_client *c)
+{
+  sc_http_wakeup(&c->http);
+}
+
+/* The outcome of a call that got reply r (rc: sc_http_call's result);
+ * fills c->error when it is not a success. */
+static enum sc_client_rc outcome(struct sc_client *c, int rc, const struct sc_http_reply *r)
+{
+  const char *field, *msg;
+  char buf[200];
+
+  if (rc) {
+    snprintf(c->error, sizeof c->error, "%s", c->http.error[0] ? c->http.error : sc_strerror(rc));
+    return SC_CLIENT_UNREACHABLE;
+  }
+  if (r->status == 200)
+    return SC_CLIENT_OK;
+  msg = sc_http_error_message(r, &field, buf, sizeof buf);
+  snprintf(c->error, sizeof c->error, "%s%s%s%s", msg, field ? " (field '" : "",
+           field ? field : "", field ? "')" : "");
+  if (r->status == 404)
+    return SC_CLIENT_UNKNOWN_NODE;
+  if (r->status == 401 || r->status == 403)
+    return SC_CLIENT_DENIED;
+  if (r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429)
+    return SC_CLIENT_REFUSED;
+  return SC_CLIENT_LATER;
+}
+
+/* Sends body (consumed) and returns the outcome; r is filled on OK (the
+ * caller releases it) and released otherwise. */
+static enum sc_client_rc call(struct sc_client *c, const char *method, const char *path,
+                              json_t *body, long timeout_ms, struct sc_http_reply *r)
+{
+  enum sc_client_rc out;
+  int rc;
+
+  if (!body && strcmp(method, "POST") == 0) {
+    snprintf(c->error, sizeof c->error, "out of memory");
+    memset(r, 0, sizeof *r);
+    return SC_CLIENT_LATER;
+  }
+  rc = sc_http_call(&c->http, method, path, body, timeout_ms, r);
+  json_decref(body);
+  out = outcome(c, rc, r);
+  if (out != SC_CLIENT_OK)
+    sc_http_reply_release(r);
+  return out;
+}
+
+static json_t *running_json(const struct sc_client_task *running, int n)
+{
+  json_t *arr = json_array();
+
+  for (int i = 0; arr && i < n; i++)
+    json_array_append_new(arr, running[i].pid > 0
+                                 ? json_pack("{s:s, s:I}", "task_id", running[i].task_id,
+                                             "pid", (json_int_t)running[i].pid)
+                                 : json_string(running[i].task_id));
+  return arr;
+}
+
+/* The "kill" list of a reply into k. */
+static void kills_of(json_t *reply, struct sc_client_kills *k)
+{
+  json_t *arr = json_object_get(reply, "kill"), *v;
+  size_t i;
+
+  memset(k, 0, sizeof *k);
+  if (json_array_size(arr) == 0 || !(k->ids = calloc(json_array_size(arr), sizeof *k->ids)))
+    return;
+  json_array_foreach(arr, i, v) {
+    if (json_is_string(v) && (k->ids[k->n] = strdup(json_string_value(v))))
+      k->n++;
+  }
+}
+
+void sc_client_kills_release(struct sc_client_kills *k)
+{
+  for (int i = 0; i < k->n; i++)
+    free(k->ids[i]);
+  free(k->ids);
+  memset(k, 0, sizeof *k);
+}
+
+enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client_node *node,
+                                     const struct sc_client_task *running, int n,
+                                     struct sc_client_kills *kills, int64_t *heartbeat_ms)
+{
+  json_t *body = json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", c->node, "cpu_milli",
+                           (json_int_t)node->cpu_milli, "memory_mib",
+                           (json_int_t)node->memory_mib, "labels", node->labels, "devices",
+                           sc_devices_to_json(node->devices), "running",
+                           running_json(running, n));
+  struct sc_http_reply r;
+  enum sc_client_rc out = call(c, "POST", "/v1/agent/register", body, CALL_TIMEOUT_MS, &r);
+  json_t *hb;
+
+  memset(kills, 0, sizeof *kills);
+  *heartbeat_ms = 0;
+  if (out != SC_CLIENT_OK)
+    return out;
+  hb = json_object_get(r.body, "heartbeat_interval_ms");
+  if (json_is_integer(hb) && json_integer_value(hb) > 0)
+    *heartbeat_ms = json_integer_value(hb);
+  kills_of(r.body, kills);
+  sc_http_reply_release(&r);
+  return out;
+}
+
+enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
+                                      int n, struct sc_client_kills *kills)
+{
+  json_t *body = json_pack("{s:s, s:o}", "name", c->node, "running", running_json(running, n));
+  struct sc_http_reply r;
+  enum sc_client_rc out = call(c, "POST", "/v1/agent/heartbeat", body, CALL_TIMEOUT_MS, &r);
+
+  memset(kills, 0, sizeof *kills);
+  if (out == SC_CLIENT_OK) {
+    kills_of(r.body, kills);
+    sc_http_reply_release(&r);
+  }
+  return out;
+}
+
+static json_t *update_json(const struct sc_client_update *u)
+{
+  json_t *o = json_pack("{s:s, s:s, s:I}", "task_id", u->task_id, "state",
+                        u->exited ? "exited" : "running", "pid", (json_int_t)u->pid);
+
+  if (o && u->attempt >= 0)
+    json_object_set_new(o, "attempt", json_integer(u->attempt));
+  if (o && u->exited) {
+    json_object_set_new(o, "exit_code", u->exit_code >= 0 ? json_integer(u->exit_code)
+                                                          : json_null());
+    json_object_set_new(o, "signal", u->signal > 0 ? json_integer(u->signal) : json_null());
+  }
+  return o;
+}
+
+enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n)
+{
+  json_t *updates = json_array(), *body;
+  struct sc_http_reply r;
+  enum sc_client_rc out;
+
+  for (int i = 0; updates && i < n; i++)
+    if (json_array_append_new(updates, update_json(&u[i])) < 0) {
+      json_decref(updates);
+      updates = NULL;
+    }
+  body = updates ? json_pack("{s:s, s:o}", "name", c->node, "updates", updates) : NULL;
+  out = call(c, "POST", "/v1/agent/status", body, CALL_TIMEOUT_MS, &r);
+  if (out == SC_CLIENT_OK)
+    sc_http_reply_release(&r);
+  return out;
+}
+
+enum sc_client_rc sc_client_log(struct sc_client *c, const char *task_id, int attempt,
+                                int64_t offset, const char *data, size_t len)
+{
+  json_t *body = json_pack("{s:s, s:I, s:s%}", "task_id", task_id, "offset",
+                           (json_int_t)offset, "data", data, len);
+  struct sc_http_reply r;
+  enum sc_client_rc out;
+
+  if (body && attempt >= 0) /* offsets restart at 0 for each attempt */
+    json_object_set_new(body, "attempt", json_integer(attempt));
+  out = call(c, "POST", "/v1/agent/logs", body, CALL_TIMEOUT_MS, &r);
+  if (out == SC_CLIENT_OK)
+    sc_http_reply_release(&r);
+  return out;
+}
+
+/* Decodes the starts of a reply; the undecodable ones are logged. */
+static void starts_of(json_t *reply, struct sc_client_assignments *a)
+{
+  json_t *arr = json_object_get(reply, "start"), *v;
+  size_t i, n = json_array_size(arr);
+  char err[256];
+
+  if (n == 0)
+    return;
+  if (!(a->starts = calloc(n, sizeof *a->starts))) {
+    sc_error("out of memory: %zu starts dropped", n);
+    return;
+  }
+  json_array_foreach(arr, i, v) {
+    struct sc_client_start *s = &a->starts[a->nstarts];
+    if (sc_task_spec_from_json(&s->spec, v, err, sizeof err) != 0) {
+      sc_error("%s", err);
+      continue;
+    }
+    if (!(s->text = json_dumps(v, JSON_COMPACT))) {
+      sc_task_spec_release(&s->spec);
+      sc_error("out of memory: the start of %s dropped", json_string_value(json_object_get(v, "task_id")));
+      continue;
+    }
+    a->nstarts++;
+  }
+}
+
+enum sc_client_rc sc_client_assignments(struct sc_client *c, int wait_s,
+                                        struct sc_client_assignments *out)
+{
+  struct sc_http_reply r;
+  char path[512], name[256];
+  enum sc_client_rc rc;
+
+  memset(out, 0, sizeof *out);
+  snprintf(path, sizeof path, "/v1/agent/assignments?name=%s&wait=%d",
+           sc_http_escape(c->node, name, sizeof name), wait_s);
+  rc = call(c, "GET", path, NULL, (long)wait_s * 1000 + 15000, &r);
+  if (rc != SC_CLIENT_OK)
+    return rc;
+  if (!json_is_object(r.body)) {
+    snprintf(c->error, sizeof c->error, "the reply is not a JSON object");
+    sc_http_reply_release(&r);
+    return SC_CLIENT_LATER;
+  }
+  sc_client_assignments_decode(r.body, out);
+  sc_http_reply_release(&r);
+  return SC_CLIENT_OK;
+}
+
+void sc_client_assignments_decode(json_t *reply, struct sc_client_assignments *out)
+{
+  memset(out, 0, sizeof *out);
+  starts_of(reply, out);
+  kills_of(reply, &out->kills);
+}
+
+void sc_client_assignments_release(struct sc_client_assignments *a)
+{
+  for (int i = 0; i < a->nstarts; i++) {
+    sc_task_spec_release(&a->starts[i].spec);
+    free(a->starts[i].text);
+  }
+  free(a->starts);
+  sc_client_kills_release(&a->kills);
+  memset(a, 0, sizeof *a);
+}

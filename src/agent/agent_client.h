@@ -1,0 +1,106 @@
+/*
+ * The agent's client of the controller (docs/control-plane-contract.md):
+ * each call encodes its request, sends it, decodes the reply into plain
+ * structs and says how it went. It keeps no loop state: whether to back
+ * off, register again or drop a report is the caller's decision, from the
+ * outcome. One client per thread (it keeps its connection alive).
+ */
+#ifndef SC_AGENT_CLIENT_H
+#define SC_AGENT_CLIENT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/devices.h"
+#include "agent/task_spec.h"
+#include "util/http.h"
+
+enum sc_client_rc {
+  SC_CLIENT_OK,            /* 200 */
+  SC_CLIENT_UNREACHABLE,   /* no reply: transport failure or timeout */
+  SC_CLIENT_UNKNOWN_NODE,  /* 404: the controller does not know this node */
+  SC_CLIENT_DENIED,        /* 401 or 403: the token is refused */
+  SC_CLIENT_REFUSED,       /* another 4xx: this request is unwanted, drop it */
+  SC_CLIENT_LATER,         /* 5xx, 408 or 429: try again after a while */
+};
+
+struct sc_client {
+  struct sc_http http;
+  char node[64];
+  char error[256];         /* what the last call that failed said */
+};
+
+/* A task the agent runs, as register and heartbeat name it. */
+struct sc_client_task {
+  const char *task_id;
+  int64_t pid;             /* 0: not sent */
+};
+
+/* A status report. */
+struct sc_client_update {
+  const char *task_id;
+  int attempt;             /* -1: not sent */
+  bool exited;
+  int64_t pid;
+  int exit_code, signal;   /* exited: -1 / 0 when unknown */
+};
+
+/* What the node offers, for register. */
+struct sc_client_node {
+  int64_t cpu_milli, memory_mib;
+  json_t *labels;          /* object of strings, borrowed */
+  const struct sc_devices *devices;
+};
+
+/* Task ids to kill (owned; sc_client_kills_release). */
+struct sc_client_kills {
+  char **ids;
+  int n;
+};
+
+/* One start: the decoded task and the assignment's JSON text (owned). */
+struct sc_client_start {
+  struct sc_task_spec spec;
+  char *text;
+};
+
+struct sc_client_assignments {
+  struct sc_client_start *starts;
+  int nstarts;
+  struct sc_client_kills kills;
+};
+
+/* Prepares a client of server for node with token (copied). Returns 0 or
+ * an SC_E* code. abort (may be NULL) cuts calls short when set. */
+int sc_client_init(struct sc_client *c, const char *server, const char *token,
+                   const char *node, atomic_int *abort);
+void sc_client_release(struct sc_client *c);
+/* Makes a call in progress in another thread look at abort now. */
+void sc_client_wakeup(struct sc_client *c);
+
+/* Registers the node with the tasks it runs; fills kills and the
+ * heartbeat interval the controller asks for (0 when none). */
+enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client_node *node,
+                                     const struct sc_client_task *running, int n,
+                                     struct sc_client_kills *kills, int64_t *heartbeat_ms);
+enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
+                                      int n, struct sc_client_kills *kills);
+enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n);
+/* Sends len bytes of a task's output at offset of its attempt (-1: none). */
+enum sc_client_rc sc_client_log(struct sc_client *c, const char *task_id, int attempt,
+                                int64_t offset, const char *data, size_t len);
+/* Long-polls the node's assignments for up to wait_s seconds. Starts that
+ * do not decode are logged and left out. */
+enum sc_client_rc sc_client_assignments(struct sc_client *c, int wait_s,
+                                        struct sc_client_assignments *out);
+
+/* Decodes a reply {"start": [...], "kill": [...]} into out (what
+ * sc_client_assignments does with the controller's reply). */
+void sc_client_assignments_decode(json_t *reply, struct sc_client_assignments *out);
+
+void sc_client_kills_release(struct sc_client_kills *k);
+void sc_client_assignments_release(struct sc_client_assignments *a);
+
+#endif

@@ -22,6 +22,7 @@ struct sc_server {
   struct MHD_Daemon *daemon;
   struct sc_ctl *ctl;
   struct sc_auth *auth;
+  const struct sc_route *routes;
   int port;
 };
 
@@ -168,7 +169,7 @@ static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_htt
   bool path_known = false;
   const char *ctype;
 
-  for (const struct sc_route *r = sc_api_routes; r->pattern; r++) {
+  for (const struct sc_route *r = s->routes; r && r->pattern; r++) {
     if (!route_match(r->pattern, req->path, req))
       continue;
     path_known = true;
@@ -371,6 +372,7 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
     return SC_ENOMEM;
   s->ctl = opts->ctl;
   s->auth = opts->auth;
+  s->routes = opts->routes;
   s->daemon = MHD_start_daemon(
     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
     NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,

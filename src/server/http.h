@@ -63,6 +63,8 @@ struct sc_server_opts {
   const char *listen;      /* "127.0.0.1:8420"; port 0 picks a free one */
   struct sc_ctl *ctl;      /* borrowed */
   struct sc_auth *auth;    /* borrowed */
+  const struct sc_route *routes; /* NULL-terminated; NULL: sc_api_routes is
+                                    not linked in, nothing is served */
 };
 
 /* Starts serving. Returns 0 or SC_EINVAL (bad address) / SC_NET. */
@@ -91,7 +93,8 @@ bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const
  * while its request was being handled: a reply would reach nobody. */
 bool sc_http_peer_closed(struct sc_http_req *req);
 
-/* Routes (api.c, api_agent.c), NULL-terminated. */
+/* The API's routes (api.c, api_agent.c), NULL-terminated: what
+ * sc_server_opts.routes is set to. */
 extern const struct sc_route sc_api_routes[];
 
 /* Splits "host:port" into an IPv4 socket address. */

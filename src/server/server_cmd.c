@@ -273,6 +273,7 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
     goto fail;
   so.ctl = c->ctl;
   so.auth = &c->auth;
+  so.routes = sc_api_routes;
   if ((rc = sc_server_start(&so, &c->server)) < 0) {
     fprintf(stderr, "supercell: cannot listen on %s (in use?)\n", o->listen);
     goto fail;

@@ -78,6 +78,7 @@ static int setup(void **state)
     return -1;
   so.ctl = ctl;
   so.auth = &auth;
+  so.routes = sc_api_routes;
   if (sc_server_start(&so, &server) < 0)
     return -1;
   snprintf(url, sizeof url, "http://127.0.0.1:%d", sc_server_port(server));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Control-plane benchmarks (issue 3's performance figures): durable
+# Control-plane benchmarks (submission throughput, latency, pass time): durable
 # submissions from 8 clients with a kill -9 check, submission-to-start
 # latency with a real agent, and the controller's scheduling pass over
 # 1,000 pending jobs and 100 nodes. Loopback only, temp dirs, bounded.

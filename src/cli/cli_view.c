@@ -7,15 +7,8 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cli/table.h"
+#include "util/clock.h"
 #include "util/units.h"
-
-static int64_t wall_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Parses the common flags only; the command takes max_args positionals.
  * Returns 0 (positionals from optind), an exit code, or -1 after --help. */
@@ -158,7 +151,7 @@ int sc_cli_jobs(int argc, char **argv)
       sc_cli_print_json(out);
       json_decref(out);
     } else {
-      sc_cli_print_jobs(jobs, wall_ms(), stdout);
+      sc_cli_print_jobs(jobs, sc_clock_wall_ms(), stdout);
     }
   }
   json_decref(jobs);
@@ -257,7 +250,7 @@ int sc_cli_job(int argc, char **argv)
       if (c.json)
         sc_cli_print_json(job);
       else
-        sc_cli_print_job(job, wall_ms(), stdout);
+        sc_cli_print_job(job, sc_clock_wall_ms(), stdout);
     }
   }
   json_decref(job);
@@ -333,7 +326,7 @@ int sc_cli_nodes(int argc, char **argv)
     if (c.json)
       sc_cli_print_json(reply);
     else
-      sc_cli_print_nodes(json_object_get(reply, "nodes"), wall_ms(), stdout);
+      sc_cli_print_nodes(json_object_get(reply, "nodes"), sc_clock_wall_ms(), stdout);
   }
   json_decref(reply);
   sc_cli_release(&c);

@@ -352,19 +352,27 @@ static void best_member_changed(struct sc_sched *s, const struct sc_class *c)
     bound_cover(s, c->live_pos);
 }
 
+/* Makes sure class id can take one more member without allocating. */
+static int member_reserve(struct sc_sched *s, int id)
+{
+  struct sc_class *c = &s->classes[id];
+  int cap = c->cap ? c->cap * 2 : 4;
+
+  if (c->nmembers < c->cap)
+    return 0;
+  if (grow_array(&c->members, (size_t)cap, sizeof *c->members) < 0)
+    return SC_ENOMEM;
+  c->cap = cap;
+  return 0;
+}
+
 static int member_add(struct sc_sched *s, int id, int node)
 {
   struct sc_class *c = &s->classes[id];
   int lo;
 
-  if (c->nmembers == c->cap) {
-    int cap = c->cap ? c->cap * 2 : 4;
-    int *m = realloc(c->members, (size_t)cap * sizeof *m);
-    if (!m)
-      return SC_ENOMEM;
-    c->members = m;
-    c->cap = cap;
-  }
+  if (member_reserve(s, id) < 0)
+    return SC_ENOMEM;
   lo = member_search(s, c, s->cluster->nodes[node].rank);
   memmove(&c->members[lo + 1], &c->members[lo], (size_t)(c->nmembers - lo) * sizeof(int));
   c->members[lo] = node;
@@ -584,20 +592,6 @@ int sc_sched_pick(struct sc_sched *s, const struct sc_shape *sh, struct sc_rng *
   if (node < 0)
     return SC_ENOFIT;
   sc_policy_choose_devices(s->policy, &s->cluster->nodes[node], node, sh, &s->ctx, rng, p);
-  return 0;
-}
-
-/* Makes sure class id can take one more member without allocating. */
-static int member_reserve(struct sc_sched *s, int id)
-{
-  struct sc_class *c = &s->classes[id];
-  int cap = c->cap ? c->cap * 2 : 4;
-
-  if (c->nmembers < c->cap)
-    return 0;
-  if (grow_array(&c->members, (size_t)cap, sizeof *c->members) < 0)
-    return SC_ENOMEM;
-  c->cap = cap;
   return 0;
 }
 

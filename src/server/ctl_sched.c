@@ -536,17 +536,12 @@ static void tick(struct sc_ctl *c)
   pthread_mutex_lock(&c->mu);
 }
 
-/* Sleeps on sched_cond until the monotonic time deadline_ms. */
+/* Sleeps on sched_cond until the monotonic time deadline_ms (rounded up
+ * to the next millisecond). */
 static void sched_sleep(struct sc_ctl *c, double deadline_ms)
 {
-  struct timespec ts;
+  struct timespec ts = sc_clock_timespec((int64_t)deadline_ms + 1);
 
-  ts.tv_sec = (time_t)(deadline_ms / 1e3);
-  ts.tv_nsec = (long)((deadline_ms - (double)ts.tv_sec * 1e3) * 1e6);
-  if (ts.tv_nsec >= 1000000000L)
-    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-  if (ts.tv_nsec < 0)
-    ts.tv_nsec = 0;
   pthread_cond_timedwait(&c->sched_cond, &c->mu, &ts);
 }
 

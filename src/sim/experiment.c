@@ -15,7 +15,9 @@
 
 #include "core/rng.h"
 #include "core/sched.h"
+#include "util/clock.h"
 #include "util/error.h"
+#include "util/vec.h"
 
 #define MAX_BUCKET 400
 
@@ -299,14 +301,8 @@ static int add_failed(struct sc_experiment_result *r, const struct sc_trace_pod 
       return 0;
     }
   }
-  if (r->nfailed == *cap) {
-    int ncap = *cap ? *cap * 2 : 16;
-    struct sc_failed *grown = realloc(r->failed, (size_t)ncap * sizeof *grown);
-    if (!grown)
-      return SC_ENOMEM;
-    r->failed = grown;
-    *cap = ncap;
-  }
+  if (SC_VEC_RESERVE_ONE(r->failed, r->nfailed, *cap) < 0)
+    return SC_ENOMEM;
   r->failed[r->nfailed] = (struct sc_failed){cpu, p->num_gpu, p->gpu_milli, "", 1};
   memcpy(r->failed[r->nfailed].spec, p->spec, sizeof p->spec);
   r->nfailed++;
@@ -396,11 +392,10 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
   struct sc_sched *sched = NULL;
   struct sc_sched_opts so = {opts->policy, {&w->typical}, w->nshapes};
   struct sc_experiment_plan plan = {0};
-  struct timespec t0, t1;
+  double t0 = sc_clock_mono_msf();
   int rc = SC_ENOMEM;
 
   memset(r, 0, sizeof *r);
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   c = w->cluster;
   c.nodes = malloc(w->cluster.nnodes * sizeof *c.nodes);
   if (!c.nodes || sc_experiment_plan(w, opts, &rng, &plan) < 0)
@@ -413,8 +408,7 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
   if (rc == 0)
     rc = place_all(w, sched, &rng, &plan, opts->check, r);
 out:
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  r->seconds = (sc_clock_mono_msf() - t0) / 1e3;
   sc_sched_free(sched);
   sc_experiment_plan_release(&plan);
   free(c.nodes);

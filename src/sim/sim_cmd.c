@@ -20,6 +20,7 @@
 #include "sim/experiment.h"
 #include "util/progress.h"
 #include "sim/report.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #ifndef SC_DATA_DIR
@@ -489,7 +490,7 @@ int sc_cmd_sim(int argc, char **argv)
   struct sim_args a;
   struct pool p;
   struct sc_workload w[MAX_ITEMS];
-  struct timespec t0, t1;
+  double t0, t1;
   int rc;
 
   memset(&a, 0, sizeof a);
@@ -498,7 +499,7 @@ int sc_cmd_sim(int argc, char **argv)
     free(a.seeds);
     return rc == 1 ? 0 : rc;
   }
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  t0 = sc_clock_mono_msf();
   if (load_workloads(&a, w) < 0) {
     free(a.seeds);
     return 1;
@@ -518,7 +519,7 @@ int sc_cmd_sim(int argc, char **argv)
   }
   if (rc == 0)
     rc = run_pool(&p, a.jobs, isatty(STDOUT_FILENO) && isatty(STDERR_FILENO));
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  t1 = sc_clock_mono_msf();
   for (size_t i = 0; rc < 0 && i < p.njobs; i++)
     if (p.runs[i].rc < 0) {
       fprintf(stderr, "supercell sim: %s/%s/seed %lld: %s\n", p.runs[i].workload,
@@ -529,7 +530,7 @@ int sc_cmd_sim(int argc, char **argv)
     rc = write_outputs(&a, p.runs, p.njobs);
   if (rc == 0 && !a.quiet)
     print_summary(&a, p.runs, p.njobs,
-                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+                  (t1 - t0) / 1e3);
   for (size_t i = 0; p.runs && i < p.njobs; i++)
     sc_experiment_result_release(&p.runs[i].result);
   for (int i = 0; i < a.nworkloads; i++)

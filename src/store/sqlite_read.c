@@ -9,6 +9,7 @@
 #include "store/rows.h"
 #include "store/sqlite_int.h"
 #include "util/error.h"
+#include "util/vec.h"
 #include "util/log.h"
 
 /* ---- reads ---- */
@@ -125,16 +126,8 @@ static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks,
   *out = NULL;
   *n = 0;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      int ncap = cap ? cap * 2 : 16;
-      struct sc_job_rec *jobs = realloc(*out, (size_t)ncap * sizeof *jobs);
-      if (!jobs) {
-        rc = SC_ENOMEM;
-        break;
-      }
-      *out = jobs;
-      cap = ncap;
-    }
+    if ((rc = SC_VEC_RESERVE_ONE(*out, *n, cap)) < 0)
+      break;
     rc = row_job(st, &(*out)[(*n)++]);
     if (rc == 0 && with_tasks)
       rc = load_tasks(db, &(*out)[*n - 1]);
@@ -291,16 +284,8 @@ static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
     return rc;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-      if (*n == cap) {
-        int ncap = cap ? cap * 2 : 16;
-        void *grown = realloc(*out, (size_t)ncap * elem_size);
-        if (!grown) {
-          rc = SC_ENOMEM;
-          break;
-        }
-        *out = grown;
-        cap = ncap;
-      }
+      if ((rc = sc_vec_reserve(out, &cap, *n + 1, elem_size)) < 0)
+        break;
       row(st, (char *)*out + (size_t)(*n)++ * elem_size);
     }
   }

@@ -2,14 +2,12 @@
 #include "util/progress.h"
 
 #include <stdio.h>
-#include <time.h>
+
+#include "util/clock.h"
 
 static double now_seconds(void)
 {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return sc_clock_mono_msf() / 1e3;
 }
 
 void sc_progress_start(struct sc_progress *p, const char *what, size_t total, bool enabled)

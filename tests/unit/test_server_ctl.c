@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_helpers.h"
 #include "failalloc.h"
 #include "server/ctl_int.h"
 #include "server/ids.h"
@@ -63,56 +64,14 @@ static int teardown(void **state)
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static void fill_reg(struct sc_agent_reg *reg, const char *name, const char *vendor,
-                     const char *model, int ndev)
-{
-  memset(reg, 0, sizeof *reg);
-  snprintf(reg->name, sizeof reg->name, "%s", name);
-  reg->cpu_milli = 64000;
-  reg->memory_mib = 512 * 1024;
-  reg->ndev = ndev;
-  for (int i = 0; i < ndev; i++) {
-    reg->dev[i].index = i;
-    snprintf(reg->dev[i].vendor, sizeof reg->dev[i].vendor, "%s", vendor);
-    snprintf(reg->dev[i].model, sizeof reg->dev[i].model, "%s", model);
-  }
-}
-
 static void add_node(const char *name, const char *vendor, const char *model, int ndev)
 {
-  struct sc_agent_reg reg;
-  struct sc_kill_list kill;
-
-  fill_reg(&reg, name, vendor, model, ndev);
-  assert_int_equal(sc_ctl_register(ctl, &reg, &kill), 0);
-  sc_kill_list_release(&kill);
-}
-
-/* Submits a spec; returns its id, or the (negative) error. */
-static int64_t try_submit(const char *json_text)
-{
-  json_t *body = json_loads(json_text, 0, NULL);
-  struct sc_job_spec spec;
-  struct sc_spec_error err;
-  struct sc_job_rec rec;
-  int64_t id;
-  int rc;
-
-  assert_non_null(body);
-  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
-  json_decref(body);
-  rc = sc_ctl_submit(ctl, &spec, &rec);
-  sc_spec_release(&spec);
-  if (rc < 0)
-    return rc;
-  id = rec.id;
-  sc_job_rec_release(&rec);
-  return id;
+  th_add_node(ctl, name, vendor, model, ndev);
 }
 
 static int64_t submit(const char *json_text)
 {
-  int64_t id = try_submit(json_text);
+  int64_t id = th_try_submit(ctl, json_text);
 
   assert_true(id > 0);
   return id;

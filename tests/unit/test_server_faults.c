@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_helpers.h"
 #include "failalloc.h"
 #include "server/auth.h"
 #include "server/ctl_int.h"
@@ -103,36 +104,14 @@ static int teardown(void **state)
 
 static void add_node(const char *name, int ndev)
 {
-  struct sc_agent_reg reg;
-  struct sc_kill_list kill;
-
-  memset(&reg, 0, sizeof reg);
-  snprintf(reg.name, sizeof reg.name, "%s", name);
-  reg.cpu_milli = 64000;
-  reg.memory_mib = 512 * 1024;
-  reg.ndev = ndev;
-  for (int i = 0; i < ndev; i++) {
-    reg.dev[i].index = i;
-    snprintf(reg.dev[i].vendor, sizeof reg.dev[i].vendor, "nvidia");
-    snprintf(reg.dev[i].model, sizeof reg.dev[i].model, "A100");
-  }
-  assert_int_equal(sc_ctl_register(ctl, &reg, &kill), 0);
-  sc_kill_list_release(&kill);
+  th_add_node(ctl, name, "nvidia", "A100", ndev);
 }
 
 static int64_t submit(const char *json_text)
 {
-  json_t *body = json_loads(json_text, 0, NULL);
-  struct sc_job_spec spec;
-  struct sc_spec_error err;
-  struct sc_job_rec rec;
-  int64_t id;
+  int64_t id = th_try_submit(ctl, json_text);
 
-  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
-  json_decref(body);
-  assert_int_equal(sc_ctl_submit(ctl, &spec, &rec), 0);
-  id = rec.id;
-  sc_job_rec_release(&rec);
+  assert_true(id > 0);
   return id;
 }
 

@@ -1,0 +1,22 @@
+/*
+ * Helpers of the controller tests (test_server_ctl.c, test_server_faults.c):
+ * registering a node with identical devices and submitting a spec through
+ * the controller's calls, asserting with cmocka.
+ */
+#ifndef SC_TEST_CTL_HELPERS_H
+#define SC_TEST_CTL_HELPERS_H
+
+#include <stdint.h>
+
+#include "server/ctl.h"
+
+/* Registers node name with ndev devices of vendor and model, 64 CPUs and
+ * 512 GiB. */
+void th_add_node(struct sc_ctl *c, const char *name, const char *vendor, const char *model,
+                 int ndev);
+
+/* Submits the spec json_text (must parse); returns the job id, or the
+ * negative error of sc_ctl_submit. */
+int64_t th_try_submit(struct sc_ctl *c, const char *json_text);
+
+#endif

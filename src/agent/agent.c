@@ -303,13 +303,12 @@ static int agent_register(struct sc_agent *a, bool *first)
   rc = n < 0 ? SC_CLIENT_LATER
              : sc_client_register(&a->client, &node, running, n, &kills, &hb);
   free(running);
-  if (rc == SC_CLIENT_UNREACHABLE && *first)
-    a->backoff_ms = 0; /* warn about the first miss */
   if (rc == SC_CLIENT_DENIED && *first) {
     sc_error("register: %s", a->client.error);
     return SC_EAUTH;
   }
-  *first = false;
+  if (rc != SC_CLIENT_UNREACHABLE)
+    *first = false; /* a refused token exits only at the first reply */
   if (!settle(a, rc, "register"))
     return -1;
   if (a->cfg.heartbeat_ms <= 0 && hb > 0)

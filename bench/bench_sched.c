@@ -90,6 +90,7 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
 
   for (int i = 0; i < cfg->nodes; i++) {
     struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
+    struct sc_device_rec dev[8];
     struct sc_node_rec *n = &op.u.node;
     snprintf(n->name, sizeof n->name, "node-%03d", i);
     snprintf(n->address, sizeof n->address, "127.0.0.1");
@@ -97,11 +98,12 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
     n->memory_mib = 1024 * 1024;
     n->labels = "{}";
     n->ndev = 8;
+    n->dev = dev;
     for (int d = 0; d < 8; d++) {
-      n->dev[d].index = d;
-      snprintf(n->dev[d].vendor, sizeof n->dev[d].vendor, "nvidia");
-      snprintf(n->dev[d].model, sizeof n->dev[d].model, "%s", node_model(i));
-      n->dev[d].memory_mib = 81920;
+      dev[d].index = d;
+      snprintf(dev[d].vendor, sizeof dev[d].vendor, "nvidia");
+      snprintf(dev[d].model, sizeof dev[d].model, "%s", node_model(i));
+      dev[d].memory_mib = 81920;
     }
     n->state = SC_NODE_READY;
     n->last_heartbeat_ms = n->registered_ms = now;

@@ -17,20 +17,27 @@
 
 #define RESTART_GRACE_MS 10000
 
-/* Adds the shapes of a submitted job to FGD's window of recent tasks. */
+/* Adds the shapes of a submitted job to FGD's window of recent tasks (an
+ * entry whose long models list cannot be copied is left out). */
 static void window_add(struct sc_ctl *c, const struct sc_job_spec *s)
 {
-  struct ctl_shape_key k;
   int n = s->tasks < c->opts.window ? s->tasks : c->opts.window;
+  bool fits = strlen(s->models) < sizeof c->window[0].models;
 
-  memset(&k, 0, sizeof k);
-  k.cpu = s->cpu_milli;
-  k.mem = s->memory_mib;
-  k.gpus = s->gpus;
-  k.gpu_milli = s->gpu_milli;
-  snprintf(k.models, sizeof k.models, "%s", s->models);
   for (int i = 0; i < n; i++) {
-    c->window[c->wpos] = k;
+    struct ctl_shape_key *k = &c->window[c->wpos];
+    char *copy = fits ? NULL : strdup(s->models);
+    if (!fits && !copy)
+      return;
+    free(k->models_long);
+    memset(k, 0, sizeof *k);
+    k->cpu = s->cpu_milli;
+    k->mem = s->memory_mib;
+    k->gpus = s->gpus;
+    k->gpu_milli = s->gpu_milli;
+    if (fits)
+      memcpy(k->models, s->models, strlen(s->models) + 1);
+    k->models_long = copy;
     c->wpos = (c->wpos + 1) % c->opts.window;
     if (c->wcount < c->opts.window)
       c->wcount++;
@@ -169,7 +176,7 @@ static int load_nodes(struct sc_ctl *c)
                             ? RESTART_GRACE_MS - c->opts.heartbeat_timeout_ms
                             : 0);
   }
-  free(recs); /* labels moved into the nodes */
+  free(recs); /* labels and devices moved into the nodes */
   return 0;
 }
 
@@ -344,6 +351,8 @@ void sc_ctl_free(struct sc_ctl *c)
   }
   free(c->jobs);
   free(c->nodes);
+  for (int i = 0; c->window && i < c->opts.window; i++)
+    free(c->window[i].models_long);
   free(c->window);
   free(c->fresh);
   free(c->stale);
@@ -394,8 +403,11 @@ int sc_ctl_nodes(struct sc_ctl *c, struct sc_node_view **out, int *n)
   v = calloc((size_t)(c->nnodes > 0 ? c->nnodes : 1), sizeof *v);
   for (int i = 0; v && i < c->nnodes; i++) {
     v[i].rec = c->nodes[i].rec;
+    v[i].rec.dev = NULL;
     v[i].rec.labels = strdup(c->nodes[i].rec.labels ? c->nodes[i].rec.labels : "{}");
-    if (!v[i].rec.labels) {
+    if (!v[i].rec.labels ||
+        sc_node_rec_set_devices(&v[i].rec, c->nodes[i].rec.dev, c->nodes[i].rec.ndev) < 0) {
+      sc_node_rec_release(&v[i].rec);
       sc_ctl_nodes_free(v, i);
       v = NULL;
       break;

@@ -103,12 +103,21 @@ struct ctl_node {
                                       empty (a dead agent's poll takes nothing) */
 };
 
-/* One entry of FGD's target workload window. */
+/* One entry of FGD's target workload window. The models list is kept
+ * whole: inline when short (the common case keeps entries small, so a pass
+ * scans the window fast), else in an owned copy. */
 struct ctl_shape_key {
   int64_t cpu, mem;
   int gpus, gpu_milli;
-  char models[sizeof ((struct sc_job_spec *)0)->models];
+  char models[64];
+  char *models_long;     /* owned, when the list does not fit models */
 };
+
+/* The models list of a window entry. */
+static inline const char *ctl_key_models(const struct ctl_shape_key *k)
+{
+  return k->models_long ? k->models_long : k->models;
+}
 
 struct ctl_pass_buf;
 

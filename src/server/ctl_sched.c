@@ -199,7 +199,7 @@ static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys, int *fir
     for (k = 0; k < nkeys; k++)
       if (keys[k].shape.cpu == w->cpu && keys[k].shape.mem == w->mem &&
           keys[k].shape.gpu_count == w->gpus && keys[k].shape.gpu_milli == w->gpu_milli &&
-          strcmp(c->window[first[k]].models, w->models) == 0)
+          strcmp(ctl_key_models(&c->window[first[k]]), ctl_key_models(w)) == 0)
         break;
     if (k == nkeys) {
       memset(&keys[k], 0, sizeof keys[k]);
@@ -209,10 +209,10 @@ static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys, int *fir
       keys[k].shape.gpu_milli = w->gpus > 0 ? w->gpu_milli : 0;
       keys[k].shape.any_model = true;
       keys[k].shape.id = -1;
-      sc_shape_set_models(&keys[k].shape, cl, w->models);
+      sc_shape_set_models(&keys[k].shape, cl, ctl_key_models(w));
       /* A tie-break only: a cut copy is enough (and always terminated). */
-      memcpy(keys[k].spec, w->models, sizeof keys[k].spec - 1);
-      keys[k].spec[sizeof keys[k].spec - 1] = '\0';
+      snprintf(keys[k].spec, sizeof keys[k].spec, "%.*s", (int)sizeof keys[k].spec - 1,
+               ctl_key_models(w));
       first[k] = i;
       nkeys++;
     }

@@ -133,11 +133,13 @@ int ctl_node_find(struct sc_ctl *c, const char *name)
 int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
 {
   int i = ctl_node_find(c, reg->name);
-  char *labels = strdup(reg->labels ? reg->labels : "{}");
+  struct sc_node_rec fresh = {0};
   struct ctl_node *n;
 
-  if (!labels || (i < 0 && SC_VEC_RESERVE_ONE(c->nodes, c->nnodes, c->capnodes) < 0)) {
-    free(labels);
+  fresh.labels = strdup(reg->labels ? reg->labels : "{}");
+  if (!fresh.labels || sc_node_rec_set_devices(&fresh, reg->dev, reg->ndev) < 0 ||
+      (i < 0 && SC_VEC_RESERVE_ONE(c->nodes, c->nnodes, c->capnodes) < 0)) {
+    sc_node_rec_release(&fresh);
     return SC_ENOMEM;
   }
   if (i < 0) {
@@ -147,16 +149,16 @@ int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
     c->nodes[i].rec.registered_ms = ctl_wall_ms(c);
   }
   n = &c->nodes[i];
-  free(n->rec.labels);
-  n->rec.labels = labels;
+  sc_node_rec_release(&n->rec);
+  n->rec.labels = fresh.labels;
+  n->rec.dev = fresh.dev;
+  n->rec.ndev = fresh.ndev;
   snprintf(n->rec.address, sizeof n->rec.address, "%s", reg->address);
   n->rec.cpu_milli = reg->cpu_milli;
   n->rec.memory_mib = reg->memory_mib;
   n->rec.state = SC_NODE_READY;
   n->rec.last_heartbeat_ms = ctl_wall_ms(c);
   n->last_seen_ms = sc_clock_mono_ms();
-  n->rec.ndev = reg->ndev < SC_STORE_MAX_DEVICES ? reg->ndev : SC_STORE_MAX_DEVICES;
-  memcpy(n->rec.dev, reg->dev, (size_t)n->rec.ndev * sizeof n->rec.dev[0]);
   return i;
 }
 
@@ -292,8 +294,11 @@ void ctl_batch_node(struct sc_store_batch *b, const struct ctl_node *n, bool sta
   memset(&op, 0, sizeof op);
   op.kind = state_only ? SC_STORE_NODE_STATE : SC_STORE_NODE_PUT;
   op.u.node = n->rec;
-  if (state_only)
+  if (state_only) {
     op.u.node.labels = NULL;
+    op.u.node.dev = NULL;
+    op.u.node.ndev = 0;
+  }
   sc_store_batch_add(b, &op);
 }
 

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -68,14 +69,20 @@ int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n)
   int rc = json_is_array(arr) ? 0 : SC_EPARSE;
 
   n->ndev = 0;
+  n->dev = NULL;
+  if (rc == 0 && json_array_size(arr) > 0 &&
+      !(n->dev = calloc(SC_STORE_MAX_DEVICES, sizeof *n->dev)))
+    rc = SC_ENOMEM;
   json_array_foreach(arr, i, d) {
+    if (rc < 0)
+      break;
     struct sc_device_rec *dev;
     const char *vendor = json_string_value(json_object_get(d, "vendor"));
     const char *model = json_string_value(json_object_get(d, "model"));
     if (n->ndev >= SC_STORE_MAX_DEVICES || !vendor || !model ||
         !json_is_integer(json_object_get(d, "index"))) {
       rc = SC_EPARSE;
-      break;
+      continue;
     }
     dev = &n->dev[n->ndev++];
     dev->index = (int)json_integer_value(json_object_get(d, "index"));

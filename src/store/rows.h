@@ -16,7 +16,8 @@ char *sc_rows_task_devices_text(const struct sc_task_rec *t);
  * then has none). */
 int sc_rows_task_devices_parse(const char *text, struct sc_task_rec *t);
 
-/* The same for a node's devices. */
+/* The same for a node's devices (n->dev is a new array, NULL when none;
+ * SC_ENOMEM possible). */
 char *sc_rows_node_devices_text(const struct sc_node_rec *n);
 int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n);
 

@@ -46,10 +46,13 @@ static int op_copy_strings(struct sc_store_op *dst)
       return SC_ENOMEM;
     return 0;
   case SC_STORE_NODE_PUT:
-  case SC_STORE_NODE_STATE:
+  case SC_STORE_NODE_STATE: {
+    const struct sc_device_rec *dev = dst->u.node.dev;
+    dst->u.node.dev = NULL;
     if (dst->u.node.labels && !(dst->u.node.labels = strdup(dst->u.node.labels)))
       return SC_ENOMEM;
-    return 0;
+    return sc_node_rec_set_devices(&dst->u.node, dev, dst->u.node.ndev);
+  }
   case SC_STORE_LOG_APPEND: {
     char *copy = malloc(dst->u.log.len + 1);
     if (!copy) {
@@ -75,7 +78,7 @@ static void op_release(struct sc_store_op *op)
     break;
   case SC_STORE_NODE_PUT:
   case SC_STORE_NODE_STATE:
-    free(op->u.node.labels);
+    sc_node_rec_release(&op->u.node);
     break;
   case SC_STORE_LOG_APPEND:
     free(op->u.log.data);
@@ -185,7 +188,26 @@ void sc_job_rec_release(struct sc_job_rec *j)
 void sc_node_rec_release(struct sc_node_rec *n)
 {
   free(n->labels);
+  free(n->dev);
   n->labels = NULL;
+  n->dev = NULL;
+  n->ndev = 0;
+}
+
+int sc_node_rec_set_devices(struct sc_node_rec *n, const struct sc_device_rec *dev, int ndev)
+{
+  struct sc_device_rec *copy = NULL;
+
+  if (ndev > SC_STORE_MAX_DEVICES)
+    ndev = SC_STORE_MAX_DEVICES;
+  if (ndev > 0 && !(copy = malloc((size_t)ndev * sizeof *copy)))
+    return SC_ENOMEM;
+  if (ndev > 0)
+    memcpy(copy, dev, (size_t)ndev * sizeof *copy);
+  free(n->dev);
+  n->dev = copy;
+  n->ndev = ndev > 0 ? ndev : 0;
+  return 0;
 }
 
 void sc_store_free_jobs(struct sc_job_rec *jobs, int n)

@@ -76,14 +76,15 @@ struct sc_device_rec {
 };
 
 /* A node as its agent registered it. labels is a JSON object text (owned,
- * {"region": "eu"}); backends store devices as they see fit. */
+ * {"region": "eu"}); dev its ndev devices (owned array; kept out of line
+ * so store ops stay small); backends store devices as they see fit. */
 struct sc_node_rec {
   char name[SC_STORE_NODE_MAX];
   char address[64];
   int64_t cpu_milli, memory_mib;
   char *labels;
   int ndev;
-  struct sc_device_rec dev[SC_STORE_MAX_DEVICES];
+  struct sc_device_rec *dev;
   int state;                          /* enum sc_node_state */
   int64_t last_heartbeat_ms, registered_ms;
 };
@@ -254,6 +255,9 @@ int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **d
 
 void sc_job_rec_release(struct sc_job_rec *j);
 void sc_node_rec_release(struct sc_node_rec *n);
+/* Replaces n's devices with a copy of dev (ndev, at most
+ * SC_STORE_MAX_DEVICES): 0 or SC_ENOMEM (n unchanged). */
+int sc_node_rec_set_devices(struct sc_node_rec *n, const struct sc_device_rec *dev, int ndev);
 void sc_store_free_jobs(struct sc_job_rec *jobs, int n);
 void sc_store_free_nodes(struct sc_node_rec *nodes, int n);
 

@@ -622,7 +622,7 @@ static void test_window_keeps_long_model_lists(void **state)
   submit(spec);
   pthread_mutex_lock(&ctl->mu);
   assert_int_equal(ctl->wcount, 1);
-  assert_string_equal(ctl->window[0].models, models);
+  assert_string_equal(ctl_key_models(&ctl->window[0]), models);
   pthread_mutex_unlock(&ctl->mu);
 }
 

@@ -171,6 +171,7 @@ static void test_nodes_tokens(void **state)
   struct sc_store *s = open_store();
   struct sc_store_batch *b = sc_store_batch_new();
   struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
+  struct sc_device_rec dev[2];
   struct sc_node_rec *nodes;
   struct sc_token_rec *tokens;
   int n;
@@ -181,11 +182,12 @@ static void test_nodes_tokens(void **state)
   op.u.node.memory_mib = 65536;
   op.u.node.labels = "{\"region\": \"eu\"}";
   op.u.node.ndev = 2;
+  op.u.node.dev = dev;
   for (int d = 0; d < 2; d++) {
-    op.u.node.dev[d].index = d + 4;
-    strcpy(op.u.node.dev[d].vendor, d ? "ascend" : "nvidia");
-    strcpy(op.u.node.dev[d].model, d ? "910B" : "A100-80G");
-    op.u.node.dev[d].memory_mib = 81920;
+    dev[d].index = d + 4;
+    strcpy(dev[d].vendor, d ? "ascend" : "nvidia");
+    strcpy(dev[d].model, d ? "910B" : "A100-80G");
+    dev[d].memory_mib = 81920;
   }
   op.u.node.state = SC_NODE_READY;
   op.u.node.last_heartbeat_ms = 10;
@@ -195,6 +197,8 @@ static void test_nodes_tokens(void **state)
   op.u.node.state = SC_NODE_LOST;
   op.u.node.last_heartbeat_ms = 20;
   op.u.node.labels = NULL;
+  op.u.node.dev = NULL;
+  op.u.node.ndev = 0;
   sc_store_batch_add(b, &op);
   op.kind = SC_STORE_TOKEN_PUT;
   memset(&op.u.token, 0, sizeof op.u.token);

@@ -328,9 +328,11 @@ static void api_stats(struct sc_http_req *req, struct sc_http_resp *resp)
 
   sc_ctl_stats(sc_server_ctl(req->srv), &st);
   sc_http_reply(resp, 200,
-                json_pack("{s:I, s:f, s:f, s:i, s:I}", "passes", (json_int_t)st.passes,
+                json_pack("{s:I, s:f, s:f, s:i, s:I, s:I, s:i}", "passes", (json_int_t)st.passes,
                           "last_pass_ms", st.last_pass_ms, "max_pass_ms", st.max_pass_ms,
-                          "last_pending", st.last_pending, "placed", (json_int_t)st.placed));
+                          "last_pending", st.last_pending, "placed", (json_int_t)st.placed,
+                          "failed_commits", (json_int_t)st.failed_commits, "stale_rows",
+                          st.stale));
 }
 
 const struct sc_route sc_api_routes[] = {

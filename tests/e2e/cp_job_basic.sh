@@ -84,6 +84,7 @@ sc_api_schema GET /v1/nodes 200 "GET /v1/nodes 200"
 sc_api_schema GET /v1/jobs/j-999999 404 Error
 sc_api_schema POST /v1/jobs 400 Error "${J[@]}" --data '{"name": "x"}'
 sc_api_schema GET /healthz 200 "GET /healthz 200"
+sc_api_schema GET /v1/stats 200 "GET /v1/stats 200"
 sc_api_schema POST /v1/tokens 201 "POST /v1/tokens 201" "${J[@]}" --data '{"kind": "user", "tenant": "t1"}'
 SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema POST /v1/agent/heartbeat 404 Error "${J[@]}" \
   --data '{"name": "no-such-node", "running": []}'

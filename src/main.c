@@ -26,7 +26,7 @@ static const struct command commands[] = {
   {"logs", sc_cli_logs, "print or follow a job's output"},
   {"cancel", sc_cli_cancel, "cancel a job"},
   {"nodes", sc_cli_nodes, "list nodes"},
-  {"token", sc_cli_token, "create access tokens (admin)"},
+  {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
   {"sim", sc_cmd_sim, "replay a trace against placement policies"},
   {NULL, NULL, NULL},
 };

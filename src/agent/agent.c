@@ -21,6 +21,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/token_file.h"
 
 #define LOOP_MS 100             /* the loop looks at its tasks this often */
 #define GC_MS 600000            /* files of reported tasks: looked at this often */
@@ -118,6 +119,47 @@ static void agent_cgroups(struct sc_agent *a)
   sc_info("cgroups: task limits under %s", root);
 }
 
+/* Both clients call with token (NULL: the configured one). */
+static int use_token(struct sc_agent *a, const char *token)
+{
+  const char *t = token ? token : a->cfg.token;
+  int rc = sc_client_set_token(&a->client, t);
+
+  if (rc == 0)
+    rc = sc_client_set_token(&a->poll_client, t);
+  a->has_credential = rc == 0 && token != NULL;
+  return rc;
+}
+
+/* Uses the node's credential from an earlier registration, if any. */
+static int load_credential(struct sc_agent *a)
+{
+  size_t len = strlen(a->cfg.state_dir) + 16;
+  char *cred;
+  int rc = 0;
+
+  if (!(a->credential_path = malloc(len)))
+    return SC_ENOMEM;
+  snprintf(a->credential_path, len, "%s/node.token", a->cfg.state_dir);
+  if ((cred = sc_token_file_read(a->credential_path))) {
+    rc = use_token(a, cred);
+    free(cred);
+  }
+  return rc;
+}
+
+/* Keeps the credential a bootstrap registration returned, and uses it. */
+static void keep_credential(struct sc_agent *a, const char *cred)
+{
+  if (sc_token_file_write(a->credential_path, cred) != 0)
+    sc_warn("cannot write '%s': a restart registers with the bootstrap token again",
+            a->credential_path);
+  if (use_token(a, cred) != 0)
+    sc_error("out of memory: the node's credential is not used");
+  else
+    sc_info("node %s: using its own credential from now on", a->cfg.name);
+}
+
 /* Everything sc_agent_new needs before the agent can be freed safely. */
 static struct sc_agent *agent_alloc(const struct sc_agent_config *cfg)
 {
@@ -151,7 +193,10 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
     return SC_ENOMEM;
   }
   snprintf(a->tasks_dir, len, "%s/tasks", cfg->state_dir);
-  if (mkdirs(a->tasks_dir) != 0) {
+  /* Only the agent's user may look inside: task specs, logs, the node's
+   * credential. */
+  if (mkdirs(a->tasks_dir) != 0 || chmod(cfg->state_dir, 0700) != 0 ||
+      chmod(a->tasks_dir, 0700) != 0) {
     snprintf(err, size, "cannot create state dir '%s': %s", a->tasks_dir, strerror(errno));
     rc = SC_EIO;
   } else if ((rc = agent_lock(a, err, size)) == 0 &&
@@ -161,6 +206,11 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
     snprintf(err, size, "cannot start the HTTP client: %s", sc_strerror(rc));
   }
   if (rc != 0) {
+    sc_agent_free(a);
+    return rc;
+  }
+  if ((rc = load_credential(a)) != 0) {
+    snprintf(err, size, "out of memory");
     sc_agent_free(a);
     return rc;
   }
@@ -181,6 +231,7 @@ void sc_agent_free(struct sc_agent *a)
   if (a->lock_fd >= 0)
     close(a->lock_fd);
   free(a->tasks_dir);
+  free(a->credential_path);
   free(a->cgroup_root);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->wake);
@@ -284,10 +335,9 @@ static int agent_register(struct sc_agent *a, bool *first)
 {
   struct sc_client_node node = {a->cfg.cpu_milli, a->cfg.memory_mib, a->cfg.labels,
                                 &a->cfg.devices};
-  struct sc_client_kills kills;
+  struct sc_client_registered reg;
   struct sc_client_task *running;
   enum sc_client_rc rc;
-  int64_t hb;
   bool more;
   int n;
 
@@ -300,9 +350,17 @@ static int agent_register(struct sc_agent *a, bool *first)
   n = running_list(a, true, &running);
   sc_task_table_unlock(&a->tasks);
   /* The ids stay valid unlocked: only this thread frees tasks. */
-  rc = n < 0 ? SC_CLIENT_LATER
-             : sc_client_register(&a->client, &node, running, n, &kills, &hb);
+  rc = n < 0 ? SC_CLIENT_LATER : sc_client_register(&a->client, &node, running, n, &reg);
   free(running);
+  if (rc == SC_CLIENT_DENIED && a->has_credential && a->cfg.token) {
+    /* The node's credential was revoked: register with the bootstrap
+     * token, which brings a new one. */
+    sc_warn("register: the node's credential was refused (%s): using the configured token",
+            a->client.error);
+    unlink(a->credential_path);
+    use_token(a, NULL);
+    return -1;
+  }
   if (rc == SC_CLIENT_DENIED && *first) {
     sc_error("register: %s", a->client.error);
     return SC_EAUTH;
@@ -311,11 +369,14 @@ static int agent_register(struct sc_agent *a, bool *first)
     *first = false; /* a refused token exits only at the first reply */
   if (!settle(a, rc, "register"))
     return -1;
-  if (a->cfg.heartbeat_ms <= 0 && hb > 0)
-    a->heartbeat_ms = hb;
+  if (reg.credential)
+    keep_credential(a, reg.credential);
+  if (a->cfg.heartbeat_ms <= 0 && reg.heartbeat_ms > 0)
+    a->heartbeat_ms = reg.heartbeat_ms;
   sc_info("registered as %s with %s (%d devices, heartbeat %lld ms)", a->cfg.name,
           a->cfg.server, a->cfg.devices.count, (long long)a->heartbeat_ms);
-  apply_kills(a, &kills);
+  apply_kills(a, &reg.kills);
+  sc_client_registered_release(&reg);
   atomic_store(&a->registered, true);
   pthread_mutex_lock(&a->mu);
   pthread_cond_broadcast(&a->wake); /* the poll thread starts polling */

@@ -116,7 +116,7 @@ void sc_client_kills_release(struct sc_client_kills *k)
 
 enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client_node *node,
                                      const struct sc_client_task *running, int n,
-                                     struct sc_client_kills *kills, int64_t *heartbeat_ms)
+                                     struct sc_client_registered *reg)
 {
   json_t *body = json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", c->node, "cpu_milli",
                            (json_int_t)node->cpu_milli, "memory_mib",
@@ -124,19 +124,37 @@ enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client
                            sc_devices_to_json(node->devices), "running",
                            running_json(running, n));
   struct sc_http_reply r;
-  enum sc_client_rc out = call(c, "POST", "/v1/agent/register", body, CALL_TIMEOUT_MS, &r);
-  json_t *hb;
+  enum sc_client_rc out;
 
-  memset(kills, 0, sizeof *kills);
-  *heartbeat_ms = 0;
+  out = call(c, "POST", "/v1/agent/register", body, CALL_TIMEOUT_MS, &r);
+  json_t *hb, *cred;
+
+  memset(reg, 0, sizeof *reg);
   if (out != SC_CLIENT_OK)
     return out;
   hb = json_object_get(r.body, "heartbeat_interval_ms");
   if (json_is_integer(hb) && json_integer_value(hb) > 0)
-    *heartbeat_ms = json_integer_value(hb);
-  kills_of(r.body, kills);
+    reg->heartbeat_ms = json_integer_value(hb);
+  cred = json_object_get(r.body, "credential");
+  if (json_is_string(cred) && !(reg->credential = strdup(json_string_value(cred)))) {
+    snprintf(c->error, sizeof c->error, "out of memory");
+    out = SC_CLIENT_LATER;
+  }
+  kills_of(r.body, &reg->kills);
   sc_http_reply_release(&r);
   return out;
+}
+
+void sc_client_registered_release(struct sc_client_registered *r)
+{
+  sc_client_kills_release(&r->kills);
+  free(r->credential);
+  memset(r, 0, sizeof *r);
+}
+
+int sc_client_set_token(struct sc_client *c, const char *token)
+{
+  return sc_http_set_token(&c->http, token);
 }
 
 enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,

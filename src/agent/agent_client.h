@@ -80,11 +80,23 @@ void sc_client_release(struct sc_client *c);
 /* Makes a call in progress in another thread look at abort now. */
 void sc_client_wakeup(struct sc_client *c);
 
-/* Registers the node with the tasks it runs; fills kills and the
- * heartbeat interval the controller asks for (0 when none). */
+/* What a register reply says. */
+struct sc_client_registered {
+  struct sc_client_kills kills;
+  int64_t heartbeat_ms;    /* the interval the controller asks for, 0 */
+  char *credential;        /* the node's own token (owned), when the request
+                              came with a bootstrap token; else NULL */
+};
+
+/* Registers the node with the tasks it runs; fills out (zeroed first;
+ * release with sc_client_registered_release). */
 enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client_node *node,
                                      const struct sc_client_task *running, int n,
-                                     struct sc_client_kills *kills, int64_t *heartbeat_ms);
+                                     struct sc_client_registered *out);
+void sc_client_registered_release(struct sc_client_registered *r);
+
+/* The token of the next calls (copied): 0 or SC_ENOMEM. Thread-safe. */
+int sc_client_set_token(struct sc_client *c, const char *token);
 enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
                                       int n, struct sc_client_kills *kills);
 enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n);

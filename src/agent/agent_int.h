@@ -38,6 +38,9 @@ struct sc_agent {
   bool dirty;                /* the main loop has something to send now */
   /* Main thread only: */
   struct sc_client client;
+  char *credential_path;     /* <state>/node.token: this node's own token */
+  bool has_credential;       /* the clients use it (else cfg.token, which may
+                                be a bootstrap token that only registers) */
   int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
   /* Assignments thread only: */
   struct sc_client poll_client;

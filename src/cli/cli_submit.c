@@ -1,5 +1,5 @@
-/* `supercell submit` (a YAML/JSON spec file, stdin, or flags and a command)
- * and `supercell token create`. */
+/* `supercell submit`: a job from a YAML or JSON spec file, from stdin, or
+ * from flags and a command. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,59 +199,6 @@ int sc_cli_submit(int argc, char **argv)
   json_decref(f.res);
   json_decref(f.env);
   json_decref(f.models);
-  sc_cli_release(&c);
-  return rc;
-}
-
-static const char token_help[] =
-  "usage: supercell token create --tenant NAME [--kind user|agent]\n"
-  "\n"
-  "Creates an access token (admin only) and prints it. A user token sees and\n"
-  "submits only its tenant's jobs; an agent token can only run a node agent.\n"
-  "\n"
-  "  --tenant NAME     the tenant a user token is bound to\n"
-  "  --kind K          user (default) or agent\n"
-  SC_CLI_COMMON_HELP;
-
-int sc_cli_token(int argc, char **argv)
-{
-  static const struct option opts[] = {
-    {"tenant", required_argument, NULL, 'T'}, {"kind", required_argument, NULL, 'k'},
-    SC_CLI_COMMON_OPTIONS,
-  };
-  struct sc_cli c = {.cmd = "token"};
-  const char *tenant = NULL, *kind = "user";
-  json_t *body = NULL, *reply = NULL;
-  int opt, rc = 0;
-
-  optind = 0;
-  while (rc == 0 && (opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1)
-    rc = opt == 'T' ? (tenant = optarg, 0) : opt == 'k' ? (kind = optarg, 0)
-                                                        : sc_cli_common_option(&c, opt, optarg);
-  if (rc == 0 && c.help) {
-    fputs(token_help, stdout);
-  } else if (rc == 0) {
-    if (optind >= argc || strcmp(argv[optind], "create") != 0 || optind + 1 < argc)
-      rc = sc_cli_usage_error(&c, "want 'token create --tenant NAME [--kind user|agent]'");
-    else if (strcmp(kind, "user") != 0 && strcmp(kind, "agent") != 0)
-      rc = sc_cli_usage_error(&c, "bad value for '--kind': \"%s\" (want user or agent)", kind);
-    else if (!tenant && strcmp(kind, "user") == 0)
-      rc = sc_cli_usage_error(&c, "a user token needs --tenant NAME");
-  }
-  if (rc == 0 && !c.help) {
-    body = json_pack("{s:s}", "kind", kind);
-    if (tenant)
-      json_object_set_new(body, "tenant", json_string(tenant));
-    if ((rc = sc_cli_connect(&c)) == 0 &&
-        (rc = sc_cli_call(&c, "POST", "/v1/tokens", body, 30000, &reply)) == 0) {
-      if (c.json)
-        sc_cli_print_json(reply);
-      else
-        printf("%s\n", sc_cli_str(reply, "token", "?"));
-    }
-  }
-  json_decref(body);
-  json_decref(reply);
   sc_cli_release(&c);
   return rc;
 }

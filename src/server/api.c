@@ -24,6 +24,9 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_token_create(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_token_list(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_token_revoke(struct sc_http_req *req, struct sc_http_resp *resp);
 
 static const char *tenant_scope(const struct sc_http_req *req)
 {
@@ -285,43 +288,6 @@ static void api_nodes(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_reply(resp, 200, body);
 }
 
-static void api_token_create(struct sc_http_req *req, struct sc_http_resp *resp)
-{
-  json_t *body = sc_http_body(req, resp), *v;
-  const char *key, *kind_name = "user", *tenant = "default";
-  char token[SC_TOKEN_HEX_LEN + 1];
-  int kind, rc;
-
-  if (!body)
-    return;
-  json_object_foreach(body, key, v) {
-    if (strcmp(key, "kind") != 0 && strcmp(key, "tenant") != 0) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "unknown field '%s'", key);
-      sc_http_error(resp, 400, "bad_request", msg, key);
-      json_decref(body);
-      return;
-    }
-  }
-  if ((v = json_object_get(body, "kind")))
-    kind_name = json_is_string(v) ? json_string_value(v) : "";
-  if ((v = json_object_get(body, "tenant")))
-    tenant = json_is_string(v) ? json_string_value(v) : "";
-  kind = sc_token_kind_parse(kind_name);
-  if (kind != SC_TOKEN_USER && kind != SC_TOKEN_AGENT) {
-    sc_http_error(resp, 400, "bad_request", "'kind' must be user or agent", "kind");
-  } else if (!sc_spec_name_ok(tenant, 64)) {
-    sc_http_error(resp, 400, "bad_request",
-                  "'tenant' must be 1..64 characters from [A-Za-z0-9._-]", "tenant");
-  } else if ((rc = sc_auth_create(sc_server_auth(req->srv), kind, tenant, token)) < 0) {
-    store_failed(resp, rc);
-  } else {
-    sc_http_reply(resp, 201, json_pack("{s:s, s:s, s:s}", "token", token, "kind",
-                                       sc_token_kind_name(kind), "tenant", tenant));
-  }
-  json_decref(body);
-}
-
 static void api_stats(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl_stats st;
@@ -344,7 +310,9 @@ const struct sc_route sc_api_routes[] = {
   {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
   {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
   {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},
-  {"POST", "/v1/tokens", SC_ROUTE_ADMIN, api_token_create},
+  {"POST", "/v1/tokens", SC_ROUTE_ADMIN, sc_api_token_create},
+  {"GET", "/v1/tokens", SC_ROUTE_ADMIN, sc_api_token_list},
+  {"DELETE", "/v1/tokens/{id}", SC_ROUTE_ADMIN, sc_api_token_revoke},
   {"GET", "/v1/stats", SC_ROUTE_ADMIN, api_stats},
   {"POST", "/v1/agent/register", SC_ROUTE_AGENT, sc_api_agent_register},
   {"POST", "/v1/agent/heartbeat", SC_ROUTE_AGENT, sc_api_agent_heartbeat},

@@ -2,7 +2,10 @@
  * Agent endpoints (/v1/agent/...): decode the agent's JSON into the
  * controller's structs, call it, encode the reply. Unknown fields are
  * ignored here (agents may be newer than the controller); wrong types and
- * missing required fields are 400 naming the field.
+ * missing required fields are 400 naming the field. A node's credential
+ * acts only as that node (403 otherwise); a bootstrap agent token may only
+ * register, and gets the node's credential in the reply; admin tokens may
+ * act as any node.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,30 @@ void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp);
 static bool bad(struct sc_http_resp *resp, const char *field, const char *message)
 {
   sc_http_error(resp, 400, "bad_request", message, field);
+  return false;
+}
+
+/* True when the caller may act as node name (see the top of the file);
+ * replies 403 otherwise. */
+static bool acts_as(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
+                    bool registering)
+{
+  char msg[160];
+
+  if (req->who.kind == SC_TOKEN_ADMIN)
+    return true;
+  if (!req->who.node[0]) {
+    if (registering)
+      return true;
+    sc_http_error(resp, 403, "forbidden",
+                  "a bootstrap agent token may only register a node; use the node's credential",
+                  NULL);
+    return false;
+  }
+  if (strcmp(req->who.node, name) == 0)
+    return true;
+  snprintf(msg, sizeof msg, "this credential belongs to node '%s'", req->who.node);
+  sc_http_error(resp, 403, "forbidden", msg, "name");
   return false;
 }
 
@@ -176,12 +203,19 @@ void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp)
 
   if (!body)
     return;
-  if (parse_register(req, body, resp, &reg, &labels, &running)) {
+  if (parse_register(req, body, resp, &reg, &labels, &running) &&
+      acts_as(req, resp, reg.name, true)) {
     rc = sc_ctl_register(ctl, &reg, &kill);
     if (rc == 0)
       reply = json_pack("{s:s, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
                         (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "kill",
                         sc_kill_list_json(&kill));
+    if (reply && req->who.kind == SC_TOKEN_AGENT && !req->who.node[0]) {
+      /* A bootstrap registration: the node's own credential from now on. */
+      char cred[SC_TOKEN_HEX_LEN + 1];
+      if ((rc = sc_auth_node_credential(sc_server_auth(req->srv), reg.name, cred)) == 0)
+        json_object_set_new(reply, "credential", json_string(cred));
+    }
     /* A kill that cannot be sent is sent again: the agent's next heartbeat
      * lists the task and gets it. */
     reply_rc(resp, rc, reply);
@@ -202,7 +236,8 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
 
   if (!body)
     return;
-  if (get_name(body, resp, name, sizeof name) && get_running(body, resp, &running, &n)) {
+  if (get_name(body, resp, name, sizeof name) && acts_as(req, resp, name, false) &&
+      get_running(body, resp, &running, &n)) {
     rc = sc_ctl_heartbeat(sc_server_ctl(req->srv), name, running, n, &kill);
     if (rc == 0)
       reply = json_pack("{s:o}", "kill", sc_kill_list_json(&kill));
@@ -243,6 +278,8 @@ void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp
     bad(resp, "name", "'name' must be a node name");
     return;
   }
+  if (!acts_as(req, resp, name, false))
+    return;
   if (!sc_http_query_int(req, resp, "wait", 0, ASSIGN_WAIT_MAX_S, &wait_s))
     return;
   if (!(d = calloc(1, sizeof *d))) {
@@ -285,6 +322,9 @@ static bool parse_update(json_t *v, size_t i, struct sc_http_resp *resp,
                                  strcmp(json_string_value(state), "exited") != 0))
     return bad(resp, field, "'state' must be running or exited");
   u->exited = strcmp(json_string_value(state), "exited") == 0;
+  u->attempt = json_is_integer(json_object_get(v, "attempt"))
+                 ? (int)json_integer_value(json_object_get(v, "attempt"))
+                 : -1;
   u->pid = json_integer_value(json_object_get(v, "pid"));
   u->exit_code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
   u->signal = json_is_integer(sig) && json_integer_value(sig) > 0 ? (int)json_integer_value(sig)
@@ -305,7 +345,7 @@ void sc_api_agent_status(struct sc_http_req *req, struct sc_http_resp *resp)
   if (!body)
     return;
   arr = json_object_get(body, "updates");
-  if (!get_name(body, resp, name, sizeof name))
+  if (!get_name(body, resp, name, sizeof name) || !acts_as(req, resp, name, false))
     goto out;
   if (!json_is_array(arr) || json_array_size(arr) > UPDATES_MAX) {
     bad(resp, "updates", "'updates' must be a list");
@@ -324,31 +364,61 @@ out:
   json_decref(body);
 }
 
+/* The node a log chunk comes from: the caller's node credential, the
+ * body's "name" for an admin (NULL when absent: not checked); false after
+ * replying 400 or 403. */
+static bool log_node(struct sc_http_req *req, struct sc_http_resp *resp, json_t *body,
+                     char *name, size_t size, const char **node)
+{
+  *node = NULL;
+  if (json_object_get(body, "name") && !get_name(body, resp, name, size))
+    return false;
+  if (req->who.kind == SC_TOKEN_ADMIN) {
+    *node = json_object_get(body, "name") ? name : NULL;
+    return true;
+  }
+  if (!acts_as(req, resp, json_object_get(body, "name") ? name : req->who.node, false))
+    return false;
+  *node = req->who.node;
+  return true;
+}
+
 void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   json_t *body = sc_http_body(req, resp);
-  json_t *id, *data, *offset;
-  int64_t job = 0;
-  int index = -1, rc;
+  json_t *id, *data, *offset, *attempt;
+  struct sc_log_chunk chunk = {.attempt = -1};
+  char name[64];
+  int rc;
 
   if (!body)
     return;
   id = json_object_get(body, "task_id");
   data = json_object_get(body, "data");
   offset = json_object_get(body, "offset");
-  if (!json_is_string(id) || sc_task_id_parse(json_string_value(id), &job, &index) < 0)
+  attempt = json_object_get(body, "attempt");
+  if (!json_is_string(id) ||
+      sc_task_id_parse(json_string_value(id), &chunk.job_id, &chunk.index) < 0)
     bad(resp, "task_id", "'task_id' must be a task id such as j-000123.0");
   else if (!json_is_string(data))
     bad(resp, "data", "'data' must be a string");
   else if (!json_is_integer(offset) || json_integer_value(offset) < 0)
     bad(resp, "offset", "'offset' must be a non-negative integer");
-  else {
-    json_t *attempt = json_object_get(body, "attempt");
-    rc = sc_ctl_log_append(sc_server_ctl(req->srv), job, index,
-                           json_is_integer(attempt) ? (int)json_integer_value(attempt) : -1,
-                           json_integer_value(offset),
-                           json_string_value(data), json_string_length(data));
-    reply_rc(resp, rc, rc == 0 ? json_object() : NULL);
+  else if (attempt && (!json_is_integer(attempt) || json_integer_value(attempt) < 0))
+    bad(resp, "attempt", "'attempt' must be a non-negative integer");
+  else if (log_node(req, resp, body, name, sizeof name, &chunk.node)) {
+    chunk.attempt = attempt ? (int)json_integer_value(attempt) : -1;
+    chunk.offset = json_integer_value(offset);
+    chunk.data = json_string_value(data);
+    chunk.len = json_string_length(data);
+    rc = sc_ctl_log_append(sc_server_ctl(req->srv), &chunk);
+    if (rc == SC_ENOENT)
+      sc_http_error(resp, 404, "not_found", "no such task", "task_id");
+    else if (rc == SC_EPERM)
+      sc_http_error(resp, 403, "forbidden",
+                    "no process of this task and attempt runs on this node", "task_id");
+    else
+      reply_rc(resp, rc, rc == 0 ? json_object() : NULL);
   }
   json_decref(body);
 }

@@ -20,6 +20,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/token_file.h"
 #include "util/vec.h"
 
 int sc_token_generate(char out[SC_TOKEN_HEX_LEN + 1])
@@ -43,22 +44,94 @@ int sc_token_hash(const char *text, size_t len, unsigned char hash[32])
   return 0;
 }
 
-static int remember(struct sc_auth *a, const struct sc_token_rec *t)
-{
-  int rc = SC_VEC_RESERVE_ONE(a->tokens, a->n, a->cap);
+#define LAST_USED_WRITE_MS 60000 /* a token's last use is stored this often */
 
-  if (rc == 0)
-    a->tokens[a->n++] = *t;
+/* A known token and when its last use was last written. */
+struct auth_token {
+  struct sc_token_rec rec;
+  int64_t last_written_ms;
+};
+
+static int64_t wall_now(const struct sc_auth *a)
+{
+  return a->wall_ms ? a->wall_ms() : sc_clock_wall_ms();
+}
+
+/* The public id of a token: "tk-" and the first 6 bytes of its hash. */
+static void token_id(const unsigned char hash[32], char id[SC_STORE_TOKEN_ID_MAX])
+{
+  snprintf(id, SC_STORE_TOKEN_ID_MAX, "tk-%02x%02x%02x%02x%02x%02x", hash[0], hash[1], hash[2],
+           hash[3], hash[4], hash[5]);
+}
+
+/* The token with hash or id (mu held), or NULL. */
+static struct auth_token *find_hash(struct sc_auth *a, const unsigned char hash[32])
+{
+  struct auth_token *found = NULL;
+
+  for (int i = 0; i < a->n; i++) /* constant time over the candidates */
+    if (CRYPTO_memcmp(a->tokens[i].rec.hash, hash, 32) == 0)
+      found = &a->tokens[i];
+  return found;
+}
+
+static struct auth_token *find_id(struct sc_auth *a, const char *id)
+{
+  for (int i = 0; i < a->n; i++)
+    if (strcmp(a->tokens[i].rec.id, id) == 0)
+      return &a->tokens[i];
+  return NULL;
+}
+
+/* Puts rec in memory (replacing the same hash) after it is durable. */
+static int remember(struct sc_auth *a, const struct sc_token_rec *rec)
+{
+  struct auth_token *t = find_hash(a, rec->hash);
+  int rc = 0;
+
+  if (!t && (rc = SC_VEC_RESERVE_ONE(a->tokens, a->n, a->cap)) == 0)
+    t = &a->tokens[a->n++];
+  if (t) {
+    t->rec = *rec;
+    t->last_written_ms = rec->last_used_ms;
+  }
+  return rc;
+}
+
+/* Writes the token rows of recs durably. */
+static int store_tokens(struct sc_auth *a, const struct sc_token_rec *recs, int n)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  int rc;
+
+  for (int i = 0; i < n; i++) {
+    struct sc_store_op op = {.kind = SC_STORE_TOKEN_PUT};
+    op.u.token = recs[i];
+    sc_store_batch_add(b, &op);
+  }
+  rc = sc_store_write(a->store, b);
+  sc_store_batch_free(b);
   return rc;
 }
 
 int sc_auth_init(struct sc_auth *a, struct sc_store *store)
 {
+  struct sc_token_rec *recs;
+  int n, rc;
+
   memset(a, 0, sizeof *a);
   pthread_mutex_init(&a->mu, NULL);
   a->store = store;
-  return sc_store_token_list(store, &a->tokens, &a->n) < 0 ? SC_ESTORE
-                                                          : (a->cap = a->n, 0);
+  if (sc_store_token_list(store, &recs, &n) < 0)
+    return SC_ESTORE;
+  rc = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    if (!recs[i].id[0]) /* stored before tokens had ids */
+      token_id(recs[i].hash, recs[i].id);
+    rc = remember(a, &recs[i]);
+  }
+  free(recs);
+  return rc;
 }
 
 void sc_auth_release(struct sc_auth *a)
@@ -69,37 +142,82 @@ void sc_auth_release(struct sc_auth *a)
   a->n = a->cap = 0;
 }
 
-/* Stores the hash of text as a token of kind for tenant. */
-static int register_token(struct sc_auth *a, const char *text, int kind, const char *tenant)
+/* The record of a new token with text as req describes it. */
+static int make_rec(struct sc_auth *a, const char *text, const struct sc_token_req *req,
+                    struct sc_token_rec *rec)
 {
-  struct sc_store_op op = {.kind = SC_STORE_TOKEN_PUT};
-  struct sc_store_batch *b;
   int rc;
 
-  if ((rc = sc_token_hash(text, strlen(text), op.u.token.hash)) < 0)
+  memset(rec, 0, sizeof *rec);
+  if ((rc = sc_token_hash(text, strlen(text), rec->hash)) < 0)
     return rc;
-  op.u.token.kind = kind;
-  snprintf(op.u.token.tenant, sizeof op.u.token.tenant, "%s", tenant ? tenant : "");
-  op.u.token.created_ms = sc_clock_wall_ms();
-  b = sc_store_batch_new();
-  sc_store_batch_add(b, &op);
-  rc = sc_store_write(a->store, b);
-  sc_store_batch_free(b);
+  token_id(rec->hash, rec->id);
+  rec->kind = req->kind;
+  snprintf(rec->tenant, sizeof rec->tenant, "%s", req->tenant ? req->tenant : "");
+  snprintf(rec->node, sizeof rec->node, "%s", req->node ? req->node : "");
+  rec->created_ms = wall_now(a);
+  rec->expires_ms = req->ttl_ms > 0 ? rec->created_ms + req->ttl_ms : 0;
+  return 0;
+}
+
+/* Stores the token text as req describes it, then knows it. */
+static int register_token(struct sc_auth *a, const char *text, const struct sc_token_req *req,
+                          struct sc_token_rec *out)
+{
+  struct sc_token_rec rec;
+  int rc = make_rec(a, text, req, &rec);
+
+  if (rc == 0)
+    rc = store_tokens(a, &rec, 1);
   if (rc == 0) {
     pthread_mutex_lock(&a->mu);
-    rc = remember(a, &op.u.token);
+    rc = remember(a, &rec);
     pthread_mutex_unlock(&a->mu);
   }
+  if (rc == 0 && out)
+    *out = rec;
   return rc;
 }
 
-int sc_auth_create(struct sc_auth *a, int kind, const char *tenant,
-                   char out[SC_TOKEN_HEX_LEN + 1])
+int sc_auth_create(struct sc_auth *a, const struct sc_token_req *req,
+                   char out[SC_TOKEN_HEX_LEN + 1], struct sc_token_rec *rec)
 {
   int rc = sc_token_generate(out);
 
   if (rc == 0)
-    rc = register_token(a, out, kind, tenant);
+    rc = register_token(a, out, req, rec);
+  if (rc < 0)
+    out[0] = '\0';
+  return rc;
+}
+
+int sc_auth_node_credential(struct sc_auth *a, const char *node, char out[SC_TOKEN_HEX_LEN + 1])
+{
+  struct sc_token_req req = {.kind = SC_TOKEN_AGENT, .node = node};
+  struct sc_token_rec *old = NULL, rec;
+  int n = 0, rc = sc_token_generate(out);
+
+  if (rc == 0)
+    rc = make_rec(a, out, &req, &rec);
+  pthread_mutex_lock(&a->mu);
+  if (rc == 0 && !(old = calloc((size_t)a->n + 1, sizeof *old)))
+    rc = SC_ENOMEM;
+  for (int i = 0; rc == 0 && i < a->n; i++)
+    if (a->tokens[i].rec.kind == SC_TOKEN_AGENT && !a->tokens[i].rec.revoked &&
+        strcmp(a->tokens[i].rec.node, node) == 0) {
+      old[n] = a->tokens[i].rec;
+      old[n++].revoked = true;
+    }
+  pthread_mutex_unlock(&a->mu);
+  if (rc == 0) {
+    old[n] = rec; /* the new one and the revocations commit together */
+    rc = store_tokens(a, old, n + 1);
+  }
+  pthread_mutex_lock(&a->mu);
+  for (int i = 0; rc == 0 && i <= n; i++)
+    rc = remember(a, &old[i]);
+  pthread_mutex_unlock(&a->mu);
+  free(old);
   if (rc < 0)
     out[0] = '\0';
   return rc;
@@ -108,7 +226,11 @@ int sc_auth_create(struct sc_auth *a, int kind, const char *tenant,
 int sc_auth_check(struct sc_auth *a, const char *token, struct sc_principal *who)
 {
   unsigned char hash[32];
-  int found = -1;
+  struct auth_token *t;
+  struct sc_token_rec write;
+  int64_t now = wall_now(a);
+  bool due = false;
+  int rc = SC_EAUTH;
 
   memset(who, 0, sizeof *who);
   who->kind = -1;
@@ -116,15 +238,64 @@ int sc_auth_check(struct sc_auth *a, const char *token, struct sc_principal *who
       sc_token_hash(token, SC_TOKEN_HEX_LEN, hash) < 0)
     return SC_EAUTH;
   pthread_mutex_lock(&a->mu);
-  for (int i = 0; i < a->n; i++)
-    if (CRYPTO_memcmp(a->tokens[i].hash, hash, sizeof hash) == 0)
-      found = i;
-  if (found >= 0) {
-    who->kind = a->tokens[found].kind;
-    memcpy(who->tenant, a->tokens[found].tenant, sizeof who->tenant);
+  t = find_hash(a, hash);
+  if (t && !t->rec.revoked && (t->rec.expires_ms == 0 || now < t->rec.expires_ms)) {
+    who->kind = t->rec.kind;
+    memcpy(who->tenant, t->rec.tenant, sizeof who->tenant);
+    memcpy(who->node, t->rec.node, sizeof who->node);
+    memcpy(who->token_id, t->rec.id, sizeof who->token_id);
+    t->rec.last_used_ms = now;
+    if (now - t->last_written_ms >= LAST_USED_WRITE_MS) {
+      t->last_written_ms = now;
+      write = t->rec;
+      due = true;
+    }
+    rc = 0;
   }
   pthread_mutex_unlock(&a->mu);
-  return found >= 0 ? 0 : SC_EAUTH;
+  if (due && store_tokens(a, &write, 1) < 0)
+    sc_warn("token %s: its last use could not be stored", write.id);
+  return rc;
+}
+
+int sc_auth_list(struct sc_auth *a, struct sc_token_rec **out, int *n)
+{
+  pthread_mutex_lock(&a->mu);
+  *n = a->n;
+  *out = calloc((size_t)a->n + 1, sizeof **out);
+  for (int i = 0; *out && i < a->n; i++)
+    (*out)[i] = a->tokens[i].rec;
+  pthread_mutex_unlock(&a->mu);
+  if (!*out) {
+    *n = 0;
+    return SC_ENOMEM;
+  }
+  return 0;
+}
+
+int sc_auth_revoke(struct sc_auth *a, const char *id, struct sc_token_rec *out)
+{
+  struct auth_token *t;
+  struct sc_token_rec rec;
+  int rc = 0;
+
+  pthread_mutex_lock(&a->mu);
+  t = find_id(a, id);
+  if (t) {
+    rec = t->rec;
+    rec.revoked = true;
+  }
+  pthread_mutex_unlock(&a->mu);
+  if (!t)
+    return SC_ENOENT;
+  if (store_tokens(a, &rec, 1) < 0)
+    return SC_ESTORE;
+  pthread_mutex_lock(&a->mu);
+  rc = remember(a, &rec); /* revoked only once durable, then at once */
+  pthread_mutex_unlock(&a->mu);
+  if (out)
+    *out = rec;
+  return rc;
 }
 
 /* Reads a token file; returns 0 with the text in out or SC_ENOENT. */
@@ -146,42 +317,30 @@ static int read_token_file(const char *file, char out[SC_TOKEN_HEX_LEN + 1])
   return 0;
 }
 
-/* Writes text to file with mode 0600 via a temporary file and rename. */
-static int write_token_file(const char *file, const char *text)
-{
-  char tmp[4096];
-  int fd, ok;
-
-  snprintf(tmp, sizeof tmp, "%s.tmp", file);
-  unlink(tmp);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0)
-    return SC_EIO;
-  ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text) && write(fd, "\n", 1) == 1 &&
-       fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, file) < 0) {
-    unlink(tmp);
-    return SC_EIO;
-  }
-  return 0;
-}
-
 int sc_auth_ensure_file(struct sc_auth *a, const char *file, int kind)
 {
+  struct sc_token_req req = {.kind = kind};
   char text[SC_TOKEN_HEX_LEN + 1];
-  struct sc_principal who;
+  unsigned char hash[32];
+  struct auth_token *t = NULL;
   int rc;
 
-  if (read_token_file(file, text) == 0) {
-    if (sc_auth_check(a, text, &who) == 0 && who.kind == kind)
+  if (read_token_file(file, text) == 0 && sc_token_hash(text, SC_TOKEN_HEX_LEN, hash) == 0) {
+    pthread_mutex_lock(&a->mu);
+    t = find_hash(a, hash);
+    rc = !t ? 1 : t->rec.kind == kind && !t->rec.revoked && t->rec.expires_ms == 0 ? 0 : -1;
+    pthread_mutex_unlock(&a->mu);
+    if (rc == 0)
       return 0;
-    sc_info("registering the token in '%s' again", file);
-    return register_token(a, text, kind, "");
+    if (rc == 1) { /* a new database: the file's token is known again */
+      sc_info("registering the token in '%s' again", file);
+      return register_token(a, text, &req, NULL);
+    }
+    sc_info("the token in '%s' was revoked: writing a new one", file);
   }
-  if ((rc = sc_auth_create(a, kind, "", text)) < 0)
+  if ((rc = sc_auth_create(a, &req, text, NULL)) < 0)
     return rc;
-  rc = write_token_file(file, text);
+  rc = sc_token_file_write(file, text);
   if (rc < 0)
     sc_error("cannot write '%s': %s", file, strerror(errno));
   return rc;

@@ -186,3 +186,18 @@ json_t *sc_assignments_json(const struct sc_assignments *a)
   }
   return json_pack("{s:o, s:o}", "start", start, "kill", kill);
 }
+
+json_t *sc_token_json(const struct sc_token_rec *t, const char *text)
+{
+  json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b}", "id", t->id, "kind",
+                        sc_token_kind_name(t->kind), "tenant", text_or_null(t->tenant), "node",
+                        text_or_null(t->node), "created_at", time_json(t->created_ms),
+                        "last_used_at", time_json(t->last_used_ms), "expires_at",
+                        time_json(t->expires_ms), "revoked", t->revoked);
+
+  if (o && text && json_object_set_new(o, "token", json_string(text)) < 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}

@@ -22,6 +22,10 @@ json_t *sc_error_json(const char *code, const char *message, const char *field);
 /* {"nodes": [...]} as GET /v1/nodes returns them. New ref or NULL. */
 json_t *sc_nodes_json(const struct sc_node_view *nodes, int n);
 
+/* A token as the API shows it (never its hash); text, when not NULL, is
+ * added as "token" (only the reply that creates it). New ref or NULL. */
+json_t *sc_token_json(const struct sc_token_rec *t, const char *text);
+
 /* The task ids of a kill list as a JSON array. New ref or NULL. */
 json_t *sc_kill_list_json(const struct sc_kill_list *k);
 

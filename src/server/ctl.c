@@ -257,7 +257,7 @@ static int load_jobs(struct sc_ctl *c)
 {
   struct sc_job_rec *recs = NULL;
   struct sc_store_batch *b = sc_store_batch_new();
-  struct ctl_event_args lost = {.reason = "node lost"};
+  struct ctl_event_args lost = {.attempt = -1, .reason = "node lost"};
   int n = 0, rc = b ? sc_store_jobs_active(c->store, &recs, &n) : SC_ENOMEM;
 
   for (int i = 0; rc == 0 && i < n; i++)
@@ -274,6 +274,8 @@ static int load_jobs(struct sc_ctl *c)
   if (rc == 0 && b->n > 0)
     rc = sc_store_write(c->store, b);
   sc_store_batch_free(b);
+  for (int i = 0; i < c->njobs; i++)
+    c->jobs[i]->writes = 0; /* settled (or sc_ctl_new fails) */
   return rc;
 }
 

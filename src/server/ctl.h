@@ -110,6 +110,7 @@ struct sc_agent_reg {
 struct sc_agent_update {
   int64_t job_id;
   int index;
+  int attempt;                       /* the attempt the agent runs, -1 unknown */
   bool exited;                       /* false: running */
   int64_t pid;
   int exit_code, signal;             /* -1 unknown */
@@ -171,10 +172,22 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms,
  * ignore a start of a task they run.
  */
 void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, const struct sc_assignments *a);
-/* Appends output of task index of job_id; attempt -1 = the task's current
- * attempt (offsets restart at 0 with each attempt). */
-int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
-                      int64_t offset, const char *data, size_t len);
+/* A chunk of a task's output, from the agent of node. */
+struct sc_log_chunk {
+  const char *node;                  /* the reporting node; NULL: not checked (admin) */
+  int64_t job_id;
+  int index;
+  int attempt;                       /* -1: the attempt of the process alive there */
+  int64_t offset;                    /* offsets restart at 0 with each attempt */
+  const char *data;
+  size_t len;
+};
+
+/* Appends a chunk. It is taken only while a process of that attempt lives
+ * on that node: SC_ENOENT for an unknown task, SC_EPERM for one whose
+ * process does not live there (unassigned, another node's, finished, or
+ * another attempt); nothing is stored then. SC_ESTORE when the write fails. */
+int sc_ctl_log_append(struct sc_ctl *c, const struct sc_log_chunk *chunk);
 
 /* ---- log readers ---- */
 

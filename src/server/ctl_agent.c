@@ -61,8 +61,8 @@ static void take_kills(struct sc_ctl *c, int node, struct sc_kill_list *out)
 static void reconcile_missing(struct sc_ctl *c, int node, const struct sc_agent_running *running,
                               int nrunning, bool full, struct sc_store_batch *b)
 {
-  struct ctl_event_args lost = {.node = node, .reason = "task lost by its agent"};
-  struct ctl_event_args gone = {.node = node};
+  struct ctl_event_args lost = {.node = node, .attempt = -1, .reason = "task lost by its agent"};
+  struct ctl_event_args gone = {.node = node, .attempt = -1};
   int n = ctl_alive_snapshot(c, node);
 
   if (n < 0) {
@@ -99,7 +99,7 @@ static void reconcile(struct sc_ctl *c, int node, const struct sc_agent_running 
   for (int i = 0; i < nrunning; i++) {
     const struct sc_agent_running *r = &running[i];
     struct ctl_task *t = task_of(c, r->job_id, r->index);
-    struct ctl_event_args args = {.node = node, .pid = r->pid};
+    struct ctl_event_args args = {.node = node, .attempt = -1, .pid = r->pid};
     if (t)
       ctl_task_event(c, t, CTL_EV_RUNNING, &args, b);
     else
@@ -226,8 +226,8 @@ int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_upda
   node = ctl_node_find(c, name);
   for (int i = 0; node >= 0 && i < n; i++) {
     struct ctl_task *t = task_of(c, u[i].job_id, u[i].index);
-    struct ctl_event_args args = {.node = node, .pid = u[i].pid, .exit_code = u[i].exit_code,
-                                  .signal = u[i].signal};
+    struct ctl_event_args args = {.node = node, .attempt = u[i].attempt, .pid = u[i].pid,
+                                  .exit_code = u[i].exit_code, .signal = u[i].signal};
     if (t)
       ctl_task_event(c, t, u[i].exited ? CTL_EV_EXITED : CTL_EV_RUNNING, &args, b);
     else if (!u[i].exited)
@@ -381,30 +381,40 @@ void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, const struct sc
   pthread_mutex_unlock(&c->mu);
 }
 
-int sc_ctl_log_append(struct sc_ctl *c, int64_t job_id, int index, int attempt,
-                      int64_t offset, const char *data, size_t len)
+/* The attempt whose output node may send for t, or -2 when none (mu held). */
+static int log_attempt(struct sc_ctl *c, const struct ctl_task *t, const char *node)
 {
-  struct sc_store_batch *b = sc_store_batch_new();
-  struct sc_store_op op = {.kind = SC_STORE_LOG_APPEND};
-  int rc;
+  if (!node) /* admin: the current attempt, or the old one still draining */
+    return t->state == SC_TASK_PENDING && t->alive_node >= 0 && t->attempt > 0 ? t->attempt - 1
+                                                                               : t->attempt;
+  if (t->alive_node < 0 || strcmp(c->nodes[t->alive_node].rec.name, node) != 0 ||
+      t->alive_attempt < 0)
+    return -2;
+  return t->alive_attempt;
+}
 
-  if (attempt < 0) {
-    const struct ctl_task *t;
-    pthread_mutex_lock(&c->mu);
-    if ((t = task_of(c, job_id, index))) {
-      /* A requeued task whose old process still runs: that output is the
-       * previous attempt's. */
-      bool draining = t->state == SC_TASK_PENDING && t->alive_node >= 0 && t->attempt > 0;
-      attempt = draining ? t->attempt - 1 : t->attempt;
-    }
-    pthread_mutex_unlock(&c->mu);
-  }
-  op.u.log.job_id = job_id;
-  op.u.log.task = index;
+int sc_ctl_log_append(struct sc_ctl *c, const struct sc_log_chunk *chunk)
+{
+  struct sc_store_batch *b;
+  struct sc_store_op op = {.kind = SC_STORE_LOG_APPEND};
+  const struct ctl_task *t;
+  int attempt = -2, rc;
+
+  pthread_mutex_lock(&c->mu);
+  if ((t = task_of(c, chunk->job_id, chunk->index)))
+    attempt = log_attempt(c, t, chunk->node);
+  pthread_mutex_unlock(&c->mu);
+  if (!t)
+    return SC_ENOENT;
+  if (attempt < 0 || (chunk->attempt >= 0 && chunk->attempt != attempt))
+    return SC_EPERM;
+  op.u.log.job_id = chunk->job_id;
+  op.u.log.task = chunk->index;
   op.u.log.attempt = attempt;
-  op.u.log.offset = offset;
-  op.u.log.data = (char *)data;
-  op.u.log.len = len;
+  op.u.log.offset = chunk->offset;
+  op.u.log.data = (char *)chunk->data;
+  op.u.log.len = chunk->len;
+  b = sc_store_batch_new();
   sc_store_batch_add(b, &op);
   rc = sc_store_write(c->store, b);
   sc_store_batch_free(b);

@@ -25,6 +25,8 @@ struct ctl_task {
   int node;              /* assigned node index, -1 */
   int alive_node;        /* node where a process of this id lives, -1; set it
                             only with ctl_task_set_alive (keeps the lists) */
+  int alive_attempt;     /* the attempt that process runs, -1 unknown (a
+                            process found where it should not be) */
   struct ctl_task *alive_prev, *alive_next; /* that node's alive list */
   int ndev;
   int dev[SC_STORE_MAX_DEVICES]; /* device indices as the agent numbers them */
@@ -56,6 +58,9 @@ struct ctl_job {
   bool any_model;        /* spec.models names no model */
   bool queued;           /* in the pending queue */
   bool stale;            /* its rows failed to commit: rewrite them */
+  int writes;            /* its rows in batches not settled yet: until they
+                            are, the job stays in memory (a failure must
+                            find it to mark it stale) */
   uint32_t models_epoch; /* models_mask is valid for this ctl models_epoch */
   uint64_t models_mask;  /* spec.models as model ids of the pass's cluster */
   struct ctl_job *q_prev, *q_next; /* pending queue, same priority, id asc */
@@ -192,7 +197,8 @@ int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg);
 
 /* Moves task t's live process to node (-1: gone), keeping the nodes' alive
  * lists and the job's count; a process that goes away frees resources, so
- * the next pass is a full one. */
+ * the next pass is a full one. A process that moves there runs t's current
+ * attempt (alive_attempt). */
 void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node);
 /* The tasks alive on node, in job id then index order, in c->scratch (the
  * list changes while they are settled). Returns how many, or -1 when out
@@ -254,6 +260,7 @@ enum ctl_event {
 
 struct ctl_event_args {
   int node;
+  int attempt;                           /* the reporter's attempt, -1 unknown */
   int64_t pid;
   int exit_code, signal;
   const char *reason;

@@ -481,7 +481,7 @@ out:
 static void node_lost(struct sc_ctl *c, int i, struct sc_store_batch *b)
 {
   struct ctl_node *n = &c->nodes[i];
-  struct ctl_event_args lost = {.node = i, .reason = "node lost"};
+  struct ctl_event_args lost = {.node = i, .attempt = -1, .reason = "node lost"};
   int k;
 
   if ((k = ctl_alive_snapshot(c, i)) < 0) {

@@ -46,6 +46,7 @@ static void task_reset(struct ctl_task *t, int attempt)
   memset(t, 0, sizeof *t);
   t->job = keep.job;
   t->alive_node = keep.alive_node;
+  t->alive_attempt = keep.alive_attempt;
   t->alive_prev = keep.alive_prev;
   t->alive_next = keep.alive_next;
   t->exit_node = keep.exit_node;
@@ -218,8 +219,10 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
   }
   if (t->exit_node == a->node)
     return; /* a report older than the exit we know of */
-  if (t->alive_node < 0)
+  if (t->alive_node < 0) {
     ctl_task_set_alive(c, t, a->node); /* an orphan: holds resources until gone */
+    t->alive_attempt = -1;             /* of an attempt we cannot tell */
+  }
   ctl_refq_push(&c->nodes[a->node].kill_q, j->id, index);
   ctl_notify_locked(c);
 }
@@ -230,9 +233,15 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
 {
   struct ctl_job *j = t->job;
   int index = (int)(t - j->tasks);
-  struct ctl_event_args fail = {.node = a->node};
+  struct ctl_event_args fail = {.node = a->node, .attempt = -1};
   char reason[64];
 
+  if (a->attempt >= 0 && a->attempt != t->attempt) {
+    /* Another attempt's process ended: it no longer holds resources there. */
+    if (t->alive_node == a->node && (t->alive_attempt == a->attempt || t->alive_attempt < 0))
+      ctl_task_set_alive(c, t, -1);
+    return;
+  }
   if (t->alive_node == a->node)
     ctl_task_set_alive(c, t, -1);
   t->exit_node = a->node;

@@ -47,7 +47,7 @@ static void task_init(struct ctl_job *j, int i)
   memset(t, 0, sizeof *t);
   t->job = j;
   t->state = SC_TASK_PENDING;
-  t->node = t->alive_node = t->exit_node = -1;
+  t->node = t->alive_node = t->exit_node = t->alive_attempt = -1;
   t->exit_code = t->signal = -1;
 }
 
@@ -109,7 +109,7 @@ void ctl_jobs_compact(struct sc_ctl *c)
     struct ctl_job *j = c->jobs[i];
     if (!sc_job_state_final(j->state)) {
       c->jobs[kept++] = j;
-    } else if (j->nalive > 0 || j->stale) {
+    } else if (j->nalive > 0 || j->stale || j->writes > 0) {
       c->jobs[kept++] = j;
       final++;
     } else {
@@ -185,6 +185,7 @@ void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node)
     c->dirty = c->full = true;
   }
   t->alive_node = node;
+  t->alive_attempt = node >= 0 ? t->attempt : -1;
   if (node >= 0) {
     struct ctl_node *n = &c->nodes[node];
     t->alive_prev = NULL;
@@ -233,6 +234,16 @@ int ctl_refq_push(struct ctl_refq *q, int64_t job, int index)
 
 /* ---- store rows ---- */
 
+/* Adds a row of j to b, counting it until its batch is settled. */
+static void add_row(struct sc_store_batch *b, const struct sc_store_op *op, struct ctl_job *j)
+{
+  int before = b ? b->n : 0;
+
+  sc_store_batch_add(b, op);
+  if (b && b->n > before)
+    j->writes++;
+}
+
 void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j)
 {
   struct sc_store_op op;
@@ -246,7 +257,7 @@ void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct 
   op.u.job.started_ms = j->started_ms;
   op.u.job.finished_ms = j->finished_ms;
   op.u.job.attempt = j->attempt;
-  sc_store_batch_add(b, &op);
+  add_row(b, &op, (struct ctl_job *)j);
 }
 
 void ctl_batch_task_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j,
@@ -276,7 +287,7 @@ void ctl_batch_task_row(struct sc_ctl *c, struct sc_store_batch *b, const struct
   r->pid = t->pid;
   r->started_ms = t->started_ms;
   r->finished_ms = t->finished_ms;
-  sc_store_batch_add(b, &op);
+  add_row(b, &op, (struct ctl_job *)j);
 }
 
 void ctl_batch_job(struct sc_ctl *c, struct sc_store_batch *b, struct ctl_job *j)
@@ -340,8 +351,9 @@ void ctl_mark_node_stale(struct sc_ctl *c, int i)
   }
 }
 
-/* Marks what the failed batch b carried as stale (mu held). */
-static void mark_batch_stale(struct sc_ctl *c, const struct sc_store_batch *b)
+/* Settles the rows b carried: their jobs' write counts go down, and when
+ * b failed (failed) its jobs and nodes are marked stale (mu held). */
+static void settle_batch(struct sc_ctl *c, const struct sc_store_batch *b, bool failed)
 {
   for (int i = 0; i < b->n; i++) {
     const struct sc_store_op *op = &b->ops[i];
@@ -356,15 +368,19 @@ static void mark_batch_stale(struct sc_ctl *c, const struct sc_store_batch *b)
       break;
     case SC_STORE_NODE_PUT:
     case SC_STORE_NODE_STATE:
-      if ((node = ctl_node_find(c, op->u.node.name)) >= 0)
+      if (failed && (node = ctl_node_find(c, op->u.node.name)) >= 0)
         ctl_mark_node_stale(c, node);
       break;
     default: /* inserts and log chunks: their callers were told */
       break;
     }
-    if (j)
+    if (j && j->writes > 0)
+      j->writes--;
+    if (j && failed)
       ctl_mark_job_stale(c, j);
   }
+  if (!failed)
+    return;
   c->stats.failed_commits++;
   c->dirty = true; /* the scheduling thread rewrites them */
   pthread_cond_signal(&c->sched_cond);
@@ -375,10 +391,10 @@ int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted)
   int rc = submitted ? sc_store_wait(c->store, b) : b ? b->err : SC_ENOMEM;
 
   pthread_mutex_lock(&c->mu);
+  if (b)
+    settle_batch(c, b, rc < 0);
   if (rc < 0) {
     sc_error("store: a write failed: %s", sc_strerror(rc));
-    if (b)
-      mark_batch_stale(c, b);
     rc = rc == SC_ENOMEM ? rc : SC_ESTORE;
   } else if (submitted) {
     /* Log followers read the job from the store: a task's end is visible

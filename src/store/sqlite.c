@@ -185,6 +185,11 @@ static int write_token(struct sc_store *s, const struct sc_token_rec *t)
   sqlite3_bind_text(st, 2, sc_token_kind_name(t->kind), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, t->tenant, -1, SQLITE_STATIC);
   bind_ms(st, 4, t->created_ms);
+  sqlite3_bind_text(st, 5, t->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, t->node, -1, SQLITE_STATIC);
+  bind_ms(st, 7, t->expires_ms);
+  bind_ms(st, 8, t->last_used_ms);
+  sqlite3_bind_int(st, 9, t->revoked ? 1 : 0);
   return step_done(s, st);
 }
 
@@ -379,19 +384,28 @@ static int prepare_all(struct sc_store *s)
   return 0;
 }
 
+/* True when table has column (read with PRAGMA table_info). */
+static bool has_column(sqlite3 *db, const char *table, const char *column)
+{
+  char sql[128];
+  sqlite3_stmt *st = NULL;
+  bool found = false;
+
+  snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    return false;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    found = found || strcmp((const char *)sqlite3_column_text(st, 1), column) == 0;
+  sqlite3_finalize(st);
+  return found;
+}
+
 /* Brings a database made by an older version up to date. */
 static int migrate(sqlite3 *db)
 {
-  sqlite3_stmt *st = NULL;
-  bool has_attempt = false;
-
-  if (sqlite3_prepare_v2(db, "PRAGMA table_info(logs)", -1, &st, NULL) != SQLITE_OK)
+  if (!has_column(db, "logs", "attempt") && exec(db, sc_sql_migrate_1) < 0)
     return SC_ESTORE;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    has_attempt = has_attempt ||
-                  strcmp((const char *)sqlite3_column_text(st, 1), "attempt") == 0;
-  sqlite3_finalize(st);
-  if (!has_attempt && exec(db, sc_sql_migrate_1) < 0)
+  if (!has_column(db, "tokens", "revoked") && exec(db, sc_sql_migrate_2) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

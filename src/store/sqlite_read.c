@@ -312,6 +312,11 @@ static void row_token(sqlite3_stmt *st, void *dst)
   t->kind = sc_token_kind_parse((const char *)sqlite3_column_text(st, 1));
   copy_col(st, 2, t->tenant, sizeof t->tenant);
   t->created_ms = sqlite3_column_int64(st, 3);
+  copy_col(st, 4, t->id, sizeof t->id);
+  copy_col(st, 5, t->node, sizeof t->node);
+  t->expires_ms = sqlite3_column_int64(st, 6);
+  t->last_used_ms = sqlite3_column_int64(st, 7);
+  t->revoked = sqlite3_column_int(st, 8) != 0;
 }
 
 int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n)

@@ -27,7 +27,8 @@ const char sc_sql_schema[] =
   " last_heartbeat_ms INTEGER, registered_ms INTEGER);"
   "CREATE TABLE IF NOT EXISTS tokens ("
   " hash BLOB PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT NULL,"
-  " created_ms INTEGER);"
+  " created_ms INTEGER, id TEXT, node TEXT NOT NULL DEFAULT '',"
+  " expires_ms INTEGER, last_used_ms INTEGER, revoked INTEGER NOT NULL DEFAULT 0);"
   "CREATE TABLE IF NOT EXISTS logs ("
   " job_id INTEGER NOT NULL, task INTEGER NOT NULL, task_offset INTEGER NOT NULL,"
   " job_offset INTEGER NOT NULL, data BLOB NOT NULL,"
@@ -37,7 +38,15 @@ const char sc_sql_schema[] =
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
-  "PRAGMA user_version = 1;";
+  "PRAGMA user_version = 2;";
+
+/* Version 2: token ids, node binding, expiry, last use and revocation. */
+const char sc_sql_migrate_2[] =
+  "ALTER TABLE tokens ADD COLUMN id TEXT;"
+  "ALTER TABLE tokens ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE tokens ADD COLUMN expires_ms INTEGER;"
+  "ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER;"
+  "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;";
 
 /* Version 1: log offsets per attempt (databases made before it lack them). */
 const char sc_sql_migrate_1[] =
@@ -73,7 +82,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
   [SQL_NODE_STATE] = "UPDATE nodes SET state = ?2, last_heartbeat_ms = ?3 WHERE name = ?1",
   [SQL_TOKEN_PUT] =
-    "INSERT OR REPLACE INTO tokens (hash, kind, tenant, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT OR REPLACE INTO tokens (hash, kind, tenant, created_ms, id, node, expires_ms,"
+    " last_used_ms, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
   [SQL_LOG_TASK_END] =
     "SELECT task_offset + length(data) FROM logs WHERE job_id = ?1 AND task = ?2"
     " ORDER BY task_offset DESC LIMIT 1",
@@ -98,7 +108,9 @@ const char sc_sql_tasks_of_job[] =
 const char sc_sql_nodes[] =
   "SELECT name, address, cpu_milli, memory_mib, labels, devices, state,"
   " last_heartbeat_ms, registered_ms FROM nodes ORDER BY registered_ms, name";
-const char sc_sql_tokens[] = "SELECT hash, kind, tenant, created_ms FROM tokens";
+const char sc_sql_tokens[] =
+  "SELECT hash, kind, tenant, created_ms, id, node, expires_ms, last_used_ms, revoked"
+  " FROM tokens ORDER BY created_ms, id";
 const char sc_sql_log_task_start[] =
   "SELECT coalesce(max(task_offset), 0) FROM logs"
   " WHERE job_id = ?1 AND task = ?2 AND task_offset <= ?3";

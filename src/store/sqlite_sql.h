@@ -23,6 +23,7 @@ extern const char sc_sql_jobs_active[];
 extern const char sc_sql_tasks_of_job[];
 extern const char sc_sql_nodes[];
 extern const char sc_sql_tokens[];
+extern const char sc_sql_migrate_2[];
 extern const char sc_sql_log_task_start[];
 extern const char sc_sql_log_task_read[];
 extern const char sc_sql_log_job_start[];

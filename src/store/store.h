@@ -89,11 +89,19 @@ struct sc_node_rec {
   int64_t last_heartbeat_ms, registered_ms;
 };
 
+/* A token. The id is public (derived from the hash), the text is never
+ * stored. An agent token bound to a node (node != "") may act only as that
+ * node; one bound to none is a bootstrap token that may only register. */
+#define SC_STORE_TOKEN_ID_MAX 16      /* "tk-" and 12 hex digits */
 struct sc_token_rec {
+  char id[SC_STORE_TOKEN_ID_MAX];
   unsigned char hash[32];             /* SHA-256 of the token text */
   int kind;                           /* enum sc_token_kind */
   char tenant[SC_STORE_TENANT_MAX];
-  int64_t created_ms;
+  char node[SC_STORE_NODE_MAX];       /* agent tokens: their node, "" = bootstrap */
+  int64_t created_ms, expires_ms;     /* Unix ms; expires 0 = never */
+  int64_t last_used_ms;               /* as last written: at most a minute old */
+  bool revoked;
 };
 
 /* A chunk of a task's output. Offsets count bytes of one attempt's output

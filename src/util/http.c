@@ -23,6 +23,7 @@ int sc_http_init(struct sc_http *h, const char *base, const char *token)
   size_t len;
 
   memset(h, 0, sizeof *h);
+  pthread_mutex_init(&h->token_mu, NULL);
   pthread_once(&http_once, http_global_init);
   if (http_global_rc)
     return http_global_rc;
@@ -48,7 +49,21 @@ void sc_http_release(struct sc_http *h)
     curl_multi_cleanup(h->multi);
   free(h->base);
   free(h->token);
+  pthread_mutex_destroy(&h->token_mu);
   memset(h, 0, sizeof *h);
+}
+
+int sc_http_set_token(struct sc_http *h, const char *token)
+{
+  char *copy = token ? strdup(token) : NULL;
+
+  if (token && !copy)
+    return SC_ENOMEM;
+  pthread_mutex_lock(&h->token_mu);
+  free(h->token);
+  h->token = copy;
+  pthread_mutex_unlock(&h->token_mu);
+  return 0;
 }
 
 void sc_http_reply_release(struct sc_http_reply *r)
@@ -118,10 +133,14 @@ static struct curl_slist *http_setup(struct sc_http *h, const char *method,
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)h->abort);
   headers = curl_slist_append(headers, "Accept: application/json");
   headers = curl_slist_append(headers, "Expect:");
-  if (h->token) {
+  pthread_mutex_lock(&h->token_mu);
+  if (h->token)
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", h->token);
+  else
+    auth[0] = '\0';
+  pthread_mutex_unlock(&h->token_mu);
+  if (auth[0])
     headers = curl_slist_append(headers, auth);
-  }
   if (payload) {
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);

@@ -8,6 +8,7 @@
 #define SC_UTIL_HTTP_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -15,7 +16,8 @@ struct sc_http {
   void *curl;          /* CURL easy handle */
   void *multi;         /* CURLM used when abort is set, so a wakeup is prompt */
   char *base;          /* "http://host:port", no trailing slash (owned) */
-  char *token;         /* bearer token or NULL (owned) */
+  char *token;         /* bearer token or NULL (owned; guarded by token_mu) */
+  pthread_mutex_t token_mu;
   atomic_int *abort;   /* when set and non-zero, transfers stop early; another
                           thread may set it (then sc_http_wakeup) */
   char error[256];     /* transport error detail of the last call */
@@ -32,8 +34,12 @@ struct sc_http_reply {
  * Returns 0, SC_ENOMEM or SC_ENET when libcurl cannot start. */
 int sc_http_init(struct sc_http *h, const char *base, const char *token);
 
-/* Frees the handle and strings. Safe on a zeroed struct. */
+/* Frees the handle and strings. Safe on a zeroed struct after init. */
 void sc_http_release(struct sc_http *h);
+
+/* Replaces the bearer token (copied) for the next calls; another thread may
+ * be calling meanwhile. Returns 0 or SC_ENOMEM (the old token stays). */
+int sc_http_set_token(struct sc_http *h, const char *token);
 
 /* Calls method on base+path with body (borrowed, may be NULL) and waits at
  * most timeout_ms. On 0 the reply is filled (caller releases it); on

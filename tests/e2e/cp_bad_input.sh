@@ -135,8 +135,9 @@ check_eq "no node 'evil' registered" "$(sc_nodes_json | jq '[.nodes[] | select(.
 call "$SC_AGENT_TOKEN" POST /v1/agent/register "${J[@]}" --data-binary '{"name": 5}'
 expect "agent register with a bad name" 400 bad_request - name
 # A wait that is not an integer in 0..60 is refused (it was read as 0).
+node_a=$("$SUPERCELL" token create --kind agent --node node-a) || fail "token create --node node-a"
 for w in abc 5x -1 61 ''; do
-  call "$SC_AGENT_TOKEN" GET "/v1/agent/assignments?name=node-a&wait=$w"
+  call "$node_a" GET "/v1/agent/assignments?name=node-a&wait=$w"
   expect "assignments with wait='$w'" 400 bad_request wait "'wait' must be an integer between 0 and 60"
 done
 

@@ -86,12 +86,15 @@ sc_api_schema POST /v1/jobs 400 Error "${J[@]}" --data '{"name": "x"}'
 sc_api_schema GET /healthz 200 "GET /healthz 200"
 sc_api_schema GET /v1/stats 200 "GET /v1/stats 200"
 sc_api_schema POST /v1/tokens 201 "POST /v1/tokens 201" "${J[@]}" --data '{"kind": "user", "tenant": "t1"}'
-SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema POST /v1/agent/heartbeat 404 Error "${J[@]}" \
+sc_api_schema POST /v1/agent/heartbeat 404 Error "${J[@]}" \
   --data '{"name": "no-such-node", "running": []}'
 SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema POST /v1/agent/register 200 "POST /v1/agent/register 200" \
   "${J[@]}" --data '{"name": "schema-node", "cpu_milli": 1000, "memory_mib": 1024,
   "devices": [{"index": 0, "vendor": "nvidia", "model": "T4"}], "running": ["j-999999.0"]}'
-SUPERCELL_TOKEN=$SC_AGENT_TOKEN sc_api_schema GET "/v1/agent/assignments?name=schema-node&wait=0" 200 \
+cred=$(jq -r .credential "$SC_TMP/api.body")
+check "a bootstrap registration returns the node's credential" grep -qE '^[0-9a-f]{64}$' <<<"$cred"
+SUPERCELL_TOKEN=$cred sc_api_schema GET "/v1/agent/assignments?name=schema-node&wait=0" 200 \
   "GET /v1/agent/assignments 200"
+sc_api_schema GET /v1/tokens 200 "GET /v1/tokens 200"
 
 sc_finish

@@ -192,10 +192,11 @@ sc_start_server() {
   export SUPERCELL_TOKEN=$SC_ADMIN_TOKEN
 }
 
-# Creates an agent token through the CLI into $SC_TMP/agent.token.
+# Creates a bootstrap agent token through the CLI into $SC_TMP/agent.token
+# (agents register with it and get their node's own credential back).
 sc_make_agent_token() {
   local tok
-  tok=$("$SUPERCELL" token create --kind agent --tenant default) || fail "token create --kind agent"
+  tok=$("$SUPERCELL" token create --kind agent) || fail "token create --kind agent"
   [[ $tok =~ ^[0-9a-f]{64}$ ]] || fail "agent token looks wrong: '$tok'"
   (umask 077; echo "$tok" >"$SC_TMP/agent.token")
   SC_AGENT_TOKEN=$tok

@@ -287,6 +287,12 @@ static bool settle(struct sc_agent *a, enum sc_client_rc rc, const char *what)
     atomic_store(&a->registered, false);
     return false;
   case SC_CLIENT_DENIED:
+    if (a->has_credential) { /* revoked? registering falls back to cfg.token */
+      sc_warn("%s: %s: registering again", what, a->client.error);
+      atomic_store(&a->registered, false);
+      return false;
+    }
+    /* fall through */
   case SC_CLIENT_LATER:
     sc_warn("%s: %s", what, a->client.error);
     a->backoff_ms = RETRY_MS;

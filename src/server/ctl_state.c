@@ -236,6 +236,8 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
   struct ctl_event_args fail = {.node = a->node, .attempt = -1};
   char reason[64];
 
+  if (t->node != a->node && t->alive_node != a->node)
+    return; /* no process of this task runs there: nothing to settle */
   if (a->attempt >= 0 && a->attempt != t->attempt) {
     /* Another attempt's process ended: it no longer holds resources there. */
     if (t->alive_node == a->node && (t->alive_attempt == a->attempt || t->alive_attempt < 0))

@@ -103,20 +103,24 @@ static int agent_lock(struct sc_agent *a, char *err, size_t size)
 
 static void agent_cgroups(struct sc_agent *a)
 {
-  char root[4096], err[512];
+  const char *base = a->cfg.cgroup_base ? a->cfg.cgroup_base : "/sys/fs/cgroup";
+  char name[4096], err[512];
+  size_t blen = strlen(base);
 
   if (a->cfg.cgroup_root && !*a->cfg.cgroup_root)
     return;
-  if (a->cfg.cgroup_root)
-    snprintf(root, sizeof root, "%s", a->cfg.cgroup_root);
+  if (!a->cfg.cgroup_root)
+    snprintf(name, sizeof name, "supercell/%s", a->cfg.name);
+  else if (strncmp(a->cfg.cgroup_root, base, blen) == 0 && a->cfg.cgroup_root[blen] == '/')
+    snprintf(name, sizeof name, "%s", a->cfg.cgroup_root + blen + 1); /* a full v2 path */
   else
-    snprintf(root, sizeof root, "/sys/fs/cgroup/supercell/%s", a->cfg.name);
-  if (sc_cgroup_setup(root, err, sizeof err) != 0) {
-    sc_warn("cgroups: %s; tasks run without memory and CPU limits", err);
+    snprintf(name, sizeof name, "%s", a->cfg.cgroup_root);
+  if (sc_cgroup_setup(&a->cgroups, base, name, err, sizeof err) != 0) {
+    sc_warn("cgroups: %s; tasks run without memory, CPU, process and device limits", err);
     return;
   }
-  a->cgroup_root = strdup(root);
-  sc_info("cgroups: task limits under %s", root);
+  sc_info("cgroups: task limits on cgroup v%d under %s", a->cgroups.version,
+          a->cgroups.root[0] ? a->cgroups.root[0] : a->cgroups.root[SC_CG_MEMORY]);
 }
 
 /* Both clients call with token (NULL: the configured one). */
@@ -232,7 +236,7 @@ void sc_agent_free(struct sc_agent *a)
     close(a->lock_fd);
   free(a->tasks_dir);
   free(a->credential_path);
-  free(a->cgroup_root);
+  sc_cgroups_release(&a->cgroups);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->wake);
   free(a);

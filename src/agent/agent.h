@@ -20,7 +20,12 @@ struct sc_agent_config {
   const char *token;        /* agent token */
   const char *name;         /* node name */
   const char *state_dir;    /* where tasks, logs and exit codes live */
-  const char *cgroup_root;  /* NULL: /sys/fs/cgroup/supercell/<name>; "" = off */
+  const char *cgroup_root;  /* subtree under each cgroup hierarchy; NULL:
+                               supercell/<name>; "" = no cgroups */
+  const char *cgroup_base;  /* where the hierarchies are mounted; NULL:
+                               /sys/fs/cgroup */
+  const char *dev_dir;      /* where device nodes are; NULL: /dev */
+  int64_t task_pids_max;    /* processes per task; 0: 16384 */
   struct sc_devices devices;
   int64_t cpu_milli, memory_mib;
   json_t *labels;           /* object of strings (borrowed) */

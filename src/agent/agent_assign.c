@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent/agent_int.h"
@@ -38,13 +40,49 @@ static int local_rank(struct sc_agent *a, const struct sc_client_assignments *as
   return rank;
 }
 
-static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec)
+#define TASK_PIDS_MAX 16384
+
+/* Devices every task may open (as runc allows): null, zero, full, random,
+ * urandom, tty, ptmx and the pseudo-terminals. */
+static const struct sc_cgroup_device basic_devices[] = {
+  {'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8}, {'c', 1, 9},
+  {'c', 5, 0}, {'c', 5, 2}, {'c', 136, -1},
+};
+
+/* Adds the device nodes of node device index (found under dev_dir) to l. */
+static void allow_device(struct sc_agent *a, int index, struct sc_cgroup_limits *l)
 {
+  const char *dir = a->cfg.dev_dir ? a->cfg.dev_dir : "/dev";
+  char names[SC_DEVICE_NODES_MAX][64], path[4200];
+  int n = sc_devices_nodes(&a->cfg.devices, index, names, SC_DEVICE_NODES_MAX);
+  struct stat st;
+
+  for (int i = 0; i < n && l->ndev < SC_CGROUP_MAX_DEVICES; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (stat(path, &st) != 0 || (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+      continue; /* declared but absent (tests, a driver not loaded) */
+    l->dev[l->ndev++] = (struct sc_cgroup_device){S_ISCHR(st.st_mode) ? 'c' : 'b',
+                                                  (int)major(st.st_rdev), (int)minor(st.st_rdev)};
+  }
+}
+
+/* The cgroup of a task (named after its dir: one per attempt): its memory,
+ * CPU, processes and only its devices. */
+static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec, const char *dir)
+{
+  const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  struct sc_cgroup_limits l = {.memory_mib = spec->memory_mib, .cpu_milli = spec->cpu_milli,
+                               .devices = true};
   char *path = NULL;
 
-  if (a->cgroup_root &&
-      sc_cgroup_create(a->cgroup_root, spec->task_id, spec->memory_mib, spec->cpu_milli,
-                       &path) != 0)
+  if (!a->cgroups.version)
+    return NULL;
+  l.pids_max = a->cfg.task_pids_max > 0 ? a->cfg.task_pids_max : TASK_PIDS_MAX;
+  for (size_t i = 0; i < sizeof basic_devices / sizeof basic_devices[0]; i++)
+    l.dev[l.ndev++] = basic_devices[i];
+  for (int i = 0; i < spec->ndevices; i++)
+    allow_device(a, spec->devices[i], &l);
+  if (sc_cgroup_create(&a->cgroups, name, &l, &path) != 0)
     sc_warn("task %s: cannot create its cgroup; running without limits", spec->task_id);
   return path;
 }
@@ -77,7 +115,7 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
     sc_task_spec_release(spec);
     return;
   }
-  cgroup = task_cgroup(a, &t->spec);
+  cgroup = task_cgroup(a, &t->spec, t->dir);
   how.envp = envp;
   how.cgroup = cgroup;
   rc = sc_task_start(t, &how);

@@ -183,6 +183,8 @@ static json_t *update_json(const struct sc_client_update *u)
     json_object_set_new(o, "exit_code", u->exit_code >= 0 ? json_integer(u->exit_code)
                                                           : json_null());
     json_object_set_new(o, "signal", u->signal > 0 ? json_integer(u->signal) : json_null());
+    if (u->reason)
+      json_object_set_new(o, "reason", json_string(u->reason));
   }
   return o;
 }

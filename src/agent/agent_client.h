@@ -45,6 +45,8 @@ struct sc_client_update {
   bool exited;
   int64_t pid;
   int exit_code, signal;   /* exited: -1 / 0 when unknown */
+  const char *reason;      /* exited: why, when the agent knows better than
+                              the signal ("out of memory"), or NULL */
 };
 
 /* What the node offers, for register. */

@@ -50,8 +50,13 @@ static void agent_usage(FILE *out)
     "  --state-dir DIR        task state, logs and exit codes (default\n"
     "                         $SUPERCELL_HOME/agents/NODE or ~/.supercell/agents/NODE)\n"
     "  --heartbeat DURATION   heartbeat interval (default: the controller's)\n"
-    "  --cgroup-root DIR      cgroup v2 dir for task limits (default\n"
-    "                         /sys/fs/cgroup/supercell/NODE); --no-cgroups: none\n"
+    "  --cgroup-root PATH     the agent's subtree in each cgroup hierarchy\n"
+    "                         (default supercell/NODE): cgroup v2 where its mount\n"
+    "                         has controllers, else the v1 memory, cpu, pids and\n"
+    "                         devices hierarchies; --no-cgroups: tasks run\n"
+    "                         without memory, CPU, process and device limits\n"
+    "  --dev-dir DIR          where device nodes are (default /dev)\n"
+    "  --task-pids-max N      processes per task (default 16384)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -149,6 +154,15 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     o->cfg.heartbeat_ms = v;
     return 0;
   case 'g': o->cfg.cgroup_root = arg; return 0;
+  case 'D': o->cfg.dev_dir = arg; return 0;
+  case 'P': {
+    char *end;
+    long long n = strtoll(arg, &end, 10);
+    if (*end || n <= 0 || n > 4194304)
+      return bad_flag("--task-pids-max", arg, "want a number of processes, 1..4194304");
+    o->cfg.task_pids_max = n;
+    return 0;
+  }
   case 'G': o->cfg.cgroup_root = ""; return 0;
   case 'L': o->log_level = arg; return 0;
   case 'h': return -1;
@@ -165,6 +179,7 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"memory", required_argument, NULL, 'm'}, {"label", required_argument, NULL, 'l'},
     {"state-dir", required_argument, NULL, 'S'}, {"heartbeat", required_argument, NULL, 'b'},
     {"cgroup-root", required_argument, NULL, 'g'}, {"no-cgroups", no_argument, NULL, 'G'},
+    {"dev-dir", required_argument, NULL, 'D'}, {"task-pids-max", required_argument, NULL, 'P'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };

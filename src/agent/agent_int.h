@@ -18,12 +18,13 @@
 
 #include "agent/agent.h"
 #include "agent/agent_client.h"
+#include "agent/cgroup.h"
 #include "agent/task_table.h"
 
 struct sc_agent {
   struct sc_agent_config cfg;
   char *tasks_dir;
-  char *cgroup_root;         /* NULL when cgroups are not used */
+  struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */
   char **base_env;           /* the agent's environment (borrowed) */
   struct sc_task_table tasks;
   /* Shared by both threads, without a lock: */

@@ -200,7 +200,8 @@ static int collect_reports(struct sc_agent *a, struct report *r, int max)
       snprintf(r[n].task_id, sizeof r[n].task_id, "%s", t->spec.task_id);
       r[n].u = (struct sc_client_update){.task_id = r[n].task_id, .attempt = t->spec.attempt,
                                          .exited = k == 1, .pid = t->pid,
-                                         .exit_code = t->exit_code, .signal = t->signal};
+                                         .exit_code = t->exit_code, .signal = t->signal,
+                                         .reason = k == 1 && t->oom ? "out of memory" : NULL};
       n++;
     }
   }

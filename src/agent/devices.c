@@ -168,3 +168,44 @@ int sc_devices_discover_nvml_lib(struct sc_devices *d, const char *path)
   dlclose(lib);
   return found;
 }
+
+/* A vendor's node naming: the per-device node pattern (%d: index among the
+ * vendor's devices, plus offset) and its control nodes. */
+struct vendor_nodes {
+  const char *vendor, *pattern;
+  int offset;
+  const char *control[5];
+};
+
+static const struct vendor_nodes vendor_nodes[] = {
+  {"nvidia", "nvidia%d", 0,
+   {"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset", NULL}},
+  {"ascend", "davinci%d", 0, {"davinci_manager", "devmm_svm", "hisi_hdc", NULL}},
+  {"huawei", "davinci%d", 0, {"davinci_manager", "devmm_svm", "hisi_hdc", NULL}},
+  {"amd", "dri/renderD%d", 128, {"kfd", NULL}},
+  {"cambricon", "cambricon_dev%d", 0, {"cambricon_ctl", NULL}},
+};
+
+int sc_devices_nodes(const struct sc_devices *d, int index, char names[][64], int max)
+{
+  const struct vendor_nodes *v = NULL;
+  int local = sc_devices_vendor_index(d, index), n = 0;
+  const char *vendor = NULL;
+
+  for (int i = 0; i < d->count; i++)
+    if (d->dev[i].index == index)
+      vendor = d->dev[i].vendor;
+  if (local < 0 || !vendor || max <= 0)
+    return 0;
+  for (size_t i = 0; i < sizeof vendor_nodes / sizeof vendor_nodes[0]; i++)
+    if (strcmp(vendor_nodes[i].vendor, vendor) == 0)
+      v = &vendor_nodes[i];
+  if (!v) {
+    snprintf(names[n++], 64, "%.40s%d", vendor, local);
+    return n;
+  }
+  snprintf(names[n++], 64, v->pattern, local + v->offset);
+  for (int k = 0; v->control[k] && n < max; k++)
+    snprintf(names[n++], 64, "%s", v->control[k]);
+  return n;
+}

@@ -45,4 +45,16 @@ int sc_devices_vendor_index(const struct sc_devices *d, int index);
 /* Returns a new JSON array of {"index","vendor","model","memory_mib"}. */
 json_t *sc_devices_to_json(const struct sc_devices *d);
 
+#define SC_DEVICE_NODES_MAX 8
+
+/*
+ * The device nodes a task using node device index needs, relative to the
+ * device directory: the device's own node (by its index among the
+ * vendor's devices: nvidiaN, davinciN, dri/renderD(128+N), cambricon_devN,
+ * <vendor>N for others) and the vendor's control nodes (nvidiactl,
+ * nvidia-uvm ...; davinci_manager ...; kfd). Returns how many were written
+ * to names (each up to 64 bytes), 0 for an unknown index.
+ */
+int sc_devices_nodes(const struct sc_devices *d, int index, char names[][64], int max);
+
 #endif

@@ -164,7 +164,8 @@ struct launch_plan {
   const char *exec_path;
   char **argv, **envp;
   const char *workdir;
-  int log_fd, null_fd, cg_fd, pipe_w;
+  int log_fd, null_fd, pipe_w;
+  int cg_fds[SC_CG_NCTRL];   /* cgroup.procs of the task's cgroups, -1 */
   char pid_path[4200], exit_path[4200], exit_tmp[4200];
   char err_prefix[600];
 };
@@ -235,10 +236,11 @@ static void run_task(const struct launch_plan *p)
   int err;
 
   setpgid(0, 0);
-  if (p->cg_fd >= 0) {
-    safe_write(p->cg_fd, "0");
-    close(p->cg_fd);
-  }
+  for (int i = 0; i < SC_CG_NCTRL; i++)
+    if (p->cg_fds[i] >= 0) {
+      safe_write(p->cg_fds[i], "0");
+      close(p->cg_fds[i]);
+    }
   dup2(p->null_fd, 0);
   dup2(p->log_fd, 1);
   dup2(p->log_fd, 2);
@@ -269,7 +271,10 @@ static void run_task(const struct launch_plan *p)
  * /dev/null so the supervisor holds none of the agent's pipes. */
 static void supervisor_fds(const struct launch_plan *p)
 {
-  int keep[4] = {p->log_fd, p->null_fd, p->pipe_w, p->cg_fd}, n = 4, lo = 3;
+  int keep[3 + SC_CG_NCTRL] = {p->log_fd, p->null_fd, p->pipe_w}, n = 3 + SC_CG_NCTRL, lo = 3;
+
+  for (int i = 0; i < SC_CG_NCTRL; i++)
+    keep[3 + i] = p->cg_fds[i];
 
   dup2(p->null_fd, 0);
   dup2(p->null_fd, 1);
@@ -325,8 +330,9 @@ static void supervise(const struct launch_plan *p)
   close(p->pipe_w);
   close(p->log_fd);
   close(p->null_fd);
-  if (p->cg_fd >= 0)
-    close(p->cg_fd);
+  for (int i = 0; i < SC_CG_NCTRL; i++)
+    if (p->cg_fds[i] >= 0)
+      close(p->cg_fds[i]);
   while (waitpid(task, &status, 0) < 0)
     if (errno != EINTR) {
       status = SIGKILL; /* reads as killed by signal 9 */
@@ -383,7 +389,9 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   char path[4200];
 
   memset(p, 0, sizeof *p);
-  p->log_fd = p->null_fd = p->cg_fd = p->pipe_w = -1;
+  p->log_fd = p->null_fd = p->pipe_w = -1;
+  for (int i = 0; i < SC_CG_NCTRL; i++)
+    p->cg_fds[i] = -1;
   p->argv = t->spec.argv;
   if (!p->argv) {
     shell_argv[0] = "/bin/sh", shell_argv[1] = "-c", shell_argv[2] = t->spec.shell;
@@ -402,8 +410,8 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   p->log_fd = open(sc_task_path(t, "log", path, sizeof path),
                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   p->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (how->cgroup)
-    p->cg_fd = sc_cgroup_open_procs(how->cgroup);
+  if (how->cgroup && sc_cgroup_open_procs(how->cgroup, p->cg_fds) < 0)
+    return SC_EIO; /* a task never runs outside the limits it was given */
   return p->log_fd < 0 || p->null_fd < 0 ? SC_EIO : 0;
 }
 
@@ -414,8 +422,9 @@ static void plan_release(struct launch_plan *p)
     close(p->log_fd);
   if (p->null_fd >= 0)
     close(p->null_fd);
-  if (p->cg_fd >= 0)
-    close(p->cg_fd);
+  for (int i = 0; i < SC_CG_NCTRL; i++)
+    if (p->cg_fds[i] >= 0)
+      close(p->cg_fds[i]);
 }
 
 /* Marks a task that could not start as exited 127 (exit file included). */
@@ -513,8 +522,12 @@ static void mark_exited(struct sc_task *t, int64_t now_ms)
   t->exited = true;
   t->exited_at_ms = now_ms;
   t->kill_at_ms = 0;
-  if (t->cgroup)
+  if (t->cgroup) {
+    /* It failed and the kernel killed a process of it for its memory
+     * limit (the task itself, or a child the shell waited for): say so. */
+    t->oom = (t->signal > 0 || t->exit_code != 0) && sc_cgroup_oom_kills(t->cgroup) > 0;
     sc_cgroup_kill(t->cgroup);
+  }
 }
 
 bool sc_task_poll(struct sc_task *t, int64_t now_ms)

@@ -32,6 +32,7 @@ struct sc_task {
   bool exited;
   int exit_code;             /* >= 0 when it exited, else -1 */
   int signal;                /* > 0 when a signal ended it, else 0 */
+  bool oom;                  /* the kernel killed it for its memory limit */
   bool running_sent;         /* "running" acknowledged (or adopted) */
   bool exit_sent;            /* final status acknowledged */
   int64_t log_sent;          /* log bytes acknowledged by the controller */

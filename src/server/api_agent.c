@@ -322,6 +322,8 @@ static bool parse_update(json_t *v, size_t i, struct sc_http_resp *resp,
                                  strcmp(json_string_value(state), "exited") != 0))
     return bad(resp, field, "'state' must be running or exited");
   u->exited = strcmp(json_string_value(state), "exited") == 0;
+  if (json_is_string(json_object_get(v, "reason")))
+    snprintf(u->reason, sizeof u->reason, "%s", json_string_value(json_object_get(v, "reason")));
   u->attempt = json_is_integer(json_object_get(v, "attempt"))
                  ? (int)json_integer_value(json_object_get(v, "attempt"))
                  : -1;

@@ -114,6 +114,8 @@ struct sc_agent_update {
   bool exited;                       /* false: running */
   int64_t pid;
   int exit_code, signal;             /* -1 unknown */
+  char reason[64];                   /* exited: the agent's reason ("out of
+                                        memory"), "" when none */
 };
 
 /* Tasks an agent must kill. Caller-owned (zero it before use); release

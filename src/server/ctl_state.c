@@ -266,7 +266,9 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
     job_check_done(c, j, b);
     return;
   }
-  if (a->signal > 0)
+  if (a->reason && strcmp(a->reason, "out of memory") == 0)
+    snprintf(reason, sizeof reason, "out of memory");
+  else if (a->signal > 0)
     snprintf(reason, sizeof reason, "killed by signal %d", a->signal);
   else
     snprintf(reason, sizeof reason, "exit code %d", a->exit_code);

@@ -119,12 +119,17 @@ sc_kill_everything() {
   [ -z "$left" ] || echo "warning [$SC_NAME]: processes left: $left"
 }
 
+# Commands a test adds (sc_at_exit CMD...) run after everything is killed.
+SC_AT_EXIT=()
+sc_at_exit() { SC_AT_EXIT+=("$*"); }
+
 sc_on_exit() {
-  local rc=$?
+  local rc=$? cmd
   trap - EXIT INT TERM
   set +e
   [ -n "${SC_WATCHDOG:-}" ] && { kill -- "-$SC_WATCHDOG" 2>/dev/null; wait "$SC_WATCHDOG" 2>/dev/null; }
   sc_kill_everything 2>/dev/null
+  for cmd in "${SC_AT_EXIT[@]}"; do eval "$cmd" 2>/dev/null; done
   if [ -n "${SC_KEEP_TMP:-}" ]; then
     echo "[$SC_NAME] kept $SC_TMP" >&2
   else

@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     const char *args[] = {"agent", "--server", srv.url, "--token-file", token_file, "--name",
                           "bench-node", "--devices", "nvidia:A100-80G:8", "--cpu", "16000",
                           "--memory", "16Gi", "--state-dir", agent_dir, "--no-cgroups",
-                          "--log-level", "warn", NULL};
+                          "--share", stamps, "--log-level", "warn", NULL};
     agent = bh_spawn(sc, args, agent_log);
   }
   h = bh_curl_new(srv.token, &headers, &out);

@@ -219,6 +219,10 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
     return rc;
   }
   agent_cgroups(a);
+  a->isolate = cfg->isolation == SC_ISOLATION_NAMESPACES ||
+               (cfg->isolation == SC_ISOLATION_AUTO && geteuid() == 0);
+  sc_info("tasks run %s", a->isolate ? "in their own PID, mount, IPC and UTS namespaces"
+                                     : "in the agent's namespaces (no isolation)");
   scan_tasks(a, true);
   a->next_gc_ms = sc_clock_mono_ms() + GC_MS;
   *out = a;

@@ -26,11 +26,19 @@ struct sc_agent_config {
                                /sys/fs/cgroup */
   const char *dev_dir;      /* where device nodes are; NULL: /dev */
   int64_t task_pids_max;    /* processes per task; 0: 16384 */
+  int isolation;            /* SC_ISOLATION_* */
+  int nhide, nshare;
+  const char *hide[6];      /* dirs tasks never see (the agent's state dir too) */
+  const char *share[8];     /* host dirs bound into every task's view */
   struct sc_devices devices;
   int64_t cpu_milli, memory_mib;
   json_t *labels;           /* object of strings (borrowed) */
   int64_t heartbeat_ms;     /* 0: as the controller says */
 };
+
+/* How tasks run: in their own namespaces (the default when the agent is
+ * root) or sharing the agent's view of the node. */
+enum { SC_ISOLATION_AUTO, SC_ISOLATION_NAMESPACES, SC_ISOLATION_NONE };
 
 struct sc_agent;
 

@@ -87,6 +87,43 @@ static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec, co
   return path;
 }
 
+/* The view of a task (a new struct the caller frees), NULL without
+ * isolation; *failed when it could not be prepared (the task must not run
+ * then). */
+static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_spec *spec,
+                                       bool *failed)
+{
+  const char *hide[8];
+  char names[SC_SANDBOX_MAX_DEV][64];
+  struct sc_sandbox *sb;
+  int nhide = 0, n = 0;
+
+  *failed = false;
+  if (!a->isolate)
+    return NULL;
+  if (!(sb = calloc(1, sizeof *sb))) {
+    *failed = true;
+    return NULL;
+  }
+  hide[nhide++] = a->cfg.state_dir;
+  for (int i = 0; i < a->cfg.nhide && nhide < 8; i++)
+    hide[nhide++] = a->cfg.hide[i];
+  for (int i = 0; i < spec->ndevices; i++) {
+    char dn[SC_DEVICE_NODES_MAX][64];
+    int k = sc_devices_nodes(&a->cfg.devices, spec->devices[i], dn, SC_DEVICE_NODES_MAX);
+    for (int j = 0; j < k && n < SC_SANDBOX_MAX_DEV; j++) {
+      bool dup = false;
+      for (int m = 0; m < n && !dup; m++)
+        dup = strcmp(names[m], dn[j]) == 0;
+      if (!dup)
+        memcpy(names[n++], dn[j], 64);
+    }
+  }
+  sc_sandbox_prepare(sb, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
+                     a->cfg.dev_dir, (const char(*)[64])names, n);
+  return sb;
+}
+
 /* Wakes the main loop: it has something to send. */
 static void wake_main(struct sc_agent *a)
 {
@@ -103,6 +140,8 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   struct sc_task_launch how = {0};
   struct sc_task *t;
   char *cgroup = NULL, **envp = NULL, dir[4200];
+  struct sc_sandbox *sandbox;
+  bool no_view;
   int rc;
 
   sc_task_dir_name(a->tasks_dir, spec, dir, sizeof dir);
@@ -116,9 +155,14 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
     return;
   }
   cgroup = task_cgroup(a, &t->spec, t->dir);
+  sandbox = task_sandbox(a, &t->spec, &no_view);
   how.envp = envp;
   how.cgroup = cgroup;
-  rc = sc_task_start(t, &how);
+  how.sandbox = sandbox;
+  rc = no_view ? SC_EIO : sc_task_start(t, &how);
+  if (no_view)
+    sc_error("task %s: cannot prepare its view of the node: not started", t->spec.task_id);
+  free(sandbox);
   if (rc)
     sc_error("task %s: cannot start: %s", t->spec.task_id, sc_strerror(rc));
   else

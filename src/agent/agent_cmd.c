@@ -56,6 +56,13 @@ static void agent_usage(FILE *out)
     "                         devices hierarchies; --no-cgroups: tasks run\n"
     "                         without memory, CPU, process and device limits\n"
     "  --dev-dir DIR          where device nodes are (default /dev)\n"
+    "  --isolation MODE       namespaces: each task in its own PID, mount, IPC\n"
+    "                         and UTS namespaces, with a fresh /proc, private\n"
+    "                         /tmp and /dev, only its own devices, and the\n"
+    "                         state dir hidden (the default as root); none\n"
+    "  --hide DIR             a directory tasks never see; repeatable\n"
+    "  --share DIR            a host directory bound into every task's view;\n"
+    "                         repeatable\n"
     "  --task-pids-max N      processes per task (default 16384)\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
     "  -h, --help             show this help\n"
@@ -155,6 +162,24 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     return 0;
   case 'g': o->cfg.cgroup_root = arg; return 0;
   case 'D': o->cfg.dev_dir = arg; return 0;
+  case 'I':
+    if (strcmp(arg, "namespaces") == 0)
+      o->cfg.isolation = SC_ISOLATION_NAMESPACES;
+    else if (strcmp(arg, "none") == 0)
+      o->cfg.isolation = SC_ISOLATION_NONE;
+    else
+      return bad_flag("--isolation", arg, "want namespaces or none");
+    return 0;
+  case 'H':
+    if (arg[0] != '/' || o->cfg.nhide >= 6)
+      return bad_flag("--hide", arg, "want an absolute path (at most 6)");
+    o->cfg.hide[o->cfg.nhide++] = arg;
+    return 0;
+  case 'R':
+    if (arg[0] != '/' || o->cfg.nshare >= 8)
+      return bad_flag("--share", arg, "want an absolute path (at most 8)");
+    o->cfg.share[o->cfg.nshare++] = arg;
+    return 0;
   case 'P': {
     char *end;
     long long n = strtoll(arg, &end, 10);
@@ -180,6 +205,8 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"state-dir", required_argument, NULL, 'S'}, {"heartbeat", required_argument, NULL, 'b'},
     {"cgroup-root", required_argument, NULL, 'g'}, {"no-cgroups", no_argument, NULL, 'G'},
     {"dev-dir", required_argument, NULL, 'D'}, {"task-pids-max", required_argument, NULL, 'P'},
+    {"isolation", required_argument, NULL, 'I'}, {"hide", required_argument, NULL, 'H'},
+    {"share", required_argument, NULL, 'R'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };

@@ -19,12 +19,14 @@
 #include "agent/agent.h"
 #include "agent/agent_client.h"
 #include "agent/cgroup.h"
+#include "agent/sandbox.h"
 #include "agent/task_table.h"
 
 struct sc_agent {
   struct sc_agent_config cfg;
   char *tasks_dir;
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */
+  bool isolate;              /* tasks get their own namespaces and view */
   char **base_env;           /* the agent's environment (borrowed) */
   struct sc_task_table tasks;
   /* Shared by both threads, without a lock: */

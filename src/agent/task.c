@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/sandbox.h"
 #include "util/error.h"
 
 const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, size_t size)
@@ -166,6 +168,8 @@ struct launch_plan {
   const char *workdir;
   int log_fd, null_fd, pipe_w;
   int cg_fds[SC_CG_NCTRL];   /* cgroup.procs of the task's cgroups, -1 */
+  int status_r, status_w;    /* the task's wait status, from its init */
+  const struct sc_sandbox *sandbox; /* NULL: no namespaces */
   char pid_path[4200], exit_path[4200], exit_tmp[4200];
   char err_prefix[600];
 };
@@ -230,23 +234,32 @@ static void reset_signals(void)
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void run_task(const struct launch_plan *p)
+/* Moves the calling process into the task's cgroups and closes them. */
+static void join_cgroups(const struct launch_plan *p)
 {
-  char num[32];
-  int err;
-
-  setpgid(0, 0);
   for (int i = 0; i < SC_CG_NCTRL; i++)
     if (p->cg_fds[i] >= 0) {
       safe_write(p->cg_fds[i], "0");
       close(p->cg_fds[i]);
     }
+}
+
+static void run_task(const struct launch_plan *p, bool joined)
+{
+  char num[32];
+  int err;
+
+  setpgid(0, 0);
+  if (!joined)
+    join_cgroups(p);
   dup2(p->null_fd, 0);
   dup2(p->log_fd, 1);
   dup2(p->log_fd, 2);
   close(p->log_fd);
   close(p->null_fd);
   close(p->pipe_w);
+  if (p->status_w >= 0)
+    close(p->status_w);
   reset_signals();
   if (p->workdir && chdir(p->workdir) != 0) {
     err = errno;
@@ -256,6 +269,18 @@ static void run_task(const struct launch_plan *p)
     safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
     safe_write(2, "\n");
     _exit(127);
+  }
+  if (p->sandbox) {
+    const char *step;
+    if (sc_sandbox_drop_privileges(&step) != 0) {
+      err = errno;
+      safe_write(2, "supercell: cannot isolate the task: ");
+      safe_write(2, step);
+      safe_write(2, ": ");
+      safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
+      safe_write(2, "\n");
+      _exit(127);
+    }
   }
   execve(p->exec_path, p->argv, p->envp);
   err = errno;
@@ -269,12 +294,16 @@ static void run_task(const struct launch_plan *p)
 
 /* Closes every fd above 2 except the plan's, after pointing 0-2 at
  * /dev/null so the supervisor holds none of the agent's pipes. */
+#define KEEP_FIXED 5
 static void supervisor_fds(const struct launch_plan *p)
 {
-  int keep[3 + SC_CG_NCTRL] = {p->log_fd, p->null_fd, p->pipe_w}, n = 3 + SC_CG_NCTRL, lo = 3;
+  int keep[KEEP_FIXED + SC_CG_NCTRL] = {
+    p->log_fd, p->null_fd, p->pipe_w, p->status_r, p->status_w};
+  int n = KEEP_FIXED, lo = 3;
 
   for (int i = 0; i < SC_CG_NCTRL; i++)
-    keep[3 + i] = p->cg_fds[i];
+    keep[n++] = p->cg_fds[i];
+
 
   dup2(p->null_fd, 0);
   dup2(p->null_fd, 1);
@@ -293,6 +322,81 @@ static void supervisor_fds(const struct launch_plan *p)
     lo = keep[i] + 1;
   }
   close_range((unsigned)lo, ~0U, 0);
+}
+
+/* The task's main process inside its namespaces, seen from its init. */
+static volatile pid_t ns_task;
+
+/* init forwards what would end the task to its process group. */
+static void forward_signal(int sig)
+{
+  if (ns_task > 0)
+    kill(-ns_task, sig);
+}
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/*
+ * PID 1 of the task's namespaces: joins the cgroups, builds the view,
+ * starts the task, forwards signals to it (PID 1 ignores those it has no
+ * handler for, so the task would never see a SIGTERM), reaps orphans, and
+ * when the task ends hands its wait status to the supervisor and exits,
+ * which ends every process left in the namespace.
+ */
+static void ns_init(const struct launch_plan *p)
+{
+  struct sigaction sa;
+  sigset_t block, old;
+  const char *step;
+  pid_t child, w;
+  int status = 0, err;
+
+  setpgid(0, 0);
+  join_cgroups(p);
+  if (sc_sandbox_enter(p->sandbox, &step) != 0) {
+    err = errno;
+    safe_write(p->log_fd, "supercell: cannot isolate the task: ");
+    safe_write(p->log_fd, step);
+    safe_write(p->log_fd, ": ");
+    safe_write(p->log_fd, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
+    safe_write(p->log_fd, "\n");
+    status = 127 << 8;
+    (void)!write(p->status_w, &status, sizeof status);
+    _exit(1);
+  }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sigemptyset(&block);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+    sigaction(forwarded[i], &sa, NULL);
+    sigaddset(&block, forwarded[i]);
+  }
+  sigprocmask(SIG_BLOCK, &block, &old); /* none is lost before ns_task is set */
+  child = fork();
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    run_task(p, true);
+  }
+  if (child > 0) /* here too: a signal forwarded first would find no group */
+    setpgid(child, child);
+  ns_task = child;
+  sigprocmask(SIG_UNBLOCK, &block, NULL);
+  if (child < 0) {
+    status = 127 << 8;
+  } else {
+    for (;;) {
+      int st;
+      w = waitpid(-1, &st, 0);
+      if (w == child) {
+        status = st;
+        break;
+      }
+      if (w < 0 && errno != EINTR)
+        break;
+    }
+  }
+  (void)!write(p->status_w, &status, sizeof status);
+  _exit(0);
 }
 
 static void supervise(const struct launch_plan *p)
@@ -317,9 +421,15 @@ static void supervise(const struct launch_plan *p)
   sa.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &sa, NULL);
   supervisor_fds(p);
-  task = fork();
-  if (task == 0)
-    run_task(p);
+  if (p->sandbox) {
+    task = (pid_t)syscall(SYS_clone, SIGCHLD | sc_sandbox_clone_flags(), NULL, NULL, NULL, NULL);
+    if (task == 0)
+      ns_init(p);
+  } else {
+    task = fork();
+    if (task == 0)
+      run_task(p, false);
+  }
   if (task < 0) {
     safe_write_file(p->exit_tmp, p->exit_path, "exit ", 127, true);
     _exit(1);
@@ -333,11 +443,20 @@ static void supervise(const struct launch_plan *p)
   for (int i = 0; i < SC_CG_NCTRL; i++)
     if (p->cg_fds[i] >= 0)
       close(p->cg_fds[i]);
+  if (p->status_w >= 0)
+    close(p->status_w);
   while (waitpid(task, &status, 0) < 0)
     if (errno != EINTR) {
       status = SIGKILL; /* reads as killed by signal 9 */
       break;
     }
+  if (p->sandbox) {
+    /* The task's status comes from its init; none: init was killed
+     * (SIGKILL from the agent), and the namespace with it. */
+    int st;
+    ssize_t n = read(p->status_r, &st, sizeof st);
+    status = n == (ssize_t)sizeof st ? st : SIGKILL;
+  }
   kill(-task, SIGKILL); /* stragglers left in the task's group */
   if (WIFEXITED(status))
     safe_write_file(p->exit_tmp, p->exit_path, "exit ", WEXITSTATUS(status), true);
@@ -389,7 +508,7 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   char path[4200];
 
   memset(p, 0, sizeof *p);
-  p->log_fd = p->null_fd = p->pipe_w = -1;
+  p->log_fd = p->null_fd = p->pipe_w = p->status_r = p->status_w = -1;
   for (int i = 0; i < SC_CG_NCTRL; i++)
     p->cg_fds[i] = -1;
   p->argv = t->spec.argv;
@@ -412,6 +531,14 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   p->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (how->cgroup && sc_cgroup_open_procs(how->cgroup, p->cg_fds) < 0)
     return SC_EIO; /* a task never runs outside the limits it was given */
+  if (how->sandbox && how->sandbox->enabled) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      return SC_EIO;
+    p->status_r = fds[0];
+    p->status_w = fds[1];
+    p->sandbox = how->sandbox;
+  }
   return p->log_fd < 0 || p->null_fd < 0 ? SC_EIO : 0;
 }
 
@@ -425,6 +552,10 @@ static void plan_release(struct launch_plan *p)
   for (int i = 0; i < SC_CG_NCTRL; i++)
     if (p->cg_fds[i] >= 0)
       close(p->cg_fds[i]);
+  if (p->status_r >= 0)
+    close(p->status_r);
+  if (p->status_w >= 0)
+    close(p->status_w);
 }
 
 /* Marks a task that could not start as exited 127 (exit file included). */

@@ -42,10 +42,15 @@ struct sc_task {
   struct sc_task *next;
 };
 
-/* How to launch: the environment (borrowed) and the cgroup (may be NULL). */
+struct sc_sandbox;
+
+/* How to launch: the environment (borrowed), the cgroup (may be NULL) and
+ * the view of the node (NULL or disabled: none, the task shares the
+ * agent's). */
 struct sc_task_launch {
   char **envp;
   const char *cgroup;
+  const struct sc_sandbox *sandbox;
   const char *default_workdir; /* when the spec has none; NULL = inherit */
 };
 

@@ -354,6 +354,8 @@ static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
   argv[n++] = name;
   argv[n++] = "--state-dir";
   argv[n++] = state;
+  argv[n++] = "--hide"; /* the controller's tokens and database */
+  argv[n++] = o->state_dir;
   for (int i = 0; i < o->ndevices; i++) {
     argv[n++] = "--devices";
     argv[n++] = o->devices[i];

@@ -79,9 +79,9 @@ mA="adopt-$RANDOM$RANDOM"
 wait_cmd() { # release-file exit-code
   echo 'echo "before $SUPERCELL_TASK_ID"; for i in $(seq 600); do [ -e '"$1"' ] && break; sleep 0.1; done; echo "after $SUPERCELL_TASK_ID"; exit '"$2"
 }
-t1=$(sc_submit --name adopt-7 --gpus 1 --model A100 --env "E2E_CASE=$mA-1" -- "$(wait_cmd "$SC_TMP/rel1" 7)")
-t2=$(sc_submit --name adopt-0 --gpus 1 --model A100 --env "E2E_CASE=$mA-2" -- "$(wait_cmd "$SC_TMP/rel2" 0)")
-t3=$(sc_submit --name adopt-5 --gpus 1 --model A100 --env "E2E_CASE=$mA-3" -- "$(wait_cmd "$SC_TMP/rel3" 5)")
+t1=$(sc_submit --name adopt-7 --gpus 1 --model A100 --env "E2E_CASE=$mA-1" -- "$(wait_cmd "$SC_SHARE/rel1" 7)")
+t2=$(sc_submit --name adopt-0 --gpus 1 --model A100 --env "E2E_CASE=$mA-2" -- "$(wait_cmd "$SC_SHARE/rel2" 0)")
+t3=$(sc_submit --name adopt-5 --gpus 1 --model A100 --env "E2E_CASE=$mA-3" -- "$(wait_cmd "$SC_SHARE/rel3" 5)")
 for t in "$t1" "$t2" "$t3"; do sc_wait_state "$t" running; done
 for t in "$t1" "$t2" "$t3"; do
   wait_until 10 "output of $t" sc_logs_have "$t" '^before'
@@ -92,11 +92,20 @@ for t in "$t1" "$t2" "$t3"; do
   check "$t has a live pid (${pid0[$t]})" [ -d "/proc/${pid0[$t]}" ]
   ticks0[$t]=$(start_ticks "${pid0[$t]}")
 done
-check "t1's pid carries its marker" grep -zqxF "E2E_CASE=$mA-1" "/proc/${pid0[$t1]}/environ"
+# The pid is the task's own process, or with namespaces the init whose
+# child it is.
+marked() {
+  local p
+  for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+    grep -zqxF "$2" "/proc/$p/environ" 2>/dev/null && return 0
+  done
+  return 1
+}
+check "t1's pid carries its marker" marked "${pid0[$t1]}" "E2E_CASE=$mA-1"
 
 sc_crash "${SC_AGENT_PID[node-a]}"
 # t3 ends while no agent runs.
-touch "$SC_TMP/rel3"
+touch "$SC_SHARE/rel3"
 wait_until 5 "t3's process to end" gone "$mA-3"
 sc_start_agent node-a nvidia:A100:8
 wait_until 10 "node-a ready after the restart" node_is node-a ready
@@ -112,7 +121,7 @@ for t in "$t1" "$t2"; do
   check_eq "$t attempt" "$(jq -r '.tasks[0].attempt' <<<"$job")" 0
 done
 check_eq "node-a never counted as lost in between" "$(sc_node_state node-a)" ready
-touch "$SC_TMP/rel1" "$SC_TMP/rel2"
+touch "$SC_SHARE/rel1" "$SC_SHARE/rel2"
 sc_wait_job "$t1" failed 10
 sc_wait_job "$t2" succeeded 10
 job=$(sc_job "$t1")

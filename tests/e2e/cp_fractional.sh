@@ -29,7 +29,7 @@ no_device_over_full() {
 # 1. Eight quarter-device jobs on the A100 node, one after the other.
 ids=()
 for k in $(seq 8); do
-  ids+=("$(sc_submit --name "quarter-$k" --gpu-milli 250 --model A100 -- "$(task_cmd "$SC_TMP/release-a")")")
+  ids+=("$(sc_submit --name "quarter-$k" --gpu-milli 250 --model A100 -- "$(task_cmd "$SC_SHARE/release-a")")")
 done
 for id in "${ids[@]}"; do sc_wait_state "$id" running; done
 no_device_over_full
@@ -54,17 +54,17 @@ sc_log "quarters placed: $(device_use)"
 shared=$(sort "$SC_TMP/expect" | uniq -c | awk '$1 > 1' | wc -l)
 check "quarters share device indexes (used: $(device_use))" [ "$shared" -ge 1 ]
 check "8 quarters packed on fewer than 8 devices (used: $(device_use))" [ "$(sort -u "$SC_TMP/expect" | wc -l)" -lt 8 ]
-touch "$SC_TMP/release-a"
+touch "$SC_SHARE/release-a"
 for id in "${ids[@]}"; do sc_wait_job "$id" succeeded; done
 check_eq "shares freed" "$(sc_nodes_json | jq '[.nodes[].devices[].milli_used] | add')" 0
 
 # 2. Five quarters on the one-device T4 node: four fit, the fifth waits.
 t4=()
 for k in $(seq 4); do
-  t4+=("$(sc_submit --name "t4-$k" --gpu-milli 250 --model T4 -- "$(task_cmd "$SC_TMP/release-t4-$k")")")
+  t4+=("$(sc_submit --name "t4-$k" --gpu-milli 250 --model T4 -- "$(task_cmd "$SC_SHARE/release-t4-$k")")")
 done
 for id in "${t4[@]}"; do sc_wait_state "$id" running; done
-fifth=$(sc_submit --name t4-5 --gpu-milli 250 --model T4 -- "$(task_cmd "$SC_TMP/release-t4-5")")
+fifth=$(sc_submit --name t4-5 --gpu-milli 250 --model T4 -- "$(task_cmd "$SC_SHARE/release-t4-5")")
 end=$(($(sc_now_ms) + 2000))
 while [ "$(sc_now_ms)" -lt "$end" ]; do
   no_device_over_full
@@ -74,13 +74,13 @@ while [ "$(sc_now_ms)" -lt "$end" ]; do
 done
 check_eq "the full T4" "$(device_use)" "node-c/0=1000"
 check_eq "the fifth quarter waits" "$(sc_job_state "$fifth")" pending
-touch "$SC_TMP/release-t4-2"
+touch "$SC_SHARE/release-t4-2"
 sc_wait_job "${t4[1]}" succeeded
 sc_wait_state "$fifth" running
 no_device_over_full
 check_eq "the T4 after the swap" "$(device_use)" "node-c/0=1000"
 check_eq "the fifth's device" "$(sc_job "$fifth" | jq -c '.tasks[0] | [.node, .devices, .gpu_milli]')" '["node-c",[0],250]'
-touch "$SC_TMP/release-t4-1" "$SC_TMP/release-t4-3" "$SC_TMP/release-t4-4" "$SC_TMP/release-t4-5"
+touch "$SC_SHARE/release-t4-1" "$SC_SHARE/release-t4-3" "$SC_SHARE/release-t4-4" "$SC_SHARE/release-t4-5"
 for id in "${t4[@]}" "$fifth"; do sc_wait_job "$id" succeeded; done
 
 sc_finish

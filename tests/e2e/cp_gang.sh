@@ -14,7 +14,7 @@ sc_wait_nodes 2
 
 # Each task prints its environment, then waits (bounded) until all 8 are up:
 # the job succeeds only if the whole gang ran at once.
-bar=$SC_TMP/barrier
+bar=$SC_SHARE/barrier
 mkdir -p "$bar"
 cmd='echo "rank=$RANK world=$WORLD_SIZE local=$LOCAL_RANK index=$SUPERCELL_TASK_INDEX count=$SUPERCELL_TASK_COUNT job=$SUPERCELL_JOB_ID master=$MASTER_ADDR:$MASTER_PORT cuda=${CUDA_VISIBLE_DEVICES-unset} ascend=${ASCEND_RT_VISIBLE_DEVICES-unset} milli=${SUPERCELL_GPU_MILLI-unset}"
 touch '"$bar"'/$SUPERCELL_TASK_INDEX

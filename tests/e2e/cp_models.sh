@@ -16,10 +16,10 @@ wait_cmd() { echo 'echo "cuda=${CUDA_VISIBLE_DEVICES-unset} ascend=${ASCEND_RT_V
 # 1. Six 910B jobs of 1, 2 or 3 devices (12 in all; the 910B node has 8).
 ids=()
 for g in 1 2 3 1 2 3; do
-  ids+=("$(sc_submit --name "ascend-$g" --gpus "$g" --model 910B -- "$(wait_cmd "$SC_TMP/release")")")
+  ids+=("$(sc_submit --name "ascend-$g" --gpus "$g" --model 910B -- "$(wait_cmd "$SC_SHARE/release")")")
 done
 # A gang of 910B tasks too.
-gang=$(sc_submit --name ascend-gang --tasks 2 --gpus 1 --model 910B -- "$(wait_cmd "$SC_TMP/release")")
+gang=$(sc_submit --name ascend-gang --tasks 2 --gpus 1 --model 910B -- "$(wait_cmd "$SC_SHARE/release")")
 ids+=("$gang")
 # Let the scheduler place what fits (up to 8 devices' worth) and watch 3 s.
 end=$(($(sc_now_ms) + 3000))
@@ -51,12 +51,12 @@ for id in "${ids[@]}"; do
 done
 
 # 2. An A100-only job goes to node-a, at once.
-a100=$(sc_submit --name a100 --gpus 2 --model A100 -- "$(wait_cmd "$SC_TMP/release")")
+a100=$(sc_submit --name a100 --gpus 2 --model A100 -- "$(wait_cmd "$SC_SHARE/release")")
 sc_wait_state "$a100" running
 check_eq "A100 job's node" "$(sc_job "$a100" | jq -r '.tasks[0].node')" node-a
 
 # 3. Release: everything finishes, every 910B task having run on node-b only.
-touch "$SC_TMP/release"
+touch "$SC_SHARE/release"
 for id in "${ids[@]}" "$a100"; do sc_wait_job "$id" succeeded 30; done
 for id in "${ids[@]}"; do
   check_eq "$id ran on" "$(sc_job "$id" | jq -r '[.tasks[].node] | unique | join(",")')" node-b

@@ -30,6 +30,10 @@ command -v curl >/dev/null || { echo "FAIL: curl is required" >&2; exit 1; }
 if [ -n "${SC_TRACE:-}" ]; then PS4='+ $EPOCHREALTIME '; set -x; fi
 SC_NAME=$(basename "$0" .sh)
 SC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-e2e-$SC_NAME.XXXXXX")
+# Tasks run with a private /tmp; files a test and its tasks both use (release
+# files, barriers) go here, which sc_start_agent shares into every task.
+SC_SHARE=$SC_TMP/share
+mkdir -p "$SC_SHARE"
 # The whole test must end before this many seconds (CTest's limit is 300).
 SC_DEADLINE_S=${SC_DEADLINE_S:-240}
 # Multiplier for waits, e.g. 3 under the sanitizers (waits end early anyway).
@@ -212,7 +216,8 @@ sc_start_agent() {
   local name=$1 dev=$2; shift 2
   sc_spawn "$SC_TMP/agent-$name.log" "$SUPERCELL" agent --server "$SC_URL" \
     --token-file "$SC_TMP/agent.token" --name "$name" --devices "$dev" \
-    --state-dir "$SC_TMP/agent-$name" --no-cgroups --cpu 64000 --memory 256Gi "$@"
+    --state-dir "$SC_TMP/agent-$name" --no-cgroups --cpu 64000 --memory 256Gi \
+    --share "$SC_SHARE" "$@"
   SC_AGENT_PID[$name]=$SC_LAST_PID
 }
 

@@ -27,6 +27,7 @@ static const struct command commands[] = {
   {"cancel", sc_cli_cancel, "cancel a job"},
   {"nodes", sc_cli_nodes, "list nodes"},
   {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
+  {"tenant", sc_cli_tenant, "list tenants, map one to a node user (admin)"},
   {"sim", sc_cmd_sim, "replay a trace against placement policies"},
   {NULL, NULL, NULL},
 };

@@ -89,7 +89,7 @@ static int agent_lock(struct sc_agent *a, char *err, size_t size)
   char path[4200];
 
   snprintf(path, sizeof path, "%s/agent.lock", a->cfg.state_dir);
-  a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (a->lock_fd < 0) {
     snprintf(err, size, "cannot open '%s': %s", path, strerror(errno));
     return SC_EIO;
@@ -164,6 +164,38 @@ static void keep_credential(struct sc_agent *a, const char *cred)
     sc_info("node %s: using its own credential from now on", a->cfg.name);
 }
 
+/* The agent's environment for its tasks, less SUPERCELL_* (the agent's
+ * token, its controller: the agent sets a task's own SUPERCELL_* itself).
+ * NULL when out of memory. */
+static char **task_base_env(void)
+{
+  size_t n = 0, k = 0;
+  char **env;
+
+  while (environ[n])
+    n++;
+  if (!(env = calloc(n + 1, sizeof *env)))
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "SUPERCELL_", 10) != 0)
+      env[k++] = environ[i];
+  return env;
+}
+
+/* Reads the tenant a non-root agent serves (<state>/tenant). */
+static void load_tenant_pin(struct sc_agent *a)
+{
+  char path[4200];
+  FILE *f;
+
+  snprintf(path, sizeof path, "%s/tenant", a->cfg.state_dir);
+  if ((f = fopen(path, "re"))) {
+    if (fgets(a->tenant_pin, sizeof a->tenant_pin, f))
+      a->tenant_pin[strcspn(a->tenant_pin, "\n")] = '\0';
+    fclose(f);
+  }
+}
+
 /* Everything sc_agent_new needs before the agent can be freed safely. */
 static struct sc_agent *agent_alloc(const struct sc_agent_config *cfg)
 {
@@ -173,7 +205,7 @@ static struct sc_agent *agent_alloc(const struct sc_agent_config *cfg)
     return NULL;
   a->cfg = *cfg;
   a->lock_fd = -1;
-  a->base_env = environ;
+  a->base_env = task_base_env();
   a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
   atomic_init(&a->registered, false);
   atomic_init(&a->stopping, 0);
@@ -191,7 +223,7 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
   int rc;
 
   *out = NULL;
-  if (!a || !(a->tasks_dir = malloc(len))) {
+  if (!a || !a->base_env || !(a->tasks_dir = malloc(len))) {
     snprintf(err, size, "out of memory");
     sc_agent_free(a);
     return SC_ENOMEM;
@@ -223,6 +255,15 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
                (cfg->isolation == SC_ISOLATION_AUTO && geteuid() == 0);
   sc_info("tasks run %s", a->isolate ? "in their own PID, mount, IPC and UTS namespaces"
                                      : "in the agent's namespaces (no isolation)");
+  a->switch_user = geteuid() == 0;
+  if (a->switch_user)
+    sc_info("tasks run as their tenant's user: uid and gid %lld + tenant id, or its run_as",
+            (long long)(cfg->task_uid_base > 0 ? cfg->task_uid_base : SC_TASK_UID_BASE));
+  else if (cfg->single_user)
+    sc_warn("not root and --single-user: every tenant's tasks run as uid %d, this agent's "
+            "user, and can read and signal each other", (int)geteuid());
+  else
+    load_tenant_pin(a);
   scan_tasks(a, true);
   a->next_gc_ms = sc_clock_mono_ms() + GC_MS;
   *out = a;
@@ -240,6 +281,7 @@ void sc_agent_free(struct sc_agent *a)
     close(a->lock_fd);
   free(a->tasks_dir);
   free(a->credential_path);
+  free(a->base_env);
   sc_cgroups_release(&a->cgroups);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->wake);

@@ -34,11 +34,20 @@ struct sc_agent_config {
   int64_t cpu_milli, memory_mib;
   json_t *labels;           /* object of strings (borrowed) */
   int64_t heartbeat_ms;     /* 0: as the controller says */
+  int64_t task_uid_base;    /* as root: tenant id N runs as uid/gid base + N;
+                               0: 200000 */
+  bool single_user;         /* not root: run every tenant's tasks as the
+                               agent's user (else only the first tenant's) */
 };
 
 /* How tasks run: in their own namespaces (the default when the agent is
  * root) or sharing the agent's view of the node. */
 enum { SC_ISOLATION_AUTO, SC_ISOLATION_NAMESPACES, SC_ISOLATION_NONE };
+
+/* Tenant id N runs as uid and gid SC_TASK_UID_BASE + N by default: above
+ * the ids distributions give people (1000..60000) and their subordinate
+ * ranges (100000 + 65536 per user for the first). */
+#define SC_TASK_UID_BASE 200000
 
 struct sc_agent;
 

@@ -4,6 +4,7 @@
  * heartbeats go on while a large batch starts. */
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,73 @@ static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_
   return sb;
 }
 
+#define SC_HOME_MAX 512
+
+/* Who task spec runs as, into how (and its home dir into home); NULL, or why it must not start (a short
+ * reason for its status, the detail into *detail for its log):
+ *   - a root agent runs it as the tenant's run_as user, or as uid and gid
+ *     base + tenant id; never as root;
+ *   - an agent that is not root cannot switch users: it runs the tasks of
+ *     one tenant only, the first it was given (kept in <state>/tenant),
+ *     unless --single-user says every tenant may share its user. */
+static const char *task_user(struct sc_agent *a, const struct sc_task_spec *spec,
+                             struct sc_task_launch *how, char *home, char *detail, size_t size)
+{
+  const char *tenant = spec->tenant && *spec->tenant ? spec->tenant : "default";
+  int64_t base = a->cfg.task_uid_base > 0 ? a->cfg.task_uid_base : SC_TASK_UID_BASE;
+
+  if (!a->switch_user) {
+    char path[4200];
+    FILE *f;
+    if (a->cfg.single_user || strcmp(a->tenant_pin, tenant) == 0)
+      return NULL;
+    if (a->tenant_pin[0]) {
+      snprintf(detail, size,
+               "this agent is not root, so it cannot keep tenants apart: it runs tenant "
+               "'%s''s tasks only (start it with --single-user to run every tenant's tasks "
+               "as its user)", a->tenant_pin);
+      return "refused: agent serves one tenant";
+    }
+    snprintf(a->tenant_pin, sizeof a->tenant_pin, "%s", tenant);
+    snprintf(path, sizeof path, "%s/tenant", a->cfg.state_dir);
+    if ((f = fopen(path, "we"))) {
+      fprintf(f, "%s\n", tenant);
+      fclose(f);
+    }
+    sc_info("not root: this agent runs tenant %s's tasks only from now on", tenant);
+    return NULL;
+  }
+  how->set_user = true;
+  if (spec->run_as && *spec->run_as) {
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    getpwnam_r(spec->run_as, &pw, buf, sizeof buf, &found);
+    if (!found) {
+      snprintf(detail, size, "user '%s' (tenant %s's run_as) does not exist on this node",
+               spec->run_as, tenant);
+      return "refused: unknown run_as user";
+    }
+    if (pw.pw_uid == 0 || pw.pw_gid == 0) {
+      snprintf(detail, size, "tenant %s's run_as user '%s' is root or in group root: tasks "
+               "never run as root", tenant, spec->run_as);
+      return "refused: would run as root";
+    }
+    how->uid = pw.pw_uid;
+    how->gid = pw.pw_gid;
+    snprintf(home, SC_HOME_MAX, "%s", pw.pw_dir);
+    return NULL;
+  }
+  if (spec->tenant_id <= 0 || base + spec->tenant_id > 0x7fffffffLL) {
+    snprintf(detail, size, "the controller gave no usable tenant id for tenant %s (%lld)",
+             tenant, (long long)spec->tenant_id);
+    return "refused: no tenant id";
+  }
+  how->uid = (uid_t)(base + spec->tenant_id);
+  how->gid = (gid_t)(base + spec->tenant_id);
+  snprintf(home, SC_HOME_MAX, "%s", spec->workdir && *spec->workdir ? spec->workdir : "/tmp");
+  return NULL;
+}
+
 /* Wakes the main loop: it has something to send. */
 static void wake_main(struct sc_agent *a)
 {
@@ -135,23 +203,86 @@ static void wake_main(struct sc_agent *a)
 
 /* Creates and launches one task, then records it. Ownership of spec passes
  * on; text is the assignment for task.json. */
+/* The agent's environment for a task, plus HOME, USER and LOGNAME of the
+ * user it runs as (the job's env and the agent's variables come after). A
+ * new array of borrowed and owned strings (free with free_base), NULL. */
+static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec,
+                            const struct sc_task_launch *how, const char *home)
+{
+  const char *who = spec->run_as && *spec->run_as ? spec->run_as
+                    : spec->tenant && *spec->tenant ? spec->tenant : "default";
+  size_t n = 0;
+  char **env;
+
+  while (a->base_env[n])
+    n++;
+  if (!(env = calloc(n + 4, sizeof *env)))
+    return NULL;
+  memcpy(env, a->base_env, n * sizeof *env);
+  if (how->set_user && (asprintf(&env[n], "HOME=%s", home) < 0 ||
+                        asprintf(&env[n + 1], "USER=%s", who) < 0 ||
+                        asprintf(&env[n + 2], "LOGNAME=%s", who) < 0)) {
+    for (int k = 0; k < 3; k++)
+      env[n + k] = NULL; /* asprintf leaves them undefined on failure */
+    free(env);
+    return NULL;
+  }
+  return env;
+}
+
+static void free_base(struct sc_agent *a, char **env)
+{
+  size_t n = 0;
+
+  while (a->base_env[n])
+    n++;
+  for (size_t k = n; env && env[k]; k++)
+    free(env[k]);
+  free(env);
+}
+
+/* Records t and wakes the main loop to report it. */
+static void insert_task(struct sc_agent *a, struct sc_task *t)
+{
+  sc_task_table_lock(&a->tasks);
+  sc_task_table_insert(&a->tasks, t);
+  sc_task_table_unlock(&a->tasks);
+  wake_main(a);
+}
+
+/* Creates and launches one task, then records it. Ownership of spec passes
+ * on; text is the assignment for task.json. */
 static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *text)
 {
   struct sc_task_launch how = {0};
   struct sc_task *t;
-  char *cgroup = NULL, **envp = NULL, dir[4200];
+  char *cgroup = NULL, **envp = NULL, **base, dir[4200], home[SC_HOME_MAX] = "";
   struct sc_sandbox *sandbox;
+  const char *refused;
+  char detail[400];
   bool no_view;
   int rc;
 
   sc_task_dir_name(a->tasks_dir, spec, dir, sizeof dir);
   if (access(dir, F_OK) == 0) /* an earlier run of this id, fully reported */
     sc_task_remove_dir(dir);
-  if ((rc = sc_task_env_build(spec, &a->cfg.devices, a->base_env, &envp)) != 0 ||
-      (rc = sc_task_new(a->tasks_dir, spec, text, &t)) != 0) {
+  if ((rc = sc_task_new(a->tasks_dir, spec, text, &t)) != 0) {
     sc_error("cannot prepare a task: %s", sc_strerror(rc));
-    sc_task_env_free(envp);
-    sc_task_spec_release(spec);
+    return;
+  }
+  if ((refused = task_user(a, &t->spec, &how, home, detail, sizeof detail))) {
+    sc_warn("task %s: not started: %s", t->spec.task_id, detail);
+    sc_task_refuse(t, refused, detail);
+    insert_task(a, t);
+    return;
+  }
+  base = user_base_env(a, &t->spec, &how, home);
+  rc = base ? sc_task_env_build(&t->spec, &a->cfg.devices, base, &envp) : SC_ENOMEM;
+  free_base(a, base);
+  if (rc != 0) {
+    sc_error("task %s: cannot build its environment: %s", t->spec.task_id, sc_strerror(rc));
+    sc_task_refuse(t, "refused: agent out of memory", "the agent ran out of memory");
+    insert_task(a, t);
     return;
   }
   cgroup = task_cgroup(a, &t->spec, t->dir);
@@ -159,20 +290,24 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   how.envp = envp;
   how.cgroup = cgroup;
   how.sandbox = sandbox;
-  rc = no_view ? SC_EIO : sc_task_start(t, &how);
-  if (no_view)
+  how.default_workdir = sandbox ? "/tmp" : NULL; /* its own tmpfs */
+  rc = no_view ? 0 : sc_task_start(t, &how);
+  if (no_view) {
     sc_error("task %s: cannot prepare its view of the node: not started", t->spec.task_id);
+    sc_task_refuse(t, "refused: cannot isolate", "the agent could not prepare its view");
+  }
   free(sandbox);
   if (rc)
     sc_error("task %s: cannot start: %s", t->spec.task_id, sc_strerror(rc));
+  else if (no_view)
+    ;
+  else if (how.set_user)
+    sc_info("task %s: started pid %d as uid %d", t->spec.task_id, (int)t->pid, (int)how.uid);
   else
     sc_info("task %s: started pid %d", t->spec.task_id, (int)t->pid);
   free(cgroup);
   sc_task_env_free(envp);
-  sc_task_table_lock(&a->tasks);
-  sc_task_table_insert(&a->tasks, t);
-  sc_task_table_unlock(&a->tasks);
-  wake_main(a);
+  insert_task(a, t);
 }
 
 /* True when start i of as is to be launched: not here yet (an earlier

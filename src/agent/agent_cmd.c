@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -64,6 +65,12 @@ static void agent_usage(FILE *out)
     "  --share DIR            a host directory bound into every task's view;\n"
     "                         repeatable\n"
     "  --task-pids-max N      processes per task (default 16384)\n"
+    "  --task-uid-base N      as root, tenant id I runs as uid and gid N + I\n"
+    "                         (default 200000), or as the tenant's run_as user;\n"
+    "                         never as root\n"
+    "  --single-user          not root: run every tenant's tasks as this user\n"
+    "                         (they can then read and signal each other); without\n"
+    "                         it a non-root agent serves one tenant only\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -189,6 +196,15 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     return 0;
   }
   case 'G': o->cfg.cgroup_root = ""; return 0;
+  case 'U': {
+    char *end;
+    long long n = strtoll(arg, &end, 10);
+    if (*end || n < 1000 || n > 2000000000LL)
+      return bad_flag("--task-uid-base", arg, "want a uid of 1000..2000000000");
+    o->cfg.task_uid_base = n;
+    return 0;
+  }
+  case '1': o->cfg.single_user = true; return 0;
   case 'L': o->log_level = arg; return 0;
   case 'h': return -1;
   default: return 2;
@@ -206,7 +222,8 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"cgroup-root", required_argument, NULL, 'g'}, {"no-cgroups", no_argument, NULL, 'G'},
     {"dev-dir", required_argument, NULL, 'D'}, {"task-pids-max", required_argument, NULL, 'P'},
     {"isolation", required_argument, NULL, 'I'}, {"hide", required_argument, NULL, 'H'},
-    {"share", required_argument, NULL, 'R'},
+    {"share", required_argument, NULL, 'R'}, {"task-uid-base", required_argument, NULL, 'U'},
+    {"single-user", no_argument, NULL, '1'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -286,6 +303,7 @@ static int agent_main(struct agent_opts *o)
   int rc;
 
   sc_log_setup(parse_level(o->log_level), "agent");
+  umask(077); /* task specs, logs, the node's credential; tasks get 022 */
   if ((rc = agent_defaults(o)) != 0)
     return rc;
   memset(&sa, 0, sizeof sa);

@@ -27,7 +27,11 @@ struct sc_agent {
   char *tasks_dir;
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */
   bool isolate;              /* tasks get their own namespaces and view */
-  char **base_env;           /* the agent's environment (borrowed) */
+  char **base_env;           /* the agent's environment less SUPERCELL_*
+                                (owned array, borrowed strings) */
+  bool switch_user;          /* root: tasks run as their tenant's user */
+  char tenant_pin[65];       /* not root nor single-user: the one tenant
+                                served (<state>/tenant), "" = none yet */
   struct sc_task_table tasks;
   /* Shared by both threads, without a lock: */
   atomic_bool registered;    /* false: the main loop registers first. The

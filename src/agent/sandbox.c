@@ -197,6 +197,8 @@ int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
   struct open_fds fds;
   struct stat st;
 
+  umask(022); /* the agent's 077 would make the dirs leading to binds the
+               * task's user cannot cross */
   *step = "make / a slave mount";
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
     return -1;

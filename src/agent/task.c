@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,7 +37,7 @@ static int write_atomic(const char *path, const char *text, bool sync)
   ssize_t n;
 
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return SC_EIO;
   n = write(fd, text, strlen(text));
@@ -163,13 +165,16 @@ void sc_task_free(struct sc_task *t)
 
 /* Everything the forked children need, prepared before fork. */
 struct launch_plan {
-  const char *exec_path;
+  char **exec_paths;          /* candidates, in order (NULL-terminated) */
   char **argv, **envp;
   const char *workdir;
   int log_fd, null_fd, pipe_w;
   int cg_fds[SC_CG_NCTRL];   /* cgroup.procs of the task's cgroups, -1 */
   int status_r, status_w;    /* the task's wait status, from its init */
   const struct sc_sandbox *sandbox; /* NULL: no namespaces */
+  bool set_user;
+  uid_t uid;
+  gid_t gid;
   char pid_path[4200], exit_path[4200], exit_tmp[4200];
   char err_prefix[600];
 };
@@ -208,7 +213,7 @@ static void safe_write_file(const char *tmp, const char *path, const char *a, lo
                             bool sync)
 {
   char num[32];
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
   if (fd < 0)
     return;
@@ -244,6 +249,38 @@ static void join_cgroups(const struct launch_plan *p)
     }
 }
 
+/* Writes "supercell: cannot isolate the task: STEP: ERROR" and exits 127. */
+static void isolation_failed(const char *step, int err)
+{
+  safe_write(2, "supercell: cannot isolate the task: ");
+  safe_write(2, step);
+  safe_write(2, ": ");
+  safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
+  safe_write(2, "\n");
+  _exit(127);
+}
+
+/* The task's identity: the bounding set and no_new_privs (namespaces),
+ * then its user: no supplementary groups, gid, uid (all three ids of each,
+ * so it cannot switch back; its capabilities go with uid 0). */
+static void become_task_user(const struct launch_plan *p)
+{
+  const char *step;
+
+  if (p->sandbox && sc_sandbox_drop_privileges(&step) != 0)
+    isolation_failed(step, errno);
+  if (!p->set_user)
+    return;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    isolation_failed("set no_new_privs", errno);
+  if (setgroups(0, NULL) != 0)
+    isolation_failed("drop supplementary groups", errno);
+  if (setresgid(p->gid, p->gid, p->gid) != 0)
+    isolation_failed("set the task's gid", errno);
+  if (setresuid(p->uid, p->uid, p->uid) != 0)
+    isolation_failed("set the task's uid", errno);
+}
+
 static void run_task(const struct launch_plan *p, bool joined)
 {
   char num[32];
@@ -261,6 +298,8 @@ static void run_task(const struct launch_plan *p, bool joined)
   if (p->status_w >= 0)
     close(p->status_w);
   reset_signals();
+  umask(022); /* the agent's is 077 */
+  become_task_user(p);
   if (p->workdir && chdir(p->workdir) != 0) {
     err = errno;
     safe_write(2, "supercell: cannot change to directory '");
@@ -270,20 +309,18 @@ static void run_task(const struct launch_plan *p, bool joined)
     safe_write(2, "\n");
     _exit(127);
   }
-  if (p->sandbox) {
-    const char *step;
-    if (sc_sandbox_drop_privileges(&step) != 0) {
+  /* As execvp: the first candidate that runs; the error of the last one
+   * found but not runnable (EACCES) beats "not found". */
+  err = ENOENT;
+  for (char **c = p->exec_paths; *c; c++) {
+    execve(*c, p->argv, p->envp);
+    if (errno != ENOENT && errno != ENOTDIR && errno != EACCES && errno != ELOOP) {
       err = errno;
-      safe_write(2, "supercell: cannot isolate the task: ");
-      safe_write(2, step);
-      safe_write(2, ": ");
-      safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
-      safe_write(2, "\n");
-      _exit(127);
+      break;
     }
+    if (errno == EACCES)
+      err = EACCES;
   }
-  execve(p->exec_path, p->argv, p->envp);
-  err = errno;
   safe_write(2, p->err_prefix);
   safe_write(2, strerrordesc_np(err) ? strerrordesc_np(err) : "error");
   safe_write(2, " (errno ");
@@ -465,25 +502,41 @@ static void supervise(const struct launch_plan *p)
   _exit(0);
 }
 
-/* Finds argv0 on the task's PATH (argv0 with a '/' is used as is). */
-static char *resolve_exec(const char *argv0, char **envp)
+/* Where argv0 may be: itself when it has a '/', else each entry of the
+ * task's PATH. The task tries them in order in its own view and as its own
+ * user (the agent's view and rights may differ: a private /tmp, a PATH
+ * entry under /root). A NULL-terminated array, NULL when out of memory. */
+static char **exec_candidates(const char *argv0, char **envp)
 {
-  const char *path = sc_task_env_get(envp, "PATH");
-  char candidate[4200];
-  struct stat st;
+  const char *path = sc_task_env_get(envp, "PATH"), *p;
+  size_t n = 1, k = 0;
+  char **v;
 
-  if (strchr(argv0, '/'))
-    return strdup(argv0);
   if (!path)
     path = "/usr/local/bin:/usr/bin:/bin";
-  while (*path) {
-    size_t len = strcspn(path, ":");
-    snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, len ? path : ".", argv0);
-    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
-      return strdup(candidate);
-    path += len + (path[len] == ':');
+  for (p = path; !strchr(argv0, '/') && *p; p++)
+    n += *p == ':';
+  if (!(v = calloc(n + 1, sizeof *v)))
+    return NULL;
+  if (strchr(argv0, '/')) {
+    if (!(v[k++] = strdup(argv0)))
+      goto oom;
+    return v;
   }
-  return strdup(argv0); /* execve reports ENOENT into the log */
+  for (p = path; k < n; k++) {
+    size_t len = strcspn(p, ":");
+    if (asprintf(&v[k], "%.*s/%s", (int)len, len ? p : ".", argv0) < 0) {
+      v[k] = NULL;
+      goto oom;
+    }
+    p += len + (p[len] == ':');
+  }
+  return v;
+oom:
+  for (size_t i = 0; i < k; i++)
+    free(v[i]);
+  free(v);
+  return NULL;
 }
 
 static int write_proc_file(const struct sc_task *t)
@@ -518,8 +571,11 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
     p->argv = shell_argv;
   }
   p->envp = how->envp;
+  p->set_user = how->set_user;
+  p->uid = how->uid;
+  p->gid = how->gid;
   p->workdir = t->spec.workdir && *t->spec.workdir ? t->spec.workdir : how->default_workdir;
-  if (!(p->exec_path = resolve_exec(p->argv[0], how->envp)))
+  if (!(p->exec_paths = exec_candidates(p->argv[0], how->envp)))
     return SC_ENOMEM;
   snprintf(p->err_prefix, sizeof p->err_prefix, "supercell: cannot execute '%.400s': ",
            p->argv[0]);
@@ -527,7 +583,7 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   sc_task_path(t, "exit", p->exit_path, sizeof p->exit_path);
   sc_task_path(t, "exit.tmp", p->exit_tmp, sizeof p->exit_tmp);
   p->log_fd = open(sc_task_path(t, "log", path, sizeof path),
-                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   p->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (how->cgroup && sc_cgroup_open_procs(how->cgroup, p->cg_fds) < 0)
     return SC_EIO; /* a task never runs outside the limits it was given */
@@ -544,7 +600,9 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
 
 static void plan_release(struct launch_plan *p)
 {
-  free((char *)p->exec_path);
+  for (size_t i = 0; p->exec_paths && p->exec_paths[i]; i++)
+    free(p->exec_paths[i]);
+  free(p->exec_paths);
   if (p->log_fd >= 0)
     close(p->log_fd);
   if (p->null_fd >= 0)
@@ -566,6 +624,23 @@ static int start_failed(struct sc_task *t, struct launch_plan *p, int rc)
   t->exited = true;
   t->exit_code = 127;
   return rc;
+}
+
+void sc_task_refuse(struct sc_task *t, const char *reason, const char *detail)
+{
+  char path[4200];
+  int fd = open(sc_task_path(t, "log", path, sizeof path),
+                O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  if (fd >= 0) {
+    dprintf(fd, "supercell: not started: %s\n", detail);
+    close(fd);
+  }
+  snprintf(t->reason, sizeof t->reason, "%s", reason);
+  write_atomic(sc_task_path(t, "reason", path, sizeof path), t->reason, true);
+  write_atomic(sc_task_path(t, "exit", path, sizeof path), "exit 126\n", true);
+  t->exited = true;
+  t->exit_code = 126;
 }
 
 int sc_task_start(struct sc_task *t, const struct sc_task_launch *how)
@@ -656,7 +731,11 @@ static void mark_exited(struct sc_task *t, int64_t now_ms)
   if (t->cgroup) {
     /* It failed and the kernel killed a process of it for its memory
      * limit (the task itself, or a child the shell waited for): say so. */
-    t->oom = (t->signal > 0 || t->exit_code != 0) && sc_cgroup_oom_kills(t->cgroup) > 0;
+    if ((t->signal > 0 || t->exit_code != 0) && sc_cgroup_oom_kills(t->cgroup) > 0) {
+      char path[4200];
+      snprintf(t->reason, sizeof t->reason, "out of memory");
+      write_atomic(sc_task_path(t, "reason", path, sizeof path), t->reason, true);
+    }
     sc_cgroup_kill(t->cgroup);
   }
 }
@@ -783,6 +862,10 @@ int sc_task_load(const char *dir, struct sc_task **out)
   load_proc(t);
   if (read_exit(t))
     t->exited = true;
+  if ((text = read_small(sc_task_path(t, "reason", path, sizeof path)))) {
+    snprintf(t->reason, sizeof t->reason, "%s", text);
+    free(text);
+  }
   if ((text = read_small(sc_task_path(t, "shipped", path, sizeof path)))) {
     t->log_sent = atoll(text);
     free(text);

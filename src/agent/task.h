@@ -3,8 +3,10 @@
  * (<state>/tasks/<task id>@<attempt>/, or <task id>/ when the controller
  * names no attempt): task.json (the assignment), pid (written by
  * the supervisor), proc (pid and /proc start times), log (stdout+stderr),
- * exit ("exit N" / "signal N", written by the supervisor), shipped (log
- * bytes the controller acknowledged) and reported (final status acknowledged).
+ * exit ("exit N" / "signal N", written by the supervisor), reason (why it
+ * failed when the exit code does not say: "out of memory", "refused: ..."),
+ * shipped (log bytes the controller acknowledged) and reported (final
+ * status acknowledged). The agent makes them 0600 in 0700 dirs.
  *
  * Each task runs under a forked supervisor in its own session, the task in
  * its own process group: killing the agent (even with SIGKILL) leaves both
@@ -32,7 +34,7 @@ struct sc_task {
   bool exited;
   int exit_code;             /* >= 0 when it exited, else -1 */
   int signal;                /* > 0 when a signal ended it, else 0 */
-  bool oom;                  /* the kernel killed it for its memory limit */
+  char reason[64];           /* "out of memory", "refused: ...", "" */
   bool running_sent;         /* "running" acknowledged (or adopted) */
   bool exit_sent;            /* final status acknowledged */
   int64_t log_sent;          /* log bytes acknowledged by the controller */
@@ -52,6 +54,9 @@ struct sc_task_launch {
   const char *cgroup;
   const struct sc_sandbox *sandbox;
   const char *default_workdir; /* when the spec has none; NULL = inherit */
+  bool set_user;             /* run as uid/gid, no supplementary groups */
+  uid_t uid;
+  gid_t gid;
 };
 
 /* The dir of a task: tasks_dir/<task id>@<attempt> (or tasks_dir/<task id>
@@ -71,6 +76,11 @@ int sc_task_new(const char *tasks_dir, struct sc_task_spec *spec, const char *as
  * and writes the proc file. Returns 0 or SC_EIO (the task then counts as
  * exited with code 127). */
 int sc_task_start(struct sc_task *t, const struct sc_task_launch *how);
+
+/* Does not start t: writes "supercell: not started: detail" to its log,
+ * reason to its reason file, and exit 126 (reason short enough for a
+ * status report, detail for the user). */
+void sc_task_refuse(struct sc_task *t, const char *reason, const char *detail);
 
 /* Loads a task from its dir after an agent restart. Returns 0 or SC_EIO /
  * SC_EPARSE (dir not a task). *out is a new task. */

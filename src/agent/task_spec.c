@@ -116,6 +116,11 @@ int sc_task_spec_from_json(struct sc_task_spec *spec, json_t *task, char *err, s
   spec->grace_s = (int)get_int(task, "grace_s", 10);
   spec->master_addr = dup_str(json_object_get(task, "master_addr"));
   spec->master_port = (int)get_int(task, "master_port", 0);
+  spec->tenant = dup_str(json_object_get(task, "tenant"));
+  spec->tenant_id = get_int(task, "tenant_id", 0);
+  spec->run_as = dup_str(json_object_get(task, "run_as"));
+  if (spec->tenant_id < 0 || spec->tenant_id > INT32_MAX)
+    return spec_fail(spec, err, size, "tenant_id");
   if (!spec->job_id)
     return spec_fail(spec, err, size, "job_id");
   return 0;
@@ -138,6 +143,8 @@ void sc_task_spec_release(struct sc_task_spec *spec)
   free(spec->workdir);
   free(spec->vendor);
   free(spec->master_addr);
+  free(spec->tenant);
+  free(spec->run_as);
   memset(spec, 0, sizeof *spec);
 }
 

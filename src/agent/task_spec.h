@@ -31,6 +31,9 @@ struct sc_task_spec {
   int grace_s;       /* default 10 */
   char *master_addr;
   int master_port;
+  char *tenant;      /* NULL when the controller names none */
+  int64_t tenant_id; /* run as uid --task-uid-base + this ... (0: none given) */
+  char *run_as;      /* ... or as this node user (NULL: none) */
 };
 
 /* Fills spec from a task object (borrowed). Returns 0, or SC_EPARSE with

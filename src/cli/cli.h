@@ -22,4 +22,6 @@ int sc_cli_cancel(int argc, char **argv);
 int sc_cli_nodes(int argc, char **argv);
 /* token create --tenant NAME [--kind user|agent] (admin). */
 int sc_cli_token(int argc, char **argv);
+/* tenant list | tenant set NAME --run-as USER. */
+int sc_cli_tenant(int argc, char **argv);
 #endif

@@ -163,6 +163,12 @@ static json_t *start_json(const struct sc_task_start *s)
                 (json_int_t)s->memory_mib, "max_runtime_s", (json_int_t)s->max_runtime_s,
                 "grace_s", (json_int_t)s->grace_s, "attempt", s->attempt, "master_addr",
                 s->master_addr, "master_port", s->master_port);
+  if (o && (json_object_set_new(o, "tenant", json_string(s->tenant)) < 0 ||
+            json_object_set_new(o, "tenant_id", json_integer(s->tenant_id)) < 0 ||
+            (s->run_as[0] && json_object_set_new(o, "run_as", json_string(s->run_as)) < 0))) {
+    json_decref(o);
+    return NULL;
+  }
   if (o && (!s->run || run_json(s->run, o) < 0)) {
     json_decref(o);
     return NULL;
@@ -185,6 +191,12 @@ json_t *sc_assignments_json(const struct sc_assignments *a)
     return NULL;
   }
   return json_pack("{s:o, s:o}", "start", start, "kill", kill);
+}
+
+json_t *sc_tenant_json(const struct sc_tenant_rec *t)
+{
+  return json_pack("{s:s, s:I, s:o, s:o}", "name", t->name, "id", (json_int_t)t->id, "run_as",
+                   text_or_null(t->run_as), "created_at", time_json(t->created_ms));
 }
 
 json_t *sc_token_json(const struct sc_token_rec *t, const char *text)

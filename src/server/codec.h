@@ -26,6 +26,9 @@ json_t *sc_nodes_json(const struct sc_node_view *nodes, int n);
  * added as "token" (only the reply that creates it). New ref or NULL. */
 json_t *sc_token_json(const struct sc_token_rec *t, const char *text);
 
+/* A tenant as the API shows it. New ref or NULL. */
+json_t *sc_tenant_json(const struct sc_tenant_rec *t);
+
 /* The task ids of a kill list as a JSON array. New ref or NULL. */
 json_t *sc_kill_list_json(const struct sc_kill_list *k);
 

@@ -95,12 +95,19 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
   if (rc == 0) {
     op.u.job = *out;
     op.u.job.tasks = NULL;
+    pthread_mutex_lock(&c->mu);
+    rc = ctl_tenant_ensure(c, j->spec.tenant, b);
     sc_store_batch_add(b, &op);
-    rc = sc_store_write(c->store, b);
+    if (rc == 0 && b->n > 1) /* a tenant row: queued in memory's order */
+      rc = sc_store_submit(c->store, b);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+      rc = b->n > 1 ? sc_store_wait(c->store, b) : sc_store_write(c->store, b);
   }
-  sc_store_batch_free(b);
   if (rc == 0) {
     pthread_mutex_lock(&c->mu);
+    if (b->n > 1)
+      ctl_tenant_settle(c, b);
     rc = ctl_jobs_insert(c, j);
     if (rc == 0) {
       window_add(c, &j->spec);
@@ -111,6 +118,7 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
     if (rc < 0) /* durable but not in memory: a restart picks it up */
       sc_error("job j-%06lld: out of memory, it waits for a restart", (long long)id);
   }
+  sc_store_batch_free(b);
   if (rc < 0) {
     ctl_job_free(j);
     sc_job_rec_release(out);
@@ -263,6 +271,8 @@ static int load_jobs(struct sc_ctl *c)
   for (int i = 0; rc == 0 && i < n; i++)
     rc = load_job(c, &recs[i]);
   sc_store_free_jobs(recs, n);
+  for (int i = 0; rc == 0 && i < c->njobs; i++) /* jobs stored before tenants had ids */
+    rc = ctl_tenant_ensure(c, c->jobs[i]->spec.tenant, b);
   for (int i = 0; rc == 0 && i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
     for (int k = 0; k < j->ntasks; k++)
@@ -273,6 +283,8 @@ static int load_jobs(struct sc_ctl *c)
   }
   if (rc == 0 && b->n > 0)
     rc = sc_store_write(c->store, b);
+  if (rc == 0 && b)
+    ctl_tenant_settle(c, b);
   sc_store_batch_free(b);
   for (int i = 0; i < c->njobs; i++)
     c->jobs[i]->writes = 0; /* settled (or sc_ctl_new fails) */
@@ -304,6 +316,8 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
   c->window = calloc((size_t)c->opts.window, sizeof *c->window);
   rc = c->window ? sc_store_max_job_id(store, &c->next_id) : SC_ENOMEM;
   c->next_id++;
+  if (rc == 0)
+    rc = ctl_tenants_load(c);
   if (rc == 0)
     rc = load_nodes(c);
   if (rc == 0)
@@ -353,6 +367,7 @@ void sc_ctl_free(struct sc_ctl *c)
   }
   free(c->jobs);
   free(c->nodes);
+  ctl_tenants_free(c);
   for (int i = 0; c->window && i < c->opts.window; i++)
     free(c->window[i].models_long);
   free(c->window);

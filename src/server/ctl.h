@@ -137,6 +137,9 @@ struct sc_task_start {
   int64_t cpu_milli, memory_mib, max_runtime_s, grace_s;
   char master_addr[64];
   int master_port;
+  char tenant[SC_STORE_TENANT_MAX];
+  int64_t tenant_id;                 /* agents run it as uid base + id ... */
+  char run_as[SC_STORE_USER_MAX];    /* ... or as this user, when set */
   struct sc_spec_run *run;           /* counted reference */
 };
 
@@ -149,6 +152,15 @@ struct sc_assignments {
   struct sc_kill_list kills;
 };
 void sc_assignments_release(struct sc_assignments *a);
+
+/* Tenants (all, or only the one named only when non-NULL), by name; *out
+ * freed with free(). 0 or SC_ENOMEM. */
+int sc_ctl_tenant_list(struct sc_ctl *c, const char *only, struct sc_tenant_rec **out, int *n);
+/* Creates tenant name if new (its id is given now) and sets the node user
+ * its tasks run as (run_as, "" = uid base + id; the caller checked it);
+ * returns when durable: 0, SC_ENOMEM or SC_ESTORE. */
+int sc_ctl_tenant_set(struct sc_ctl *c, const char *name, const char *run_as,
+                      struct sc_tenant_rec *out);
 
 /* Registers (or re-registers) node reg->name and reconciles what it runs;
  * fills kill (zeroed first). Returns 0, SC_ENOMEM or SC_ESTORE. */

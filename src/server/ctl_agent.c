@@ -252,6 +252,7 @@ static void task_start(struct sc_ctl *c, struct ctl_job *j, int index, struct sc
 {
   const struct ctl_task *t = &j->tasks[index];
   const struct ctl_node *n = &c->nodes[t->node], *n0;
+  const struct ctl_tenant *tn;
 
   memset(s, 0, sizeof *s);
   s->task.job_id = j->id;
@@ -271,6 +272,11 @@ static void task_start(struct sc_ctl *c, struct ctl_job *j, int index, struct sc
   snprintf(s->master_addr, sizeof s->master_addr, "%s",
            n0 && n0->rec.address[0] ? n0->rec.address : "127.0.0.1");
   s->master_port = 20000 + (int)(j->id % 20000);
+  snprintf(s->tenant, sizeof s->tenant, "%s", j->spec.tenant);
+  if ((tn = ctl_tenant_find(c, j->spec.tenant))) {
+    s->tenant_id = tn->rec.id;
+    memcpy(s->run_as, tn->rec.run_as, sizeof s->run_as);
+  }
   s->run = sc_spec_run_ref(j->spec.run);
 }
 

@@ -3,6 +3,7 @@
  * above it in this list, never back):
  *   ctl_queue.c  the pending queue: orders pending work
  *   ctl_table.c  jobs and nodes tables, alive lists, store rows, commits
+ *   ctl_tenant.c tenants: stable ids, the user each maps to
  *   ctl_state.c  the job and task state machine: one entry per event
  *   ctl_agent.c  the agent protocol: reports become events
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
@@ -124,6 +125,12 @@ static inline const char *ctl_key_models(const struct ctl_shape_key *k)
   return k->models_long ? k->models_long : k->models;
 }
 
+/* A tenant; durable once a batch holding its row (as it is now) committed. */
+struct ctl_tenant {
+  struct sc_tenant_rec rec;
+  bool durable;
+};
+
 struct ctl_pass_buf;
 
 struct sc_ctl {
@@ -154,6 +161,9 @@ struct sc_ctl {
   struct ctl_node *nodes;
   int nnodes, capnodes;
   int64_t next_id;
+  struct ctl_tenant *tenants; /* by name */
+  int ntenants, captenants;
+  int64_t next_tenant_id;
   struct ctl_shape_key *window;
   int wpos, wcount;
   uint32_t models_epoch;     /* bumped when the pass's model ids change */
@@ -241,6 +251,18 @@ void ctl_wake_logs_locked(struct sc_ctl *c);
 /* Checks the pending queue and alive lists against the jobs and nodes
  * (O(all tasks)): 0 or SC_ESTATE. Sanitizer builds run it after passes. */
 int ctl_check(const struct sc_ctl *c);
+
+/* ---- ctl_tenant.c: tenants ---- */
+
+int ctl_tenants_load(struct sc_ctl *c);
+void ctl_tenants_free(struct sc_ctl *c);
+const struct ctl_tenant *ctl_tenant_find(const struct sc_ctl *c, const char *name);
+/* Gives tenant name an id if it has none, and adds its row to b unless
+ * durable: 0 or SC_ENOMEM. */
+int ctl_tenant_ensure(struct sc_ctl *c, const char *name, struct sc_store_batch *b);
+/* After b committed: the tenants whose rows it held (as they are now) are
+ * durable. */
+void ctl_tenant_settle(struct sc_ctl *c, const struct sc_store_batch *b);
 
 /* ---- ctl_state.c: the state machine ---- */
 

@@ -227,6 +227,25 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
   ctl_notify_locked(c);
 }
 
+/* The reasons an agent may give for a failed task, which become the job's:
+ * "out of memory", or "refused: " and a few plain words (why the agent
+ * did not start it: "refused: would run as root"). Anything else is
+ * ignored and the exit code speaks. */
+static bool agent_reason_ok(const char *r)
+{
+  if (!r)
+    return false;
+  if (strcmp(r, "out of memory") == 0)
+    return true;
+  if (strncmp(r, "refused: ", 9) != 0 || strlen(r) > 60 || !r[9])
+    return false;
+  for (const char *p = r + 9; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == ' ' || *p == '_' ||
+          *p == '-'))
+      return false;
+  return true;
+}
+
 /* t's process on node ended with exit_code / signal. */
 static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_event_args *a,
                         struct sc_store_batch *b)
@@ -266,8 +285,8 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
     job_check_done(c, j, b);
     return;
   }
-  if (a->reason && strcmp(a->reason, "out of memory") == 0)
-    snprintf(reason, sizeof reason, "out of memory");
+  if (agent_reason_ok(a->reason))
+    snprintf(reason, sizeof reason, "%s", a->reason);
   else if (a->signal > 0)
     snprintf(reason, sizeof reason, "killed by signal %d", a->signal);
   else

@@ -26,6 +26,7 @@
 #include "server/http.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/token_file.h"
 #include "util/units.h"
 
 #define UP_PORT 8420
@@ -307,6 +308,7 @@ int sc_cmd_server(int argc, char **argv)
   int rc, sig;
 
   sc_log_setup(SC_LOG_INFO, "server");
+  umask(077); /* the database, its WAL and the token files: the owner's only */
   if ((rc = parse_opts(argc, argv, &o)) != 0)
     return rc > 0 ? 0 : 2;
   block_signals(&set);
@@ -333,29 +335,60 @@ static void node_name(char *buf, size_t size)
   snprintf(buf, size, "%.63s", host[0] ? host : "localhost");
 }
 
+/* The agent's environment: ours plus SUPERCELL_AGENT_TOKEN (no token or
+ * token path on a command line, where any process could read it). A new
+ * array (free it and its last entry), NULL when out of memory. */
+static char **agent_env(const char *token)
+{
+  size_t n = 0, k = 0;
+  char **env;
+
+  while (environ[n])
+    n++;
+  if (!(env = calloc(n + 2, sizeof *env)))
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "SUPERCELL_AGENT_TOKEN=", 22) != 0)
+      env[k++] = environ[i];
+  if (asprintf(&env[k], "SUPERCELL_AGENT_TOKEN=%s", token) < 0) {
+    free(env);
+    return NULL;
+  }
+  return env;
+}
+
 static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
 {
-  char url[64], token[PATH_MAX + 32], state[PATH_MAX + 32];
+  char url[64], path[PATH_MAX + 32], state[PATH_MAX + 32], *token, **envp;
   const char *argv[16 + 2 * MAX_DEVICE_ARGS];
   sigset_t none;
   int n = 0;
+  size_t k = 0;
   pid_t pid;
 
   snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-  snprintf(token, sizeof token, "%s/agent.token", o->state_dir);
+  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
   snprintf(state, sizeof state, "%s/agent", o->state_dir);
+  if (!(token = sc_token_file_read(path))) {
+    sc_error("cannot read the agent token from %s", path);
+    return -1;
+  }
+  envp = agent_env(token);
+  free(token);
+  if (!envp)
+    return -1;
   argv[n++] = "supercell";
   argv[n++] = "agent";
   argv[n++] = "--server";
   argv[n++] = url;
-  argv[n++] = "--token-file";
-  argv[n++] = token;
   argv[n++] = "--name";
   argv[n++] = name;
   argv[n++] = "--state-dir";
   argv[n++] = state;
   argv[n++] = "--hide"; /* the controller's tokens and database */
   argv[n++] = o->state_dir;
+  if (geteuid() != 0) /* one user's laptop: its tasks all run as that user */
+    argv[n++] = "--single-user";
   for (int i = 0; i < o->ndevices; i++) {
     argv[n++] = "--devices";
     argv[n++] = o->devices[i];
@@ -369,10 +402,14 @@ static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
     if (getppid() == 1)
       _exit(1);
     signal(SIGPIPE, SIG_DFL);
-    execv("/proc/self/exe", (char *const *)argv);
+    execve("/proc/self/exe", (char *const *)argv, envp);
     fprintf(stderr, "supercell: cannot start the agent: %s\n", strerror(errno));
     _exit(127);
   }
+  while (envp[k])
+    k++;
+  free(envp[k - 1]); /* the token entry, last */
+  free(envp);
   return pid;
 }
 
@@ -448,6 +485,7 @@ int sc_cmd_up(int argc, char **argv)
   int rc, port;
 
   sc_log_setup(SC_LOG_INFO, "up");
+  umask(077);
   if ((rc = parse_opts(argc, argv, &o)) != 0)
     return rc > 0 ? 0 : 2;
   block_signals(&set);

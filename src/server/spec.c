@@ -250,6 +250,20 @@ static int parse_max_retries(json_t *v, struct sc_job_spec *s, struct sc_spec_er
   return rc;
 }
 
+/* A job cannot choose its user: its tasks run as its tenant's (an agent
+ * as root switches to it), never as root. The field exists to say so. */
+static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  (void)s;
+  if ((json_is_integer(v) && json_integer_value(v) == 0) ||
+      (json_is_string(v) && (strcmp(json_string_value(v), "root") == 0 ||
+                             strcmp(json_string_value(v), "0") == 0)))
+    return fail(err, "user", "tasks never run as root");
+  return fail(err, "user",
+              "'user' is not chosen by a job: its tasks run as its tenant's user "
+              "(an admin maps a tenant with 'supercell tenant set NAME --run-as USER')");
+}
+
 struct field {
   const char *name;
   int (*parse)(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err);
@@ -261,7 +275,7 @@ static const struct field fields[] = {
   {"workdir", parse_workdir}, {"tasks", parse_tasks},
   {"resources", parse_resources}, {"models", parse_models},
   {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
-  {"max_retries", parse_max_retries},
+  {"max_retries", parse_max_retries}, {"user", parse_user},
 };
 
 static const struct field *field_find(const char *name)

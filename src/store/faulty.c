@@ -209,6 +209,13 @@ static int faulty_token_list(struct sc_store *s, struct sc_token_rec **out, int 
   return call_fails(s) ? SC_ESTORE : sc_store_token_list(s->inner, out, n);
 }
 
+static int faulty_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_tenant_list(s->inner, out, n);
+}
+
 static int faulty_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                            size_t *len, int64_t *end)
 {
@@ -230,5 +237,6 @@ static const struct sc_store_ops faulty_ops = {
   .max_job_id = faulty_max_job_id,
   .node_list = faulty_node_list,
   .token_list = faulty_token_list,
+  .tenant_list = faulty_tenant_list,
   .log_read = faulty_log_read,
 };

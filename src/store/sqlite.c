@@ -193,6 +193,17 @@ static int write_token(struct sc_store *s, const struct sc_token_rec *t)
   return step_done(s, st);
 }
 
+static int write_tenant(struct sc_store *s, const struct sc_tenant_rec *t)
+{
+  sqlite3_stmt *st = s->stmts[SQL_TENANT_PUT];
+
+  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, t->id);
+  sqlite3_bind_text(st, 3, t->run_as, -1, SQLITE_STATIC);
+  bind_ms(st, 4, t->created_ms);
+  return step_done(s, st);
+}
+
 /* Returns the end offset found by a "... LIMIT 1" query, 0 when none. */
 static int64_t query_end(sqlite3_stmt *st)
 {
@@ -268,6 +279,8 @@ static int write_op(struct sc_store *s, const struct sc_store_op *op)
     return write_token(s, &op->u.token);
   case SC_STORE_LOG_APPEND:
     return write_log(s, &op->u.log);
+  case SC_STORE_TENANT_PUT:
+    return write_tenant(s, &op->u.tenant);
   }
   return SC_EINVAL;
 }
@@ -481,5 +494,6 @@ const struct sc_store_ops sc_store_sqlite = {
   .max_job_id = sc_sqlite_max_job_id,
   .node_list = sc_sqlite_node_list,
   .token_list = sc_sqlite_token_list,
+  .tenant_list = sc_sqlite_tenant_list,
   .log_read = sc_sqlite_log_read,
 };

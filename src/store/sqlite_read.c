@@ -319,6 +319,31 @@ static void row_token(sqlite3_stmt *st, void *dst)
   t->revoked = sqlite3_column_int(st, 8) != 0;
 }
 
+static void row_tenant(sqlite3_stmt *st, void *dst)
+{
+  struct sc_tenant_rec *t = dst;
+
+  memset(t, 0, sizeof *t);
+  copy_col(st, 0, t->name, sizeof t->name);
+  t->id = sqlite3_column_int64(st, 1);
+  copy_col(st, 2, t->run_as, sizeof t->run_as);
+  t->created_ms = sqlite3_column_int64(st, 3);
+}
+
+int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
+{
+  void *rows;
+  int rc = collect_rows(s, sc_sql_tenants, sizeof **out, row_tenant, &rows, n);
+
+  *out = rows;
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n)
 {
   void *rows;

@@ -34,7 +34,10 @@ const char sc_sql_schema[] =
   " job_offset INTEGER NOT NULL, data BLOB NOT NULL,"
   " attempt INTEGER NOT NULL DEFAULT 0, att_offset INTEGER NOT NULL DEFAULT 0,"
   " PRIMARY KEY (job_id, task, task_offset)) WITHOUT ROWID;"
-  "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);";
+  "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);"
+  "CREATE TABLE IF NOT EXISTS tenants ("
+  " name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE, run_as TEXT NOT NULL DEFAULT '',"
+  " created_ms INTEGER);";
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
@@ -97,6 +100,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
     "SELECT att_offset + length(data) FROM logs WHERE job_id = ?1 AND task = ?2"
     " AND attempt = ?3 ORDER BY att_offset DESC LIMIT 1",
   [SQL_TASK_ATTEMPT] = "SELECT attempt FROM tasks WHERE job_id = ?1 AND idx = ?2",
+  [SQL_TENANT_PUT] = "INSERT OR REPLACE INTO tenants (name, id, run_as, created_ms)"
+                     " VALUES (?1, ?2, ?3, ?4)",
 };
 
 const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";
@@ -111,6 +116,7 @@ const char sc_sql_nodes[] =
 const char sc_sql_tokens[] =
   "SELECT hash, kind, tenant, created_ms, id, node, expires_ms, last_used_ms, revoked"
   " FROM tokens ORDER BY created_ms, id";
+const char sc_sql_tenants[] = "SELECT name, id, run_as, created_ms FROM tenants ORDER BY id";
 const char sc_sql_log_task_start[] =
   "SELECT coalesce(max(task_offset), 0) FROM logs"
   " WHERE job_id = ?1 AND task = ?2 AND task_offset <= ?3";

@@ -170,6 +170,11 @@ int sc_store_token_list(struct sc_store *s, struct sc_token_rec **out, int *n)
   return s->ops->token_list(s, out, n);
 }
 
+int sc_store_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
+{
+  return s->ops->tenant_list(s, out, n);
+}
+
 int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                       size_t *len, int64_t *end)
 {

@@ -104,6 +104,17 @@ struct sc_token_rec {
   bool revoked;
 };
 
+/* A tenant: its stable numeric id (1, 2, ... in order of first use; an
+ * agent runs its tasks as uid base + id) and the node user it maps to
+ * instead ("" = none; never root). */
+#define SC_STORE_USER_MAX 33          /* POSIX user names: 1..32 chars */
+struct sc_tenant_rec {
+  char name[SC_STORE_TENANT_MAX];
+  int64_t id;
+  char run_as[SC_STORE_USER_MAX];
+  int64_t created_ms;
+};
+
 /* A chunk of a task's output. Offsets count bytes of one attempt's output
  * (a retried task starts again at 0); the store drops bytes it already
  * holds for that attempt and appends the rest at the end of the task's
@@ -125,6 +136,7 @@ enum sc_store_op_kind {
   SC_STORE_NODE_STATE,  /* state and last heartbeat only */
   SC_STORE_TOKEN_PUT,
   SC_STORE_LOG_APPEND,
+  SC_STORE_TENANT_PUT,  /* whole tenant row */
 };
 
 struct sc_store_op {
@@ -135,6 +147,7 @@ struct sc_store_op {
     struct sc_node_rec node;
     struct sc_token_rec token;
     struct sc_log_rec log;
+    struct sc_tenant_rec tenant;
   } u;
 };
 
@@ -187,6 +200,7 @@ struct sc_store_ops {
   int (*max_job_id)(struct sc_store *s, int64_t *id);
   int (*node_list)(struct sc_store *s, struct sc_node_rec **out, int *n);
   int (*token_list)(struct sc_store *s, struct sc_token_rec **out, int *n);
+  int (*tenant_list)(struct sc_store *s, struct sc_tenant_rec **out, int *n);
   int (*log_read)(struct sc_store *s, const struct sc_log_query *q, char **data,
                   size_t *len, int64_t *end);
 };
@@ -256,6 +270,8 @@ int sc_store_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n);
 int sc_store_max_job_id(struct sc_store *s, int64_t *id);
 int sc_store_node_list(struct sc_store *s, struct sc_node_rec **out, int *n);
 int sc_store_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
+/* Every tenant, by id (*out freed with free()). */
+int sc_store_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n);
 /* Reads output into *data (malloc'd, NUL-terminated, *len bytes); *end is
  * the offset just past the returned bytes. */
 int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,

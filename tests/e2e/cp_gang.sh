@@ -15,7 +15,7 @@ sc_wait_nodes 2
 # Each task prints its environment, then waits (bounded) until all 8 are up:
 # the job succeeds only if the whole gang ran at once.
 bar=$SC_SHARE/barrier
-mkdir -p "$bar"
+mkdir -p "$bar" && chmod 1777 "$bar"
 cmd='echo "rank=$RANK world=$WORLD_SIZE local=$LOCAL_RANK index=$SUPERCELL_TASK_INDEX count=$SUPERCELL_TASK_COUNT job=$SUPERCELL_JOB_ID master=$MASTER_ADDR:$MASTER_PORT cuda=${CUDA_VISIBLE_DEVICES-unset} ascend=${ASCEND_RT_VISIBLE_DEVICES-unset} milli=${SUPERCELL_GPU_MILLI-unset}"
 touch '"$bar"'/$SUPERCELL_TASK_INDEX
 for i in $(seq 200); do [ $(ls '"$bar"' | wc -l) -ge 8 ] && exit 0; sleep 0.1; done

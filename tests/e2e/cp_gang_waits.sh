@@ -18,7 +18,7 @@ sc_wait_state "$holder" running
 check_eq "devices in use by the holder" "$(sc_nodes_json | jq '[.nodes[].devices[].milli_used] | add')" 4000
 
 # The gang needs 8 x 2 = 16 devices of the 16; 12 are free.
-mkdir -p "$SC_SHARE/started"
+mkdir -p "$SC_SHARE/started" && chmod 1777 "$SC_SHARE/started"
 gcmd='touch '"$SC_SHARE"'/started/$SUPERCELL_TASK_INDEX
 for i in $(seq 200); do [ $(ls '"$SC_SHARE"'/started | wc -l) -ge 8 ] && { echo "rank $RANK ran with the whole gang"; exit 0; }; sleep 0.1; done
 echo "gang barrier timed out"; exit 1'

@@ -410,9 +410,10 @@ static void test_task_survives_supervisor_parent(void **state)
 
 static json_t *gang_start(const char *id, int index, int attempt, const char *script)
 {
-  return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:[i], s:s, s:i}", "task_id", id, "job_id",
-                   "j-9", "index", index, "count", 2, "attempt", attempt, "shell", script,
-                   "devices", index, "vendor", "nvidia", "grace_s", 5);
+  return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:[i], s:s, s:i, s:s, s:i}", "task_id", id,
+                   "job_id", "j-9", "index", index, "count", 2, "attempt", attempt, "shell",
+                   script, "devices", index, "vendor", "nvidia", "grace_s", 5, "tenant", "t",
+                   "tenant_id", 1);
 }
 
 static int count_tasks(struct sc_agent *a)

@@ -32,8 +32,10 @@ SC_NAME=$(basename "$0" .sh)
 SC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-e2e-$SC_NAME.XXXXXX")
 # Tasks run with a private /tmp; files a test and its tasks both use (release
 # files, barriers) go here, which sc_start_agent shares into every task.
+# Tasks run as their tenant's uid (agents run as root here), so the share is
+# world-writable and sticky like /tmp, and $SC_TMP traversable (not listable).
 SC_SHARE=$SC_TMP/share
-mkdir -p "$SC_SHARE"
+mkdir -p "$SC_SHARE" && chmod 1777 "$SC_SHARE" && chmod 711 "$SC_TMP"
 # The whole test must end before this many seconds (CTest's limit is 300).
 SC_DEADLINE_S=${SC_DEADLINE_S:-240}
 # Multiplier for waits, e.g. 3 under the sanitizers (waits end early anyway).

@@ -48,7 +48,7 @@ void sc_cli_job_row(json_t *job, int64_t now, struct sc_table *t)
   const char *cells[8];
 
   sc_cli_job_tasks(job, tasks, sizeof tasks);
-  sc_cli_job_gpus(json_object_get(job, "spec"), gpus, sizeof gpus);
+  sc_cli_job_gpus(job, gpus, sizeof gpus);
   sc_cli_age(sc_cli_str(job, "created_at", NULL), now, age, sizeof age);
   cells[0] = sc_cli_str(job, "id", "?");
   cells[1] = sc_cli_str(job, "name", sc_cli_str(json_object_get(job, "spec"), "name", NULL));
@@ -215,7 +215,7 @@ void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
 
   command_text(json_object_get(spec, "command"), cmd, sizeof cmd);
   sc_cli_age(sc_cli_str(job, "created_at", NULL), now, age, sizeof age);
-  sc_cli_job_gpus(spec, gpus, sizeof gpus);
+  sc_cli_job_gpus(job, gpus, sizeof gpus);
   fprintf(out, "ID:        %s\n", sc_cli_str(job, "id", "?"));
   fprintf(out, "NAME:      %s\n", sc_cli_str(job, "name", sc_cli_str(spec, "name", "-")));
   fprintf(out, "TENANT:    %s\n", sc_cli_str(job, "tenant", "-"));
@@ -234,6 +234,28 @@ void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
   sc_table_release(&t);
 }
 
+/* Appends the job's further pages of tasks to its "tasks" (the controller
+ * sends the first page with the job). */
+static int all_tasks(struct sc_cli *c, const char *id, json_t *job)
+{
+  json_t *tasks = json_object_get(job, "tasks"), *next = json_object_get(job, "tasks_next");
+  char path[256];
+  int rc = 0;
+
+  while (rc == 0 && json_is_integer(next) && json_is_array(tasks)) {
+    json_t *page = NULL;
+    snprintf(path, sizeof path, "/v1/jobs/%s/tasks?after=%lld&limit=1000", id,
+             (long long)json_integer_value(next));
+    if ((rc = sc_cli_call(c, "GET", path, NULL, 30000, &page)) == 0) {
+      json_array_extend(tasks, json_object_get(page, "tasks"));
+      json_object_set(job, "tasks_next", json_object_get(page, "next"));
+      next = json_object_get(job, "tasks_next");
+    }
+    json_decref(page);
+  }
+  return rc;
+}
+
 static const char job_help[] =
   "usage: supercell job ID\n\nShows one job and its tasks.\n\n" SC_CLI_COMMON_HELP;
 
@@ -246,7 +268,8 @@ int sc_cli_job(int argc, char **argv)
 
   if (rc == 0 && (rc = check_id(&c, argv[optind])) == 0) {
     snprintf(path, sizeof path, "/v1/jobs/%s", argv[optind]);
-    if ((rc = sc_cli_call(&c, "GET", path, NULL, 30000, &job)) == 0) {
+    if ((rc = sc_cli_call(&c, "GET", path, NULL, 30000, &job)) == 0 &&
+        (rc = all_tasks(&c, argv[optind], job)) == 0) {
       if (c.json)
         sc_cli_print_json(job);
       else

@@ -128,10 +128,13 @@ void sc_cli_milli(int64_t milli, char *buf, size_t size)
     buf[n - 1] = '\0';
 }
 
-void sc_cli_job_gpus(json_t *spec, char *buf, size_t size)
+void sc_cli_job_gpus(json_t *job, char *buf, size_t size)
 {
+  json_t *spec = json_object_get(job, "spec") ? json_object_get(job, "spec") : job;
   json_t *res = json_object_get(spec, "resources");
-  json_int_t tasks = json_integer_value(json_object_get(spec, "tasks"));
+  json_int_t tasks = json_is_integer(json_object_get(job, "task_count"))
+                       ? json_integer_value(json_object_get(job, "task_count"))
+                       : json_integer_value(json_object_get(spec, "tasks"));
   json_int_t gpus = json_integer_value(json_object_get(res, "gpus"));
   json_int_t milli = json_integer_value(json_object_get(res, "gpu_milli"));
 
@@ -145,21 +148,15 @@ void sc_cli_job_gpus(json_t *spec, char *buf, size_t size)
 
 void sc_cli_job_tasks(json_t *job, char *buf, size_t size)
 {
-  json_t *tasks = json_object_get(job, "tasks"), *task;
   const char *state = json_string_value(json_object_get(job, "state"));
-  json_int_t n = json_integer_value(json_object_get(json_object_get(job, "spec"), "tasks"));
-  size_t i, running = 0;
+  json_int_t n = json_integer_value(json_object_get(job, "task_count"));
+  json_t *counts = json_object_get(job, "task_counts");
+  json_int_t running = json_integer_value(json_object_get(counts, "running"));
 
-  if (json_is_array(tasks))
-    n = (json_int_t)json_array_size(tasks);
   if (n <= 0)
     n = 1;
-  json_array_foreach(tasks, i, task) {
-    const char *s = json_string_value(json_object_get(task, "state"));
-    running += s && strcmp(s, "running") == 0;
-  }
-  if (state && strcmp(state, "running") == 0 && json_is_array(tasks))
-    snprintf(buf, size, "%zu/%lld", running, (long long)n);
+  if (state && strcmp(state, "running") == 0 && json_is_object(counts))
+    snprintf(buf, size, "%lld/%lld", (long long)running, (long long)n);
   else
     snprintf(buf, size, "%lld", (long long)n);
 }

@@ -41,8 +41,9 @@ void sc_cli_age(const char *text, int64_t now_ms, char *buf, size_t size);
 /* Milli-units as a short decimal: 2000 -> "2", 250 -> "0.25", 1500 -> "1.5". */
 void sc_cli_milli(int64_t milli, char *buf, size_t size);
 
-/* GPUs of a job spec in all: tasks * gpus, or tasks * gpu_milli / 1000. */
-void sc_cli_job_gpus(json_t *spec, char *buf, size_t size);
+/* GPUs of a job in all (from a job, a job's spec, or a list summary):
+ * tasks * gpus, or tasks * gpu_milli / 1000. */
+void sc_cli_job_gpus(json_t *job, char *buf, size_t size);
 
 /* Tasks of a job: "N", or "R/N" (running of all) while it runs. */
 void sc_cli_job_tasks(json_t *job, char *buf, size_t size);

@@ -15,7 +15,12 @@
 #include "util/clock.h"
 #include "util/error.h"
 
-#define LIST_MAX 1000
+/* What one request may make the controller hold: a page of job summaries
+ * (each bounded: no tasks, a few spec fields) or one job (its spec is at
+ * most a request body, 1 MiB) with a page of its tasks. */
+#define LIST_MAX 500
+#define TASK_PAGE 256
+#define TASK_PAGE_MAX 1000
 #define LOG_CHUNK_MAX (1024 * 1024)
 #define LOG_WAIT_MAX_S 30
 
@@ -54,7 +59,7 @@ static bool load_job(struct sc_http_req *req, struct sc_http_resp *resp, struct 
     sc_http_error(resp, 404, "not_found", "no such job", "id");
     return false;
   }
-  rc = sc_store_job_get(store, id, j);
+  rc = sc_store_job_head(store, id, j);
   if (rc == 0 && tenant && strcmp(j->tenant, tenant) != 0)
     rc = SC_ENOENT;
   if (rc < 0) {
@@ -107,7 +112,10 @@ static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
     store_failed(resp, rc);
     return;
   }
-  sc_http_reply(resp, 201, sc_job_json(&rec));
+  {
+    int n = rec.ntasks < TASK_PAGE ? rec.ntasks : TASK_PAGE;
+    sc_http_reply(resp, 201, sc_job_json(&rec, n, n < rec.ntasks ? n - 1 : -1));
+  }
   sc_job_rec_release(&rec);
 }
 
@@ -119,7 +127,7 @@ static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
 
   memset(f, 0, sizeof *f);
   f->state = -1;
-  f->with_tasks = true;
+  f->summary = true;
   f->tenant = tenant_scope(req) ? tenant_scope(req) : sc_http_query(req, "tenant");
   if (state && (f->state = sc_job_state_parse(state)) < 0) {
     sc_http_error(resp, 400, "bad_request",
@@ -155,7 +163,7 @@ static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   arr = json_array();
   for (int i = 0; i < n && i < f.limit - 1; i++)
-    json_array_append_new(arr, sc_job_json(&jobs[i]));
+    json_array_append_new(arr, sc_job_summary_json(&jobs[i]));
   if (n == f.limit) {
     json_decref(next);
     sc_job_id_format(jobs[n - 2].id, id, sizeof id);
@@ -165,13 +173,58 @@ static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_http_reply(resp, 200, json_pack("{s:o, s:o}", "jobs", arr, "next", next));
 }
 
+/* Replies with job j (a head: no tasks) and its first page of tasks. */
+static void reply_job(struct sc_http_req *req, struct sc_http_resp *resp, struct sc_job_rec *j)
+{
+  struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
+  int n, rc = sc_store_task_page(store, j->id, -1, TASK_PAGE, &j->tasks, &n);
+
+  if (rc < 0) {
+    store_failed(resp, rc);
+    return;
+  }
+  sc_http_reply(resp, 200,
+                sc_job_json(j, n, n < j->ntasks && n > 0 ? j->tasks[n - 1].index : -1));
+}
+
 static void api_get(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_job_rec j;
 
   if (!load_job(req, resp, &j))
     return;
-  sc_http_reply(resp, 200, sc_job_json(&j));
+  reply_job(req, resp, &j);
+  sc_job_rec_release(&j);
+}
+
+/* GET /v1/jobs/{id}/tasks?after=I&limit=N: a page of a job's tasks. */
+static void api_tasks(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
+  struct sc_task_rec *tasks = NULL;
+  struct sc_job_rec j;
+  long long after = -1, limit = TASK_PAGE;
+  json_t *arr;
+  int n, rc;
+
+  if (!load_job(req, resp, &j))
+    return;
+  if (!sc_http_query_int(req, resp, "after", -1, SC_SPEC_MAX_TASKS, &after) ||
+      !sc_http_query_int(req, resp, "limit", 1, TASK_PAGE_MAX, &limit)) {
+    sc_job_rec_release(&j);
+    return;
+  }
+  rc = sc_store_task_page(store, j.id, (int)after, (int)limit, &tasks, &n);
+  if (rc < 0) {
+    store_failed(resp, rc);
+  } else if (!(arr = sc_tasks_json(tasks, n))) {
+    store_failed(resp, SC_ENOMEM);
+  } else {
+    bool more = n == limit && tasks[n - 1].index < j.ntasks - 1;
+    sc_http_reply(resp, 200, json_pack("{s:o, s:o}", "tasks", arr, "next",
+                                       more ? json_integer(tasks[n - 1].index) : json_null()));
+  }
+  free(tasks);
   sc_job_rec_release(&j);
 }
 
@@ -199,21 +252,23 @@ static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
       store_failed(resp, rc);
     return;
   }
-  sc_http_reply(resp, 200, sc_job_json(&j));
+  reply_job(req, resp, &j);
   sc_job_rec_release(&j);
 }
 
-/* True when the output asked for can grow no more. */
-static bool log_final(const struct sc_job_rec *j, int task)
+/* True when the output asked for can grow no more (j is a head: counts). */
+static bool log_final(struct sc_store *store, const struct sc_job_rec *j, int task)
 {
-  if (task >= 0)
-    return task < j->ntasks && sc_task_state_final(j->tasks[task].state);
-  if (!sc_job_state_final(j->state))
-    return false;
-  for (int i = 0; i < j->ntasks; i++)
-    if (!sc_task_state_final(j->tasks[i].state) && j->tasks[i].state != SC_TASK_PENDING)
-      return false;
-  return true;
+  if (task >= 0) {
+    struct sc_task_rec *t;
+    int n;
+    bool final = sc_store_task_page(store, j->id, task - 1, 1, &t, &n) == 0 && n == 1 &&
+                 t[0].index == task && sc_task_state_final(t[0].state);
+    free(t);
+    return final;
+  }
+  return sc_job_state_final(j->state) && j->counts[SC_TASK_ASSIGNED] == 0 &&
+         j->counts[SC_TASK_RUNNING] == 0;
 }
 
 struct log_args {
@@ -255,14 +310,14 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   q.offset = a.offset;
   deadline = sc_clock_mono_ms() + a.wait * 1000;
   for (;;) {
-    final = log_final(&j, q.task);
+    final = log_final(sc_ctl_store(ctl), &j, q.task);
     sc_job_rec_release(&j);
     free(data);
     rc = sc_store_log_read(sc_ctl_store(ctl), &q, &data, &len, &end);
     if (rc < 0 || len > 0 || final || sc_clock_mono_ms() >= deadline)
       break;
     sc_ctl_log_wait(ctl, &gen, deadline);
-    if ((rc = sc_store_job_get(sc_ctl_store(ctl), q.job_id, &j)) < 0)
+    if ((rc = sc_store_job_head(sc_ctl_store(ctl), q.job_id, &j)) < 0)
       break;
   }
   if (rc < 0) {
@@ -310,6 +365,7 @@ const struct sc_route sc_api_routes[] = {
   {"POST", "/v1/jobs", SC_ROUTE_USER, api_submit},
   {"GET", "/v1/jobs", SC_ROUTE_USER, api_list},
   {"GET", "/v1/jobs/{id}", SC_ROUTE_USER, api_get},
+  {"GET", "/v1/jobs/{id}/tasks", SC_ROUTE_USER, api_tasks},
   {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
   {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
   {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},

@@ -45,21 +45,70 @@ static json_t *task_json(const struct sc_task_rec *t)
                    time_json(t->started_ms), "finished_at", time_json(t->finished_ms));
 }
 
-json_t *sc_job_json(const struct sc_job_rec *j)
+json_t *sc_tasks_json(const struct sc_task_rec *tasks, int n)
 {
-  json_t *tasks = json_array(), *spec = json_loads(j->spec ? j->spec : "{}", 0, NULL);
+  json_t *arr = json_array();
+
+  for (int i = 0; arr && i < n; i++)
+    if (json_array_append_new(arr, task_json(&tasks[i])) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  return arr;
+}
+
+/* {"pending": n, ...}: every task state. */
+static json_t *counts_json(const struct sc_job_rec *j)
+{
+  json_t *o = json_object();
+
+  for (int s = 0; o && s < SC_TASK_NSTATES; s++)
+    json_object_set_new(o, sc_task_state_name(s), json_integer(j->counts[s]));
+  return o;
+}
+
+/* The fields every view of a job has. */
+static json_t *job_base_json(const struct sc_job_rec *j)
+{
   char id[32];
 
-  for (int i = 0; j->tasks && i < j->ntasks; i++)
-    json_array_append_new(tasks, task_json(&j->tasks[i]));
   sc_job_id_format(j->id, id, sizeof id);
-  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:o}",
-                   "id", id, "name", j->name, "tenant", j->tenant, "priority", j->priority,
-                   "state", sc_job_state_name(j->state), "reason", text_or_null(j->reason),
+  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o}", "id",
+                   id, "name", j->name, "tenant", j->tenant, "priority", j->priority, "state",
+                   sc_job_state_name(j->state), "reason", text_or_null(j->reason),
                    "created_at", time_json(j->created_ms), "started_at",
                    time_json(j->started_ms), "finished_at", time_json(j->finished_ms),
                    "attempt", j->attempt, "max_retries", j->max_retries, "task_count",
-                   j->ntasks, "spec", spec ? spec : json_object(), "tasks", tasks);
+                   j->ntasks, "task_counts", counts_json(j));
+}
+
+json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next)
+{
+  json_t *o = job_base_json(j), *spec = json_loads(j->spec ? j->spec : "{}", 0, NULL);
+
+  if (o && (json_object_set_new(o, "spec", spec ? spec : json_object()) < 0 ||
+            json_object_set_new(o, "tasks", sc_tasks_json(j->tasks, ntasks)) < 0 ||
+            json_object_set_new(o, "tasks_next", next >= 0 ? json_integer(next) : json_null()) <
+              0)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *sc_job_summary_json(const struct sc_job_rec *j)
+{
+  json_t *o = job_base_json(j), *spec = json_loads(j->spec ? j->spec : "{}", 0, NULL);
+  json_t *res = spec ? json_object_get(spec, "resources") : NULL;
+  json_t *models = spec ? json_object_get(spec, "models") : NULL;
+
+  if (o && (json_object_set(o, "resources", json_is_object(res) ? res : json_object()) < 0 ||
+            json_object_set(o, "models", json_is_array(models) ? models : json_array()) < 0)) {
+    json_decref(o);
+    o = NULL;
+  }
+  json_decref(spec);
+  return o;
 }
 
 json_t *sc_error_json(const char *code, const char *message, const char *field)

@@ -14,7 +14,12 @@
 #include "store/store.h"
 
 /* The API object of a job record (with its tasks when it has them). New ref. */
-json_t *sc_job_json(const struct sc_job_rec *j);
+json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next);
+/* A job in a list: no tasks and no spec (its task counts by state, its
+ * resources and models instead), so a page of them stays small. */
+json_t *sc_job_summary_json(const struct sc_job_rec *j);
+/* An array of n tasks. New ref or NULL. */
+json_t *sc_tasks_json(const struct sc_task_rec *tasks, int n);
 
 /* {"error": {"code", "message", "field"}}; field may be NULL. New ref. */
 json_t *sc_error_json(const char *code, const char *message, const char *field);

@@ -58,6 +58,7 @@ static int submitted_rec(const struct ctl_job *j, struct sc_job_rec *out)
   out->created_ms = j->created_ms;
   out->max_retries = j->spec.max_retries;
   out->ntasks = j->ntasks;
+  out->counts[SC_TASK_PENDING] = j->ntasks;
   out->tasks = calloc((size_t)j->ntasks, sizeof *out->tasks);
   if (!out->spec || !out->tasks) {
     sc_job_rec_release(out);

@@ -174,6 +174,23 @@ static int faulty_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out
   return sc_store_job_get(s->inner, id, out);
 }
 
+static int faulty_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+{
+  if (call_fails(s)) {
+    memset(out, 0, sizeof *out);
+    return SC_ESTORE;
+  }
+  return sc_store_job_head(s->inner, id, out);
+}
+
+static int faulty_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
+                            struct sc_task_rec **out, int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_task_page(s->inner, job_id, after, limit, out, n);
+}
+
 static int faulty_job_list(struct sc_store *s, const struct sc_job_filter *f,
                            struct sc_job_rec **out, int *n)
 {
@@ -232,6 +249,8 @@ static const struct sc_store_ops faulty_ops = {
   .submit = faulty_submit,
   .wait = faulty_wait,
   .job_get = faulty_job_get,
+  .job_head = faulty_job_head,
+  .task_page = faulty_task_page,
   .job_list = faulty_job_list,
   .jobs_active = faulty_jobs_active,
   .max_job_id = faulty_max_job_id,

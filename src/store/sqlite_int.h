@@ -36,6 +36,9 @@ int sc_sqlite_open_conn(const char *path, sqlite3 **out);
 
 /* Read operations of sc_store_sqlite (sqlite_read.c). */
 int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+int sc_sqlite_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+int sc_sqlite_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
+                        struct sc_task_rec **out, int *n);
 int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
                        struct sc_job_rec **out, int *n);
 int sc_sqlite_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n);

@@ -117,8 +117,27 @@ static int load_tasks(sqlite3 *db, struct sc_job_rec *j)
   return 0;
 }
 
+/* Fills j->counts: its tasks by state. */
+static int load_counts(sqlite3 *db, struct sc_job_rec *j)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  memset(j->counts, 0, sizeof j->counts);
+  if (sqlite3_prepare_v2(db, sc_sql_task_counts, -1, &st, NULL) != SQLITE_OK)
+    return SC_ESTORE;
+  sqlite3_bind_int64(st, 1, j->id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int state = sc_task_state_parse((const char *)sqlite3_column_text(st, 0));
+    if (state >= 0 && state < SC_TASK_NSTATES)
+      j->counts[state] = sqlite3_column_int(st, 1);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : SC_ESTORE;
+}
+
 /* Runs a job query already bound in st, appending jobs to *out. */
-static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks,
+static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks, bool with_counts,
                         struct sc_job_rec **out, int *n)
 {
   int cap = 0, rc = 0, step;
@@ -131,6 +150,8 @@ static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks,
     rc = row_job(st, &(*out)[(*n)++]);
     if (rc == 0 && with_tasks)
       rc = load_tasks(db, &(*out)[*n - 1]);
+    if (rc == 0 && with_counts)
+      rc = load_counts(db, &(*out)[*n - 1]);
     if (rc < 0)
       break;
   }
@@ -173,17 +194,82 @@ int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
   return rc;
 }
 
+int sc_sqlite_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  memset(out, 0, sizeof *out);
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sc_sql_job_get, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    rc = row_job(st, out);
+    if (rc == 0)
+      rc = load_counts(db, out);
+  } else {
+    rc = rc == SQLITE_DONE ? SC_ENOENT : SC_ESTORE;
+  }
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  if (rc < 0)
+    sc_job_rec_release(out);
+  return rc;
+}
+
+int sc_sqlite_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
+                        struct sc_task_rec **out, int *n)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc, cap = 0, step;
+
+  *out = NULL;
+  *n = 0;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sc_sql_task_page, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  sqlite3_bind_int64(st, 1, job_id);
+  sqlite3_bind_int(st, 2, after);
+  sqlite3_bind_int(st, 3, limit);
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if ((rc = SC_VEC_RESERVE_ONE(*out, *n, cap)) < 0)
+      break;
+    row_task(st, &(*out)[(*n)++]);
+  }
+  if (rc == 0 && step != SQLITE_DONE)
+    rc = SC_ESTORE;
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
                        struct sc_job_rec **out, int *n)
 {
-  char sql[512];
+  char sql[1024];
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
   int rc, col = 2;
 
   *out = NULL;
   *n = 0;
-  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s%s ORDER BY id LIMIT %d", sc_sql_job_select,
+  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s%s ORDER BY id LIMIT %d",
+           f->summary ? sc_sql_job_summary_select : sc_sql_job_select,
            f->state >= 0 ? " AND state = ?2" : "",
            f->tenant ? (f->state >= 0 ? " AND tenant = ?3" : " AND tenant = ?2") : "",
            f->limit > 0 ? f->limit : 100);
@@ -198,7 +284,7 @@ int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
     sqlite3_bind_text(st, col++, sc_job_state_name(f->state), -1, SQLITE_STATIC);
   if (f->tenant)
     sqlite3_bind_text(st, col, f->tenant, -1, SQLITE_STATIC);
-  rc = collect_jobs(db, st, f->with_tasks, out, n);
+  rc = collect_jobs(db, st, f->with_tasks && !f->summary, f->summary, out, n);
   sqlite3_finalize(st);
   pool_put(s, db);
   return rc;
@@ -218,7 +304,7 @@ int sc_sqlite_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n)
     pool_put(s, db);
     return SC_ESTORE;
   }
-  rc = collect_jobs(db, st, true, out, n);
+  rc = collect_jobs(db, st, true, false, out, n);
   sqlite3_finalize(st);
   pool_put(s, db);
   return rc;

@@ -105,6 +105,16 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
 };
 
 const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";
+/* The same columns with a bounded spec: only what lists show. */
+const char sc_sql_job_summary_select[] =
+  "SELECT id, name, tenant, priority, json_object('tasks', json_extract(spec, '$.tasks'),"
+  " 'resources', json(coalesce(json_extract(spec, '$.resources'), '{}')),"
+  " 'models', json(coalesce(json_extract(spec, '$.models'), '[]'))), state, reason,"
+  " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks FROM jobs";
+const char sc_sql_task_counts[] =
+  "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state";
+const char sc_sql_task_page[] =
+  "SELECT " TASK_COLS " FROM tasks WHERE job_id = ?1 AND idx > ?2 ORDER BY idx LIMIT ?3";
 const char sc_sql_job_get[] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1";
 const char sc_sql_jobs_active[] =
   "SELECT " JOB_COLS " FROM jobs WHERE state IN ('pending', 'running') ORDER BY id";

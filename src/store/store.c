@@ -144,6 +144,17 @@ int sc_store_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
   return s->ops->job_get(s, id, out);
 }
 
+int sc_store_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+{
+  return s->ops->job_head(s, id, out);
+}
+
+int sc_store_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
+                       struct sc_task_rec **out, int *n)
+{
+  return s->ops->task_page(s, job_id, after, limit, out, n);
+}
+
 int sc_store_job_list(struct sc_store *s, const struct sc_job_filter *f,
                       struct sc_job_rec **out, int *n)
 {

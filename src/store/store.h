@@ -65,6 +65,7 @@ struct sc_job_rec {
   int attempt, max_retries;
   int ntasks;
   struct sc_task_rec *tasks;
+  int counts[SC_TASK_NSTATES];        /* tasks by state, when read with them */
 };
 
 /* One accelerator of a node: index as its agent numbers it. */
@@ -174,6 +175,9 @@ struct sc_job_filter {
   int64_t after;         /* ids > after */
   int limit;             /* max jobs returned */
   bool with_tasks;
+  bool summary;          /* counts, not tasks; spec holds only its "tasks",
+                            "resources" and "models" (bounded, whatever the
+                            spec's size) */
 };
 
 /* A log read: output of one task (task >= 0) or of the whole job in arrival
@@ -194,6 +198,9 @@ struct sc_store_ops {
   int (*submit)(struct sc_store *s, struct sc_store_batch *b);
   int (*wait)(struct sc_store *s, struct sc_store_batch *b);
   int (*job_get)(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+  int (*job_head)(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+  int (*task_page)(struct sc_store *s, int64_t job_id, int after, int limit,
+                   struct sc_task_rec **out, int *n);
   int (*job_list)(struct sc_store *s, const struct sc_job_filter *f,
                   struct sc_job_rec **out, int *n);
   int (*jobs_active)(struct sc_store *s, struct sc_job_rec **out, int *n);
@@ -264,6 +271,13 @@ int sc_store_write(struct sc_store *s, struct sc_store_batch *b);
 /* Reads. Records returned are owned by the caller: release each job with
  * sc_job_rec_release, arrays with sc_store_free_jobs / _nodes / free(). */
 int sc_store_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+/* A job's row and its task counts by state, not its tasks: what a request
+ * about a job of thousands of tasks can afford. SC_ENOENT when unknown. */
+int sc_store_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out);
+/* Tasks of job_id with index > after, by index, at most limit (*out freed
+ * with free()). */
+int sc_store_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
+                       struct sc_task_rec **out, int *n);
 int sc_store_job_list(struct sc_store *s, const struct sc_job_filter *f,
                       struct sc_job_rec **out, int *n);
 int sc_store_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n);

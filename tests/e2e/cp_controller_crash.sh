@@ -87,7 +87,7 @@ list_all() {
   : >"$SC_TMP/all"
   for page in $(seq 100); do
     curl -sf --max-time 20 -H "Authorization: Bearer $SC_ADMIN_TOKEN" \
-      "$SC_URL/v1/jobs?limit=1000${after:+&after=$after}" >"$SC_TMP/page" || return 1
+      "$SC_URL/v1/jobs?limit=500${after:+&after=$after}" >"$SC_TMP/page" || return 1
     jq -r '.jobs[] | "\(.id) \(.name) \(.state) \(.attempt)"' "$SC_TMP/page" >>"$SC_TMP/all"
     next=$(jq -r '.next // empty' "$SC_TMP/page")
     [ -n "$next" ] || return 0

@@ -215,6 +215,11 @@ static void test_formatters(void **state)
   sc_cli_job_gpus(spec, buf, sizeof buf);
   assert_string_equal(buf, "0.75");
   json_decref(spec);
+  /* A list summary: task_count 4 x 2 GPUs. */
+  spec = json_loads("{\"task_count\": 4, \"resources\": {\"gpus\": 2}}", 0, NULL);
+  sc_cli_job_gpus(spec, buf, sizeof buf);
+  assert_string_equal(buf, "8");
+  json_decref(spec);
   spec = json_loads("[{\"vendor\": \"nvidia\", \"model\": \"A100\", \"milli_used\": 1000},"
                     " {\"vendor\": \"nvidia\", \"model\": \"A100\", \"milli_used\": 250},"
                     " {\"vendor\": \"ascend\", \"model\": \"910B\", \"milli_used\": 0}]", 0, NULL);

@@ -142,9 +142,10 @@ static int load_credential(struct sc_agent *a)
   char *cred;
   int rc = 0;
 
-  if (!(a->credential_path = malloc(len)))
+  if (!(a->credential_path = malloc(len)) || !(a->contact_path = malloc(len)))
     return SC_ENOMEM;
   snprintf(a->credential_path, len, "%s/node.token", a->cfg.state_dir);
+  snprintf(a->contact_path, len, "%s/contact", a->cfg.state_dir);
   if ((cred = sc_token_file_read(a->credential_path))) {
     rc = use_token(a, cred);
     free(cred);
@@ -280,6 +281,7 @@ void sc_agent_free(struct sc_agent *a)
   if (a->lock_fd >= 0)
     close(a->lock_fd);
   free(a->tasks_dir);
+  free(a->contact_path);
   free(a->credential_path);
   free(a->base_env);
   sc_cgroups_release(&a->cgroups);
@@ -350,6 +352,50 @@ static bool settle(struct sc_agent *a, enum sc_client_rc rc, const char *what)
     return false;
   }
   return false;
+}
+
+/* The controller answered: the tasks may run on. The supervisors read the
+ * contact file to fence their task even when no agent runs (the monotonic
+ * clock is the machine's, the same for them). */
+static void note_contact(struct sc_agent *a)
+{
+  char text[64], tmp[4200];
+  FILE *f;
+
+  a->last_contact_ms = sc_clock_mono_ms();
+  if (a->fenced)
+    sc_info("the controller answers again: tasks are no longer fenced");
+  a->fenced = false;
+  snprintf(text, sizeof text, "%lld %lld\n", (long long)a->last_contact_ms,
+           (long long)a->fence_after_ms);
+  snprintf(tmp, sizeof tmp, "%s.tmp", a->contact_path);
+  if (!(f = fopen(tmp, "we")) || fputs(text, f) < 0 || fclose(f) != 0 ||
+      rename(tmp, a->contact_path) != 0)
+    sc_warn("cannot write %s: supervisors may fence too early or never", a->contact_path);
+}
+
+/* Cut off from the controller for the fence timeout: its work is being
+ * started elsewhere, so stop every task here (TERM, KILL after grace).
+ * The supervisors do the same on their own. */
+static void check_fence(struct sc_agent *a)
+{
+  int64_t now = sc_clock_mono_ms();
+  int n = 0;
+
+  if (a->fence_after_ms <= 0 || a->last_contact_ms <= 0 || a->fenced ||
+      now - a->last_contact_ms <= a->fence_after_ms)
+    return;
+  a->fenced = true;
+  sc_task_table_lock(&a->tasks);
+  for (struct sc_task *t = a->tasks.head; t; t = t->next)
+    if (!t->exited && !t->kill_at_ms) {
+      sc_task_terminate(t, now, -1);
+      n++;
+    }
+  sc_task_table_unlock(&a->tasks);
+  sc_warn("fenced: no answer from the controller for %lld ms (fence after %lld ms): "
+          "stopped %d task(s)", (long long)(now - a->last_contact_ms),
+          (long long)a->fence_after_ms, n);
 }
 
 /* Terminates the tasks the controller named (the heartbeat and register
@@ -429,6 +475,8 @@ static int agent_register(struct sc_agent *a, bool *first)
     keep_credential(a, reg.credential);
   if (a->cfg.heartbeat_ms <= 0 && reg.heartbeat_ms > 0)
     a->heartbeat_ms = reg.heartbeat_ms;
+  a->fence_after_ms = reg.fence_after_ms;
+  note_contact(a);
   sc_info("registered as %s with %s (%d devices, heartbeat %lld ms)", a->cfg.name,
           a->cfg.server, a->cfg.devices.count, (long long)a->heartbeat_ms);
   apply_kills(a, &reg.kills);
@@ -459,6 +507,7 @@ static bool agent_heartbeat(struct sc_agent *a)
   a->next_heartbeat_ms = sc_clock_mono_ms() + a->heartbeat_ms;
   if (!settle(a, rc, "heartbeat"))
     return false;
+  note_contact(a);
   apply_kills(a, &kills);
   return true;
 }
@@ -496,6 +545,7 @@ static int agent_step(struct sc_agent *a, bool *first)
   int rc = 0;
 
   sc_agent_poll_tasks(a);
+  check_fence(a);
   if (!atomic_load(&a->registered)) {
     if (now >= a->next_try_ms)
       rc = agent_register(a, first);

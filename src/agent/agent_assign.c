@@ -203,33 +203,7 @@ static void wake_main(struct sc_agent *a)
 
 /* Creates and launches one task, then records it. Ownership of spec passes
  * on; text is the assignment for task.json. */
-/* The agent's environment for a task, plus HOME, USER and LOGNAME of the
- * user it runs as (the job's env and the agent's variables come after). A
- * new array of borrowed and owned strings (free with free_base), NULL. */
-static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec,
-                            const struct sc_task_launch *how, const char *home)
-{
-  const char *who = spec->run_as && *spec->run_as ? spec->run_as
-                    : spec->tenant && *spec->tenant ? spec->tenant : "default";
-  size_t n = 0;
-  char **env;
-
-  while (a->base_env[n])
-    n++;
-  if (!(env = calloc(n + 4, sizeof *env)))
-    return NULL;
-  memcpy(env, a->base_env, n * sizeof *env);
-  if (how->set_user && (asprintf(&env[n], "HOME=%s", home) < 0 ||
-                        asprintf(&env[n + 1], "USER=%s", who) < 0 ||
-                        asprintf(&env[n + 2], "LOGNAME=%s", who) < 0)) {
-    for (int k = 0; k < 3; k++)
-      env[n + k] = NULL; /* asprintf leaves them undefined on failure */
-    free(env);
-    return NULL;
-  }
-  return env;
-}
-
+/* Frees what user_base_env added and the array. */
 static void free_base(struct sc_agent *a, char **env)
 {
   size_t n = 0;
@@ -240,6 +214,42 @@ static void free_base(struct sc_agent *a, char **env)
     free(env[k]);
   free(env);
 }
+
+/* The agent's environment for a task, plus SUPERCELL_NODE, SUPERCELL_ATTEMPT
+ * and HOME, USER and LOGNAME of the user it runs as (the job's env and the
+ * agent's variables come after). A new array of borrowed and owned strings
+ * (free with free_base), NULL. */
+static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec,
+                            const struct sc_task_launch *how, const char *home)
+{
+  const char *who = spec->run_as && *spec->run_as ? spec->run_as
+                    : spec->tenant && *spec->tenant ? spec->tenant : "default";
+  size_t n = 0;
+  char **env;
+
+  while (a->base_env[n])
+    n++;
+  if (!(env = calloc(n + 6, sizeof *env)))
+    return NULL;
+  memcpy(env, a->base_env, n * sizeof *env);
+  if (asprintf(&env[n], "SUPERCELL_NODE=%s", a->cfg.name) < 0 ||
+      asprintf(&env[n + 1], "SUPERCELL_ATTEMPT=%d", spec->attempt > 0 ? spec->attempt : 0) < 0) {
+    env[n] = env[n + 1] = NULL;
+    free_base(a, env);
+    return NULL;
+  }
+  n += 2;
+  if (how->set_user && (asprintf(&env[n], "HOME=%s", home) < 0 ||
+                        asprintf(&env[n + 1], "USER=%s", who) < 0 ||
+                        asprintf(&env[n + 2], "LOGNAME=%s", who) < 0)) {
+    for (int k = 0; k < 3; k++)
+      env[n + k] = NULL; /* asprintf leaves them undefined on failure */
+    free_base(a, env);
+    return NULL;
+  }
+  return env;
+}
+
 
 /* Records t and wakes the main loop to report it. */
 static void insert_task(struct sc_agent *a, struct sc_task *t)
@@ -291,6 +301,7 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   how.cgroup = cgroup;
   how.sandbox = sandbox;
   how.default_workdir = sandbox ? "/tmp" : NULL; /* its own tmpfs */
+  how.contact_path = a->contact_path;
   rc = no_view ? 0 : sc_task_start(t, &how);
   if (no_view) {
     sc_error("task %s: cannot prepare its view of the node: not started", t->spec.task_id);

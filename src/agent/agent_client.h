@@ -86,6 +86,7 @@ void sc_client_wakeup(struct sc_client *c);
 struct sc_client_registered {
   struct sc_client_kills kills;
   int64_t heartbeat_ms;    /* the interval the controller asks for, 0 */
+  int64_t fence_after_ms;  /* cut off this long, stop the tasks; 0 = never */
   char *credential;        /* the node's own token (owned), when the request
                               came with a bootstrap token; else NULL */
 };

@@ -25,6 +25,8 @@
 struct sc_agent {
   struct sc_agent_config cfg;
   char *tasks_dir;
+  char *contact_path;        /* <state>/contact: "LAST_CONTACT_MONO_MS
+                                FENCE_AFTER_MS", read by the supervisors */
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */
   bool isolate;              /* tasks get their own namespaces and view */
   char **base_env;           /* the agent's environment less SUPERCELL_*
@@ -49,6 +51,9 @@ struct sc_agent {
   bool has_credential;       /* the clients use it (else cfg.token, which may
                                 be a bootstrap token that only registers) */
   int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
+  int64_t fence_after_ms;    /* from the controller; 0 = never fence */
+  int64_t last_contact_ms;   /* monotonic: the controller last answered */
+  bool fenced;               /* cut off too long: the tasks were stopped */
   /* Assignments thread only: */
   struct sc_client poll_client;
   int lock_fd;

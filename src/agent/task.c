@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/cgroup.h"
@@ -175,6 +176,8 @@ struct launch_plan {
   bool set_user;
   uid_t uid;
   gid_t gid;
+  char contact_path[4200];   /* "" = never fence */
+  int64_t grace_ms;
   char pid_path[4200], exit_path[4200], exit_tmp[4200];
   char err_prefix[600];
 };
@@ -436,6 +439,61 @@ static void ns_init(const struct launch_plan *p)
   _exit(0);
 }
 
+static int64_t mono_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parses a non-negative decimal at *s, moving past it and one space. */
+static int64_t parse_ms(const char **s)
+{
+  int64_t v = 0;
+
+  while (**s >= '0' && **s <= '9')
+    v = v * 10 + (*(*s)++ - '0');
+  if (**s == ' ')
+    (*s)++;
+  return v;
+}
+
+/*
+ * The supervisor's own fence: when the agent's contact file says the
+ * controller last answered more than its fence timeout ago, the task gets
+ * SIGTERM, and SIGKILL a grace later. It holds with no agent alive (killed,
+ * crashed, stuck): the controller starts the task's next attempt elsewhere
+ * only after fence + grace. *term_at: when TERM was sent, 0.
+ */
+static void fence_check(const struct launch_plan *p, pid_t task, int64_t *term_at)
+{
+  char buf[64];
+  const char *s = buf;
+  int64_t now = mono_ms(), last, fence;
+  ssize_t n;
+  int fd;
+
+  if (*term_at) {
+    if (now - *term_at >= p->grace_ms)
+      kill(-task, SIGKILL);
+    return;
+  }
+  if (!p->contact_path[0] || (fd = open(p->contact_path, O_RDONLY | O_CLOEXEC)) < 0)
+    return;
+  n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return;
+  buf[n] = '\0';
+  last = parse_ms(&s);
+  fence = parse_ms(&s);
+  if (fence > 0 && last > 0 && now - last > fence) {
+    kill(-task, SIGTERM);
+    *term_at = now;
+  }
+}
+
 static void supervise(const struct launch_plan *p)
 {
   struct sigaction sa;
@@ -453,6 +511,7 @@ static void supervise(const struct launch_plan *p)
   sigaddset(&block, SIGHUP);
   sigaddset(&block, SIGQUIT);
   sigaddset(&block, SIGPIPE);
+  sigaddset(&block, SIGCHLD); /* waited for with a timeout, below */
   sigprocmask(SIG_BLOCK, &block, NULL);
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
@@ -482,11 +541,21 @@ static void supervise(const struct launch_plan *p)
       close(p->cg_fds[i]);
   if (p->status_w >= 0)
     close(p->status_w);
-  while (waitpid(task, &status, 0) < 0)
-    if (errno != EINTR) {
+  for (int64_t term_at = 0;;) {
+    sigset_t chld;
+    struct timespec second = {1, 0};
+    pid_t r = waitpid(task, &status, WNOHANG);
+    if (r == task)
+      break;
+    if (r < 0 && errno != EINTR) {
       status = SIGKILL; /* reads as killed by signal 9 */
       break;
     }
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigtimedwait(&chld, NULL, &second);
+    fence_check(p, task, &term_at);
+  }
   if (p->sandbox) {
     /* The task's status comes from its init; none: init was killed
      * (SIGKILL from the agent), and the namespace with it. */
@@ -572,6 +641,9 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   }
   p->envp = how->envp;
   p->set_user = how->set_user;
+  if (how->contact_path)
+    snprintf(p->contact_path, sizeof p->contact_path, "%s", how->contact_path);
+  p->grace_ms = (int64_t)(t->spec.grace_s > 0 ? t->spec.grace_s : 10) * 1000;
   p->uid = how->uid;
   p->gid = how->gid;
   p->workdir = t->spec.workdir && *t->spec.workdir ? t->spec.workdir : how->default_workdir;

@@ -244,6 +244,10 @@ static int load_job(struct sc_ctl *c, const struct sc_job_rec *r)
   j->started_ms = r->started_ms;
   j->finished_ms = r->finished_ms;
   j->attempt = r->attempt;
+  if (j->state == SC_JOB_PENDING && j->attempt > 0 && c->opts.fence_after_ms > 0)
+    /* Requeued before the restart, maybe from a node now cut off: its old
+     * processes are surely fenced after this. */
+    j->hold_until_ms = sc_clock_mono_ms() + c->opts.fence_after_ms + c->opts.grace_ms;
   if (j->started_ms > 0) { /* its max runtime counts on from the stored start */
     int64_t ran = ctl_wall_ms(c) - j->started_ms;
     j->started_mono_ms = sc_clock_mono_ms() - (ran > 0 ? ran : 0);
@@ -307,6 +311,8 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
     c->opts.heartbeat_timeout_ms = 30000;
   if (c->opts.grace_ms <= 0)
     c->opts.grace_ms = 10000;
+  if (c->opts.fence_after_ms == 0)
+    c->opts.fence_after_ms = 2 * c->opts.heartbeat_timeout_ms;
   if (c->opts.window <= 0)
     c->opts.window = 1000;
   c->store = store;

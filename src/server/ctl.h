@@ -25,6 +25,10 @@ struct sc_ctl_opts {
   const struct sc_policy *policy;   /* default fgd */
   int64_t heartbeat_timeout_ms;     /* default 30 s */
   int64_t grace_ms;                 /* SIGTERM -> SIGKILL, default 10 s */
+  int64_t fence_after_ms;           /* agents cut off this long stop their
+                                       tasks; 0: twice the heartbeat
+                                       timeout; < 0: never (and work of a
+                                       lost node is requeued at once) */
   int window;                       /* tasks in FGD's target workload, 1000 */
   /* The wall clock (Unix ms) for what is stored and shown; NULL: the
    * system's. Timeouts and deadlines never read it: they run on the
@@ -166,6 +170,8 @@ int sc_ctl_tenant_set(struct sc_ctl *c, const char *name, const char *run_as,
  * fills kill (zeroed first). Returns 0, SC_ENOMEM or SC_ESTORE. */
 int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, struct sc_kill_list *kill);
 int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c);
+/* What agents are told: the fence timeout (0 = none). */
+int64_t sc_ctl_fence_after_ms(struct sc_ctl *c);
 /* The same for a heartbeat; SC_ENOENT when the node never registered (the
  * agent must register). */
 int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_running *running,

@@ -116,6 +116,11 @@ int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c)
   return ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
 }
 
+int64_t sc_ctl_fence_after_ms(struct sc_ctl *c)
+{
+  return c->opts.fence_after_ms > 0 ? c->opts.fence_after_ms : 0;
+}
+
 /* Marks node ready again (a lost node came back) and records it. */
 static void node_seen(struct sc_ctl *c, int node, struct sc_store_batch *b)
 {

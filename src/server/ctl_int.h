@@ -68,6 +68,9 @@ struct ctl_job {
   struct ctl_task *tasks;
   int64_t created_ms, started_ms, finished_ms; /* wall clock, as stored */
   int64_t started_mono_ms; /* monotonic start, for max_runtime; 0 */
+  int64_t hold_until_ms;   /* monotonic: requeued from a lost node, it
+                              starts nowhere before its old processes
+                              there are surely fenced; 0 */
   int attempt;
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;

@@ -306,6 +306,11 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
 
   if (j->nalive > 0)
     return true; /* a requeued gang whose old processes still run */
+  if (j->hold_until_ms > 0) {
+    if (sc_clock_mono_ms() < j->hold_until_ms)
+      return true; /* ... or may run, cut off, until fenced */
+    j->hold_until_ms = 0;
+  }
   pass_shape(c, ps, j, &sh);
   m = memo_find(pb, &sh);
   if (m && m->gen == pb->memo_gen && m->ntasks <= j->ntasks)
@@ -523,6 +528,8 @@ static void tick(struct sc_ctl *c)
   for (int i = 0; i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
     int64_t due = runtime_due(j);
+    if (j->hold_until_ms > 0 && now >= j->hold_until_ms && j->queued)
+      c->dirty = c->full = true; /* its hold ended: try it */
     if (due > 0 && now >= due)
       ctl_job_event(c, j, CTL_EV_TIMEOUT, NULL, b);
     else if (due > 0 && (!c->runtime_due_ms || due < c->runtime_due_ms))

@@ -64,6 +64,19 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
   int64_t now = ctl_wall_ms(c);
   bool retry = retryable && j->attempt < j->spec.max_retries;
 
+  /* A process of it may live on where no one can reach it: a node lost
+   * (cut off, maybe still running) fences it fence_after after it was
+   * last seen, then SIGKILL after the grace. Not before then elsewhere. */
+  for (int i = 0; retry && c->opts.fence_after_ms > 0 && i < j->ntasks; i++) {
+    const struct ctl_task *t = &j->tasks[i];
+    if (t->node >= 0 && c->nodes[t->node].rec.state == SC_NODE_LOST &&
+        (t->state == SC_TASK_LOST || t->state == SC_TASK_RUNNING ||
+         t->state == SC_TASK_ASSIGNED)) {
+      int64_t until = c->nodes[t->node].last_seen_ms + c->opts.fence_after_ms + c->opts.grace_ms;
+      if (until > j->hold_until_ms)
+        j->hold_until_ms = until;
+    }
+  }
   for (int i = 0; i < j->ntasks; i++) {
     struct ctl_task *t = &j->tasks[i];
     kill_task(c, t);
@@ -78,6 +91,9 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
     j->attempt++;
     j->state = SC_JOB_PENDING;
     snprintf(j->reason, sizeof j->reason, "retry %d after: %s", j->attempt, reason);
+    if (j->hold_until_ms > sc_clock_mono_ms())
+      sc_info("job j-%06lld: held %lld ms, until its tasks on the lost node are fenced",
+              (long long)j->id, (long long)(j->hold_until_ms - sc_clock_mono_ms()));
     j->started_ms = j->started_mono_ms = 0;
   } else {
     j->state = state;

@@ -54,11 +54,15 @@ static void usage_server(FILE *out)
 {
   fprintf(out,
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
-          "                        [--heartbeat-timeout D] [--policy NAME] [--grace D]\n\n"
+          "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
+          "                        [--grace D]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
           "  --heartbeat-timeout D    a node without heartbeats for D is lost (default 30s)\n"
+          "  --fence-after D          an agent cut off from the controller for D stops its\n"
+          "                           tasks (default twice the heartbeat timeout; 0 = never);\n"
+          "                           a lost node's work starts elsewhere only after D + grace\n"
           "  --policy NAME            placement policy (default fgd):",
           UP_PORT);
   for (int i = 0; sc_policies[i]; i++)
@@ -71,7 +75,8 @@ static void usage_up(FILE *out)
 {
   fprintf(out,
           "usage: supercell up [--state-dir DIR] [--port N] [--devices VENDOR:MODEL:COUNT ...]\n"
-          "                    [--policy NAME] [--heartbeat-timeout D] [--grace D]\n\n"
+          "                    [--policy NAME] [--heartbeat-timeout D] [--fence-after D]\n"
+          "                    [--grace D]\n\n"
           "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
           "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
           "  --state-dir DIR     state directory\n"
@@ -119,6 +124,12 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
     return parse_duration_opt("--heartbeat-timeout", arg, &o->ctl.heartbeat_timeout_ms);
   case 'g':
     return parse_duration_opt("--grace", arg, &o->ctl.grace_ms);
+  case 'f':
+    if (strcmp(arg, "0") == 0) {
+      o->ctl.fence_after_ms = -1; /* never */
+      return 0;
+    }
+    return parse_duration_opt("--fence-after", arg, &o->ctl.fence_after_ms);
   case 'p':
     if (!(o->ctl.policy = sc_policy_find(arg))) {
       fprintf(stderr, "supercell: unknown policy '%s'\n", arg);
@@ -155,12 +166,14 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"listen", required_argument, NULL, 'l'},  {"state-dir", required_argument, NULL, 's'},
     {"heartbeat-timeout", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
+    {"fence-after", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
     {"port", required_argument, NULL, 'P'},    {"state-dir", required_argument, NULL, 's'},
     {"devices", required_argument, NULL, 'd'}, {"heartbeat-timeout", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
+    {"fence-after", required_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   int ch, rc;

@@ -21,7 +21,9 @@ gone() { [ -z "$(case_pids "$1")" ]; }
 node_is() { [ "$(sc_node_state "$1")" = "$2" ]; }
 start_ticks() { cut -d' ' -f22 "/proc/$1/stat" 2>/dev/null; }
 
-sc_start_server
+# Fencing off: a lost node's tasks live on here, so the test sees the agent
+# kill them when it returns (security_fence tests the fence itself).
+sc_start_server --fence-after 0
 sc_make_agent_token
 sc_start_agent node-a nvidia:A100:8
 sc_wait_nodes 1

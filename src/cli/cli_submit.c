@@ -7,6 +7,7 @@
 #include "cli/cli_int.h"
 #include "cli/jobspec.h"
 #include "util/error.h"
+#include "util/spec_limits.h"
 #include "util/units.h"
 
 static const char submit_help[] =
@@ -55,20 +56,26 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   switch (opt) {
   case 'n': json_object_set_new(f->top, "name", json_string(arg)); return 0;
   case 'T': json_object_set_new(f->top, "tenant", json_string(arg)); return 0;
-  case 't': return set_int(c, f->top, "tasks", "--tasks", arg, 1, 4096);
-  case 'g': return set_int(c, f->res, "gpus", "--gpus", arg, 0, 16);
-  case 'G': return set_int(c, f->res, "gpu_milli", "--gpu-milli", arg, 0, 1000);
-  case 'c': return set_int(c, f->res, "cpu_milli", "--cpu", arg, 0, 1LL << 40);
-  case 'p': return set_int(c, f->top, "priority", "--priority", arg, -1000, 1000);
-  case 'r': return set_int(c, f->top, "max_retries", "--max-retries", arg, 0, 1000000);
+  case 't': return set_int(c, f->top, "tasks", "--tasks", arg, 1, SC_SPEC_MAX_TASKS);
+  case 'g': return set_int(c, f->res, "gpus", "--gpus", arg, 0, SC_SPEC_MAX_GPUS);
+  case 'G':
+    return set_int(c, f->res, "gpu_milli", "--gpu-milli", arg, SC_SPEC_MIN_GPU_MILLI,
+                   SC_SPEC_MAX_GPU_MILLI);
+  case 'c': return set_int(c, f->res, "cpu_milli", "--cpu", arg, 1, SC_SPEC_MAX_CPU_MILLI);
+  case 'p':
+    return set_int(c, f->top, "priority", "--priority", arg, SC_SPEC_MIN_PRIORITY,
+                   SC_SPEC_MAX_PRIORITY);
+  case 'r': return set_int(c, f->top, "max_retries", "--max-retries", arg, 0, SC_SPEC_MAX_RETRIES);
   case 'm':
-    if (sc_parse_memory_mib(arg, &v) != 0)
-      return sc_cli_usage_error(c, "bad value for '--memory': \"%s\" (want e.g. 16Gi)", arg);
+    if (sc_parse_memory_mib(arg, &v) != 0 || v > SC_SPEC_MAX_MEMORY_MIB)
+      return sc_cli_usage_error(c, "bad value for '--memory': \"%s\" (want e.g. 16Gi, at most "
+                                "1048576Ti)", arg);
     json_object_set_new(f->res, "memory", json_string(arg));
     return 0;
   case 'R':
-    if (sc_parse_duration_ms(arg, &v) != 0)
-      return sc_cli_usage_error(c, "bad value for '--max-runtime': \"%s\" (want e.g. 1h)", arg);
+    if (sc_parse_duration_ms(arg, &v) != 0 || v < 0 || v / 1000 > SC_SPEC_MAX_RUNTIME_S)
+      return sc_cli_usage_error(c, "bad value for '--max-runtime': \"%s\" (want e.g. 1h, at "
+                                "most 100 years)", arg);
     json_object_set_new(f->top, "max_runtime", json_string(arg));
     return 0;
   case 'M': json_array_append_new(f->models, json_string(arg)); return 0;

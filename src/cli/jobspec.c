@@ -87,13 +87,28 @@ static json_t *plain_scalar(const char *s)
   return json_string(s);
 }
 
+/* A spec the controller would take is at most a request body (1 MiB); a
+ * YAML alias is expanded each time it is used, so values are counted, not
+ * bytes: a "billion laughs" stops at this many. */
+#define SPEC_FILE_MAX (1024 * 1024)
+#define YAML_VALUES_MAX 100000
+
 struct yconv {
   yaml_document_t *doc;
   const char *name;
   char *err;
   size_t size;
   int depth;
+  long values;
 };
+
+/* NULL after an out-of-memory error for node. */
+static json_t *oom(struct yconv *c, yaml_node_t *node)
+{
+  spec_error(c->err, c->size, c->name, node->start_mark.line + 1, node->start_mark.column + 1,
+             "out of memory");
+  return NULL;
+}
 
 static json_t *convert(struct yconv *c, yaml_node_t *node);
 
@@ -101,6 +116,8 @@ static json_t *convert_mapping(struct yconv *c, yaml_node_t *node)
 {
   json_t *obj = json_object();
 
+  if (!obj)
+    return oom(c, node);
   for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
        obj && p < node->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -123,7 +140,10 @@ static json_t *convert_mapping(struct yconv *c, yaml_node_t *node)
       json_decref(obj);
       return NULL;
     }
-    json_object_set_new(obj, (const char *)k->data.scalar.value, v);
+    if (json_object_set_new(obj, (const char *)k->data.scalar.value, v) < 0) {
+      json_decref(obj);
+      return oom(c, node);
+    }
   }
   return obj;
 }
@@ -137,22 +157,28 @@ static json_t *convert(struct yconv *c, yaml_node_t *node)
                node ? node->start_mark.column + 1 : 1, "nested too deeply");
     return NULL;
   }
+  if (++c->values > YAML_VALUES_MAX) {
+    spec_error(c->err, c->size, c->name, node->start_mark.line + 1, node->start_mark.column + 1,
+               "more than 100000 values (each use of a YAML alias counts again)");
+    return NULL;
+  }
   switch (node->type) {
   case YAML_SCALAR_NODE:
     c->depth--;
-    if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-      return plain_scalar((const char *)node->data.scalar.value);
-    return json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
+    arr = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+            ? plain_scalar((const char *)node->data.scalar.value)
+            : json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
+    return arr ? arr : oom(c, node);
   case YAML_SEQUENCE_NODE:
-    arr = json_array();
+    if (!(arr = json_array()))
+      return oom(c, node);
     for (yaml_node_item_t *i = node->data.sequence.items.start;
          arr && i < node->data.sequence.items.top; i++) {
       json_t *v = convert(c, yaml_document_get_node(c->doc, *i));
-      if (!v) {
+      if (!v || json_array_append_new(arr, v) < 0) {
         json_decref(arr);
-        return NULL;
+        return v ? oom(c, node) : NULL;
       }
-      json_array_append_new(arr, v);
     }
     c->depth--;
     return arr;
@@ -171,6 +197,9 @@ static int yaml_problem(yaml_parser_t *p, const char *name, char *err, size_t si
 {
   char msg[512];
 
+  if (p->error == YAML_MEMORY_ERROR)
+    return spec_error(err, size, name, p->problem_mark.line + 1, p->problem_mark.column + 1,
+                      "out of memory");
   if (p->context)
     snprintf(msg, sizeof msg, "%s %s", p->problem ? p->problem : "syntax error", p->context);
   else
@@ -197,7 +226,7 @@ static int parse_yaml(const char *text, size_t len, const char *name, json_t **o
 {
   yaml_parser_t parser;
   yaml_document_t doc, extra;
-  struct yconv c = {&doc, name, err, size, 0};
+  struct yconv c = {&doc, name, err, size, 0, 0};
   yaml_node_t *root;
   int rc;
 
@@ -259,8 +288,15 @@ int sc_jobspec_read(const char *path, char **text, size_t *len, char *err, size_
     n += got;
     if (got == 0)
       break;
+    if (n > SPEC_FILE_MAX) {
+      snprintf(err, size, "'%s' is larger than 1 MiB, the most the controller takes", path);
+      free(buf);
+      if (f != stdin)
+        fclose(f);
+      return SC_EIO;
+    }
     if (n + 1 == cap) {
-      char *p = cap > (64u << 20) ? NULL : realloc(buf, cap * 2);
+      char *p = realloc(buf, cap * 2);
       if (!p) {
         free(buf);
         buf = NULL;

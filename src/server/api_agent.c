@@ -7,6 +7,7 @@
  * register, and gets the node's credential in the reply; admin tokens may
  * act as any node.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,21 @@ static bool get_running(json_t *body, struct sc_http_resp *resp,
   return true;
 }
 
+/* A vendor or model name as agents declare them: 1..max characters from
+ * [A-Za-z0-9._+-] (no separators: ':' splits --devices, '|' model lists). */
+static bool device_name_ok(json_t *v, size_t max)
+{
+  const char *s = json_string_value(v);
+  size_t n = s ? strlen(s) : 0;
+
+  if (n == 0 || n > max || n != json_string_length(v))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
+      return false;
+  return true;
+}
+
 static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent_reg *reg)
 {
   json_t *arr = json_object_get(body, "devices"), *d;
@@ -123,10 +139,26 @@ static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent
     struct sc_device_rec *dev = &reg->dev[reg->ndev++];
     json_t *vendor = json_object_get(d, "vendor"), *model = json_object_get(d, "model");
     json_t *index = json_object_get(d, "index");
-    if (!json_is_string(vendor) || !json_is_string(model) || json_string_length(model) == 0 ||
-        json_string_length(model) > 63 || json_string_length(vendor) > 31)
-      return bad(resp, "devices", "each device needs a 'vendor' and a 'model' string");
+    char field[48];
+    if (!device_name_ok(vendor, 31)) {
+      snprintf(field, sizeof field, "devices[%zu].vendor", i);
+      return bad(resp, field, "a device's 'vendor' is 1..31 characters from [A-Za-z0-9._+-]");
+    }
+    if (!device_name_ok(model, 63)) {
+      snprintf(field, sizeof field, "devices[%zu].model", i);
+      return bad(resp, field, "a device's 'model' is 1..63 characters from [A-Za-z0-9._+-]");
+    }
+    if (index && (!json_is_integer(index) || json_integer_value(index) < 0 ||
+                  json_integer_value(index) > 4095)) {
+      snprintf(field, sizeof field, "devices[%zu].index", i);
+      return bad(resp, field, "a device's 'index' is an integer 0..4095");
+    }
     dev->index = json_is_integer(index) ? (int)json_integer_value(index) : (int)i;
+    for (int k = 0; k < reg->ndev - 1; k++)
+      if (reg->dev[k].index == dev->index) {
+        snprintf(field, sizeof field, "devices[%zu].index", i);
+        return bad(resp, field, "device indexes must be unique on a node");
+      }
     snprintf(dev->vendor, sizeof dev->vendor, "%s", json_string_value(vendor));
     snprintf(dev->model, sizeof dev->model, "%s", json_string_value(model));
     dev->memory_mib = json_integer_value(json_object_get(d, "memory_mib"));

@@ -164,6 +164,22 @@ static bool authorize(struct sc_server *s, const struct sc_route *r, struct sc_h
   return true;
 }
 
+/* True for "application/json", any case, alone or with parameters
+ * ("; charset=utf-8"): not "application/jsonx". */
+static bool json_media_type(const char *ctype)
+{
+  size_t n = strlen("application/json");
+
+  while (*ctype == ' ' || *ctype == '\t')
+    ctype++;
+  if (strncasecmp(ctype, "application/json", n) != 0)
+    return false;
+  ctype += n;
+  while (*ctype == ' ' || *ctype == '\t')
+    ctype++;
+  return *ctype == '\0' || *ctype == ';';
+}
+
 static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http_resp *resp)
 {
   bool path_known = false;
@@ -178,7 +194,7 @@ static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_htt
     if (!authorize(s, r, req, resp))
       return;
     ctype = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
-    if (req->len > 0 && ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+    if (req->len > 0 && ctype && !json_media_type(ctype)) {
       sc_http_error(resp, 415, "unsupported_media_type",
                     "the body must be sent as 'Content-Type: application/json'", NULL);
       return;
@@ -242,6 +258,41 @@ static void peer_of(struct MHD_Connection *conn, char *buf, size_t size)
               (socklen_t)size);
 }
 
+/* Limits of a request's head, checked by us so the answer is the JSON
+ * error contract; the library's own limit (its per-connection memory,
+ * CONN_MEMORY) is above them, so only a head past that gets its HTML. */
+#define URI_MAX (8 * 1024)
+#define HEADERS_MAX (32 * 1024)
+#define CONN_MEMORY (128 * 1024)
+
+static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+  size_t *total = cls;
+
+  (void)kind;
+  *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF / "=", "&" */
+  return MHD_YES;
+}
+
+/* 414 or 431 when the request's URI or headers pass our limits, else 0. */
+static int head_too_big(struct MHD_Connection *conn, const char *url, const char **what)
+{
+  size_t uri = strlen(url), headers = 0;
+
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_size, &uri);
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, add_size, &headers);
+  if (uri > URI_MAX) {
+    *what = "the URI is longer than 8 KiB";
+    return 414;
+  }
+  if (headers > HEADERS_MAX) {
+    *what = "the request headers exceed 32 KiB";
+    return 431;
+  }
+  return 0;
+}
+
 static enum MHD_Result too_big(struct MHD_Connection *conn)
 {
   struct sc_http_resp resp = {0};
@@ -281,13 +332,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct conn_req *cr = *con_cls;
   struct sc_http_req req;
   struct sc_http_resp resp = {.status = 500};
-  const char *clen;
+  const char *clen, *what;
+  int status;
 
   (void)version;
   if (!cr) {
     if (!(cr = calloc(1, sizeof *cr)))
       return MHD_NO;
     *con_cls = cr;
+    if ((status = head_too_big(conn, url, &what)) != 0) {
+      cr->too_big = true;
+      sc_http_error(&resp, status, status == 414 ? "uri_too_long" : "headers_too_large", what,
+                    NULL);
+      return send_reply(conn, &resp);
+    }
     clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (clen && strtoll(clen, NULL, 10) > SC_HTTP_BODY_MAX) {
       cr->too_big = true;
@@ -377,7 +435,8 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
     NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-    (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+    (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
   if (!s->daemon) {
     free(s);
     return SC_ENET;

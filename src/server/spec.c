@@ -76,6 +76,15 @@ static int parse_tenant(json_t *v, struct sc_job_spec *s, struct sc_spec_error *
   return 0;
 }
 
+/* True when text holds only blanks (or nothing). */
+static bool blank(const char *text)
+{
+  for (; *text; text++)
+    if (!isspace((unsigned char)*text))
+      return false;
+  return true;
+}
+
 static int parse_command(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   size_t i;
@@ -83,8 +92,8 @@ static int parse_command(json_t *v, struct sc_job_spec *s, struct sc_spec_error 
 
   (void)s;
   if (json_is_string(v)) {
-    if (json_string_length(v) == 0)
-      return fail(err, "command", "'command' must not be empty");
+    if (blank(json_string_value(v)))
+      return fail(err, "command", "'command' must not be empty or blank");
     return 0;
   }
   if (!json_is_array(v))
@@ -95,8 +104,8 @@ static int parse_command(json_t *v, struct sc_job_spec *s, struct sc_spec_error 
     if (!json_is_string(arg))
       return fail(err, "command", "'command[%zu]' must be a string", i);
   }
-  if (json_string_length(json_array_get(v, 0)) == 0)
-    return fail(err, "command", "'command[0]' must not be empty");
+  if (blank(json_string_value(json_array_get(v, 0))))
+    return fail(err, "command", "'command[0]' must not be empty or blank");
   return 0;
 }
 
@@ -153,12 +162,14 @@ static int parse_memory(json_t *v, struct sc_job_spec *s, struct sc_spec_error *
   const char *field = "resources.memory";
 
   if (json_is_integer(v))
-    return get_int(v, field, 0, (int64_t)1 << 40, &s->memory_mib, err);
+    return get_int(v, field, 0, SC_SPEC_MAX_MEMORY_MIB, &s->memory_mib, err);
   if (!json_is_string(v))
     return fail(err, field, "'%s' must be a size such as \"16Gi\" or an integer of MiB",
                 field);
   if (sc_parse_memory_mib(json_string_value(v), &s->memory_mib) < 0)
     return fail(err, field, "bad value for '%s': \"%s\"", field, json_string_value(v));
+  if (s->memory_mib > SC_SPEC_MAX_MEMORY_MIB) /* the integer form's cap */
+    return fail(err, field, "'%s' must be at most 1048576Ti", field);
   return 0;
 }
 
@@ -176,14 +187,14 @@ static int parse_resources(json_t *v, struct sc_job_spec *s, struct sc_spec_erro
   json_object_foreach(v, key, value) {
     snprintf(field, sizeof field, "resources.%s", key);
     if (strcmp(key, "cpu_milli") == 0) {
-      rc = get_int(value, field, 1, 100000000, &n, err);
+      rc = get_int(value, field, 1, SC_SPEC_MAX_CPU_MILLI, &n, err);
       s->cpu_milli = n;
     } else if (strcmp(key, "memory") == 0) {
       rc = parse_memory(value, s, err);
     } else if (strcmp(key, "gpus") == 0) {
       rc = get_int(value, field, 0, SC_SPEC_MAX_GPUS, &gpus, err);
     } else if (strcmp(key, "gpu_milli") == 0) {
-      rc = get_int(value, field, 1, 999, &milli, err);
+      rc = get_int(value, field, SC_SPEC_MIN_GPU_MILLI, SC_SPEC_MAX_GPU_MILLI, &milli, err);
     } else {
       rc = fail(err, field, "unknown field '%s'", field);
     }
@@ -221,7 +232,7 @@ static int parse_models(json_t *v, struct sc_job_spec *s, struct sc_spec_error *
 static int parse_priority(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   int64_t n = 0;
-  int rc = get_int(v, "priority", -1000, 1000, &n, err);
+  int rc = get_int(v, "priority", SC_SPEC_MIN_PRIORITY, SC_SPEC_MAX_PRIORITY, &n, err);
 
   s->priority = (int)n;
   return rc;
@@ -232,7 +243,7 @@ static int parse_max_runtime(json_t *v, struct sc_job_spec *s, struct sc_spec_er
   int64_t ms;
 
   if (json_is_integer(v))
-    return get_int(v, "max_runtime", 0, 100LL * 365 * 86400, &s->max_runtime_s, err);
+    return get_int(v, "max_runtime", 0, SC_SPEC_MAX_RUNTIME_S, &s->max_runtime_s, err);
   if (!json_is_string(v))
     return fail(err, "max_runtime", "'max_runtime' must be a duration such as \"1h\" or seconds");
   if (sc_parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 0)
@@ -244,7 +255,7 @@ static int parse_max_runtime(json_t *v, struct sc_job_spec *s, struct sc_spec_er
 static int parse_max_retries(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   int64_t n = 0;
-  int rc = get_int(v, "max_retries", 0, 100, &n, err);
+  int rc = get_int(v, "max_retries", 0, SC_SPEC_MAX_RETRIES, &n, err);
 
   s->max_retries = (int)n;
   return rc;

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/spec_limits.h"
+
 struct json_t; /* jansson's value type: only sc_spec_parse reads one */
 
-#define SC_SPEC_MAX_TASKS 4096
-#define SC_SPEC_MAX_GPUS 16
 #define SC_SPEC_MAX_MODELS 16
 
 /*

@@ -153,6 +153,35 @@ expect "bad state filter" 400 bad_request state state
 call "$SC_ADMIN_TOKEN" GET '/v1/jobs?limit=0'
 expect "bad limit" 400 bad_request limit limit
 
+# ---- The input contract: canonical ids, exact media types, blank commands,
+# caps, the HTTP library's own limits answered as JSON, agent devices.
+for id in j-1 'j-000001%00' 'j-0000001' 'J-000001' 'j-000001.0'; do
+  call "$SC_ADMIN_TOKEN" GET "/v1/jobs/$id"
+  expect "a non-canonical job id ($id)" 404 not_found - "no such job"
+done
+call "$SC_ADMIN_TOKEN" POST /v1/jobs -H 'Content-Type: application/jsonx' --data-binary '{"name": "x", "command": "true"}'
+expect "Content-Type application/jsonx" 415 unsupported_media_type - "application/json"
+call "$SC_ADMIN_TOKEN" POST /v1/jobs -H 'Content-Type: application/json; charset=utf-8' --data-binary '{"name": "x", "command": "   "}'
+expect "a blank command (with a charset parameter, accepted)" 400 bad_request command blank
+submit_raw '{"name": "x", "command": ["\t"]}'
+expect "a blank command word" 400 bad_request command blank
+submit_raw '{"name": "x", "command": "true", "resources": {"memory": "99999999Ti"}}'
+expect "a memory string past the integer cap" 400 bad_request resources.memory "1048576Ti"
+submit_raw '{"name": "x", "command": "true", "user": "root"}'
+expect "a job asking for root" 400 bad_request user "never run as root"
+call "$SC_ADMIN_TOKEN" GET "/v1/jobs?after=$(head -c 10000 /dev/zero | tr '\0' a)"
+expect "a URI over 8 KiB" 414 uri_too_long - URI
+call "$SC_ADMIN_TOKEN" GET /v1/jobs -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' a)"
+expect "headers over 32 KiB" 431 headers_too_large - headers
+for dev in '{"index": 0, "vendor": "nvidia", "model": "A100"}, {"index": 0, "vendor": "nvidia", "model": "A100"}' \
+  '{"index": -1, "vendor": "nvidia", "model": "A100"}' '{"index": 0, "vendor": "nv/idia", "model": "A100"}' \
+  '{"index": 0, "vendor": "nvidia", "model": "A|100"}' '{"index": 0, "vendor": "nvidia", "model": "A100\u0001"}' \
+  '{"index": 0, "vendor": "", "model": "A100"}'; do
+  call "$SC_AGENT_TOKEN" POST /v1/agent/register "${J[@]}" --data-binary \
+    '{"name": "node-x", "cpu_milli": 1000, "memory_mib": 1024, "devices": ['"$dev"']}'
+  expect "agent register with devices $dev" 400 bad_request - "device"
+done
+
 # ---- Tenant isolation.
 sc_rel=$SC_TMP/release
 spec_a=$(jq -cn --arg c "for i in \$(seq 600); do [ -e $sc_rel ] && exit 0; sleep 0.1; done" '{"name": "a-job", "tenant": "tenant-b", "command": $c}')
@@ -190,6 +219,16 @@ cli_rejects() { # what expected-message args...
 printf 'name: yaml-job\ncommand: "true"\ncolour: red\n' >"$SC_TMP/bad.yaml"
 cli_rejects "a YAML spec with an unknown field" colour submit "$SC_TMP/bad.yaml"
 cli_rejects "negative --gpus" gpus submit --gpus -1 -- true
+# The CLI checks the server's ranges itself (it would reach no server here).
+for flag in "--gpu-milli 1000" "--gpu-milli 0" "--cpu 0" "--tasks 4097" "--max-retries 101" "--memory 2000000Ti"; do
+  SUPERCELL_SERVER=http://127.0.0.1:1 cli_rejects "$flag" "${flag%% *}" submit $flag -- true
+done
+{ echo 'name: laughs'; echo 'command: "true"'; echo 'a: &a ["x","x","x","x","x","x","x","x","x","x"]'
+  prev=a; for l in b c d e f g h; do echo "$l: &$l [*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev]"; prev=$l; done
+  echo "env: {X: *h}"; } >"$SC_TMP/laughs.yaml"
+cli_rejects "a YAML alias bomb" "100000 values" submit "$SC_TMP/laughs.yaml"
+{ echo 'name: big'; echo 'command: "true"'; printf 'env: {X: "%s"}\n' "$(head -c 1100000 /dev/zero | tr '\0' a)"; } >"$SC_TMP/big.yaml"
+cli_rejects "a spec over 1 MiB" "larger than 1 MiB" submit "$SC_TMP/big.yaml"
 cli_rejects "an unknown job" "no such job" job j-999999
 SUPERCELL_TOKEN=0000000000000000000000000000000000000000000000000000000000000000 \
   cli_rejects "a bad token" token jobs

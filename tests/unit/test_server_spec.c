@@ -78,6 +78,16 @@ static const struct bad_case bad_cases[] = {
   {"{\"name\": \"a\", \"command\": [\"x\"], \"max_runtime\": -3}", "max_runtime", "between 0"},
   {"{\"name\": \"a\", \"command\": [\"x\"], \"max_retries\": 101}", "max_retries",
    "between 0 and 100"},
+  {"{\"name\": \"a\", \"command\": \" \\t\\n\"}", "command", "must not be empty or blank"},
+  {"{\"name\": \"a\", \"command\": [\"  \", \"x\"]}", "command", "'command[0]' must not be"},
+  /* 1 << 40 MiB is the cap of both forms: 1048577Ti is one TiB over. */
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"memory\": \"1048577Ti\"}}",
+   "resources.memory", "at most 1048576Ti"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"resources\": {\"memory\": 1099511627777}}",
+   "resources.memory", "between 0 and 1099511627776"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": \"root\"}", "user", "never run as root"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": 0}", "user", "never run as root"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": \"alice\"}", "user", "tenant's user"},
 };
 
 static void test_bad_specs(void **state)

@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 
-.PHONY: all deps build run test test-unit test-asan test-tsan bench clean
+.PHONY: all deps build run test test-unit test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -44,5 +44,9 @@ test-tsan: deps
 bench: build
 	bench/run-all
 
+# libFuzzer on every target in tests/fuzz, FUZZ_SECONDS each (default 60).
+fuzz:
+	scripts/fuzz
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

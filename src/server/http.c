@@ -16,6 +16,7 @@
 
 #include "server/codec.h"
 #include "util/error.h"
+#include "util/units.h"
 #include "util/log.h"
 
 struct sc_server {
@@ -67,14 +68,12 @@ bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const
                        long long lo, long long hi, long long *value)
 {
   const char *text = sc_http_query(req, name);
-  char *end, msg[128];
+  char msg[128];
   long long v;
 
   if (!text)
     return true;
-  errno = 0;
-  v = strtoll(text, &end, 10);
-  if (errno || *end || end == text || v < lo || v > hi) {
+  if (sc_parse_int_range(text, lo, hi, &v) < 0) {
     snprintf(msg, sizeof msg, "'%s' must be an integer between %lld and %lld", name, lo, hi);
     sc_http_error(resp, 400, "bad_request", msg, name);
     return false;

@@ -17,7 +17,7 @@ void sc_job_id_format(int64_t id, char *buf, size_t size)
 
 int sc_job_id_parse(const char *text, int64_t *id)
 {
-  char *end;
+  char *end, canon[32];
   long long v;
 
   *id = 0;
@@ -26,6 +26,10 @@ int sc_job_id_parse(const char *text, int64_t *id)
   errno = 0;
   v = strtoll(text + 2, &end, 10);
   if (errno || *end || v <= 0)
+    return SC_EINVAL;
+  /* Only the canonical spelling names a job: j-1 and j-0000001 do not. */
+  sc_job_id_format(v, canon, sizeof canon);
+  if (strcmp(canon, text) != 0)
     return SC_EINVAL;
   *id = v;
   return 0;
@@ -50,8 +54,9 @@ int sc_task_id_parse(const char *text, int64_t *job, int *index)
   head[dot - text] = '\0';
   errno = 0;
   v = strtol(dot + 1, &end, 10);
-  if (errno || *end || end == dot + 1 || v < 0 || v >= SC_SPEC_MAX_TASKS)
-    return SC_EINVAL;
+  if (errno || *end || end == dot + 1 || v < 0 || v >= SC_SPEC_MAX_TASKS ||
+      dot[1] < '0' || dot[1] > '9' || (dot[1] == '0' && dot[2] != '\0'))
+    return SC_EINVAL; /* the index is canonical too: no sign, no leading zero */
   *index = (int)v;
   return sc_job_id_parse(head, job);
 }

@@ -249,6 +249,8 @@ static int parse_max_runtime(json_t *v, struct sc_job_spec *s, struct sc_spec_er
   if (sc_parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 0)
     return fail(err, "max_runtime", "bad value for 'max_runtime': \"%s\"", json_string_value(v));
   s->max_runtime_s = (ms + 999) / 1000;
+  if (s->max_runtime_s > SC_SPEC_MAX_RUNTIME_S) /* the integer form's cap */
+    return fail(err, "max_runtime", "'max_runtime' must be at most 100 years");
   return 0;
 }
 

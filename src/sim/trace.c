@@ -90,24 +90,18 @@ static int csv_next(struct csv *c)
   }
 }
 
-static int csv_open(struct csv *c, const char *path, char *err, size_t errlen)
+/* Reads from f (borrowed), calling it name in messages. */
+static void csv_init(struct csv *c, FILE *f, const char *name, char *err, size_t errlen)
 {
   memset(c, 0, sizeof *c);
-  c->path = path;
+  c->path = name;
   c->err = err;
   c->errlen = errlen;
-  c->f = fopen(path, "r");
-  if (!c->f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return SC_EIO;
-  }
-  return 0;
+  c->f = f;
 }
 
 static void csv_close(struct csv *c)
 {
-  if (c->f)
-    fclose(c->f);
   free(c->line);
 }
 
@@ -193,7 +187,7 @@ static int grow(void **items, size_t *cap, size_t n, size_t size)
   return 0;
 }
 
-int sc_trace_read_nodes(const char *path, struct sc_trace_nodes *out, char *err,
+int sc_trace_read_nodes_file(FILE *f, const char *name, struct sc_trace_nodes *out, char *err,
                         size_t errlen)
 {
   static const char *const cols[] = {"sn", "cpu_milli", "memory_mib", "gpu", "?model"};
@@ -202,8 +196,7 @@ int sc_trace_read_nodes(const char *path, struct sc_trace_nodes *out, char *err,
   size_t cap = 0;
 
   memset(out, 0, sizeof *out);
-  if ((rc = csv_open(&c, path, err, errlen)) < 0)
-    return rc;
+  csv_init(&c, f, name, err, errlen);
   rc = csv_header(&c, cols, 5, idx);
   while (rc == 0 && (rc = csv_next(&c)) == 1) {
     struct sc_trace_node *n;
@@ -286,7 +279,7 @@ static int read_pod(struct csv *c, const int *idx, struct sc_trace_pod *p)
   return clean_spec(c, idx[5], p->spec, sizeof p->spec);
 }
 
-int sc_trace_read_pods(const char *path, struct sc_trace_pods *out, char *err,
+int sc_trace_read_pods_file(FILE *f, const char *name, struct sc_trace_pods *out, char *err,
                        size_t errlen)
 {
   static const char *const cols[] = {"name", "cpu_milli", "memory_mib", "num_gpu",
@@ -296,8 +289,7 @@ int sc_trace_read_pods(const char *path, struct sc_trace_pods *out, char *err,
   size_t cap = 0;
 
   memset(out, 0, sizeof *out);
-  if ((rc = csv_open(&c, path, err, errlen)) < 0)
-    return rc;
+  csv_init(&c, f, name, err, errlen);
   rc = csv_header(&c, cols, 6, idx);
   while (rc == 0 && (rc = csv_next(&c)) == 1) {
     if ((rc = grow((void **)&out->items, &cap, out->n, sizeof *out->items)) < 0)
@@ -308,7 +300,7 @@ int sc_trace_read_pods(const char *path, struct sc_trace_pods *out, char *err,
   }
   csv_close(&c);
   if (rc == SC_ENOMEM)
-    snprintf(err, errlen, "%s: out of memory", path);
+    snprintf(err, errlen, "%s: out of memory", name);
   if (rc < 0)
     sc_trace_pods_release(out);
   return rc < 0 ? rc : 0;
@@ -318,4 +310,42 @@ void sc_trace_pods_release(struct sc_trace_pods *pods)
 {
   free(pods->items);
   memset(pods, 0, sizeof *pods);
+}
+
+/* Opens path for reader, which reads it into out. */
+static int read_path(const char *path, void *out, char *err, size_t errlen,
+                     int (*reader)(FILE *, const char *, void *, char *, size_t))
+{
+  FILE *f = fopen(path, "r");
+  int rc;
+
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return SC_EIO;
+  }
+  rc = reader(f, path, out, err, errlen);
+  fclose(f);
+  return rc;
+}
+
+static int nodes_reader(FILE *f, const char *name, void *out, char *err, size_t errlen)
+{
+  return sc_trace_read_nodes_file(f, name, out, err, errlen);
+}
+
+static int pods_reader(FILE *f, const char *name, void *out, char *err, size_t errlen)
+{
+  return sc_trace_read_pods_file(f, name, out, err, errlen);
+}
+
+int sc_trace_read_nodes(const char *path, struct sc_trace_nodes *out, char *err, size_t errlen)
+{
+  memset(out, 0, sizeof *out);
+  return read_path(path, out, err, errlen, nodes_reader);
+}
+
+int sc_trace_read_pods(const char *path, struct sc_trace_pods *out, char *err, size_t errlen)
+{
+  memset(out, 0, sizeof *out);
+  return read_path(path, out, err, errlen, pods_reader);
 }

@@ -8,6 +8,7 @@
 #define SC_SIM_TRACE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define SC_TRACE_NAME_MAX 48
@@ -47,6 +48,9 @@ struct sc_trace_pods {
  */
 int sc_trace_read_nodes(const char *path, struct sc_trace_nodes *out, char *err,
                         size_t errlen);
+/* The same from an open stream (borrowed), called name in messages. */
+int sc_trace_read_nodes_file(FILE *f, const char *name, struct sc_trace_nodes *out, char *err,
+                             size_t errlen);
 void sc_trace_nodes_release(struct sc_trace_nodes *nodes);
 
 /*
@@ -56,6 +60,8 @@ void sc_trace_nodes_release(struct sc_trace_nodes *nodes);
  */
 int sc_trace_read_pods(const char *path, struct sc_trace_pods *out, char *err,
                        size_t errlen);
+int sc_trace_read_pods_file(FILE *f, const char *name, struct sc_trace_pods *out, char *err,
+                            size_t errlen);
 void sc_trace_pods_release(struct sc_trace_pods *pods);
 
 #endif

@@ -110,3 +110,23 @@ void sc_format_duration(int64_t ms, char *buf, size_t size)
   else
     snprintf(buf, size, "%lldd", (long long)(s / 86400));
 }
+
+int sc_parse_int_range(const char *text, long long lo, long long hi, long long *v)
+{
+  const char *p = text;
+  char *end;
+  long long n;
+
+  if (!text)
+    return SC_EPARSE;
+  if (*p == '-')
+    p++;
+  if (!isdigit((unsigned char)*p))
+    return SC_EPARSE;
+  errno = 0;
+  n = strtoll(text, &end, 10);
+  if (errno || *end || n < lo || n > hi)
+    return SC_EPARSE;
+  *v = n;
+  return 0;
+}

@@ -18,6 +18,10 @@ int sc_parse_memory_mib(const char *text, int64_t *mib);
  * ms, s, m, h, d may be combined ("1h30m"). Returns 0 or SC_EPARSE. */
 int sc_parse_duration_ms(const char *text, int64_t *ms);
 
+/* Parses a whole decimal integer in [lo, hi] (an optional '-', digits,
+ * nothing else: no spaces, no '+', no hex). Returns 0 or SC_EPARSE. */
+int sc_parse_int_range(const char *text, long long lo, long long hi, long long *v);
+
 /* Writes a MiB amount as "512Mi", "16Gi", "1.5Ti". */
 void sc_format_memory(int64_t mib, char *buf, size_t size);
 

@@ -122,6 +122,7 @@ static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_
   }
   sc_sandbox_prepare(sb, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
                      a->cfg.dev_dir, (const char(*)[64])names, n);
+  sb->no_network = spec->no_network;
   return sb;
 }
 
@@ -283,6 +284,14 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   if ((refused = task_user(a, &t->spec, &how, home, detail, sizeof detail))) {
     sc_warn("task %s: not started: %s", t->spec.task_id, detail);
     sc_task_refuse(t, refused, detail);
+    insert_task(a, t);
+    return;
+  }
+  if (t->spec.no_network && !a->isolate) {
+    snprintf(detail, sizeof detail, "the job asks for no network, and this agent runs tasks "
+             "without namespaces (--isolation none, or not root)");
+    sc_warn("task %s: not started: %s", t->spec.task_id, detail);
+    sc_task_refuse(t, "refused: cannot isolate network", detail);
     insert_task(a, t);
     return;
   }

@@ -10,15 +10,37 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
 
-int sc_sandbox_clone_flags(void)
+int sc_sandbox_clone_flags(const struct sc_sandbox *sb)
 {
-  return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+  return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+         (sb->no_network ? CLONE_NEWNET : 0);
+}
+
+/* Brings up lo in a new network namespace (it starts down). */
+static int loopback_up(void)
+{
+  struct ifreq ifr;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+  if (fd < 0)
+    return -1;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  }
+  close(fd);
+  return rc;
 }
 
 /* Adds a bind of path (skipped when absent). */
@@ -199,6 +221,9 @@ int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
 
   umask(022); /* the agent's 077 would make the dirs leading to binds the
                * task's user cannot cross */
+  *step = "bring up loopback";
+  if (sb->no_network && loopback_up() != 0)
+    return -1;
   *step = "make / a slave mount";
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
     return -1;

@@ -40,6 +40,7 @@ struct sc_sandbox_dev {
 
 struct sc_sandbox {
   bool enabled;
+  bool no_network;           /* an empty network namespace, lo up */
   int nhide;
   char hide[SC_SANDBOX_MAX_HIDE][SC_SANDBOX_PATH];
   int nbind;
@@ -56,8 +57,8 @@ void sc_sandbox_prepare(struct sc_sandbox *sb, const char *const *hide, int nhid
                         const char *dev_dir, const char (*dev_names)[64], int ndev);
 
 /* The clone flags of the task's init: new PID, mount, IPC and UTS
- * namespaces. */
-int sc_sandbox_clone_flags(void);
+ * namespaces, and network when sb->no_network. */
+int sc_sandbox_clone_flags(const struct sc_sandbox *sb);
 
 /* In the task's init (PID 1 of its namespaces, still root): builds the
  * view. Returns 0, or -1 with *step naming what failed (errno set).

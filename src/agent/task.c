@@ -518,7 +518,7 @@ static void supervise(const struct launch_plan *p)
   sigaction(SIGCHLD, &sa, NULL);
   supervisor_fds(p);
   if (p->sandbox) {
-    task = (pid_t)syscall(SYS_clone, SIGCHLD | sc_sandbox_clone_flags(), NULL, NULL, NULL, NULL);
+    task = (pid_t)syscall(SYS_clone, SIGCHLD | sc_sandbox_clone_flags(p->sandbox), NULL, NULL, NULL, NULL);
     if (task == 0)
       ns_init(p);
   } else {

@@ -8,6 +8,7 @@
 #define SC_AGENT_TASK_SPEC_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ struct sc_task_spec {
   char *tenant;      /* NULL when the controller names none */
   int64_t tenant_id; /* run as uid --task-uid-base + this ... (0: none given) */
   char *run_as;      /* ... or as this node user (NULL: none) */
+  bool no_network;   /* "network": "none": an empty network namespace */
 };
 
 /* Fills spec from a task object (borrowed). Returns 0, or SC_EPARSE with

@@ -31,6 +31,7 @@ static const char submit_help[] =
   "  --max-retries N   requeue up to N times after a failure or a lost node\n"
   "  --env K=V         environment variable; repeatable\n"
   "  --workdir DIR     working directory on the node\n"
+  "  --network N       host (default) or none: an empty network namespace\n"
   SC_CLI_COMMON_HELP;
 
 struct submit_flags {
@@ -89,6 +90,11 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
     return 0;
   }
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
+  case 'N':
+    if (strcmp(arg, "host") != 0 && strcmp(arg, "none") != 0)
+      return sc_cli_usage_error(c, "bad value for '--network': \"%s\" (want host or none)", arg);
+    json_object_set_new(f->top, "network", json_string(arg));
+    return 0;
   default: return sc_cli_common_option(c, opt, arg);
   }
 }
@@ -140,7 +146,8 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"memory", required_argument, NULL, 'm'}, {"model", required_argument, NULL, 'M'},
     {"priority", required_argument, NULL, 'p'}, {"max-runtime", required_argument, NULL, 'R'},
     {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
-    {"workdir", required_argument, NULL, 'w'}, SC_CLI_COMMON_OPTIONS,
+    {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
+    SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;
 

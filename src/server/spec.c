@@ -263,6 +263,18 @@ static int parse_max_retries(json_t *v, struct sc_job_spec *s, struct sc_spec_er
   return rc;
 }
 
+/* network: "host" (the default: a gang's ranks reach MASTER_ADDR) or
+ * "none" (an empty network namespace: loopback only). */
+static int parse_network(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *n = json_string_value(v);
+
+  if (!n || (strcmp(n, "host") != 0 && strcmp(n, "none") != 0))
+    return fail(err, "network", "'network' must be host or none");
+  s->no_network = strcmp(n, "none") == 0;
+  return 0;
+}
+
 /* A job cannot choose its user: its tasks run as its tenant's (an agent
  * as root switches to it), never as root. The field exists to say so. */
 static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
@@ -289,6 +301,7 @@ static const struct field fields[] = {
   {"resources", parse_resources}, {"models", parse_models},
   {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
   {"max_retries", parse_max_retries}, {"user", parse_user},
+  {"network", parse_network},
 };
 
 static const struct field *field_find(const char *name)
@@ -330,6 +343,10 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
                   env ? json_deep_copy(env) : json_object(), "tasks", s->tasks, "resources",
                   res, "models", models, "priority", s->priority, "max_runtime",
                   (json_int_t)s->max_runtime_s, "max_retries", s->max_retries);
+  if (doc && s->no_network && json_object_set_new(doc, "network", json_string("none")) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
   if (doc && json_object_get(body, "workdir") &&
       json_object_set(doc, "workdir", json_object_get(body, "workdir")) < 0) {
     json_decref(doc);
@@ -401,6 +418,8 @@ static struct sc_spec_run *run_new(json_t *doc)
     ok = r->env_keys[r->nenv] && r->env_values[r->nenv];
     r->nenv++;
   }
+  r->no_network = json_is_string(json_object_get(doc, "network")) &&
+                  strcmp(json_string_value(json_object_get(doc, "network")), "none") == 0;
   if (ok && json_is_string(json_object_get(doc, "workdir")))
     ok = (r->workdir = strdup(json_string_value(json_object_get(doc, "workdir")))) != NULL;
   if (!ok) {

@@ -8,6 +8,7 @@
 #define SC_SERVER_SPEC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ struct sc_spec_run {
   int nenv;
   char **env_keys, **env_values; /* nenv each, in the spec's order */
   char *workdir;              /* absolute path, or NULL */
+  bool no_network;            /* network: none, an empty network namespace */
   atomic_int refs;
 };
 
@@ -45,6 +47,7 @@ struct sc_job_spec {
   int priority;
   int64_t max_runtime_s;      /* 0 = none */
   int max_retries;
+  bool no_network;            /* network: none (default host: gangs need it) */
 };
 
 /* Why a spec was rejected: code for the API ("bad_request"), the dotted

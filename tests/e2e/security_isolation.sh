@@ -10,7 +10,8 @@
 #      trying to unmount what hides them;
 #   3. read another task's /tmp or the node's;
 #   4. open a device node it was not given (it is not in its /dev);
-#   5. another task's shared memory, the node's hostname.
+#   5. another task's shared memory, the node's hostname;
+#   6. reach the node's services with `network: none`.
 # Each attack's outcome is what the task prints; the test asserts on it and
 # on the node's side. Needs root (namespaces, mknod).
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
@@ -133,6 +134,16 @@ out=$(run_job ipc-b -- 'echo "segments: $(ipcs -m | grep -c "^0x")"; hostname ev
 check "ipc-b sees no segment: $out" grep -qx "segments: 0" <<<"$out"
 check "sethostname is refused: $out" grep -q "^hostname: .*\(must be root\|not permitted\|ermission\)" <<<"$out"
 check "the node's hostname is unchanged" [ "$(hostname)" != evil ]
+
+# 6. network: none: only loopback, and the node's services (the controller
+# on 127.0.0.1) are out of reach; the default (host) reaches them.
+probe='echo "links: $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\n" " ")";
+  bash -c "exec 3<>/dev/tcp/127.0.0.1/'"$SC_PORT"'" 2>/dev/null && echo reached || echo unreachable'
+out=$(run_job offline --network none -- "$probe")
+check "network none has loopback only: $out" grep -qx "links: lo " <<<"$out"
+check "network none cannot reach the controller: $out" grep -qx unreachable <<<"$out"
+out=$(run_job online -- "$probe")
+check "the host network reaches it: $out" grep -qx reached <<<"$out"
 
 touch "$SC_SHARE/release-victim"
 sc_wait_job "$victim" succeeded 20

@@ -88,6 +88,8 @@ static const struct bad_case bad_cases[] = {
   {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": \"root\"}", "user", "never run as root"},
   {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": 0}", "user", "never run as root"},
   {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": \"alice\"}", "user", "tenant's user"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"network\": \"bridge\"}", "network",
+   "must be host or none"},
 };
 
 static void test_bad_specs(void **state)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "harness.h"
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
 {
   const char *sc = NULL;
   int njobs = 200, warmup = 5, n = 0, failed = 0;
+  bool plain = false;
+  char cgroot[64];
   struct bh_server srv = {0};
   struct curl_slist *headers = NULL;
   struct bh_buf out = {0};
@@ -104,8 +107,11 @@ int main(int argc, char **argv)
       njobs = atoi(v), i++;
     else if (strcmp(argv[i], "--warmup") == 0 && v)
       warmup = atoi(v), i++;
+    else if (strcmp(argv[i], "--plain") == 0)
+      plain = true;
     else {
-      fprintf(stderr, "usage: bench_latency [--supercell PATH] [--jobs N] [--warmup N]\n");
+      fprintf(stderr, "usage: bench_latency [--supercell PATH] [--jobs N] [--warmup N] [--plain]\n"
+                      "  --plain  tasks without namespaces or cgroups\n");
       return 2;
     }
   }
@@ -128,10 +134,21 @@ int main(int argc, char **argv)
       goto fail;
   }
   {
+    /* Full isolation (as root: namespaces, cgroups in a subtree of its own,
+     * the tenant's uid) or none. The stamps dir is shared into the tasks
+     * and writable by their uid. */
     const char *args[] = {"agent", "--server", srv.url, "--token-file", token_file, "--name",
                           "bench-node", "--devices", "nvidia:A100-80G:8", "--cpu", "16000",
-                          "--memory", "16Gi", "--state-dir", agent_dir, "--no-cgroups",
-                          "--share", stamps, "--log-level", "warn", NULL};
+                          "--memory", "16Gi", "--state-dir", agent_dir, "--share", stamps,
+                          "--log-level", "warn", "--cgroup-root", cgroot, NULL, NULL, NULL};
+    snprintf(cgroot, sizeof cgroot, "supercell-bench-%d", (int)getpid());
+    if (plain) { /* in place of --cgroup-root ROOT */
+      args[19] = "--no-cgroups";
+      args[20] = "--isolation";
+      args[21] = "none";
+    }
+    chmod(stamps, 01777);
+    chmod(tmp, 0711);
     agent = bh_spawn(sc, args, agent_log);
   }
   h = bh_curl_new(srv.token, &headers, &out);
@@ -141,8 +158,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_latency: the agent did not register (see %s)\n", agent_log);
     goto fail;
   }
-  printf("== Submission to task start, idle cluster: 1 agent (8 x nvidia:A100-80G, long-poll),"
+  printf("== Submission to task start (%s), idle cluster: 1 agent (8 x nvidia:A100-80G, long-poll),"
          " %d jobs one at a time (+%d warm-up) ==\n",
+         plain ? "plain tasks: no namespaces or cgroups; as root still the uid switch"
+               : getuid() == 0 ? "isolated: namespaces, cgroups, the tenant's uid"
+                               : "not root: the agent's user, no namespaces",
          njobs, warmup);
   s = calloc((size_t)njobs, sizeof *s);
   col = calloc((size_t)njobs, sizeof *col);
@@ -206,6 +226,15 @@ int main(int argc, char **argv)
   bh_kill_wait(agent, SIGTERM, 10000);
   bh_server_kill(&srv, SIGTERM, 10000);
   bh_rm_rf(tmp);
+  {
+    char cmd[256]; /* the agent's cgroup subtree, empty once its tasks ended */
+    snprintf(cmd, sizeof cmd,
+             "find /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s -depth -type d -exec rmdir {} + "
+             "2>/dev/null",
+             cgroot, cgroot);
+    if (system(cmd) < 0)
+      perror("rmdir");
+  }
   return failed ? 1 : 0;
 fail:
   if (agent > 0)

@@ -19,3 +19,5 @@ echo
 "$BUILD/bench/bench_submit" --supercell "$SC" --clients 8 --duration 10
 echo
 "$BUILD/bench/bench_latency" --supercell "$SC" --jobs 200
+echo
+"$BUILD/bench/bench_latency" --supercell "$SC" --jobs 200 --plain

@@ -256,6 +256,14 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
                (cfg->isolation == SC_ISOLATION_AUTO && geteuid() == 0);
   sc_info("tasks run %s", a->isolate ? "in their own PID, mount, IPC and UTS namespaces"
                                      : "in the agent's namespaces (no isolation)");
+  snprintf(a->image_cache, sizeof a->image_cache, "%s/images", cfg->state_dir);
+  a->images.cache_dir = a->image_cache;
+  a->images.image_dir = cfg->image_dir ? cfg->image_dir : "/var/lib/supercell/images";
+  if (sc_image_find_tools(&a->images, a->crun_path, a->umoci_path, sizeof a->crun_path))
+    sc_info("image tasks: crun %s, umoci %s, named images in %s", a->crun_path, a->umoci_path,
+            a->images.image_dir);
+  else
+    sc_info("image tasks: not here (crun or umoci missing)");
   a->switch_user = geteuid() == 0;
   if (a->switch_user)
     sc_info("tasks run as their tenant's user: uid and gid %lld + tenant id, or its run_as",

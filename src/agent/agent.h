@@ -36,6 +36,8 @@ struct sc_agent_config {
   int64_t heartbeat_ms;     /* 0: as the controller says */
   int64_t task_uid_base;    /* as root: tenant id N runs as uid/gid base + N;
                                0: 200000 */
+  const char *image_dir;    /* named images (NAME -> image_dir/NAME, an OCI
+                               layout); NULL: /var/lib/supercell/images */
   bool single_user;         /* not root: run every tenant's tasks as the
                                agent's user (else only the first tenant's) */
 };

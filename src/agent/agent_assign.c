@@ -15,6 +15,7 @@
 
 #include "agent/agent_int.h"
 #include "agent/cgroup.h"
+#include "agent/image.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -88,27 +89,13 @@ static char *task_cgroup(struct sc_agent *a, const struct sc_task_spec *spec, co
   return path;
 }
 
-/* The view of a task (a new struct the caller frees), NULL without
- * isolation; *failed when it could not be prepared (the task must not run
- * then). */
-static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_spec *spec,
-                                       bool *failed)
+/* The device node names of spec's devices (their own and their vendor's
+ * control nodes), without repeats, into names; returns how many. */
+static int task_device_names(struct sc_agent *a, const struct sc_task_spec *spec,
+                             char (*names)[64])
 {
-  const char *hide[8];
-  char names[SC_SANDBOX_MAX_DEV][64];
-  struct sc_sandbox *sb;
-  int nhide = 0, n = 0;
+  int n = 0;
 
-  *failed = false;
-  if (!a->isolate)
-    return NULL;
-  if (!(sb = calloc(1, sizeof *sb))) {
-    *failed = true;
-    return NULL;
-  }
-  hide[nhide++] = a->cfg.state_dir;
-  for (int i = 0; i < a->cfg.nhide && nhide < 8; i++)
-    hide[nhide++] = a->cfg.hide[i];
   for (int i = 0; i < spec->ndevices; i++) {
     char dn[SC_DEVICE_NODES_MAX][64];
     int k = sc_devices_nodes(&a->cfg.devices, spec->devices[i], dn, SC_DEVICE_NODES_MAX);
@@ -120,6 +107,35 @@ static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_
         memcpy(names[n++], dn[j], 64);
     }
   }
+  return n;
+}
+
+/* The view of a task (a new struct the caller frees), NULL without
+ * isolation; *failed when it could not be prepared (the task must not run
+ * then). */
+static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_spec *spec,
+                                       bool *failed)
+{
+  const char *hide[8];
+  char names[SC_SANDBOX_MAX_DEV][64];
+  struct sc_sandbox *sb;
+  int nhide = 0, n;
+
+  *failed = false;
+  if (!a->isolate && !spec->image)
+    return NULL;
+  if (!(sb = calloc(1, sizeof *sb))) {
+    *failed = true;
+    return NULL;
+  }
+  if (spec->image) { /* the runtime builds the view */
+    sb->enabled = sb->image = true;
+    return sb;
+  }
+  hide[nhide++] = a->cfg.state_dir;
+  for (int i = 0; i < a->cfg.nhide && nhide < 8; i++)
+    hide[nhide++] = a->cfg.hide[i];
+  n = task_device_names(a, spec, names);
   sc_sandbox_prepare(sb, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
                      a->cfg.dev_dir, (const char(*)[64])names, n);
   sb->no_network = spec->no_network;
@@ -202,55 +218,48 @@ static void wake_main(struct sc_agent *a)
   pthread_mutex_unlock(&a->mu);
 }
 
-/* Creates and launches one task, then records it. Ownership of spec passes
- * on; text is the assignment for task.json. */
-/* Frees what user_base_env added and the array. */
-static void free_base(struct sc_agent *a, char **env)
-{
-  size_t n = 0;
-
-  while (a->base_env[n])
-    n++;
-  for (size_t k = n; env && env[k]; k++)
-    free(env[k]);
-  free(env);
-}
-
-/* The agent's environment for a task, plus SUPERCELL_NODE, SUPERCELL_ATTEMPT
- * and HOME, USER and LOGNAME of the user it runs as (the job's env and the
- * agent's variables come after). A new array of borrowed and owned strings
- * (free with free_base), NULL. */
-static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec,
-                            const struct sc_task_launch *how, const char *home)
+/* The environment a task starts from (the job's env and the agent's
+ * variables come after it): the agent's own (less SUPERCELL_*; none for an
+ * image task, whose image brings its own), SUPERCELL_NODE,
+ * SUPERCELL_ATTEMPT, and HOME, USER and LOGNAME of the user it runs as.
+ * *owned: where the strings the array owns begin. NULL when out of memory;
+ * free with free_base. */
+static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec, bool as_user,
+                            const char *home, size_t *owned)
 {
   const char *who = spec->run_as && *spec->run_as ? spec->run_as
                     : spec->tenant && *spec->tenant ? spec->tenant : "default";
-  size_t n = 0;
+  size_t n = 0, k;
   char **env;
+  int ok;
 
-  while (a->base_env[n])
+  while (!spec->image && a->base_env[n])
     n++;
   if (!(env = calloc(n + 6, sizeof *env)))
     return NULL;
   memcpy(env, a->base_env, n * sizeof *env);
-  if (asprintf(&env[n], "SUPERCELL_NODE=%s", a->cfg.name) < 0 ||
-      asprintf(&env[n + 1], "SUPERCELL_ATTEMPT=%d", spec->attempt > 0 ? spec->attempt : 0) < 0) {
-    env[n] = env[n + 1] = NULL;
-    free_base(a, env);
-    return NULL;
-  }
-  n += 2;
-  if (how->set_user && (asprintf(&env[n], "HOME=%s", home) < 0 ||
-                        asprintf(&env[n + 1], "USER=%s", who) < 0 ||
-                        asprintf(&env[n + 2], "LOGNAME=%s", who) < 0)) {
-    for (int k = 0; k < 3; k++)
-      env[n + k] = NULL; /* asprintf leaves them undefined on failure */
-    free_base(a, env);
+  *owned = k = n;
+  ok = asprintf(&env[k++], "SUPERCELL_NODE=%s", a->cfg.name) >= 0 &&
+       asprintf(&env[k++], "SUPERCELL_ATTEMPT=%d", spec->attempt > 0 ? spec->attempt : 0) >= 0;
+  if (ok && as_user)
+    ok = asprintf(&env[k++], "HOME=%s", home) >= 0 && asprintf(&env[k++], "USER=%s", who) >= 0 &&
+         asprintf(&env[k++], "LOGNAME=%s", who) >= 0;
+  if (!ok) {
+    env[k - 1] = NULL; /* asprintf leaves a failed one undefined */
+    for (size_t i = n; i < k - 1; i++)
+      free(env[i]);
+    free(env);
     return NULL;
   }
   return env;
 }
 
+static void free_base(char **env, size_t owned)
+{
+  for (size_t k = owned; env && env[k]; k++)
+    free(env[k]);
+  free(env);
+}
 
 /* Records t and wakes the main loop to report it. */
 static void insert_task(struct sc_agent *a, struct sc_task *t)
@@ -259,6 +268,45 @@ static void insert_task(struct sc_agent *a, struct sc_task *t)
   sc_task_table_insert(&a->tasks, t);
   sc_task_table_unlock(&a->tasks);
   wake_main(a);
+}
+
+/* Does not start t: logs and records why. */
+static void refuse(struct sc_agent *a, struct sc_task *t, const char *reason, const char *detail)
+{
+  sc_warn("task %s: not started: %s", t->spec.task_id, detail);
+  sc_task_refuse(t, reason, detail);
+  insert_task(a, t);
+}
+
+/* Prepares an image task: its bundle (the image unpacked once per digest)
+ * and crun's command line into how->argv (free with sc_image_argv_free).
+ * Returns NULL, or the reason it cannot run (detail filled). */
+static const char *image_task(struct sc_agent *a, struct sc_task *t, struct sc_task_launch *how,
+                              char **envp, char *detail, size_t size)
+{
+  char names[SC_SANDBOX_MAX_DEV][64], id[128], digest[72];
+  const char *base = strrchr(t->dir, '/') ? strrchr(t->dir, '/') + 1 : t->dir;
+  struct sc_image_task it = {
+    .ref = t->spec.image, .task_dir = t->dir, .id = id, .env = envp, .argv = t->spec.argv,
+    .shell = t->spec.shell, .workdir = t->spec.workdir, .uid = how->uid, .gid = how->gid,
+    .no_network = t->spec.no_network, .share = a->cfg.share, .nshare = a->cfg.nshare,
+    .dev_dir = a->cfg.dev_dir, .dev_names = (const char(*)[64])names};
+  int rc;
+
+  if (!how->set_user) {
+    snprintf(detail, size, "this agent is not root: it cannot run image tasks");
+    return "refused: images need a root agent";
+  }
+  snprintf(id, sizeof id, "%s", base);
+  for (char *p = id; *p; p++)
+    if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p))
+      *p = '_';
+  it.ndev = task_device_names(a, &t->spec, names);
+  if ((rc = sc_image_prepare(&a->images, &it, &how->argv, digest, detail, size)) != 0)
+    return "refused: image unavailable";
+  sc_info("task %s: image %s (%s)", t->spec.task_id, t->spec.image, digest);
+  how->set_user = false; /* crun switches to the task's user in the container */
+  return NULL;
 }
 
 /* Creates and launches one task, then records it. Ownership of spec passes
@@ -270,7 +318,8 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   char *cgroup = NULL, **envp = NULL, **base, dir[4200], home[SC_HOME_MAX] = "";
   struct sc_sandbox *sandbox;
   const char *refused;
-  char detail[400];
+  char detail[600];
+  size_t owned = 0;
   bool no_view;
   int rc;
 
@@ -282,26 +331,27 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
     return;
   }
   if ((refused = task_user(a, &t->spec, &how, home, detail, sizeof detail))) {
-    sc_warn("task %s: not started: %s", t->spec.task_id, detail);
-    sc_task_refuse(t, refused, detail);
-    insert_task(a, t);
+    refuse(a, t, refused, detail);
     return;
   }
-  if (t->spec.no_network && !a->isolate) {
-    snprintf(detail, sizeof detail, "the job asks for no network, and this agent runs tasks "
-             "without namespaces (--isolation none, or not root)");
-    sc_warn("task %s: not started: %s", t->spec.task_id, detail);
-    sc_task_refuse(t, "refused: cannot isolate network", detail);
-    insert_task(a, t);
+  if (t->spec.no_network && !a->isolate && !t->spec.image) {
+    refuse(a, t, "refused: cannot isolate network",
+           "the job asks for no network, and this agent runs tasks without namespaces "
+           "(--isolation none, or not root)");
     return;
   }
-  base = user_base_env(a, &t->spec, &how, home);
+  if (t->spec.image && t->spec.workdir)
+    snprintf(home, sizeof home, "%s", t->spec.workdir); /* a path in the image */
+  base = user_base_env(a, &t->spec, how.set_user, home, &owned);
   rc = base ? sc_task_env_build(&t->spec, &a->cfg.devices, base, &envp) : SC_ENOMEM;
-  free_base(a, base);
+  free_base(base, owned);
   if (rc != 0) {
-    sc_error("task %s: cannot build its environment: %s", t->spec.task_id, sc_strerror(rc));
-    sc_task_refuse(t, "refused: agent out of memory", "the agent ran out of memory");
-    insert_task(a, t);
+    refuse(a, t, "refused: agent out of memory", "the agent ran out of memory");
+    return;
+  }
+  if (t->spec.image && (refused = image_task(a, t, &how, envp, detail, sizeof detail))) {
+    sc_task_env_free(envp);
+    refuse(a, t, refused, detail);
     return;
   }
   cgroup = task_cgroup(a, &t->spec, t->dir);
@@ -309,24 +359,23 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   how.envp = envp;
   how.cgroup = cgroup;
   how.sandbox = sandbox;
-  how.default_workdir = sandbox ? "/tmp" : NULL; /* its own tmpfs */
+  how.default_workdir = sandbox && !sandbox->image ? "/tmp" : NULL; /* its own tmpfs */
   how.contact_path = a->contact_path;
   rc = no_view ? 0 : sc_task_start(t, &how);
-  if (no_view) {
-    sc_error("task %s: cannot prepare its view of the node: not started", t->spec.task_id);
+  if (no_view)
     sc_task_refuse(t, "refused: cannot isolate", "the agent could not prepare its view");
-  }
   free(sandbox);
   if (rc)
     sc_error("task %s: cannot start: %s", t->spec.task_id, sc_strerror(rc));
   else if (no_view)
-    ;
+    sc_error("task %s: cannot prepare its view of the node: not started", t->spec.task_id);
   else if (how.set_user)
     sc_info("task %s: started pid %d as uid %d", t->spec.task_id, (int)t->pid, (int)how.uid);
   else
     sc_info("task %s: started pid %d", t->spec.task_id, (int)t->pid);
   free(cgroup);
   sc_task_env_free(envp);
+  sc_image_argv_free(how.argv);
   insert_task(a, t);
 }
 

@@ -68,6 +68,8 @@ static void agent_usage(FILE *out)
     "  --task-uid-base N      as root, tenant id I runs as uid and gid N + I\n"
     "                         (default 200000), or as the tenant's run_as user;\n"
     "                         never as root\n"
+    "  --image-dir DIR        named images: a job's image NAME[:TAG] is the OCI\n"
+    "                         layout DIR/NAME (default /var/lib/supercell/images)\n"
     "  --single-user          not root: run every tenant's tasks as this user\n"
     "                         (they can then read and signal each other); without\n"
     "                         it a non-root agent serves one tenant only\n"
@@ -205,6 +207,11 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     return 0;
   }
   case '1': o->cfg.single_user = true; return 0;
+  case 'i':
+    if (arg[0] != '/')
+      return bad_flag("--image-dir", arg, "want an absolute path");
+    o->cfg.image_dir = arg;
+    return 0;
   case 'L': o->log_level = arg; return 0;
   case 'h': return -1;
   default: return 2;
@@ -223,7 +230,7 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"dev-dir", required_argument, NULL, 'D'}, {"task-pids-max", required_argument, NULL, 'P'},
     {"isolation", required_argument, NULL, 'I'}, {"hide", required_argument, NULL, 'H'},
     {"share", required_argument, NULL, 'R'}, {"task-uid-base", required_argument, NULL, 'U'},
-    {"single-user", no_argument, NULL, '1'},
+    {"single-user", no_argument, NULL, '1'}, {"image-dir", required_argument, NULL, 'i'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };

@@ -19,12 +19,15 @@
 #include "agent/agent.h"
 #include "agent/agent_client.h"
 #include "agent/cgroup.h"
+#include "agent/image.h"
 #include "agent/sandbox.h"
 #include "agent/task_table.h"
 
 struct sc_agent {
   struct sc_agent_config cfg;
   char *tasks_dir;
+  struct sc_image_cfg images; /* image tasks: cache, named images, tools */
+  char image_cache[4200], crun_path[512], umoci_path[512];
   char *contact_path;        /* <state>/contact: "LAST_CONTACT_MONO_MS
                                 FENCE_AFTER_MS", read by the supervisors */
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */

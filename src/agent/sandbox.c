@@ -21,8 +21,23 @@
 
 int sc_sandbox_clone_flags(const struct sc_sandbox *sb)
 {
+  if (sb->image) /* the runtime makes the container's own namespaces */
+    return CLONE_NEWPID | CLONE_NEWNS;
   return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
          (sb->no_network ? CLONE_NEWNET : 0);
+}
+
+/* The namespace an image task's runtime runs in: mounts stay private, and
+ * where cgroup v1 controllers sit beside a v2 mount that holds controllers
+ * too (a "hybrid" host, which crun refuses), the v2 mount is left out of
+ * this namespace: the task's limits are the v1 cgroups it already joined. */
+static int enter_image(const char **step)
+{
+  *step = "make / a slave mount";
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
+    return -1;
+  umount2("/sys/fs/cgroup/unified", MNT_DETACH); /* absent on most hosts */
+  return 0;
 }
 
 /* Brings up lo in a new network namespace (it starts down). */
@@ -219,6 +234,8 @@ int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
   struct open_fds fds;
   struct stat st;
 
+  if (sb->image)
+    return enter_image(step);
   umask(022); /* the agent's 077 would make the dirs leading to binds the
                * task's user cannot cross */
   *step = "bring up loopback";

@@ -41,6 +41,9 @@ struct sc_sandbox_dev {
 struct sc_sandbox {
   bool enabled;
   bool no_network;           /* an empty network namespace, lo up */
+  bool image;                /* an OCI image task: the container runtime
+                                builds the view; this namespace only holds
+                                it (its init reaps and ends everything) */
   int nhide;
   char hide[SC_SANDBOX_MAX_HIDE][SC_SANDBOX_PATH];
   int nbind;

@@ -270,7 +270,7 @@ static void become_task_user(const struct launch_plan *p)
 {
   const char *step;
 
-  if (p->sandbox && sc_sandbox_drop_privileges(&step) != 0)
+  if (p->sandbox && !p->sandbox->image && sc_sandbox_drop_privileges(&step) != 0)
     isolation_failed(step, errno);
   if (!p->set_user)
     return;
@@ -633,7 +633,7 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   p->log_fd = p->null_fd = p->pipe_w = p->status_r = p->status_w = -1;
   for (int i = 0; i < SC_CG_NCTRL; i++)
     p->cg_fds[i] = -1;
-  p->argv = t->spec.argv;
+  p->argv = how->argv ? how->argv : t->spec.argv;
   if (!p->argv) {
     shell_argv[0] = "/bin/sh", shell_argv[1] = "-c", shell_argv[2] = t->spec.shell;
     shell_argv[3] = NULL;

@@ -54,6 +54,8 @@ struct sc_task_launch {
   const char *cgroup;
   const struct sc_sandbox *sandbox;
   const char *default_workdir; /* when the spec has none; NULL = inherit */
+  char **argv;               /* what to exec instead of the spec's command
+                                (an image task's runtime), NULL */
   const char *contact_path;  /* the agent's contact file: the supervisor
                                 fences the task by it; NULL = never */
   bool set_user;             /* run as uid/gid, no supplementary groups */

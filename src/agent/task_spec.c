@@ -119,6 +119,7 @@ int sc_task_spec_from_json(struct sc_task_spec *spec, json_t *task, char *err, s
   spec->tenant = dup_str(json_object_get(task, "tenant"));
   spec->tenant_id = get_int(task, "tenant_id", 0);
   spec->run_as = dup_str(json_object_get(task, "run_as"));
+  spec->image = dup_str(json_object_get(task, "image"));
   spec->no_network = json_is_string(json_object_get(task, "network")) &&
                      strcmp(json_string_value(json_object_get(task, "network")), "none") == 0;
   if (spec->tenant_id < 0 || spec->tenant_id > INT32_MAX)
@@ -147,6 +148,7 @@ void sc_task_spec_release(struct sc_task_spec *spec)
   free(spec->master_addr);
   free(spec->tenant);
   free(spec->run_as);
+  free(spec->image);
   memset(spec, 0, sizeof *spec);
 }
 

@@ -36,6 +36,7 @@ struct sc_task_spec {
   int64_t tenant_id; /* run as uid --task-uid-base + this ... (0: none given) */
   char *run_as;      /* ... or as this node user (NULL: none) */
   bool no_network;   /* "network": "none": an empty network namespace */
+  char *image;       /* an OCI image to run it in, or NULL */
 };
 
 /* Fills spec from a task object (borrowed). Returns 0, or SC_EPARSE with

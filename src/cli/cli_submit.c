@@ -32,6 +32,8 @@ static const char submit_help[] =
   "  --env K=V         environment variable; repeatable\n"
   "  --workdir DIR     working directory on the node\n"
   "  --network N       host (default) or none: an empty network namespace\n"
+  "  --image REF       run in a container of an OCI image: oci:/LAYOUT[:TAG] on\n"
+  "                    the node, or NAME[:TAG] from the agent's --image-dir\n"
   SC_CLI_COMMON_HELP;
 
 struct submit_flags {
@@ -90,6 +92,7 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
     return 0;
   }
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
+  case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
   case 'N':
     if (strcmp(arg, "host") != 0 && strcmp(arg, "none") != 0)
       return sc_cli_usage_error(c, "bad value for '--network': \"%s\" (want host or none)", arg);
@@ -147,6 +150,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"priority", required_argument, NULL, 'p'}, {"max-runtime", required_argument, NULL, 'R'},
     {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
     {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
+    {"image", required_argument, NULL, 'I'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

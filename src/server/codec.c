@@ -193,6 +193,8 @@ static int run_json(const struct sc_spec_run *r, json_t *o)
   }
   if (rc == 0 && r->workdir)
     rc = json_object_set_new(o, "workdir", json_string(r->workdir));
+  if (rc == 0 && r->image)
+    rc = json_object_set_new(o, "image", json_string(r->image));
   if (rc == 0 && r->no_network)
     rc = json_object_set_new(o, "network", json_string("none"));
   return rc;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/image_ref.h"
 #include "util/units.h"
 
 static int fail(struct sc_spec_error *err, const char *field, const char *fmt, ...)
@@ -275,6 +276,20 @@ static int parse_network(json_t *v, struct sc_job_spec *s, struct sc_spec_error 
   return 0;
 }
 
+/* image: "oci:PATH[:TAG]" (a layout on the node) or "NAME[:TAG]" (one in
+ * the agent's image dir); its tasks run in a container of it. */
+static int parse_image(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  struct sc_image_ref ref;
+
+  (void)s;
+  if (!json_is_string(v) || !sc_image_ref_parse(json_string_value(v), &ref))
+    return fail(err, "image",
+                "'image' must be oci:/ABSOLUTE/PATH[:TAG] or NAME[:TAG] (NAME of [a-z0-9._/-], "
+                "TAG of [A-Za-z0-9._-])");
+  return 0;
+}
+
 /* A job cannot choose its user: its tasks run as its tenant's (an agent
  * as root switches to it), never as root. The field exists to say so. */
 static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
@@ -301,7 +316,7 @@ static const struct field fields[] = {
   {"resources", parse_resources}, {"models", parse_models},
   {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
   {"max_retries", parse_max_retries}, {"user", parse_user},
-  {"network", parse_network},
+  {"network", parse_network}, {"image", parse_image},
 };
 
 static const struct field *field_find(const char *name)
@@ -347,6 +362,11 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
     json_decref(doc);
     doc = NULL;
   }
+  if (doc && json_object_get(body, "image") &&
+      json_object_set(doc, "image", json_object_get(body, "image")) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
   if (doc && json_object_get(body, "workdir") &&
       json_object_set(doc, "workdir", json_object_get(body, "workdir")) < 0) {
     json_decref(doc);
@@ -368,6 +388,7 @@ static void run_free(struct sc_spec_run *r)
   free(r->env_values);
   free(r->shell);
   free(r->workdir);
+  free(r->image);
   free(r);
 }
 
@@ -418,6 +439,8 @@ static struct sc_spec_run *run_new(json_t *doc)
     ok = r->env_keys[r->nenv] && r->env_values[r->nenv];
     r->nenv++;
   }
+  if (ok && json_is_string(json_object_get(doc, "image")))
+    ok = (r->image = strdup(json_string_value(json_object_get(doc, "image")))) != NULL;
   r->no_network = json_is_string(json_object_get(doc, "network")) &&
                   strcmp(json_string_value(json_object_get(doc, "network")), "none") == 0;
   if (ok && json_is_string(json_object_get(doc, "workdir")))

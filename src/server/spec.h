@@ -30,6 +30,7 @@ struct sc_spec_run {
   char **env_keys, **env_values; /* nenv each, in the spec's order */
   char *workdir;              /* absolute path, or NULL */
   bool no_network;            /* network: none, an empty network namespace */
+  char *image;                /* an OCI image reference, or NULL */
   atomic_int refs;
 };
 

@@ -129,7 +129,7 @@ static long list_all(const struct bh_server *srv, unsigned char *seen, int64_t m
 
   *pages = 0;
   for (;;) {
-    snprintf(url, sizeof url, "%s/v1/jobs?limit=1000%s%s", srv->url, after[0] ? "&after=" : "",
+    snprintf(url, sizeof url, "%s/v1/jobs?limit=500%s%s", srv->url, after[0] ? "&after=" : "",
              after);
     if (bh_curl_call(h, url, NULL, &out) != 200) {
       fprintf(stderr, "bench: GET %s failed\n", url);

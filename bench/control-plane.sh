@@ -21,3 +21,21 @@ echo
 "$BUILD/bench/bench_latency" --supercell "$SC" --jobs 200
 echo
 "$BUILD/bench/bench_latency" --supercell "$SC" --jobs 200 --plain
+# Image tasks: an OCI image of busybox and coreutils' date (with its
+# libraries), built here with umoci; the warm-up unpacks it (a warm cache).
+if [ "$(id -u)" = 0 ] && command -v umoci >/dev/null && command -v crun >/dev/null &&
+  command -v busybox >/dev/null; then
+  img=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-image.XXXXXX")
+  trap 'rm -rf "$img"' EXIT
+  (cd "$img" && umoci init --layout layout && umoci new --image layout:bench &&
+    umoci unpack --image layout:bench b >/dev/null && mkdir -p b/rootfs/bin b/rootfs/usr/bin &&
+    cp "$(command -v busybox)" b/rootfs/bin/ && ln -s busybox b/rootfs/bin/sh &&
+    cp /usr/bin/date b/rootfs/usr/bin/ &&
+    for lib in $(ldd /usr/bin/date | grep -o '/[^ ]*'); do cp --parents "$lib" b/rootfs/; done &&
+    umoci repack --image layout:bench b && umoci config --image layout:bench \
+      --config.env PATH=/usr/bin:/bin) >/dev/null
+  echo
+  "$BUILD/bench/bench_latency" --supercell "$SC" --jobs 200 --image "oci:$img/layout:bench"
+else
+  echo "(image tasks skipped: needs root, umoci, crun and busybox: scripts/install-deps)"
+fi

@@ -396,7 +396,7 @@ static void check_fence(struct sc_agent *a)
   a->fenced = true;
   sc_task_table_lock(&a->tasks);
   for (struct sc_task *t = a->tasks.head; t; t = t->next)
-    if (!t->exited && !t->kill_at_ms) {
+    if (!t->exited && !t->kill_at_ms && !t->spec.keep_on_disconnect) {
       sc_task_terminate(t, now, -1);
       n++;
     }

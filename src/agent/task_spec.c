@@ -120,6 +120,9 @@ int sc_task_spec_from_json(struct sc_task_spec *spec, json_t *task, char *err, s
   spec->tenant_id = get_int(task, "tenant_id", 0);
   spec->run_as = dup_str(json_object_get(task, "run_as"));
   spec->image = dup_str(json_object_get(task, "image"));
+  spec->keep_on_disconnect =
+    json_is_string(json_object_get(task, "on_disconnect")) &&
+    strcmp(json_string_value(json_object_get(task, "on_disconnect")), "keep") == 0;
   spec->no_network = json_is_string(json_object_get(task, "network")) &&
                      strcmp(json_string_value(json_object_get(task, "network")), "none") == 0;
   if (spec->tenant_id < 0 || spec->tenant_id > INT32_MAX)

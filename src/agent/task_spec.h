@@ -37,6 +37,7 @@ struct sc_task_spec {
   char *run_as;      /* ... or as this node user (NULL: none) */
   bool no_network;   /* "network": "none": an empty network namespace */
   char *image;       /* an OCI image to run it in, or NULL */
+  bool keep_on_disconnect; /* "on_disconnect": "keep": never fenced */
 };
 
 /* Fills spec from a task object (borrowed). Returns 0, or SC_EPARSE with

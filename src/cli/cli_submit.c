@@ -32,6 +32,9 @@ static const char submit_help[] =
   "  --env K=V         environment variable; repeatable\n"
   "  --workdir DIR     working directory on the node\n"
   "  --network N       host (default) or none: an empty network namespace\n"
+  "  --on-disconnect W fence (default: a node cut off from the controller stops\n"
+  "                    it, and it is requeued) or keep (it runs on; requeued\n"
+  "                    only when an operator drains the lost node)\n"
   "  --image REF       run in a container of an OCI image: oci:/LAYOUT[:TAG] on\n"
   "                    the node, or NAME[:TAG] from the agent's --image-dir\n"
   SC_CLI_COMMON_HELP;
@@ -93,6 +96,12 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   }
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
   case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
+  case 'D':
+    if (strcmp(arg, "fence") != 0 && strcmp(arg, "keep") != 0)
+      return sc_cli_usage_error(c, "bad value for '--on-disconnect': \"%s\" (want fence or keep)",
+                                arg);
+    json_object_set_new(f->top, "on_disconnect", json_string(arg));
+    return 0;
   case 'N':
     if (strcmp(arg, "host") != 0 && strcmp(arg, "none") != 0)
       return sc_cli_usage_error(c, "bad value for '--network': \"%s\" (want host or none)", arg);
@@ -150,7 +159,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"priority", required_argument, NULL, 'p'}, {"max-runtime", required_argument, NULL, 'R'},
     {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
     {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
-    {"image", required_argument, NULL, 'I'},
+    {"image", required_argument, NULL, 'I'}, {"on-disconnect", required_argument, NULL, 'D'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

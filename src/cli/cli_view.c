@@ -311,7 +311,7 @@ void sc_cli_print_nodes(json_t *nodes, int64_t now, FILE *out)
 {
   static const char *const headers[] = {"NODE", "STATE", "CPU", "MEMORY", "DEVICES",
                                         "LABELS", "AGE", NULL};
-  char cpu[32], mem[32], devices[512], labels[512], age[32];
+  char cpu[32], mem[32], devices[512], labels[512], age[32], state[48];
   const char *cells[7];
   struct sc_table t;
   size_t i;
@@ -326,7 +326,9 @@ void sc_cli_print_nodes(json_t *nodes, int64_t now, FILE *out)
     sc_cli_labels(json_object_get(n, "labels"), labels, sizeof labels);
     sc_cli_age(since, now, age, sizeof age);
     cells[0] = sc_cli_str(n, "name", "?");
-    cells[1] = sc_cli_str(n, "state", NULL);
+    snprintf(state, sizeof state, "%s%s", sc_cli_str(n, "state", "?"),
+             json_is_true(json_object_get(n, "drained")) ? ",drained" : "");
+    cells[1] = state;
     cells[2] = cpu, cells[3] = mem, cells[4] = devices, cells[5] = labels, cells[6] = age;
     sc_table_add(&t, cells);
   }
@@ -335,16 +337,38 @@ void sc_cli_print_nodes(json_t *nodes, int64_t now, FILE *out)
 }
 
 static const char nodes_help[] =
-  "usage: supercell nodes\n\n"
+  "usage: supercell nodes\n"
+  "       supercell nodes drain NAME | undrain NAME\n\n"
   "Lists nodes: CPU (cores), memory, devices by model with the share in use,\n"
-  "labels and age.\n\n" SC_CLI_COMMON_HELP;
+  "labels and age. drain (admin) takes a node out of service: no new work goes\n"
+  "there; drained while lost, its jobs kept through the outage (on_disconnect:\n"
+  "keep) are requeued. undrain puts it back.\n\n" SC_CLI_COMMON_HELP;
 
 int sc_cli_nodes(int argc, char **argv)
 {
   struct sc_cli c = {.cmd = "nodes"};
   json_t *reply = NULL;
-  int rc = simple_parse(&c, argc, argv, nodes_help, 0, 0);
+  int rc = simple_parse(&c, argc, argv, nodes_help, 0, 2);
+  char path[200];
 
+  if (rc == 0 && argc - optind > 0) { /* nodes drain|undrain NAME */
+    const char *verb = argv[optind];
+    if (argc - optind != 2 || (strcmp(verb, "drain") != 0 && strcmp(verb, "undrain") != 0) ||
+        strlen(argv[optind + 1]) > 63 || strchr(argv[optind + 1], '/')) {
+      rc = sc_cli_usage_error(&c, "want 'nodes', 'nodes drain NAME' or 'nodes undrain NAME'");
+    } else {
+      snprintf(path, sizeof path, "/v1/nodes/%s/%s", argv[optind + 1], verb);
+      if ((rc = sc_cli_call(&c, "POST", path, NULL, 30000, &reply)) == 0) {
+        if (c.json)
+          sc_cli_print_json(reply);
+        else
+          printf("node %s %s\n", argv[optind + 1], strcmp(verb, "drain") == 0 ? "drained" : "undrained");
+      }
+    }
+    json_decref(reply);
+    sc_cli_release(&c);
+    return rc < 0 ? 0 : rc;
+  }
   if (rc == 0 && (rc = sc_cli_call(&c, "GET", "/v1/nodes", NULL, 30000, &reply)) == 0) {
     if (c.json)
       sc_cli_print_json(reply);

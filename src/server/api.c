@@ -346,6 +346,29 @@ static void api_nodes(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_reply(resp, 200, body);
 }
 
+/* POST /v1/nodes/{name}/drain and /undrain (admin). */
+static void node_drain(struct sc_http_req *req, struct sc_http_resp *resp, bool drain)
+{
+  int rc = sc_ctl_node_drain(sc_server_ctl(req->srv), req->params[0], drain);
+
+  if (rc == SC_ENOENT)
+    sc_http_error(resp, 404, "not_found", "no such node", "name");
+  else if (rc < 0)
+    store_failed(resp, rc);
+  else
+    sc_http_reply(resp, 200, json_pack("{s:s, s:b}", "name", req->params[0], "drained", drain));
+}
+
+static void api_drain(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  node_drain(req, resp, true);
+}
+
+static void api_undrain(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  node_drain(req, resp, false);
+}
+
 static void api_stats(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl_stats st;
@@ -369,6 +392,8 @@ const struct sc_route sc_api_routes[] = {
   {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
   {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
   {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},
+  {"POST", "/v1/nodes/{name}/drain", SC_ROUTE_ADMIN, api_drain},
+  {"POST", "/v1/nodes/{name}/undrain", SC_ROUTE_ADMIN, api_undrain},
   {"POST", "/v1/tokens", SC_ROUTE_ADMIN, sc_api_token_create},
   {"GET", "/v1/tokens", SC_ROUTE_ADMIN, sc_api_token_list},
   {"DELETE", "/v1/tokens/{id}", SC_ROUTE_ADMIN, sc_api_token_revoke},

@@ -134,11 +134,11 @@ static json_t *node_json(const struct sc_node_view *v)
     json_array_append_new(devs, device_json(&n->dev[d], v->milli_used[d]));
   sc_time_format(n->last_heartbeat_ms, when, sizeof when);
   sc_time_format(n->registered_ms, since, sizeof since);
-  return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o}", "name", n->name, "state",
-                   sc_node_state_name(n->state), "address", n->address, "cpu_milli",
+  return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o, s:b}", "name", n->name,
+                   "state", sc_node_state_name(n->state), "address", n->address, "cpu_milli",
                    (json_int_t)n->cpu_milli, "memory_mib", (json_int_t)n->memory_mib, "labels",
                    labels ? labels : json_object(), "devices", devs, "last_heartbeat", when,
-                   "registered_at", text_or_null(since));
+                   "registered_at", text_or_null(since), "drained", n->drained);
 }
 
 json_t *sc_nodes_json(const struct sc_node_view *nodes, int n)
@@ -193,6 +193,8 @@ static int run_json(const struct sc_spec_run *r, json_t *o)
   }
   if (rc == 0 && r->workdir)
     rc = json_object_set_new(o, "workdir", json_string(r->workdir));
+  if (rc == 0 && r->keep_on_disconnect)
+    rc = json_object_set_new(o, "on_disconnect", json_string("keep"));
   if (rc == 0 && r->image)
     rc = json_object_set_new(o, "image", json_string(r->image));
   if (rc == 0 && r->no_network)

@@ -157,6 +157,11 @@ struct sc_assignments {
 };
 void sc_assignments_release(struct sc_assignments *a);
 
+/* Drains node name (no new work; drained while lost, its kept tasks are
+ * lost and their jobs requeued) or puts it back in service. 0, SC_ENOENT,
+ * SC_ENOMEM or SC_ESTORE. */
+int sc_ctl_node_drain(struct sc_ctl *c, const char *name, bool drain);
+
 /* Tenants (all, or only the one named only when non-NULL), by name; *out
  * freed with free(). 0 or SC_ENOMEM. */
 int sc_ctl_tenant_list(struct sc_ctl *c, const char *only, struct sc_tenant_rec **out, int *n);

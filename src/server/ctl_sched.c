@@ -160,7 +160,7 @@ static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
     const struct ctl_node *n = &c->nodes[i];
     int gpus = n->rec.ndev < SC_MAX_GPUS ? n->rec.ndev : SC_MAX_GPUS;
     map[i] = -1;
-    if (n->rec.state != SC_NODE_READY)
+    if (n->rec.state != SC_NODE_READY || n->rec.drained)
       continue;
     map[i] = sc_cluster_add_node(cl, n->rec.name, n->rec.cpu_milli, n->rec.memory_mib, gpus,
                                  gpus > 0 ? n->rec.dev[0].model : NULL);
@@ -498,9 +498,46 @@ static void node_lost(struct sc_ctl *c, int i, struct sc_store_batch *b)
   n->rec.state = SC_NODE_LOST;
   n->start_q.n = n->kill_q.n = 0;
   ctl_batch_node(b, n, true);
-  while (k-- > 0)
-    ctl_task_event(c, c->scratch[k], CTL_EV_LOST, &lost, b);
+  while (k-- > 0) {
+    struct ctl_task *t = c->scratch[k];
+    if (t->job->spec.keep_on_disconnect && !n->rec.drained)
+      continue; /* on_disconnect: keep: it runs on; the node's return or a drain settles it */
+    ctl_task_event(c, t, CTL_EV_LOST, &lost, b);
+  }
   ctl_notify_locked(c);
+}
+
+int sc_ctl_node_drain(struct sc_ctl *c, const char *name, bool drain)
+{
+  struct ctl_event_args lost = {.attempt = -1, .reason = "node drained while lost"};
+  struct sc_store_batch *b = sc_store_batch_new();
+  bool submitted;
+  int i, k = 0;
+
+  if (!b)
+    return SC_ENOMEM;
+  pthread_mutex_lock(&c->mu);
+  if ((i = ctl_node_find(c, name)) < 0) {
+    pthread_mutex_unlock(&c->mu);
+    sc_store_batch_free(b);
+    return SC_ENOENT;
+  }
+  c->nodes[i].rec.drained = drain;
+  sc_info("node %s: %s", name, drain ? "drained: no new work" : "back in service");
+  ctl_batch_node(b, &c->nodes[i], false);
+  /* A lost node drained: the operator says it is gone, so its kept tasks
+   * are lost now and their jobs requeued (no fence holds them: they were
+   * never fenced). */
+  if (drain && c->nodes[i].rec.state == SC_NODE_LOST && (k = ctl_alive_snapshot(c, i)) > 0) {
+    lost.node = i;
+    while (k-- > 0)
+      ctl_task_event(c, c->scratch[k], CTL_EV_LOST, &lost, b);
+  }
+  c->dirty = c->full = true;
+  ctl_notify_locked(c);
+  submitted = ctl_submit_locked(c, b);
+  pthread_mutex_unlock(&c->mu);
+  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
 }
 
 /* The monotonic time job j's max runtime ends, or 0 for none. */

@@ -67,7 +67,9 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
   /* A process of it may live on where no one can reach it: a node lost
    * (cut off, maybe still running) fences it fence_after after it was
    * last seen, then SIGKILL after the grace. Not before then elsewhere. */
-  for (int i = 0; retry && c->opts.fence_after_ms > 0 && i < j->ntasks; i++) {
+  for (int i = 0; retry && c->opts.fence_after_ms > 0 && !j->spec.keep_on_disconnect &&
+                  i < j->ntasks;
+       i++) {
     const struct ctl_task *t = &j->tasks[i];
     if (t->node >= 0 && c->nodes[t->node].rec.state == SC_NODE_LOST &&
         (t->state == SC_TASK_LOST || t->state == SC_TASK_RUNNING ||

@@ -290,6 +290,19 @@ static int parse_image(json_t *v, struct sc_job_spec *s, struct sc_spec_error *e
   return 0;
 }
 
+/* on_disconnect: "fence" (the default: a cut-off node stops the job's tasks
+ * and it is requeued elsewhere) or "keep" (they run on through an outage;
+ * the job is not requeued until its node returns or is drained). */
+static int parse_on_disconnect(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *n = json_string_value(v);
+
+  if (!n || (strcmp(n, "fence") != 0 && strcmp(n, "keep") != 0))
+    return fail(err, "on_disconnect", "'on_disconnect' must be fence or keep");
+  s->keep_on_disconnect = strcmp(n, "keep") == 0;
+  return 0;
+}
+
 /* A job cannot choose its user: its tasks run as its tenant's (an agent
  * as root switches to it), never as root. The field exists to say so. */
 static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
@@ -317,6 +330,7 @@ static const struct field fields[] = {
   {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
   {"max_retries", parse_max_retries}, {"user", parse_user},
   {"network", parse_network}, {"image", parse_image},
+  {"on_disconnect", parse_on_disconnect},
 };
 
 static const struct field *field_find(const char *name)
@@ -358,6 +372,11 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
                   env ? json_deep_copy(env) : json_object(), "tasks", s->tasks, "resources",
                   res, "models", models, "priority", s->priority, "max_runtime",
                   (json_int_t)s->max_runtime_s, "max_retries", s->max_retries);
+  if (doc && s->keep_on_disconnect &&
+      json_object_set_new(doc, "on_disconnect", json_string("keep")) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
   if (doc && s->no_network && json_object_set_new(doc, "network", json_string("none")) < 0) {
     json_decref(doc);
     doc = NULL;
@@ -441,6 +460,9 @@ static struct sc_spec_run *run_new(json_t *doc)
   }
   if (ok && json_is_string(json_object_get(doc, "image")))
     ok = (r->image = strdup(json_string_value(json_object_get(doc, "image")))) != NULL;
+  r->keep_on_disconnect =
+    json_is_string(json_object_get(doc, "on_disconnect")) &&
+    strcmp(json_string_value(json_object_get(doc, "on_disconnect")), "keep") == 0;
   r->no_network = json_is_string(json_object_get(doc, "network")) &&
                   strcmp(json_string_value(json_object_get(doc, "network")), "none") == 0;
   if (ok && json_is_string(json_object_get(doc, "workdir")))

@@ -31,6 +31,7 @@ struct sc_spec_run {
   char *workdir;              /* absolute path, or NULL */
   bool no_network;            /* network: none, an empty network namespace */
   char *image;                /* an OCI image reference, or NULL */
+  bool keep_on_disconnect;    /* on_disconnect: keep: never fenced */
   atomic_int refs;
 };
 
@@ -49,6 +50,7 @@ struct sc_job_spec {
   int64_t max_runtime_s;      /* 0 = none */
   int max_retries;
   bool no_network;            /* network: none (default host: gangs need it) */
+  bool keep_on_disconnect;    /* on_disconnect: keep (default fence) */
 };
 
 /* Why a spec was rejected: code for the API ("bad_request"), the dotted

@@ -173,6 +173,7 @@ static int write_node(struct sc_store *s, const struct sc_node_rec *n, bool stat
     sqlite3_bind_text(st, 7, n->labels ? n->labels : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, devices, -1, free);
     bind_ms(st, 9, n->registered_ms);
+    sqlite3_bind_int(st, 10, n->drained ? 1 : 0);
   }
   return step_done(s, st);
 }
@@ -419,6 +420,8 @@ static int migrate(sqlite3 *db)
   if (!has_column(db, "logs", "attempt") && exec(db, sc_sql_migrate_1) < 0)
     return SC_ESTORE;
   if (!has_column(db, "tokens", "revoked") && exec(db, sc_sql_migrate_2) < 0)
+    return SC_ESTORE;
+  if (!has_column(db, "nodes", "drained") && exec(db, sc_sql_migrate_3) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

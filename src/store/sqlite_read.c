@@ -354,6 +354,7 @@ static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
                : SC_NODE_LOST;
   n->last_heartbeat_ms = sqlite3_column_int64(st, 7);
   n->registered_ms = sqlite3_column_int64(st, 8);
+  n->drained = sqlite3_column_int(st, 9) != 0;
 }
 
 /* Runs a prepared-per-call read, growing *out by elem_size per row. */

@@ -24,7 +24,7 @@ const char sc_sql_schema[] =
   " name TEXT PRIMARY KEY, address TEXT, cpu_milli INTEGER NOT NULL,"
   " memory_mib INTEGER NOT NULL, labels TEXT NOT NULL DEFAULT '{}',"
   " devices TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL,"
-  " last_heartbeat_ms INTEGER, registered_ms INTEGER);"
+  " last_heartbeat_ms INTEGER, registered_ms INTEGER, drained INTEGER NOT NULL DEFAULT 0);"
   "CREATE TABLE IF NOT EXISTS tokens ("
   " hash BLOB PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT NULL,"
   " created_ms INTEGER, id TEXT, node TEXT NOT NULL DEFAULT '',"
@@ -41,7 +41,10 @@ const char sc_sql_schema[] =
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
-  "PRAGMA user_version = 2;";
+  "PRAGMA user_version = 3;";
+
+/* Version 3: drained nodes. */
+const char sc_sql_migrate_3[] = "ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;";
 
 /* Version 2: token ids, node binding, expiry, last use and revocation. */
 const char sc_sql_migrate_2[] =
@@ -81,8 +84,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
   [SQL_NODE_PUT] =
     "INSERT OR REPLACE INTO nodes (name, state, last_heartbeat_ms, address, cpu_milli,"
-    " memory_mib, labels, devices, registered_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    " memory_mib, labels, devices, registered_ms, drained)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
   [SQL_NODE_STATE] = "UPDATE nodes SET state = ?2, last_heartbeat_ms = ?3 WHERE name = ?1",
   [SQL_TOKEN_PUT] =
     "INSERT OR REPLACE INTO tokens (hash, kind, tenant, created_ms, id, node, expires_ms,"
@@ -122,7 +125,7 @@ const char sc_sql_tasks_of_job[] =
   "SELECT " TASK_COLS " FROM tasks WHERE job_id = ?1 ORDER BY idx";
 const char sc_sql_nodes[] =
   "SELECT name, address, cpu_milli, memory_mib, labels, devices, state,"
-  " last_heartbeat_ms, registered_ms FROM nodes ORDER BY registered_ms, name";
+  " last_heartbeat_ms, registered_ms, drained FROM nodes ORDER BY registered_ms, name";
 const char sc_sql_tokens[] =
   "SELECT hash, kind, tenant, created_ms, id, node, expires_ms, last_used_ms, revoked"
   " FROM tokens ORDER BY created_ms, id";

@@ -28,6 +28,7 @@ extern const char sc_sql_nodes[];
 extern const char sc_sql_tokens[];
 extern const char sc_sql_tenants[];
 extern const char sc_sql_migrate_2[];
+extern const char sc_sql_migrate_3[];
 extern const char sc_sql_log_task_start[];
 extern const char sc_sql_log_task_read[];
 extern const char sc_sql_log_job_start[];

@@ -88,6 +88,8 @@ struct sc_node_rec {
   struct sc_device_rec *dev;
   int state;                          /* enum sc_node_state */
   int64_t last_heartbeat_ms, registered_ms;
+  bool drained;                       /* an operator's: no new work; its
+                                         kept tasks count as lost when lost */
 };
 
 /* A token. The id is public (derived from the hash), the text is never

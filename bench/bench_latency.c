@@ -180,7 +180,7 @@ int main(int argc, char **argv)
   col = calloc((size_t)njobs, sizeof *col);
   snprintf(url, sizeof url, "%s/v1/jobs", srv.url);
   for (int i = 0; i < njobs + warmup; i++) {
-    char body[1024], id[32], path[700];
+    char body[2400], id[32], path[700];
     int64_t t_send, t_ack, t_start, created, started;
     long status;
     snprintf(body, sizeof body,

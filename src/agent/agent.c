@@ -362,20 +362,23 @@ static bool settle(struct sc_agent *a, enum sc_client_rc rc, const char *what)
   return false;
 }
 
-/* The controller answered: the tasks may run on. The supervisors read the
- * contact file to fence their task even when no agent runs (the monotonic
+/* The controller answered a request sent at sent_ms: the tasks may run on.
+ * The send time, not the reply's, counts: the controller saw the node at or
+ * after it, so a fence counted from it never comes later than the one the
+ * controller waits for. The supervisors read the contact file ("LAST FENCE
+ * GRACE", ms) to fence their task even when no agent runs (the monotonic
  * clock is the machine's, the same for them). */
-static void note_contact(struct sc_agent *a)
+static void note_contact(struct sc_agent *a, int64_t sent_ms)
 {
-  char text[64], tmp[4200];
+  char text[96], tmp[4200];
   FILE *f;
 
-  a->last_contact_ms = sc_clock_mono_ms();
+  a->last_contact_ms = sent_ms;
   if (a->fenced)
     sc_info("the controller answers again: tasks are no longer fenced");
   a->fenced = false;
-  snprintf(text, sizeof text, "%lld %lld\n", (long long)a->last_contact_ms,
-           (long long)a->fence_after_ms);
+  snprintf(text, sizeof text, "%lld %lld %lld\n", (long long)a->last_contact_ms,
+           (long long)a->fence_after_ms, (long long)a->fence_grace_ms);
   snprintf(tmp, sizeof tmp, "%s.tmp", a->contact_path);
   if (!(f = fopen(tmp, "we")) || fputs(text, f) < 0 || fclose(f) != 0 ||
       rename(tmp, a->contact_path) != 0)
@@ -448,6 +451,7 @@ static int agent_register(struct sc_agent *a, bool *first)
   struct sc_client_registered reg;
   struct sc_client_task *running;
   enum sc_client_rc rc;
+  int64_t sent;
   bool more;
   int n;
 
@@ -460,6 +464,7 @@ static int agent_register(struct sc_agent *a, bool *first)
   n = running_list(a, true, &running);
   sc_task_table_unlock(&a->tasks);
   /* The ids stay valid unlocked: only this thread frees tasks. */
+  sent = sc_clock_mono_ms();
   rc = n < 0 ? SC_CLIENT_LATER : sc_client_register(&a->client, &node, running, n, &reg);
   free(running);
   if (rc == SC_CLIENT_DENIED && a->has_credential && a->cfg.token) {
@@ -484,7 +489,8 @@ static int agent_register(struct sc_agent *a, bool *first)
   if (a->cfg.heartbeat_ms <= 0 && reg.heartbeat_ms > 0)
     a->heartbeat_ms = reg.heartbeat_ms;
   a->fence_after_ms = reg.fence_after_ms;
-  note_contact(a);
+  a->fence_grace_ms = reg.grace_ms > 0 ? reg.grace_ms : 10000;
+  note_contact(a, sent);
   sc_info("registered as %s with %s (%d devices, heartbeat %lld ms)", a->cfg.name,
           a->cfg.server, a->cfg.devices.count, (long long)a->heartbeat_ms);
   apply_kills(a, &reg.kills);
@@ -504,18 +510,20 @@ static bool agent_heartbeat(struct sc_agent *a)
   struct sc_client_kills kills = {0};
   struct sc_client_task *running;
   enum sc_client_rc rc;
+  int64_t sent;
   int n;
 
   sc_task_table_lock(&a->tasks);
   n = running_list(a, false, &running);
   sc_task_table_unlock(&a->tasks);
   /* The ids stay valid unlocked: only this thread frees tasks. */
+  sent = sc_clock_mono_ms();
   rc = n < 0 ? SC_CLIENT_LATER : sc_client_heartbeat(&a->client, running, n, &kills);
   free(running);
   a->next_heartbeat_ms = sc_clock_mono_ms() + a->heartbeat_ms;
   if (!settle(a, rc, "heartbeat"))
     return false;
-  note_contact(a);
+  note_contact(a, sent);
   apply_kills(a, &kills);
   return true;
 }

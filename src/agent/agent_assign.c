@@ -114,8 +114,9 @@ static int task_device_names(struct sc_agent *a, const struct sc_task_spec *spec
  * isolation; *failed when it could not be prepared (the task must not run
  * then). */
 static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_spec *spec,
-                                       bool *failed)
+                                       const char *dir, bool *failed)
 {
+  char root[4200];
   const char *hide[8];
   char names[SC_SANDBOX_MAX_DEV][64];
   struct sc_sandbox *sb;
@@ -136,7 +137,13 @@ static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_
   for (int i = 0; i < a->cfg.nhide && nhide < 8; i++)
     hide[nhide++] = a->cfg.hide[i];
   n = task_device_names(a, spec, names);
-  sc_sandbox_prepare(sb, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
+  snprintf(root, sizeof root, "%s/root", dir); /* its root is built on it */
+  if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+    free(sb);
+    *failed = true;
+    return NULL;
+  }
+  sc_sandbox_prepare(sb, root, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
                      a->cfg.dev_dir, (const char(*)[64])names, n);
   sb->no_network = spec->no_network;
   return sb;
@@ -355,7 +362,7 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
     return;
   }
   cgroup = task_cgroup(a, &t->spec, t->dir);
-  sandbox = task_sandbox(a, &t->spec, &no_view);
+  sandbox = task_sandbox(a, &t->spec, t->dir, &no_view);
   how.envp = envp;
   how.cgroup = cgroup;
   how.sandbox = sandbox;

@@ -138,6 +138,9 @@ enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client
   hb = json_object_get(r.body, "fence_after_ms");
   if (json_is_integer(hb) && json_integer_value(hb) > 0)
     reg->fence_after_ms = json_integer_value(hb);
+  hb = json_object_get(r.body, "grace_ms");
+  if (json_is_integer(hb) && json_integer_value(hb) > 0)
+    reg->grace_ms = json_integer_value(hb);
   cred = json_object_get(r.body, "credential");
   if (json_is_string(cred) && !(reg->credential = strdup(json_string_value(cred)))) {
     snprintf(c->error, sizeof c->error, "out of memory");

@@ -87,6 +87,7 @@ struct sc_client_registered {
   struct sc_client_kills kills;
   int64_t heartbeat_ms;    /* the interval the controller asks for, 0 */
   int64_t fence_after_ms;  /* cut off this long, stop the tasks; 0 = never */
+  int64_t grace_ms;        /* the controller's TERM to KILL, 0 = unknown */
   char *credential;        /* the node's own token (owned), when the request
                               came with a bootstrap token; else NULL */
 };

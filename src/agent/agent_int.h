@@ -55,6 +55,7 @@ struct sc_agent {
                                 be a bootstrap token that only registers) */
   int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
   int64_t fence_after_ms;    /* from the controller; 0 = never fence */
+  int64_t fence_grace_ms;    /* ... and TERM to KILL when fencing */
   int64_t last_contact_ms;   /* monotonic: the controller last answered */
   bool fenced;               /* cut off too long: the tasks were stopped */
   /* Assignments thread only: */

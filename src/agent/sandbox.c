@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -69,7 +70,7 @@ static void add_bind(struct sc_sandbox *sb, const char *path)
   snprintf(sb->bind[sb->nbind++].path, SC_SANDBOX_PATH, "%s", path);
 }
 
-void sc_sandbox_prepare(struct sc_sandbox *sb, const char *const *hide, int nhide,
+void sc_sandbox_prepare(struct sc_sandbox *sb, const char *root, const char *const *hide, int nhide,
                         const char *workdir, const char *const *shared, int nshared,
                         const char *dev_dir, const char (*dev_names)[64], int ndev)
 {
@@ -77,6 +78,7 @@ void sc_sandbox_prepare(struct sc_sandbox *sb, const char *const *hide, int nhid
 
   memset(sb, 0, sizeof *sb);
   sb->enabled = true;
+  snprintf(sb->root, sizeof sb->root, "%s", root);
   for (int i = 0; i < nhide && sb->nhide < SC_SANDBOX_MAX_HIDE; i++)
     if (hide[i] && *hide[i] && strlen(hide[i]) < SC_SANDBOX_PATH)
       snprintf(sb->hide[sb->nhide++], SC_SANDBOX_PATH, "%s", hide[i]);
@@ -106,17 +108,6 @@ static bool join(char *out, size_t n, const char *a, const char *b)
   return true;
 }
 
-/* "/proc/self/fd/<fd>" into out. */
-static void fd_path(char *out, int fd)
-{
-  char num[16], *p = num + sizeof num;
-
-  *--p = '\0';
-  do
-    *--p = (char)('0' + fd % 10);
-  while ((fd /= 10) > 0);
-  join(out, 32, "/proc/self/fd/", p);
-}
 
 /* mkdir -p path (dirs 0755); true when it exists as a directory after. */
 static bool make_dirs(const char *path)
@@ -149,89 +140,115 @@ static bool make_file(const char *path)
   return true;
 }
 
-static int open_path(const char *path)
-{
-  return open(path, O_PATH | O_CLOEXEC);
-}
 
-/* Binds the object of fd at path, making the mount point as its kind says. */
-static int bind_fd(int fd, const char *path, bool dir)
-{
-  char src[32];
-
-  fd_path(src, fd);
-  if (dir ? !make_dirs(path) : !make_file(path))
-    return -1;
-  return mount(src, path, NULL, MS_BIND | MS_REC, NULL);
-}
 
 static const char *const basic_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
-/* The fds the view is built from, opened before anything is covered. */
-struct open_fds {
-  int dev, bind[SC_SANDBOX_MAX_BIND], node[SC_SANDBOX_MAX_DEV];
+/* What of the node a task sees, read-only: the system's programs,
+ * libraries and configuration (symlinks such as /bin -> usr/bin are made
+ * again), /sys, and where the resolver's file may live. Nothing else of the
+ * node's file system: not /home, /root, /var, /run or /srv, not the agent's
+ * or the controller's state. */
+static const char *const system_paths[] = {
+  "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys",
+  "/run/systemd/resolve",
 };
 
-/* A fresh /dev: the basic nodes (bound from the node's /dev, reached
- * through a bind of it at stage), pseudo-terminals, shm and the task's
- * devices. */
-static int build_dev(const struct sc_sandbox *sb, const struct open_fds *fds, const char *stage,
-                     const char **step)
+/* root + path into out (size SC_SANDBOX_PATH * 2). */
+static bool under(char *out, const char *root, const char *path)
 {
-  char src[SC_SANDBOX_PATH], dst[128];
+  return join(out, 2 * SC_SANDBOX_PATH, root, path);
+}
 
-  *step = "bind the node's /dev";
-  if (bind_fd(fds->dev, stage, true) != 0)
+/* Binds the node's path at root + path, read-only (and nosuid) all the way
+ * down; a symlink is made again; absent paths are skipped. */
+static int expose(const char *root, const char *path)
+{
+  char dst[2 * SC_SANDBOX_PATH], target[SC_SANDBOX_PATH];
+  struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+  struct stat st;
+  ssize_t n;
+
+  if (lstat(path, &st) != 0 || !under(dst, root, path))
+    return 0;
+  if (S_ISLNK(st.st_mode)) {
+    if ((n = readlink(path, target, sizeof target - 1)) < 0)
+      return -1;
+    target[n] = '\0';
+    return symlink(target, dst) == 0 || errno == EEXIST ? 0 : -1;
+  }
+  if (!S_ISDIR(st.st_mode))
+    return 0;
+  if (!make_dirs(dst) || mount(path, dst, NULL, MS_BIND | MS_REC, NULL) != 0)
     return -1;
+  return mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &ro, sizeof ro);
+}
+
+/* A fresh /dev at root/dev: the basic nodes (bound from the node's /dev),
+ * pseudo-terminals, shm and the task's own device nodes, nothing else. */
+static int build_dev(const struct sc_sandbox *sb, const char *root, const char **step)
+{
+  char dst[2 * SC_SANDBOX_PATH], dir[2 * SC_SANDBOX_PATH], rel[128];
+
   *step = "mount a tmpfs on /dev";
-  if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k") != 0)
+  if (!under(dir, root, "/dev") || !make_dirs(dir) ||
+      mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k") != 0)
     return -1;
   *step = "bind the basic device nodes";
   for (size_t i = 0; i < sizeof basic_nodes / sizeof basic_nodes[0]; i++) {
-    if (!join(src, sizeof src, stage, "/") || !join(src, sizeof src, src, basic_nodes[i]) ||
-        !join(dst, sizeof dst, "/dev/", basic_nodes[i]) || !make_file(dst) ||
-        mount(src, dst, NULL, MS_BIND, NULL) != 0)
+    if (!join(rel, sizeof rel, "/dev/", basic_nodes[i]) || !under(dst, root, rel) ||
+        !make_file(dst) || mount(rel, dst, NULL, MS_BIND, NULL) != 0)
       return -1;
   }
   *step = "mount /dev/pts";
-  if (mkdir("/dev/pts", 0755) != 0 ||
-      mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620") != 0 ||
-      symlink("pts/ptmx", "/dev/ptmx") != 0)
+  if (!under(dst, root, "/dev/pts") || mkdir(dst, 0755) != 0 ||
+      mount("devpts", dst, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") !=
+        0 ||
+      !under(dst, root, "/dev/ptmx") || symlink("pts/ptmx", dst) != 0)
     return -1;
   *step = "mount /dev/shm";
-  if (mkdir("/dev/shm", 01777) != 0 ||
-      mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+  if (!under(dst, root, "/dev/shm") || mkdir(dst, 01777) != 0 ||
+      mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
     return -1;
-  symlink("/proc/self/fd", "/dev/fd");
-  symlink("/proc/self/fd/0", "/dev/stdin");
-  symlink("/proc/self/fd/1", "/dev/stdout");
-  symlink("/proc/self/fd/2", "/dev/stderr");
+  if (under(dst, root, "/dev/fd"))
+    symlink("/proc/self/fd", dst);
+  if (under(dst, root, "/dev/stdin"))
+    symlink("/proc/self/fd/0", dst);
+  if (under(dst, root, "/dev/stdout"))
+    symlink("/proc/self/fd/1", dst);
+  if (under(dst, root, "/dev/stderr"))
+    symlink("/proc/self/fd/2", dst);
   *step = "bind the task's device nodes";
   for (int i = 0; i < sb->ndev; i++) {
-    if (!join(dst, sizeof dst, "/dev/", sb->dev[i].name))
+    if (!join(rel, sizeof rel, "/dev/", sb->dev[i].name) || !under(dst, root, rel))
       return -1;
     if (strchr(sb->dev[i].name, '/')) { /* dri/renderD128 */
-      char dir[128];
       memcpy(dir, dst, sizeof dir);
       *strrchr(dir, '/') = '\0';
       if (!make_dirs(dir))
         return -1;
     }
-    if (bind_fd(fds->node[i], dst, false) != 0)
+    if (!make_file(dst) || mount(sb->dev[i].src, dst, NULL, MS_BIND, NULL) != 0)
       return -1;
   }
-  *step = "detach the node's /dev";
-  if (umount2(stage, MNT_DETACH) != 0)
-    return -1;
-  rmdir(stage);
   return 0;
+}
+
+/* Binds the node's path (the work dir, a shared one) read-write at
+ * root + path. */
+static int bind_rw(const char *root, const char *path)
+{
+  char dst[2 * SC_SANDBOX_PATH];
+
+  if (!under(dst, root, path) || !make_dirs(dst))
+    return -1;
+  return mount(path, dst, NULL, MS_BIND | MS_REC, NULL);
 }
 
 int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
 {
-  static const char stage[] = "/tmp/.sc-node-dev";
-  struct open_fds fds;
+  char dst[2 * SC_SANDBOX_PATH], old[2 * SC_SANDBOX_PATH];
+  const char *root = sb->root;
   struct stat st;
 
   if (sb->image)
@@ -244,39 +261,41 @@ int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
   *step = "make / a slave mount";
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0)
     return -1;
-  *step = "open what the view binds";
-  if ((fds.dev = open_path("/dev")) < 0)
+  /* A new root on a tmpfs: the node's system paths read-only, a fresh
+   * /proc, private /tmp and /var/tmp, a built /dev, the task's work dir and
+   * the shared dirs; then pivot_root into it and let go of the node's. */
+  *step = "mount the task's root";
+  if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
     return -1;
-  for (int i = 0; i < sb->nbind; i++)
-    if ((fds.bind[i] = open_path(sb->bind[i].path)) < 0)
-      return -1;
-  for (int i = 0; i < sb->ndev; i++)
-    if ((fds.node[i] = open_path(sb->dev[i].src)) < 0)
+  *step = "expose the node's system paths";
+  for (size_t i = 0; i < sizeof system_paths / sizeof system_paths[0]; i++)
+    if (expose(root, system_paths[i]) != 0)
       return -1;
   *step = "mount /proc";
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+  if (!under(dst, root, "/proc") || !make_dirs(dst) ||
+      mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
     return -1;
   *step = "mount a private /tmp";
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+  if (!under(dst, root, "/tmp") || !make_dirs(dst) ||
+      mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
     return -1;
-  if (stat("/var/tmp", &st) == 0 &&
-      mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
-    *step = "mount a private /var/tmp";
+  *step = "mount a private /var/tmp";
+  if (!under(dst, root, "/var/tmp") || !make_dirs(dst) ||
+      mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
     return -1;
-  }
-  if (build_dev(sb, &fds, stage, step) != 0)
+  if (build_dev(sb, root, step) != 0)
     return -1;
-  /* Binds first (a private /tmp covered those under it), then the hidden
-   * dirs over them (a shared path may hold one), then the binds that lie
-   * in a hidden dir again (the work dir in the agent's state dir). */
+  /* Binds, then the hidden dirs over them (a shared path may hold one),
+   * then the binds that lie in a hidden dir again (the work dir in the
+   * agent's state dir). */
   *step = "bind the work dir or a shared path";
   for (int i = 0; i < sb->nbind; i++)
-    if (bind_fd(fds.bind[i], sb->bind[i].path, true) != 0)
+    if (bind_rw(root, sb->bind[i].path) != 0)
       return -1;
   *step = "hide a directory";
   for (int i = 0; i < sb->nhide; i++)
-    if (stat(sb->hide[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-        mount("tmpfs", sb->hide[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0)
+    if (under(dst, root, sb->hide[i]) && stat(dst, &st) == 0 && S_ISDIR(st.st_mode) &&
+        mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0)
       return -1;
   *step = "bind the work dir back";
   for (int i = 0; i < sb->nbind; i++)
@@ -284,12 +303,20 @@ int sc_sandbox_enter(const struct sc_sandbox *sb, const char **step)
       size_t n = strlen(sb->hide[h]);
       if (strncmp(sb->bind[i].path, sb->hide[h], n) == 0 &&
           (sb->bind[i].path[n] == '/' || sb->bind[i].path[n] == '\0')) {
-        if (bind_fd(fds.bind[i], sb->bind[i].path, true) != 0)
+        if (bind_rw(root, sb->bind[i].path) != 0)
           return -1;
         break;
       }
     }
-  return 0;
+  *step = "pivot_root into the task's root";
+  if (!under(old, root, "/.node") || mkdir(old, 0700) != 0 ||
+      syscall(SYS_pivot_root, root, old) != 0 || chdir("/") != 0)
+    return -1;
+  *step = "let go of the node's root";
+  if (umount2("/.node", MNT_DETACH) != 0 || rmdir("/.node") != 0)
+    return -1;
+  *step = "make the task's root read-only";
+  return mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 }
 
 /* What a task keeps: the set container runtimes grant by default (runc's,

@@ -8,9 +8,12 @@
  *   - private tmpfs on /tmp and /var/tmp, and a /dev holding only null,
  *     zero, full, random, urandom, tty, its own pseudo-terminals, a
  *     private /dev/shm and the device nodes of its own accelerators;
- *   - empty tmpfs over hidden directories (the agent's state dir, the
- *     controller's), with the task's work dir and the operator's shared
- *     paths bound back where they lie.
+ *   - a root of its own (a tmpfs it pivot_roots into, then read-only)
+ *     holding only the node's system paths, read-only (/usr, /etc, /opt,
+ *     /sys, the /bin and /lib links...), and its own dirs: no /home, /root,
+ *     /var, /run, /srv, nor the agent's or the controller's state;
+ *   - the task's work dir and the operator's shared paths bound in where
+ *     they lie, with empty tmpfs over hidden directories inside them.
  * Everything is prepared before fork (paths), so the child only makes
  * system calls: it opens what it binds while its new mount namespace is
  * still a copy of the node's (a bind source must be in its own namespace),
@@ -40,6 +43,7 @@ struct sc_sandbox_dev {
 
 struct sc_sandbox {
   bool enabled;
+  char root[SC_SANDBOX_PATH];  /* an empty dir: the task's root is built there */
   bool no_network;           /* an empty network namespace, lo up */
   bool image;                /* an OCI image task: the container runtime
                                 builds the view; this namespace only holds
@@ -55,7 +59,7 @@ struct sc_sandbox {
 /* Prepares sb (enabled) for a task: hides the listed directories, binds
  * back its work dir (may be NULL) and the shared paths that exist, gives
  * it the device nodes dev_names (relative to dev_dir) that exist. */
-void sc_sandbox_prepare(struct sc_sandbox *sb, const char *const *hide, int nhide,
+void sc_sandbox_prepare(struct sc_sandbox *sb, const char *root, const char *const *hide, int nhide,
                         const char *workdir, const char *const *shared, int nshared,
                         const char *dev_dir, const char (*dev_names)[64], int ndev);
 

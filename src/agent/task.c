@@ -460,42 +460,55 @@ static int64_t parse_ms(const char **s)
 }
 
 /*
- * The supervisor's own fence: when the agent's contact file says the
- * controller last answered more than its fence timeout ago, the task gets
- * SIGTERM, and SIGKILL a grace later. It holds with no agent alive (killed,
- * crashed, stuck): the controller starts the task's next attempt elsewhere
- * only after fence + grace. *term_at: when TERM was sent, 0.
+ * The supervisor's own fence: when the agent's contact file ("LAST FENCE
+ * GRACE", monotonic ms) says the controller last answered more than FENCE
+ * ago, the task gets SIGTERM, and SIGKILL once LAST + FENCE + GRACE has
+ * passed: the time after which the controller starts the task's next
+ * attempt elsewhere. It holds with no agent alive (killed, crashed,
+ * stuck). Returns how long to wait before looking again (ms).
  */
-static void fence_check(const struct launch_plan *p, pid_t task, int64_t *term_at)
+static int64_t fence_check(const struct launch_plan *p, pid_t task, bool *termed)
 {
-  char buf[64];
+  char buf[96];
   const char *s = buf;
-  int64_t now = mono_ms(), last, fence;
+  int64_t now = mono_ms(), last, fence, grace, deadline, wait = 1000;
   ssize_t n;
   int fd;
 
-  if (*term_at) {
-    if (now - *term_at >= p->grace_ms)
-      kill(-task, SIGKILL);
-    return;
-  }
   if (!p->contact_path[0] || (fd = open(p->contact_path, O_RDONLY | O_CLOEXEC)) < 0)
-    return;
+    return wait;
   n = read(fd, buf, sizeof buf - 1);
   close(fd);
   if (n <= 0)
-    return;
+    return wait;
   buf[n] = '\0';
   last = parse_ms(&s);
   fence = parse_ms(&s);
-  if (fence > 0 && last > 0 && now - last > fence) {
-    kill(-task, SIGTERM);
-    *term_at = now;
+  grace = parse_ms(&s);
+  if (fence <= 0 || last <= 0)
+    return wait;
+  if (grace <= 0)
+    grace = p->grace_ms;
+  deadline = last + fence;
+  if (now >= deadline + grace) {
+    kill(-task, SIGKILL);
+    return wait;
   }
+  if (now >= deadline && !*termed) {
+    kill(-task, SIGTERM);
+    *termed = true;
+  }
+  /* Wake at the next of the two moments, or in a second. */
+  if (now < deadline && deadline - now < wait)
+    wait = deadline - now;
+  else if (now >= deadline && deadline + grace - now < wait)
+    wait = deadline + grace - now;
+  return wait > 0 ? wait : 1;
 }
 
 static void supervise(const struct launch_plan *p)
 {
+  bool termed = false;
   struct sigaction sa;
   sigset_t block;
   pid_t task;
@@ -541,9 +554,9 @@ static void supervise(const struct launch_plan *p)
       close(p->cg_fds[i]);
   if (p->status_w >= 0)
     close(p->status_w);
-  for (int64_t term_at = 0;;) {
+  for (int64_t wait = 0;;) {
     sigset_t chld;
-    struct timespec second = {1, 0};
+    struct timespec ts;
     pid_t r = waitpid(task, &status, WNOHANG);
     if (r == task)
       break;
@@ -551,10 +564,12 @@ static void supervise(const struct launch_plan *p)
       status = SIGKILL; /* reads as killed by signal 9 */
       break;
     }
+    wait = fence_check(p, task, &termed);
+    ts.tv_sec = wait / 1000;
+    ts.tv_nsec = (long)(wait % 1000) * 1000000L;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    sigtimedwait(&chld, NULL, &second);
-    fence_check(p, task, &term_at);
+    sigtimedwait(&chld, NULL, &ts);
   }
   if (p->sandbox) {
     /* The task's status comes from its init; none: init was killed

@@ -90,9 +90,10 @@ void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp)
       acts_as(req, resp, reg.name, true)) {
     rc = sc_ctl_register(ctl, &reg, &kill);
     if (rc == 0)
-      reply = json_pack("{s:s, s:I, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
+      reply = json_pack("{s:s, s:I, s:I, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
                         (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "fence_after_ms",
-                        (json_int_t)sc_ctl_fence_after_ms(ctl), "kill",
+                        (json_int_t)sc_ctl_fence_after_ms(ctl), "grace_ms",
+                        (json_int_t)sc_ctl_grace_ms(ctl), "kill",
                         sc_kill_list_json(&kill));
     if (reply && req->who.kind == SC_TOKEN_AGENT && !req->who.node[0]) {
       /* A bootstrap registration: the node's own credential from now on. */

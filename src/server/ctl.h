@@ -177,6 +177,8 @@ int sc_ctl_register(struct sc_ctl *c, const struct sc_agent_reg *reg, struct sc_
 int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c);
 /* What agents are told: the fence timeout (0 = none). */
 int64_t sc_ctl_fence_after_ms(struct sc_ctl *c);
+/* ... and its grace (TERM to KILL), which fencing uses too. */
+int64_t sc_ctl_grace_ms(struct sc_ctl *c);
 /* The same for a heartbeat; SC_ENOENT when the node never registered (the
  * agent must register). */
 int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_running *running,

@@ -116,6 +116,11 @@ int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c)
   return ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
 }
 
+int64_t sc_ctl_grace_ms(struct sc_ctl *c)
+{
+  return c->opts.grace_ms;
+}
+
 int64_t sc_ctl_fence_after_ms(struct sc_ctl *c)
 {
   return c->opts.fence_after_ms > 0 ? c->opts.fence_after_ms : 0;

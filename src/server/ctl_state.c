@@ -23,6 +23,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#define FENCE_MARGIN_MS 250
+
 /* Queues a kill of t on the node where its process lives, or forgets an
  * assignment that never reached its agent. */
 static void kill_task(struct sc_ctl *c, struct ctl_task *t)
@@ -74,7 +76,9 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
     if (t->node >= 0 && c->nodes[t->node].rec.state == SC_NODE_LOST &&
         (t->state == SC_TASK_LOST || t->state == SC_TASK_RUNNING ||
          t->state == SC_TASK_ASSIGNED)) {
-      int64_t until = c->nodes[t->node].last_seen_ms + c->opts.fence_after_ms + c->opts.grace_ms;
+      /* ... plus a margin for the SIGKILL to land */
+      int64_t until = c->nodes[t->node].last_seen_ms + c->opts.fence_after_ms +
+                      c->opts.grace_ms + FENCE_MARGIN_MS;
       if (until > j->hold_until_ms)
         j->hold_until_ms = until;
     }

@@ -5,7 +5,8 @@
 # code would try against the node and its neighbours:
 #   1. see or signal other processes (the agent's, another task's) and
 #      outlive its job by leaving its process group;
-#   2. read the agent's node credential or the controller's admin token,
+#   2. read the agent's node credential or the controller's admin token
+#      (its root holds only the node's system paths, read-only),
 #      even with the directory holding them as its work dir, even after
 #      trying to unmount what hides them;
 #   3. read another task's /tmp or the node's;
@@ -105,6 +106,19 @@ check "still hidden after the attempts: $out" bash -c '! grep -q "after umount" 
 check "the state dir looks empty: $out" grep -qx "state dir: \[\]" <<<"$out"
 # What the agent.token line says depends on whether $SC_TMP/agent.token is
 # hidden: it is not (it is the test's bootstrap token, not the node's).
+
+# 2b. Its root holds the node's system paths (read-only) and its own dirs,
+# nothing else of the node: no /home, /root, /srv, /mnt, /var beyond its
+# /var/tmp, no /run beyond the resolver's; / itself is read-only.
+out=$(run_job rootview -- 'echo "root: $(ls / | tr "\n" " ")"; echo "var: $(ls /var | tr "\n" " ")";
+  touch /x 2>&1 | sed "s/.*: /touch: /"; touch /usr/x 2>&1 | sed "s/.*: /touch-usr: /";
+  touch /tmp/x && echo "tmp: writable"')
+check "no /home, /root, /srv, /mnt, /media or /boot: $out" \
+  bash -c '! grep -E "^root: .*\b(home|root|srv|mnt|media|boot)\b" <<<"$1"' _ "$out"
+check "/var holds only its tmp: $out" grep -qx "var: tmp " <<<"$out"
+check "/ is read-only: $out" grep -qx "touch: Read-only file system" <<<"$out"
+check "/usr is read-only: $out" grep -qx "touch-usr: Read-only file system" <<<"$out"
+check "/tmp is its own to write: $out" grep -qx "tmp: writable" <<<"$out"
 
 # 3. /tmp: a task's files stay its own, and the node's are not there.
 holder=$(sc_submit --name tmp-a -- 'echo secret >/tmp/a-secret && echo written; for i in $(seq 300); do [ -e '"$SC_SHARE"'/release-a ] && exit 0; sleep 0.1; done; exit 3')

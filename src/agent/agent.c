@@ -8,12 +8,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +185,22 @@ static char **task_base_env(void)
   return env;
 }
 
+/* True when this (unprivileged) process may make user namespaces: a child
+ * tries (a process with threads may not). */
+static bool userns_available(void)
+{
+  int status = 0;
+  pid_t pid = fork();
+
+  if (pid == 0)
+    _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  if (pid < 0)
+    return false;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Reads the tenant a non-root agent serves (<state>/tenant). */
 static void load_tenant_pin(struct sc_agent *a)
 {
@@ -252,10 +270,14 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
     return rc;
   }
   agent_cgroups(a);
-  a->isolate = cfg->isolation == SC_ISOLATION_NAMESPACES ||
-               (cfg->isolation == SC_ISOLATION_AUTO && geteuid() == 0);
-  sc_info("tasks run %s", a->isolate ? "in their own PID, mount, IPC and UTS namespaces"
-                                     : "in the agent's namespaces (no isolation)");
+  a->isolate = cfg->isolation != SC_ISOLATION_NONE && (geteuid() == 0 || userns_available());
+  a->userns = a->isolate && geteuid() != 0;
+  if (cfg->isolation == SC_ISOLATION_NAMESPACES && !a->isolate)
+    sc_warn("--isolation namespaces: not root and no user namespaces here: tasks run without");
+  sc_info("tasks run %s", !a->isolate ? "in the agent's namespaces (no isolation)"
+                          : a->userns ? "in their own PID, mount, IPC and UTS namespaces "
+                                        "(in a user namespace: the agent is not root)"
+                                      : "in their own PID, mount, IPC and UTS namespaces");
   snprintf(a->image_cache, sizeof a->image_cache, "%s/images", cfg->state_dir);
   a->images.cache_dir = a->image_cache;
   a->images.image_dir = cfg->image_dir ? cfg->image_dir : "/var/lib/supercell/images";

@@ -146,6 +146,7 @@ static struct sc_sandbox *task_sandbox(struct sc_agent *a, const struct sc_task_
   sc_sandbox_prepare(sb, root, hide, nhide, spec->workdir, a->cfg.share, a->cfg.nshare,
                      a->cfg.dev_dir, (const char(*)[64])names, n);
   sb->no_network = spec->no_network;
+  sb->userns = a->userns;
   return sb;
 }
 

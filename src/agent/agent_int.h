@@ -32,6 +32,7 @@ struct sc_agent {
                                 FENCE_AFTER_MS", read by the supervisors */
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */
   bool isolate;              /* tasks get their own namespaces and view */
+  bool userns;               /* ... in a user namespace (not root) */
   char **base_env;           /* the agent's environment less SUPERCELL_*
                                 (owned array, borrowed strings) */
   bool switch_user;          /* root: tasks run as their tenant's user */

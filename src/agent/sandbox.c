@@ -25,7 +25,7 @@ int sc_sandbox_clone_flags(const struct sc_sandbox *sb)
   if (sb->image) /* the runtime makes the container's own namespaces */
     return CLONE_NEWPID | CLONE_NEWNS;
   return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
-         (sb->no_network ? CLONE_NEWNET : 0);
+         (sb->no_network ? CLONE_NEWNET : 0) | (sb->userns ? CLONE_NEWUSER : 0);
 }
 
 /* The namespace an image task's runtime runs in: mounts stay private, and

@@ -45,6 +45,9 @@ struct sc_sandbox {
   bool enabled;
   char root[SC_SANDBOX_PATH];  /* an empty dir: the task's root is built there */
   bool no_network;           /* an empty network namespace, lo up */
+  bool userns;               /* an agent that is not root: a user namespace
+                                too (its uid mapped to itself), which gives
+                                the init the rights to build the view */
   bool image;                /* an OCI image task: the container runtime
                                 builds the view; this namespace only holds
                                 it (its init reaps and ends everything) */

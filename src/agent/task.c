@@ -172,6 +172,8 @@ struct launch_plan {
   int log_fd, null_fd, pipe_w;
   int cg_fds[SC_CG_NCTRL];   /* cgroup.procs of the task's cgroups, -1 */
   int status_r, status_w;    /* the task's wait status, from its init */
+  int go_r, go_w;            /* user namespace: the init waits on go_r until
+                                the supervisor wrote its id maps */
   const struct sc_sandbox *sandbox; /* NULL: no namespaces */
   bool set_user;
   uid_t uid;
@@ -334,11 +336,11 @@ static void run_task(const struct launch_plan *p, bool joined)
 
 /* Closes every fd above 2 except the plan's, after pointing 0-2 at
  * /dev/null so the supervisor holds none of the agent's pipes. */
-#define KEEP_FIXED 5
+#define KEEP_FIXED 7
 static void supervisor_fds(const struct launch_plan *p)
 {
   int keep[KEEP_FIXED + SC_CG_NCTRL] = {
-    p->log_fd, p->null_fd, p->pipe_w, p->status_r, p->status_w};
+    p->log_fd, p->null_fd, p->pipe_w, p->status_r, p->status_w, p->go_r, p->go_w};
   int n = KEEP_FIXED, lo = 3;
 
   for (int i = 0; i < SC_CG_NCTRL; i++)
@@ -393,6 +395,17 @@ static void ns_init(const struct launch_plan *p)
 
   setpgid(0, 0);
   join_cgroups(p);
+  if (p->go_r >= 0) { /* a user namespace: wait for its id maps */
+    char go = 0;
+    close(p->go_w);
+    if (read(p->go_r, &go, 1) != 1) {
+      safe_write(p->log_fd, "supercell: cannot isolate the task: no user namespace maps\n");
+      status = 127 << 8;
+      (void)!write(p->status_w, &status, sizeof status);
+      _exit(1);
+    }
+    close(p->go_r);
+  }
   if (sc_sandbox_enter(p->sandbox, &step) != 0) {
     err = errno;
     safe_write(p->log_fd, "supercell: cannot isolate the task: ");
@@ -506,6 +519,48 @@ static int64_t fence_check(const struct launch_plan *p, pid_t task, bool *termed
   return wait > 0 ? wait : 1;
 }
 
+/* Writes text to /proc/<pid>/<file>; 0 or -1. */
+static int proc_write(pid_t pid, const char *file, const char *text)
+{
+  char path[64] = "/proc/", num[32];
+  size_t n = strlen(path);
+  const char *p = safe_itoa(pid, num + sizeof num);
+  int fd, rc;
+
+  memcpy(path + n, p, strlen(p) + 1);
+  n = strlen(path);
+  path[n++] = '/';
+  memcpy(path + n, file, strlen(file) + 1);
+  if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+    return -1;
+  rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+  close(fd);
+  return rc;
+}
+
+/* The id maps of a task's user namespace: the agent's own uid and gid, and
+ * nothing else (an unprivileged agent has no others to give). */
+static int write_id_maps(pid_t pid)
+{
+  char line[80], num[32];
+  const char *u = safe_itoa(getuid(), num + sizeof num);
+
+  line[0] = '\0';
+  strcat(line, u);
+  strcat(line, " ");
+  strcat(line, u);
+  strcat(line, " 1\n");
+  if (proc_write(pid, "uid_map", line) != 0 || proc_write(pid, "setgroups", "deny") != 0)
+    return -1;
+  u = safe_itoa(getgid(), num + sizeof num);
+  line[0] = '\0';
+  strcat(line, u);
+  strcat(line, " ");
+  strcat(line, u);
+  strcat(line, " 1\n");
+  return proc_write(pid, "gid_map", line);
+}
+
 static void supervise(const struct launch_plan *p)
 {
   bool termed = false;
@@ -534,6 +589,12 @@ static void supervise(const struct launch_plan *p)
     task = (pid_t)syscall(SYS_clone, SIGCHLD | sc_sandbox_clone_flags(p->sandbox), NULL, NULL, NULL, NULL);
     if (task == 0)
       ns_init(p);
+    if (task > 0 && p->go_w >= 0) {
+      close(p->go_r);
+      if (write_id_maps(task) == 0)
+        (void)!write(p->go_w, "1", 1);
+      close(p->go_w); /* without the byte the init gives up */
+    }
   } else {
     task = fork();
     if (task == 0)
@@ -645,7 +706,7 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   char path[4200];
 
   memset(p, 0, sizeof *p);
-  p->log_fd = p->null_fd = p->pipe_w = p->status_r = p->status_w = -1;
+  p->log_fd = p->null_fd = p->pipe_w = p->status_r = p->status_w = p->go_r = p->go_w = -1;
   for (int i = 0; i < SC_CG_NCTRL; i++)
     p->cg_fds[i] = -1;
   p->argv = how->argv ? how->argv : t->spec.argv;
@@ -681,6 +742,12 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
     p->status_r = fds[0];
     p->status_w = fds[1];
     p->sandbox = how->sandbox;
+    if (how->sandbox->userns) {
+      if (pipe2(fds, O_CLOEXEC) != 0)
+        return SC_EIO;
+      p->go_r = fds[0];
+      p->go_w = fds[1];
+    }
   }
   return p->log_fd < 0 || p->null_fd < 0 ? SC_EIO : 0;
 }
@@ -701,6 +768,10 @@ static void plan_release(struct launch_plan *p)
     close(p->status_r);
   if (p->status_w >= 0)
     close(p->status_w);
+  if (p->go_r >= 0)
+    close(p->go_r);
+  if (p->go_w >= 0)
+    close(p->go_w);
 }
 
 /* Marks a task that could not start as exited 127 (exit file included). */

@@ -9,7 +9,8 @@
 #   3. a tenant mapped to a node user (run_as nobody) runs as that user;
 #   4. beta's task writes a 0600 file in the shared dir: alpha's task cannot
 #      read it, nor signal beta's process (even given its host pid);
-#   5. an agent that is not root runs one tenant's tasks and refuses a
+#   5. an agent that is not root isolates its tasks in user namespaces,
+#      runs one tenant's tasks and refuses a
 #      second tenant's (job failed, reason "refused: agent serves one
 #      tenant", the reason in its log); with --single-user it runs both and
 #      warns at start.
@@ -94,10 +95,13 @@ nobody_agent() { # NAME DEVICES [FLAGS...]: an agent running as nobody, its toke
 }
 nobody_agent node-u ascend:910B:1
 sc_wait_nodes 2
-check "the non-root agent runs without namespaces" grep -q "no isolation" "$SC_TMP/agent-node-u.log"
-id=$(as_alpha sc_submit --name u-alpha --model 910B --gpus 1 -- 'id -u')
+check "the non-root agent isolates tasks in a user namespace" grep -q "in a user namespace" "$SC_TMP/agent-node-u.log"
+id=$(as_alpha sc_submit --name u-alpha --model 910B --gpus 1 -- 'id -u; echo "pids: $(ls -d /proc/[0-9]* | wc -l)"; ls -d /home /root /srv 2>&1 | grep -c "No such"')
 sc_wait_job "$id" succeeded 20
-check_eq "alpha's task runs as the agent's user" "$("$SUPERCELL" logs "$id")" "$(id -u nobody)"
+out=$("$SUPERCELL" logs "$id")
+check_eq "alpha's task runs as the agent's user" "$(head -n1 <<<"$out")" "$(id -u nobody)"
+check "it sees only its own processes: $out" bash -c 'n=$(sed -n "s/^pids: //p" <<<"$1"); [ "$n" -ge 3 ] && [ "$n" -le 5 ]' _ "$out"
+check_eq "nor /home, /root or /srv" "$(tail -n1 <<<"$out")" 3
 id=$(as_beta sc_submit --name u-beta --model 910B --gpus 1 -- 'echo ran')
 sc_wait_job "$id" failed 20
 check_eq "beta's task is refused" "$(sc_job "$id" | jq -r .reason)" "refused: agent serves one tenant"

@@ -31,6 +31,15 @@ for n in node-a node-b; do
   check_eq "$n's state dir mode" "$(stat -c %a "$SC_TMP/agent-$n")" 700
   check_eq "$n's credential file mode" "$(stat -c %a "$SC_TMP/agent-$n/node.token")" 600
 done
+# The controller's files are its user's only (umask 077): the state dir,
+# the database and its WAL, the token files; and every file in the agents'
+# state dirs (task specs, logs, exit files) is 0600.
+check_eq "the controller's state dir mode" "$(stat -c %a "$SC_TMP/server")" 700
+for f in "$SC_TMP"/server/supercell.db* "$SC_TMP"/server/*.token; do
+  check_eq "$(basename "$f") mode" "$(stat -c %a "$f")" 600
+done
+check "no agent file readable by others: $(find "$SC_TMP"/agent-node-a/ "$SC_TMP"/agent-node-b/ -type f -perm /077 | head -3)" \
+  test -z "$(find "$SC_TMP"/agent-node-a/ "$SC_TMP"/agent-node-b/ -type f -perm /077)"
 cred_a=$(head -n1 "$SC_TMP/agent-node-a/node.token")
 
 # beta's job runs on node-b and prints a marker, then waits.

@@ -146,3 +146,18 @@ const char *sc_cli_str(json_t *obj, const char *key, const char *dflt)
 
   return s ? s : dflt;
 }
+
+int sc_cli_get_table(struct sc_cli *c, const char *path, json_t **reply)
+{
+  int rc;
+
+  *reply = NULL;
+  if ((rc = sc_cli_connect(c)) != 0 || (rc = sc_cli_call(c, "GET", path, NULL, 30000, reply)) != 0)
+    return rc;
+  if (!c->json)
+    return 0;
+  sc_cli_print_json(*reply);
+  json_decref(*reply);
+  *reply = NULL;
+  return -1;
+}

@@ -69,6 +69,10 @@ int sc_cli_call(struct sc_cli *c, const char *method, const char *path, json_t *
 
 /* Prints j as indented JSON on stdout. Returns SC_CLI_OK. */
 int sc_cli_print_json(json_t *j);
+/* GET path for a listing: connects, calls, and with -o json prints the
+ * reply and returns -1 (done: exit 0); else 0 with *reply (the caller's)
+ * for its table, or an exit code (SC_CLI_*). */
+int sc_cli_get_table(struct sc_cli *c, const char *path, json_t **reply);
 
 /* Parses a non-negative decimal integer flag value; returns 0 or -1. */
 int sc_cli_parse_int(const char *text, long long min, long long max, long long *out);

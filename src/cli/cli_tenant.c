@@ -32,14 +32,8 @@ static int tenant_list(struct sc_cli *c)
   size_t i;
   int rc;
 
-  if ((rc = sc_cli_connect(c)) != 0 ||
-      (rc = sc_cli_call(c, "GET", "/v1/tenants", NULL, 30000, &reply)) != 0)
-    return rc;
-  if (c->json) {
-    sc_cli_print_json(reply);
-    json_decref(reply);
-    return 0;
-  }
+  if ((rc = sc_cli_get_table(c, "/v1/tenants", &reply)) != 0)
+    return rc < 0 ? SC_CLI_OK : rc;
   sc_table_init(&tab, headers);
   json_array_foreach(json_object_get(reply, "tenants"), i, t) {
     char id[24], runs[48], created[16];

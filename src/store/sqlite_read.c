@@ -165,7 +165,9 @@ static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks, bool wit
   return rc;
 }
 
-int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+/* Job id's row, then its tasks (job_get) or its task counts (job_head). */
+static int job_one(struct sc_store *s, int64_t id, struct sc_job_rec *out,
+                   int (*more)(sqlite3 *db, struct sc_job_rec *j))
 {
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
@@ -183,7 +185,7 @@ int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
   if (rc == SQLITE_ROW) {
     rc = row_job(st, out);
     if (rc == 0)
-      rc = load_tasks(db, out);
+      rc = more(db, out);
   } else {
     rc = rc == SQLITE_DONE ? SC_ENOENT : SC_ESTORE;
   }
@@ -194,33 +196,14 @@ int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
   return rc;
 }
 
+int sc_sqlite_job_get(struct sc_store *s, int64_t id, struct sc_job_rec *out)
+{
+  return job_one(s, id, out, load_tasks);
+}
+
 int sc_sqlite_job_head(struct sc_store *s, int64_t id, struct sc_job_rec *out)
 {
-  sqlite3 *db;
-  sqlite3_stmt *st = NULL;
-  int rc;
-
-  memset(out, 0, sizeof *out);
-  if ((rc = pool_get(s, &db)) < 0)
-    return rc;
-  if (sqlite3_prepare_v2(db, sc_sql_job_get, -1, &st, NULL) != SQLITE_OK) {
-    pool_put(s, db);
-    return SC_ESTORE;
-  }
-  sqlite3_bind_int64(st, 1, id);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    rc = row_job(st, out);
-    if (rc == 0)
-      rc = load_counts(db, out);
-  } else {
-    rc = rc == SQLITE_DONE ? SC_ENOENT : SC_ESTORE;
-  }
-  sqlite3_finalize(st);
-  pool_put(s, db);
-  if (rc < 0)
-    sc_job_rec_release(out);
-  return rc;
+  return job_one(s, id, out, load_counts);
 }
 
 int sc_sqlite_task_page(struct sc_store *s, int64_t job_id, int after, int limit,

@@ -100,6 +100,7 @@ struct yconv {
   size_t size;
   int depth;
   long values;
+  bool strings;  /* under command, args or env: every scalar is a string */
 };
 
 /* NULL after an out-of-memory error for node. */
@@ -136,7 +137,17 @@ static json_t *convert_mapping(struct yconv *c, yaml_node_t *node)
       json_decref(obj);
       return NULL;
     }
-    if (!(v = convert(c, yaml_document_get_node(c->doc, p->value)))) {
+    /* YAML users write `command: [python, train.py, --lr, 0.001]` and
+     * `env: {EPOCHS: 3}`: what a process gets is text, so under these keys
+     * of the spec a scalar stays the string it was written as. */
+    bool was = c->strings;
+    const char *key = (const char *)k->data.scalar.value;
+    if (c->depth == 1 && (strcmp(key, "command") == 0 || strcmp(key, "args") == 0 ||
+                          strcmp(key, "env") == 0))
+      c->strings = true;
+    v = convert(c, yaml_document_get_node(c->doc, p->value));
+    c->strings = was;
+    if (!v) {
       json_decref(obj);
       return NULL;
     }
@@ -165,7 +176,7 @@ static json_t *convert(struct yconv *c, yaml_node_t *node)
   switch (node->type) {
   case YAML_SCALAR_NODE:
     c->depth--;
-    arr = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+    arr = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !c->strings
             ? plain_scalar((const char *)node->data.scalar.value)
             : json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
     return arr ? arr : oom(c, node);
@@ -226,7 +237,7 @@ static int parse_yaml(const char *text, size_t len, const char *name, json_t **o
 {
   yaml_parser_t parser;
   yaml_document_t doc, extra;
-  struct yconv c = {&doc, name, err, size, 0, 0};
+  struct yconv c = {&doc, name, err, size, 0, 0, false};
   yaml_node_t *root;
   int rc;
 

@@ -97,4 +97,12 @@ SUPERCELL_TOKEN=$cred sc_api_schema GET "/v1/agent/assignments?name=schema-node&
   "GET /v1/agent/assignments 200"
 sc_api_schema GET /v1/tokens 200 "GET /v1/tokens 200"
 
+# YAML as users write it: unquoted numbers in command and env reach the
+# task as the text they were written as.
+printf 'name: yaml-numbers\ncommand: [python3, -c, "import os, sys; print(sys.argv[1:], os.environ[\x27EPOCHS\x27], os.environ[\x27LR\x27])", 0.001, 3, true]\nenv: {EPOCHS: 3, LR: 1e-3}\n' \
+  >"$SC_TMP/numbers.yaml"
+id=$("$SUPERCELL" submit -o json "$SC_TMP/numbers.yaml" | jq -r .id) || fail "submit numbers.yaml"
+sc_wait_job "$id" succeeded
+check_eq "YAML numbers as written" "$("$SUPERCELL" logs "$id")" "['0.001', '3', 'true'] 3 1e-3"
+
 sc_finish

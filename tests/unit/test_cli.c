@@ -74,7 +74,7 @@ static void test_yaml_full_spec(void **state)
   expect = json_loads(
     "{\"name\": \"train-llama\", \"tenant\": \"research\","
     " \"command\": [\"python\", \"train.py\", \"--lr\", \"3e-4\"],"
-    " \"env\": {\"WANDB_MODE\": \"offline\", \"SEED\": \"42\", \"DEBUG\": 1}, \"tasks\": 8,"
+    " \"env\": {\"WANDB_MODE\": \"offline\", \"SEED\": \"42\", \"DEBUG\": \"1\"}, \"tasks\": 8,"
     " \"resources\": {\"cpu_milli\": 4000, \"memory\": \"16Gi\", \"gpus\": 2},"
     " \"models\": [\"A100-80G\", \"H100\"], \"priority\": -5, \"max_runtime\": \"1h\","
     " \"max_retries\": 0, \"workdir\": null, \"ratio\": 0.5, \"flag\": true}", 0, NULL);
@@ -103,6 +103,28 @@ static void test_yaml_scalars(void **state)
   assert_string_equal(json_string_value(json_object_get(j, "g")), ".inf");
   assert_true(json_is_string(json_object_get(j, "h"))); /* too big for an integer */
   assert_true(json_is_false(json_object_get(j, "k")));
+  json_decref(j);
+}
+
+/* Under command, args and env every scalar is the text it was written as
+ * (a process gets strings); elsewhere YAML's types stand. */
+static void test_yaml_command_env_strings(void **state)
+{
+  json_t *j = parse_ok("name: t\ntasks: 2\ncommand: [python, train.py, --lr, 0.001, 3, true, null]\n"
+                       "env: {EPOCHS: 3, LR: 1e-3, FLAG: yes, NONE: ~}\nargs: [1]\n");
+  json_t *cmd = json_object_get(j, "command"), *env = json_object_get(j, "env");
+  static const char *const want[] = {"python", "train.py", "--lr", "0.001", "3", "true", "null"};
+
+  (void)state;
+  assert_int_equal(json_integer_value(json_object_get(j, "tasks")), 2);
+  assert_int_equal(json_array_size(cmd), 7);
+  for (size_t i = 0; i < 7; i++)
+    assert_string_equal(json_string_value(json_array_get(cmd, i)), want[i]);
+  assert_string_equal(json_string_value(json_object_get(env, "EPOCHS")), "3");
+  assert_string_equal(json_string_value(json_object_get(env, "LR")), "1e-3");
+  assert_string_equal(json_string_value(json_object_get(env, "FLAG")), "yes");
+  assert_string_equal(json_string_value(json_object_get(env, "NONE")), "~");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(j, "args"), 0)), "1");
   json_decref(j);
 }
 
@@ -323,6 +345,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_yaml_full_spec),   cmocka_unit_test(test_yaml_scalars),
     cmocka_unit_test(test_json_spec),        cmocka_unit_test(test_yaml_errors),
+    cmocka_unit_test(test_yaml_command_env_strings),
     cmocka_unit_test(test_default_name),     cmocka_unit_test(test_table_alignment),
     cmocka_unit_test(test_formatters),       cmocka_unit_test(test_jobs_table),
     cmocka_unit_test(test_nodes_table),      cmocka_unit_test(test_http_helpers),

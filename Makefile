@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 
-.PHONY: all deps build run test test-unit test-asan test-tsan bench fuzz clean
+.PHONY: all deps build run install test test-unit test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -17,6 +17,12 @@ build: deps
 
 run: build
 	$(BUILD)/supercell up
+
+# Puts supercell on the PATH (PREFIX, default /usr/local), with its bash
+# completion; DESTDIR for packaging.
+PREFIX ?= /usr/local
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

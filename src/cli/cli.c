@@ -55,12 +55,39 @@ static char *read_token(const char *dir, const char *sub)
   return sc_token_file_read(path);
 }
 
+/* The URL a local controller wrote into dir + sub/controller.url (its
+ * first line), or NULL. */
+static char *read_url(const char *dir, const char *sub)
+{
+  char path[4096], line[512];
+  FILE *f;
+
+  if (!dir || !*dir)
+    return NULL;
+  snprintf(path, sizeof path, "%s%s/controller.url", dir, sub);
+  if (!(f = fopen(path, "re")))
+    return NULL;
+  if (!fgets(line, sizeof line, f))
+    line[0] = '\0';
+  fclose(f);
+  line[strcspn(line, "\r\n")] = '\0';
+  return strncmp(line, "http://", 7) == 0 ? strdup(line) : NULL;
+}
+
 int sc_cli_connect(struct sc_cli *c)
 {
   const char *env;
 
+  /* --server, SUPERCELL_SERVER, the controller.url a local controller
+   * wrote in $SUPERCELL_HOME or ~/.supercell, then the default. */
+  if (!c->server && (env = getenv("SUPERCELL_SERVER")) && *env)
+    c->server = env;
+  if (!c->server && ((c->found_url = read_url(getenv("SUPERCELL_HOME"), "")) ||
+                     (!getenv("SUPERCELL_HOME") &&
+                      (c->found_url = read_url(getenv("HOME"), "/.supercell")))))
+    c->server = c->found_url;
   if (!c->server)
-    c->server = (env = getenv("SUPERCELL_SERVER")) && *env ? env : SC_DEFAULT_SERVER;
+    c->server = SC_DEFAULT_SERVER;
   if (!c->token && (env = getenv("SUPERCELL_TOKEN")) && *env)
     c->token = strdup(env);
   if (!c->token)
@@ -81,6 +108,8 @@ void sc_cli_release(struct sc_cli *c)
   sc_http_release(&c->http);
   free(c->token);
   c->token = NULL;
+  free(c->found_url);
+  c->found_url = NULL;
 }
 
 int sc_cli_call(struct sc_cli *c, const char *method, const char *path, json_t *body,

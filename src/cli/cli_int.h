@@ -24,7 +24,9 @@ enum {
 
 struct sc_cli {
   const char *cmd;     /* "submit", "jobs" ... for messages */
-  const char *server;  /* from --server, SUPERCELL_SERVER or the default */
+  const char *server;  /* from --server, SUPERCELL_SERVER, a local
+                          controller's controller.url, or the default */
+  char *found_url;     /* that controller.url's URL (owned), NULL */
   char *token;         /* from --token, SUPERCELL_TOKEN or admin.token (owned) */
   bool json;           /* -o json */
   bool help;           /* --help seen */

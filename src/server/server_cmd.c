@@ -79,10 +79,19 @@ static void usage_up(FILE *out)
           "                    [--grace D]\n\n"
           "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
           "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
-          "  --state-dir DIR     state directory\n"
-          "  --port N            port on 127.0.0.1 (default %d)\n"
-          "  --devices SPEC      declared accelerators for the local agent, e.g. nvidia:A100-80G:8\n"
-          "                      (repeatable; default: what the agent discovers)\n",
+          "  --state-dir DIR          state directory (the CLI finds this controller through\n"
+          "                           DIR/controller.url when SUPERCELL_HOME=DIR)\n"
+          "  --port N                 port on 127.0.0.1 (default %d; 0 = any free one)\n"
+          "  --devices SPEC           declared accelerators for the local agent, e.g.\n"
+          "                           nvidia:A100-80G:8 (repeatable; default: what the agent\n"
+          "                           discovers)\n"
+          "  --policy NAME            placement policy (default fgd: Fragmentation Gradient\n"
+          "                           Descent; also bestfit, packing, clustering, dotprod,\n"
+          "                           random)\n"
+          "  --heartbeat-timeout D    the agent is lost after D without heartbeats (default 30s)\n"
+          "  --fence-after D          an agent cut off from the controller for D stops its\n"
+          "                           tasks (default twice the heartbeat timeout; 0 = never)\n"
+          "  --grace D                SIGTERM to SIGKILL when a task is stopped (default 10s)\n",
           UP_PORT, UP_PORT);
 }
 
@@ -447,9 +456,39 @@ static void stop_agent(pid_t pid, int64_t grace_ms)
   }
 }
 
+/* How to call the CLI so that it works as printed: "supercell" when that
+ * is this binary on the PATH, else its full path; with SUPERCELL_HOME=DIR
+ * first when the state dir is not where the CLI looks by default (the CLI
+ * finds the controller through DIR/controller.url and its admin token). */
+static void cli_prefix(const struct cmd_opts *o, char *buf, size_t size)
+{
+  char self[PATH_MAX], dflt[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
+  const char *path = getenv("PATH"), *bin = "supercell";
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  bool on_path = false;
+
+  if (n > 0) {
+    self[n] = '\0';
+    while (path && *path && !on_path) {
+      size_t len = strcspn(path, ":");
+      snprintf(cand, sizeof cand, "%.*s/supercell", (int)len, path);
+      on_path = realpath(cand, real) && strcmp(real, self) == 0;
+      path += len + (path[len] == ':');
+    }
+    if (!on_path)
+      bin = self;
+  }
+  if (default_state_dir(dflt, sizeof dflt) == 0 && strcmp(dflt, o->state_dir) == 0)
+    snprintf(buf, size, "%s", bin);
+  else
+    snprintf(buf, size, "SUPERCELL_HOME=%s %s", o->state_dir, bin);
+}
+
 static void print_banner(const struct cmd_opts *o, int port, const char *name, pid_t agent,
                          int64_t jobs)
 {
+  char prefix[2 * PATH_MAX + 32];
+
   printf("Supercell is up.\n\n"
          "  API:          http://127.0.0.1:%d\n"
          "  Admin token:  %s/admin.token\n"
@@ -458,11 +497,13 @@ static void print_banner(const struct cmd_opts *o, int port, const char *name, p
          port, o->state_dir, o->state_dir, name, (int)agent);
   if (jobs > 0)
     printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
+  cli_prefix(o, prefix, sizeof prefix);
   printf("\nTry:\n"
-         "  supercell submit -- echo hello\n"
-         "  supercell jobs\n"
-         "  supercell nodes\n\n"
-         "Press Ctrl-C to stop (running tasks are terminated, state is kept).\n");
+         "  %s submit -- echo hello\n"
+         "  %s jobs\n"
+         "  %s nodes\n\n"
+         "Press Ctrl-C to stop (running tasks are terminated, state is kept).\n",
+         prefix, prefix, prefix);
   fflush(stdout);
 }
 

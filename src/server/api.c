@@ -173,18 +173,32 @@ static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_http_reply(resp, 200, json_pack("{s:o, s:o}", "jobs", arr, "next", next));
 }
 
-/* Replies with job j (a head: no tasks) and its first page of tasks. */
+/* Replies with job j (a head: no tasks), its first page of tasks and its
+ * past attempts. */
 static void reply_job(struct sc_http_req *req, struct sc_http_resp *resp, struct sc_job_rec *j)
 {
   struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
-  int n, rc = sc_store_task_page(store, j->id, -1, TASK_PAGE, &j->tasks, &n);
+  struct sc_attempt_rec *att = NULL;
+  int n, na = 0, rc = sc_store_task_page(store, j->id, -1, TASK_PAGE, &j->tasks, &n);
+  json_t *o;
 
+  if (rc == 0 && j->attempt > 0)
+    rc = sc_store_attempt_list(store, j->id, &att, &na);
   if (rc < 0) {
+    free(att);
     store_failed(resp, rc);
     return;
   }
-  sc_http_reply(resp, 200,
-                sc_job_json(j, n, n < j->ntasks && n > 0 ? j->tasks[n - 1].index : -1));
+  o = sc_job_json(j, n, n < j->ntasks && n > 0 ? j->tasks[n - 1].index : -1);
+  if (o && json_object_set_new(o, "attempts", sc_attempts_json(att, na)) < 0) {
+    json_decref(o);
+    o = NULL;
+  }
+  free(att);
+  if (!o)
+    store_failed(resp, SC_ENOMEM);
+  else
+    sc_http_reply(resp, 200, o);
 }
 
 static void api_get(struct sc_http_req *req, struct sc_http_resp *resp)
@@ -256,9 +270,12 @@ static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_job_rec_release(&j);
 }
 
-/* True when the output asked for can grow no more (j is a head: counts). */
-static bool log_final(struct sc_store *store, const struct sc_job_rec *j, int task)
+/* True when the output asked for can grow no more (j is a head: counts);
+ * an earlier attempt's has ended. */
+static bool log_final(struct sc_store *store, const struct sc_job_rec *j, int task, int attempt)
 {
+  if (attempt >= 0 && attempt < j->attempt)
+    return true;
   if (task >= 0) {
     struct sc_task_rec *t;
     int n;
@@ -272,7 +289,7 @@ static bool log_final(struct sc_store *store, const struct sc_job_rec *j, int ta
 }
 
 struct log_args {
-  long long task, offset, wait;
+  long long task, offset, wait, attempt;
 };
 
 static bool log_args(struct sc_http_req *req, struct sc_http_resp *resp,
@@ -281,7 +298,9 @@ static bool log_args(struct sc_http_req *req, struct sc_http_resp *resp,
   a->task = j->ntasks == 1 ? 0 : -1;
   a->offset = 0;
   a->wait = 0;
+  a->attempt = -1;
   return sc_http_query_int(req, resp, "task", 0, j->ntasks - 1, &a->task) &&
+         sc_http_query_int(req, resp, "attempt", 0, j->attempt, &a->attempt) &&
          sc_http_query_int(req, resp, "offset", 0, (long long)1 << 50, &a->offset) &&
          sc_http_query_int(req, resp, "wait", 0, LOG_WAIT_MAX_S, &a->wait);
 }
@@ -291,7 +310,7 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   struct sc_ctl *ctl = sc_server_ctl(req->srv);
   struct sc_job_rec j;
   struct log_args a;
-  struct sc_log_query q = {.max = LOG_CHUNK_MAX};
+  struct sc_log_query q = {.max = LOG_CHUNK_MAX, .attempt = -1};
   int64_t deadline, end = 0;
   uint64_t gen = sc_ctl_log_generation(ctl);
   char *data = NULL;
@@ -307,10 +326,11 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   q.job_id = j.id;
   q.task = (int)a.task;
+  q.attempt = (int)a.attempt;
   q.offset = a.offset;
   deadline = sc_clock_mono_ms() + a.wait * 1000;
   for (;;) {
-    final = log_final(sc_ctl_store(ctl), &j, q.task);
+    final = log_final(sc_ctl_store(ctl), &j, q.task, q.attempt);
     sc_job_rec_release(&j);
     free(data);
     rc = sc_store_log_read(sc_ctl_store(ctl), &q, &data, &len, &end);

@@ -45,6 +45,21 @@ static json_t *task_json(const struct sc_task_rec *t)
                    time_json(t->started_ms), "finished_at", time_json(t->finished_ms));
 }
 
+json_t *sc_attempts_json(const struct sc_attempt_rec *a, int n)
+{
+  json_t *arr = json_array();
+
+  for (int i = 0; arr && i < n; i++)
+    if (json_array_append_new(arr, json_pack("{s:i, s:s, s:o, s:o}", "attempt", a[i].attempt,
+                                             "reason", a[i].reason, "started_at",
+                                             time_json(a[i].started_ms), "finished_at",
+                                             time_json(a[i].finished_ms))) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  return arr;
+}
+
 json_t *sc_tasks_json(const struct sc_task_rec *tasks, int n)
 {
   json_t *arr = json_array();

@@ -18,6 +18,9 @@ json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next);
 /* A job in a list: no tasks and no spec (its task counts by state, its
  * resources and models instead), so a page of them stays small. */
 json_t *sc_job_summary_json(const struct sc_job_rec *j);
+/* A job's past attempts: [{"attempt", "reason", "started_at",
+ * "finished_at"}]. New ref or NULL. */
+json_t *sc_attempts_json(const struct sc_attempt_rec *a, int n);
 /* An array of n tasks. New ref or NULL. */
 json_t *sc_tasks_json(const struct sc_task_rec *tasks, int n);
 

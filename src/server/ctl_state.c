@@ -93,7 +93,14 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
       t->finished_ms = now;
     }
   }
-  if (retry) {
+  if (retry) { /* the attempt that ended stays on record, with why */
+    struct sc_store_op op = {.kind = SC_STORE_ATTEMPT_PUT};
+    op.u.attempt.job_id = j->id;
+    op.u.attempt.attempt = j->attempt;
+    snprintf(op.u.attempt.reason, sizeof op.u.attempt.reason, "%s", reason);
+    op.u.attempt.started_ms = j->started_ms;
+    op.u.attempt.finished_ms = now;
+    sc_store_batch_add(b, &op);
     j->attempt++;
     j->state = SC_JOB_PENDING;
     snprintf(j->reason, sizeof j->reason, "retry %d after: %s", j->attempt, reason);

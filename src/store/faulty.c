@@ -233,6 +233,14 @@ static int faulty_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, in
   return call_fails(s) ? SC_ESTORE : sc_store_tenant_list(s->inner, out, n);
 }
 
+static int faulty_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
+                               int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_attempt_list(s->inner, job_id, out, n);
+}
+
 static int faulty_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                            size_t *len, int64_t *end)
 {
@@ -257,5 +265,6 @@ static const struct sc_store_ops faulty_ops = {
   .node_list = faulty_node_list,
   .token_list = faulty_token_list,
   .tenant_list = faulty_tenant_list,
+  .attempt_list = faulty_attempt_list,
   .log_read = faulty_log_read,
 };

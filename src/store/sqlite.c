@@ -194,6 +194,18 @@ static int write_token(struct sc_store *s, const struct sc_token_rec *t)
   return step_done(s, st);
 }
 
+static int write_attempt(struct sc_store *s, const struct sc_attempt_rec *a)
+{
+  sqlite3_stmt *st = s->stmts[SQL_ATTEMPT_PUT];
+
+  sqlite3_bind_int64(st, 1, a->job_id);
+  sqlite3_bind_int(st, 2, a->attempt);
+  sqlite3_bind_text(st, 3, a->reason, -1, SQLITE_STATIC);
+  bind_ms(st, 4, a->started_ms);
+  bind_ms(st, 5, a->finished_ms);
+  return step_done(s, st);
+}
+
 static int write_tenant(struct sc_store *s, const struct sc_tenant_rec *t)
 {
   sqlite3_stmt *st = s->stmts[SQL_TENANT_PUT];
@@ -282,6 +294,8 @@ static int write_op(struct sc_store *s, const struct sc_store_op *op)
     return write_log(s, &op->u.log);
   case SC_STORE_TENANT_PUT:
     return write_tenant(s, &op->u.tenant);
+  case SC_STORE_ATTEMPT_PUT:
+    return write_attempt(s, &op->u.attempt);
   }
   return SC_EINVAL;
 }
@@ -500,5 +514,6 @@ const struct sc_store_ops sc_store_sqlite = {
   .node_list = sc_sqlite_node_list,
   .token_list = sc_sqlite_token_list,
   .tenant_list = sc_sqlite_tenant_list,
+  .attempt_list = sc_sqlite_attempt_list,
   .log_read = sc_sqlite_log_read,
 };

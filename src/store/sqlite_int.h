@@ -46,6 +46,8 @@ int sc_sqlite_max_job_id(struct sc_store *s, int64_t *id);
 int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n);
 int sc_sqlite_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
 int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n);
+int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
+                           int *n);
 int sc_sqlite_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                        size_t *len, int64_t *end);
 

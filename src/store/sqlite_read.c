@@ -400,6 +400,46 @@ static void row_tenant(sqlite3_stmt *st, void *dst)
   t->created_ms = sqlite3_column_int64(st, 3);
 }
 
+int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
+                           int *n)
+{
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  int rc, cap = 0, step;
+
+  *out = NULL;
+  *n = 0;
+  if ((rc = pool_get(s, &db)) < 0)
+    return rc;
+  if (sqlite3_prepare_v2(db, sc_sql_attempts, -1, &st, NULL) != SQLITE_OK) {
+    pool_put(s, db);
+    return SC_ESTORE;
+  }
+  sqlite3_bind_int64(st, 1, job_id);
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct sc_attempt_rec *a;
+    if ((rc = SC_VEC_RESERVE_ONE(*out, *n, cap)) < 0)
+      break;
+    a = &(*out)[(*n)++];
+    memset(a, 0, sizeof *a);
+    a->job_id = sqlite3_column_int64(st, 0);
+    a->attempt = sqlite3_column_int(st, 1);
+    copy_col(st, 2, a->reason, sizeof a->reason);
+    a->started_ms = sqlite3_column_int64(st, 3);
+    a->finished_ms = sqlite3_column_int64(st, 4);
+  }
+  if (rc == 0 && step != SQLITE_DONE)
+    rc = SC_ESTORE;
+  sqlite3_finalize(st);
+  pool_put(s, db);
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
 {
   void *rows;
@@ -493,7 +533,11 @@ static int log_collect(sqlite3_stmt *st, const struct sc_log_query *q, char **da
 int sc_sqlite_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                        size_t *len, int64_t *end)
 {
-  bool by_task = q->task >= 0;
+  bool by_task = q->task >= 0, by_attempt = q->attempt >= 0;
+  const char *start_sql = by_task ? (by_attempt ? sc_sql_log_task_att_start : sc_sql_log_task_start)
+                                  : (by_attempt ? sc_sql_log_job_att_start : sc_sql_log_job_start);
+  const char *read_sql = by_task ? (by_attempt ? sc_sql_log_task_att_read : sc_sql_log_task_read)
+                                 : (by_attempt ? sc_sql_log_job_att_read : sc_sql_log_job_read);
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
   int64_t start = 0;
@@ -505,24 +549,26 @@ int sc_sqlite_log_read(struct sc_store *s, const struct sc_log_query *q, char **
   if ((rc = pool_get(s, &db)) < 0)
     return rc;
   rc = SC_ESTORE;
-  if (sqlite3_prepare_v2(db, by_task ? sc_sql_log_task_start : sc_sql_log_job_start, -1,
-                         &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, start_sql, -1, &st, NULL) != SQLITE_OK)
     goto out;
   sqlite3_bind_int64(st, 1, q->job_id);
   if (by_task)
     sqlite3_bind_int(st, col++, q->task);
+  if (by_attempt)
+    sqlite3_bind_int(st, col++, q->attempt);
   sqlite3_bind_int64(st, col, q->offset);
   if (sqlite3_step(st) == SQLITE_ROW)
     start = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   st = NULL;
-  if (sqlite3_prepare_v2(db, by_task ? sc_sql_log_task_read : sc_sql_log_job_read, -1,
-                         &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, read_sql, -1, &st, NULL) != SQLITE_OK)
     goto out;
   col = 2;
   sqlite3_bind_int64(st, 1, q->job_id);
   if (by_task)
     sqlite3_bind_int(st, col++, q->task);
+  if (by_attempt)
+    sqlite3_bind_int(st, col++, q->attempt);
   sqlite3_bind_int64(st, col, start);
   rc = log_collect(st, q, data, len, end);
 out:

@@ -37,7 +37,10 @@ const char sc_sql_schema[] =
   "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);"
   "CREATE TABLE IF NOT EXISTS tenants ("
   " name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE, run_as TEXT NOT NULL DEFAULT '',"
-  " created_ms INTEGER);";
+  " created_ms INTEGER);"
+  "CREATE TABLE IF NOT EXISTS attempts ("
+  " job_id INTEGER NOT NULL, attempt INTEGER NOT NULL, reason TEXT, started_ms INTEGER,"
+  " finished_ms INTEGER, PRIMARY KEY (job_id, attempt)) WITHOUT ROWID;";
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
@@ -103,6 +106,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
     "SELECT att_offset + length(data) FROM logs WHERE job_id = ?1 AND task = ?2"
     " AND attempt = ?3 ORDER BY att_offset DESC LIMIT 1",
   [SQL_TASK_ATTEMPT] = "SELECT attempt FROM tasks WHERE job_id = ?1 AND idx = ?2",
+  [SQL_ATTEMPT_PUT] = "INSERT OR REPLACE INTO attempts (job_id, attempt, reason, started_ms,"
+                      " finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
   [SQL_TENANT_PUT] = "INSERT OR REPLACE INTO tenants (name, id, run_as, created_ms)"
                      " VALUES (?1, ?2, ?3, ?4)",
 };
@@ -130,6 +135,21 @@ const char sc_sql_tokens[] =
   "SELECT hash, kind, tenant, created_ms, id, node, expires_ms, last_used_ms, revoked"
   " FROM tokens ORDER BY created_ms, id";
 const char sc_sql_tenants[] = "SELECT name, id, run_as, created_ms FROM tenants ORDER BY id";
+const char sc_sql_attempts[] =
+  "SELECT job_id, attempt, reason, started_ms, finished_ms FROM attempts WHERE job_id = ?1"
+  " ORDER BY attempt";
+const char sc_sql_log_task_att_start[] =
+  "SELECT coalesce(max(att_offset), 0) FROM logs"
+  " WHERE job_id = ?1 AND task = ?2 AND attempt = ?3 AND att_offset <= ?4";
+const char sc_sql_log_task_att_read[] =
+  "SELECT att_offset, data FROM logs WHERE job_id = ?1 AND task = ?2 AND attempt = ?3"
+  " AND att_offset >= ?4 ORDER BY att_offset";
+const char sc_sql_log_job_att_start[] =
+  "SELECT coalesce(max(job_offset), 0) FROM logs WHERE job_id = ?1 AND attempt = ?2"
+  " AND job_offset <= ?3";
+const char sc_sql_log_job_att_read[] =
+  "SELECT job_offset, data FROM logs WHERE job_id = ?1 AND attempt = ?2 AND job_offset >= ?3"
+  " ORDER BY job_offset";
 const char sc_sql_log_task_start[] =
   "SELECT coalesce(max(task_offset), 0) FROM logs"
   " WHERE job_id = ?1 AND task = ?2 AND task_offset <= ?3";

@@ -9,7 +9,7 @@ enum sc_sql_stmt {
   SQL_BEGIN, SQL_COMMIT, SQL_ROLLBACK, SQL_SAVEPOINT, SQL_RELEASE, SQL_ROLLBACK_TO,
   SQL_JOB_INSERT, SQL_JOB_UPDATE, SQL_TASK_PUT, SQL_NODE_PUT, SQL_NODE_STATE,
   SQL_TOKEN_PUT, SQL_LOG_TASK_END, SQL_LOG_JOB_END, SQL_LOG_APPEND,
-  SQL_LOG_ATTEMPT_END, SQL_TASK_ATTEMPT, SQL_TENANT_PUT,
+  SQL_LOG_ATTEMPT_END, SQL_TASK_ATTEMPT, SQL_TENANT_PUT, SQL_ATTEMPT_PUT,
   SQL_NSTMTS
 };
 
@@ -27,6 +27,11 @@ extern const char sc_sql_tasks_of_job[];
 extern const char sc_sql_nodes[];
 extern const char sc_sql_tokens[];
 extern const char sc_sql_tenants[];
+extern const char sc_sql_attempts[];
+extern const char sc_sql_log_task_att_start[];
+extern const char sc_sql_log_task_att_read[];
+extern const char sc_sql_log_job_att_start[];
+extern const char sc_sql_log_job_att_read[];
 extern const char sc_sql_migrate_2[];
 extern const char sc_sql_migrate_3[];
 extern const char sc_sql_log_task_start[];

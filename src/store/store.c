@@ -186,6 +186,12 @@ int sc_store_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
   return s->ops->tenant_list(s, out, n);
 }
 
+int sc_store_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
+                          int *n)
+{
+  return s->ops->attempt_list(s, job_id, out, n);
+}
+
 int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                       size_t *len, int64_t *end)
 {

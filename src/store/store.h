@@ -118,6 +118,15 @@ struct sc_tenant_rec {
   int64_t created_ms;
 };
 
+/* An attempt of a job that ended and was retried: why, and when it ran
+ * (the job row holds its current attempt). */
+struct sc_attempt_rec {
+  int64_t job_id;
+  int attempt;
+  char reason[SC_STORE_REASON_MAX];
+  int64_t started_ms, finished_ms;    /* Unix ms, 0 = it never started */
+};
+
 /* A chunk of a task's output. Offsets count bytes of one attempt's output
  * (a retried task starts again at 0); the store drops bytes it already
  * holds for that attempt and appends the rest at the end of the task's
@@ -140,6 +149,7 @@ enum sc_store_op_kind {
   SC_STORE_TOKEN_PUT,
   SC_STORE_LOG_APPEND,
   SC_STORE_TENANT_PUT,  /* whole tenant row */
+  SC_STORE_ATTEMPT_PUT, /* a past attempt of a job */
 };
 
 struct sc_store_op {
@@ -151,6 +161,7 @@ struct sc_store_op {
     struct sc_token_rec token;
     struct sc_log_rec log;
     struct sc_tenant_rec tenant;
+    struct sc_attempt_rec attempt;
   } u;
 };
 
@@ -189,6 +200,9 @@ struct sc_log_query {
   int task;
   int64_t offset;
   size_t max;
+  int attempt;           /* only this attempt's output; -1 all (offsets are
+                            then the attempt's own for a task, the job
+                            stream's for the whole job) */
 };
 
 struct sc_store;
@@ -210,6 +224,7 @@ struct sc_store_ops {
   int (*node_list)(struct sc_store *s, struct sc_node_rec **out, int *n);
   int (*token_list)(struct sc_store *s, struct sc_token_rec **out, int *n);
   int (*tenant_list)(struct sc_store *s, struct sc_tenant_rec **out, int *n);
+  int (*attempt_list)(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out, int *n);
   int (*log_read)(struct sc_store *s, const struct sc_log_query *q, char **data,
                   size_t *len, int64_t *end);
 };
@@ -288,6 +303,9 @@ int sc_store_node_list(struct sc_store *s, struct sc_node_rec **out, int *n);
 int sc_store_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
 /* Every tenant, by id (*out freed with free()). */
 int sc_store_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n);
+/* A job's past attempts, by attempt (*out freed with free()). */
+int sc_store_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
+                          int *n);
 /* Reads output into *data (malloc'd, NUL-terminated, *len bytes); *end is
  * the offset just past the returned bytes. */
 int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,

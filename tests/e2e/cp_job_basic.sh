@@ -105,4 +105,21 @@ id=$("$SUPERCELL" submit -o json "$SC_TMP/numbers.yaml" | jq -r .id) || fail "su
 sc_wait_job "$id" succeeded
 check_eq "YAML numbers as written" "$("$SUPERCELL" logs "$id")" "['0.001', '3', 'true'] 3 1e-3"
 
+# Logs of a retried job: each attempt under its header; --attempt N alone;
+# on a terminal control characters are escaped, --raw passes them.
+id=$(sc_submit --name retried --max-retries 1 -- \
+  'echo "run $SUPERCELL_ATTEMPT"; [ "$SUPERCELL_ATTEMPT" = 1 ] || exit 3')
+sc_wait_job "$id" succeeded
+check_eq "attempts under headers" "$("$SUPERCELL" logs "$id")" \
+  "$(printf '== attempt 0 ==\nrun 0\n== attempt 1 (retry after: exit code 3) ==\nrun 1')"
+check_eq "--attempt 0 alone" "$("$SUPERCELL" logs --attempt 0 "$id")" "run 0"
+check_eq "the job lists its past attempt" "$(sc_job "$id" | jq -r '.attempts[0] | [.attempt, .reason] | join(" ")')" \
+  "0 exit code 3"
+id=$(sc_submit --name colours -- 'printf "\033[31mred\033[0m\ttab\n"')
+sc_wait_job "$id" succeeded
+tty_out=$(script -qec "$SUPERCELL logs $id" /dev/null | tr -d '\r')
+check_eq "escaped on a terminal" "$tty_out" "$(printf '\\x1b[31mred\\x1b[0m\ttab')"
+raw_out=$(script -qec "$SUPERCELL logs --raw $id" /dev/null | tr -d '\r')
+check_eq "--raw passes them" "$raw_out" "$(printf '\033[31mred\033[0m\ttab')"
+
 sc_finish

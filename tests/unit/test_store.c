@@ -256,7 +256,8 @@ static void append_log(struct sc_store *s, int task, int64_t offset, const char 
 static void expect_log(struct sc_store *s, int task, int64_t offset, size_t max,
                        const char *want, int64_t want_end)
 {
-  struct sc_log_query q = {.job_id = 1, .task = task, .offset = offset, .max = max};
+  struct sc_log_query q = {
+    .job_id = 1, .task = task, .offset = offset, .max = max, .attempt = -1};
   char *data;
   size_t len;
   int64_t end;

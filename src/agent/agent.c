@@ -145,8 +145,10 @@ static int load_credential(struct sc_agent *a)
   char *cred;
   int rc = 0;
 
-  if (!(a->credential_path = malloc(len)) || !(a->contact_path = malloc(len)))
+  if (!(a->credential_path = malloc(len)) || !(a->contact_path = malloc(len)) ||
+      !(a->wake_path = malloc(len)))
     return SC_ENOMEM;
+  snprintf(a->wake_path, len, "%s/wake", a->cfg.state_dir);
   snprintf(a->credential_path, len, "%s/node.token", a->cfg.state_dir);
   snprintf(a->contact_path, len, "%s/contact", a->cfg.state_dir);
   if ((cred = sc_token_file_read(a->credential_path))) {
@@ -226,6 +228,7 @@ static struct sc_agent *agent_alloc(const struct sc_agent_config *cfg)
     return NULL;
   a->cfg = *cfg;
   a->lock_fd = -1;
+  a->wake_fd = -1;
   a->base_env = task_base_env();
   a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
   atomic_init(&a->registered, false);
@@ -314,6 +317,9 @@ void sc_agent_free(struct sc_agent *a)
     close(a->lock_fd);
   free(a->tasks_dir);
   free(a->contact_path);
+  free(a->wake_path);
+  if (a->wake_fd >= 0)
+    close(a->wake_fd);
   free(a->credential_path);
   free(a->base_env);
   sc_cgroups_release(&a->cgroups);
@@ -640,6 +646,48 @@ static void agent_shutdown(struct sc_agent *a)
   }
 }
 
+/* The exits thread: a task's supervisor writes a byte to the wake FIFO
+ * when the task ended (its exit file is written); the main loop then looks
+ * at its tasks at once instead of at its next round. */
+static void *exits_main(void *arg)
+{
+  struct sc_agent *a = arg;
+  char buf[64];
+
+  while (!atomic_load(&a->stopping)) {
+    ssize_t n = read(a->wake_fd, buf, sizeof buf);
+    if (n < 0 && errno != EINTR)
+      break;
+    if (n > 0) {
+      pthread_mutex_lock(&a->mu);
+      a->dirty = true;
+      pthread_cond_broadcast(&a->wake);
+      pthread_mutex_unlock(&a->mu);
+    }
+  }
+  return NULL;
+}
+
+/* Makes the wake FIFO (0600) and starts the exits thread (signals blocked);
+ * without it, exits are seen at the loop's next round. */
+static bool start_exits(struct sc_agent *a, pthread_t *thread)
+{
+  sigset_t all, old;
+  int rc;
+
+  if ((mkfifo(a->wake_path, 0600) != 0 && errno != EEXIST) ||
+      (a->wake_fd = open(a->wake_path, O_RDWR | O_CLOEXEC)) < 0) {
+    sc_warn("cannot open %s (%s): task exits are seen within %d ms", a->wake_path,
+            strerror(errno), LOOP_MS);
+    return false;
+  }
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  rc = pthread_create(thread, NULL, exits_main, a);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc == 0;
+}
+
 /* Starts the assignments thread with every signal blocked in it. */
 static int start_poller(struct sc_agent *a, pthread_t *thread)
 {
@@ -655,12 +703,13 @@ static int start_poller(struct sc_agent *a, pthread_t *thread)
 
 int sc_agent_run(struct sc_agent *a, atomic_int *stop)
 {
-  pthread_t poller;
-  bool first = true;
+  pthread_t poller, exits;
+  bool first = true, watching;
   int rc = 0;
 
   if (start_poller(a, &poller) != 0)
     return SC_ENOMEM;
+  watching = start_exits(a, &exits);
   while (!atomic_load(stop)) {
     if ((rc = agent_step(a, &first)) != 0)
       break;
@@ -673,6 +722,10 @@ int sc_agent_run(struct sc_agent *a, atomic_int *stop)
   pthread_mutex_unlock(&a->mu);
   sc_client_wakeup(&a->poll_client); /* ends the long-poll now */
   pthread_join(poller, NULL);       /* no task can start after this */
+  if (watching) {
+    (void)!write(a->wake_fd, "", 1); /* its read returns; it sees stopping */
+    pthread_join(exits, NULL);
+  }
   if (!rc)
     agent_shutdown(a);
   return rc;

@@ -369,6 +369,7 @@ static void launch(struct sc_agent *a, struct sc_task_spec *spec, const char *te
   how.sandbox = sandbox;
   how.default_workdir = sandbox && !sandbox->image ? "/tmp" : NULL; /* its own tmpfs */
   how.contact_path = t->spec.keep_on_disconnect ? NULL : a->contact_path;
+  how.wake_path = a->wake_path;
   rc = no_view ? 0 : sc_task_start(t, &how);
   if (no_view)
     sc_task_refuse(t, "refused: cannot isolate", "the agent could not prepare its view");

@@ -28,6 +28,9 @@ struct sc_agent {
   char *tasks_dir;
   struct sc_image_cfg images; /* image tasks: cache, named images, tools */
   char image_cache[4200], crun_path[512], umoci_path[512];
+  char *wake_path;           /* <state>/wake: a FIFO the supervisors write a
+                                byte to when their task ended */
+  int wake_fd;               /* read end (opened read-write: never EOF), -1 */
   char *contact_path;        /* <state>/contact: "LAST_CONTACT_MONO_MS
                                 FENCE_AFTER_MS", read by the supervisors */
   struct sc_cgroups cgroups; /* version 0 when tasks run without cgroups */

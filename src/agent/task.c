@@ -179,6 +179,7 @@ struct launch_plan {
   uid_t uid;
   gid_t gid;
   char contact_path[4200];   /* "" = never fence */
+  char wake_path[4200];      /* "" = none */
   int64_t grace_ms;
   char pid_path[4200], exit_path[4200], exit_tmp[4200];
   char err_prefix[600];
@@ -644,6 +645,13 @@ static void supervise(const struct launch_plan *p)
     safe_write_file(p->exit_tmp, p->exit_path, "exit ", WEXITSTATUS(status), true);
   else
     safe_write_file(p->exit_tmp, p->exit_path, "signal ", WTERMSIG(status), true);
+  if (p->wake_path[0]) { /* the agent, if one reads, looks now */
+    int fd = open(p->wake_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!write(fd, "x", 1);
+      close(fd);
+    }
+  }
   _exit(0);
 }
 
@@ -719,6 +727,8 @@ static int plan_init(struct launch_plan *p, struct sc_task *t, const struct sc_t
   p->set_user = how->set_user;
   if (how->contact_path)
     snprintf(p->contact_path, sizeof p->contact_path, "%s", how->contact_path);
+  if (how->wake_path)
+    snprintf(p->wake_path, sizeof p->wake_path, "%s", how->wake_path);
   p->grace_ms = (int64_t)(t->spec.grace_s > 0 ? t->spec.grace_s : 10) * 1000;
   p->uid = how->uid;
   p->gid = how->gid;

@@ -56,6 +56,8 @@ struct sc_task_launch {
   const char *default_workdir; /* when the spec has none; NULL = inherit */
   char **argv;               /* what to exec instead of the spec's command
                                 (an image task's runtime), NULL */
+  const char *wake_path;     /* the agent's wake FIFO: the supervisor writes a
+                                byte there when the task ended; NULL */
   const char *contact_path;  /* the agent's contact file: the supervisor
                                 fences the task by it; NULL = never */
   bool set_user;             /* run as uid/gid, no supplementary groups */

@@ -35,6 +35,9 @@ static const char submit_help[] =
   "  --on-disconnect W fence (default: a node cut off from the controller stops\n"
   "                    it, and it is requeued) or keep (it runs on; requeued\n"
   "                    only when an operator drains the lost node)\n"
+  "  --requeue         when `supercell up` stops while it runs, run it again at\n"
+  "                    the next start (else it ends interrupted, unless it has\n"
+  "                    retries left)\n"
   "  --image REF       run in a container of an OCI image: oci:/LAYOUT[:TAG] on\n"
   "                    the node, or NAME[:TAG] from the agent's --image-dir\n"
   SC_CLI_COMMON_HELP;
@@ -96,6 +99,7 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   }
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
   case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
+  case 'Q': json_object_set_new(f->top, "requeue", json_true()); return 0;
   case 'D':
     if (strcmp(arg, "fence") != 0 && strcmp(arg, "keep") != 0)
       return sc_cli_usage_error(c, "bad value for '--on-disconnect': \"%s\" (want fence or keep)",
@@ -160,6 +164,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
     {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
     {"image", required_argument, NULL, 'I'}, {"on-disconnect", required_argument, NULL, 'D'},
+    {"requeue", no_argument, NULL, 'Q'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

@@ -128,6 +128,23 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
   return 0;
 }
 
+int sc_ctl_interrupt(struct sc_ctl *c)
+{
+  struct ctl_event_args args = {.attempt = -1, .reason = SC_CTL_INTERRUPTED};
+  struct sc_store_batch *b = sc_store_batch_new();
+  bool submitted;
+
+  if (!b)
+    return SC_ENOMEM;
+  pthread_mutex_lock(&c->mu);
+  c->frozen = true; /* what is requeued runs at the next start, not now */
+  for (int i = 0; i < c->njobs; i++)
+    ctl_job_event(c, c->jobs[i], CTL_EV_INTERRUPT, &args, b);
+  submitted = ctl_submit_locked(c, b);
+  pthread_mutex_unlock(&c->mu);
+  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+}
+
 int sc_ctl_cancel(struct sc_ctl *c, int64_t id, const char *tenant)
 {
   struct sc_store_batch *b = sc_store_batch_new();
@@ -244,7 +261,8 @@ static int load_job(struct sc_ctl *c, const struct sc_job_rec *r)
   j->started_ms = r->started_ms;
   j->finished_ms = r->finished_ms;
   j->attempt = r->attempt;
-  if (j->state == SC_JOB_PENDING && j->attempt > 0 && c->opts.fence_after_ms > 0)
+  if (j->state == SC_JOB_PENDING && j->attempt > 0 && c->opts.fence_after_ms > 0 &&
+      !strstr(j->reason, SC_CTL_INTERRUPTED)) /* `up` stopped: its tasks were ended */
     /* Requeued before the restart, maybe from a node now cut off: its old
      * processes are surely fenced after this. */
     j->hold_until_ms = sc_clock_mono_ms() + c->opts.fence_after_ms + c->opts.grace_ms;

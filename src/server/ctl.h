@@ -157,6 +157,15 @@ struct sc_assignments {
 };
 void sc_assignments_release(struct sc_assignments *a);
 
+/* The reason of jobs running when `supercell up` stops. */
+#define SC_CTL_INTERRUPTED "interrupted (supercell up stopped)"
+
+/* Ends what runs, as a stopping `supercell up` does: each running job is
+ * requeued when it has retries left or is marked requeue: true (it runs
+ * again at the next start), else it fails with SC_CTL_INTERRUPTED; its
+ * tasks are killed. Durable on return: 0 or SC_ESTORE. */
+int sc_ctl_interrupt(struct sc_ctl *c);
+
 /* Drains node name (no new work; drained while lost, its kept tasks are
  * lost and their jobs requeued) or puts it back in service. 0, SC_ENOENT,
  * SC_ENOMEM or SC_ESTORE. */

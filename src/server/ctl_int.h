@@ -151,6 +151,7 @@ struct sc_ctl {
   int64_t runtime_due_ms;    /* earliest max-runtime end of a running job
                                 (monotonic ms) as of the last tick, 0 */
   bool stop, started;
+  bool frozen;               /* stopping (sc_ctl_interrupt): place nothing */
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
   int njobs, capjobs;
@@ -276,6 +277,8 @@ enum ctl_event {
   CTL_EV_CANCEL,      /* a user cancelled it */
   CTL_EV_TIMEOUT,     /* it ran past its max runtime */
   CTL_EV_FAIL,        /* it failed (args.reason), retried if attempts remain */
+  CTL_EV_INTERRUPT,   /* the controller stops (supercell up): requeued when
+                         requeue or attempts remain, else failed (args.reason) */
   /* task events (ctl_task_event), reported from args.node */
   CTL_EV_RUNNING,     /* a process runs (args.pid, 0 unknown) */
   CTL_EV_EXITED,      /* its process ended (args.exit_code, args.signal) */

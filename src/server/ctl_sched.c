@@ -440,7 +440,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   int npending = c->queue.n, rc;
 
   c->full = false;
-  if ((full ? npending == 0 : c->nfresh == 0) || !any_ready(c)) {
+  if ((full ? npending == 0 : c->nfresh == 0) || !any_ready(c) || c->frozen) {
     c->nfresh = 0; /* a node coming back or freed resources ask for a full pass */
     return;
   }

@@ -58,13 +58,20 @@ static void task_reset(struct ctl_task *t, int attempt)
   t->attempt = attempt;
 }
 
+/* A job marked requeue: true goes back to pending after an interruption
+ * whatever its retries (reason: the controller's INTERRUPTED_REASON). */
+static bool retryable_always(const struct ctl_job *j, const char *reason)
+{
+  return j->spec.requeue && strcmp(reason, SC_CTL_INTERRUPTED) == 0;
+}
+
 /* Ends j as state (failed or cancelled), or requeues it whole when
  * retryable and attempts remain; kills its live tasks. */
 static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
                     bool retryable, struct sc_store_batch *b)
 {
   int64_t now = ctl_wall_ms(c);
-  bool retry = retryable && j->attempt < j->spec.max_retries;
+  bool retry = retryable && (j->attempt < j->spec.max_retries || retryable_always(j, reason));
 
   /* A process of it may live on where no one can reach it: a node lost
    * (cut off, maybe still running) fences it fence_after after it was
@@ -209,6 +216,10 @@ void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
   case CTL_EV_FAIL:
     if (!sc_job_state_final(j->state))
       job_end(c, j, SC_JOB_FAILED, args && args->reason ? args->reason : "failed", true, b);
+    break;
+  case CTL_EV_INTERRUPT:
+    if (!sc_job_state_final(j->state) && j->state != SC_JOB_PENDING)
+      job_end(c, j, SC_JOB_FAILED, args && args->reason ? args->reason : "interrupted", true, b);
     break;
   default:
     sc_error("job j-%06lld: %d is not a job event", (long long)j->id, (int)ev);

@@ -551,6 +551,10 @@ int sc_cmd_up(int argc, char **argv)
   agent = spawn_agent(&o, port, name);
   print_banner(&o, port, name, agent, jobs);
   up_loop(&o, &set, port, name, &agent);
+  /* What runs ends as interrupted (or is requeued for the next start)
+   * before the agent stops its tasks, whose exits then change nothing. */
+  if (sc_ctl_interrupt(c.ctl) != 0)
+    sc_error("could not record the running jobs as interrupted");
   stop_agent(agent, o.ctl.grace_ms > 0 ? o.ctl.grace_ms : 10000);
   controller_stop(&c);
   printf("Supercell stopped; state kept in %s\n", o.state_dir);

@@ -303,6 +303,14 @@ static int parse_on_disconnect(json_t *v, struct sc_job_spec *s, struct sc_spec_
   return 0;
 }
 
+static int parse_requeue(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_boolean(v))
+    return fail(err, "requeue", "'requeue' must be true or false");
+  s->requeue = json_is_true(v);
+  return 0;
+}
+
 /* A job cannot choose its user: its tasks run as its tenant's (an agent
  * as root switches to it), never as root. The field exists to say so. */
 static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
@@ -330,7 +338,7 @@ static const struct field fields[] = {
   {"priority", parse_priority}, {"max_runtime", parse_max_runtime},
   {"max_retries", parse_max_retries}, {"user", parse_user},
   {"network", parse_network}, {"image", parse_image},
-  {"on_disconnect", parse_on_disconnect},
+  {"on_disconnect", parse_on_disconnect}, {"requeue", parse_requeue},
 };
 
 static const struct field *field_find(const char *name)
@@ -372,6 +380,10 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
                   env ? json_deep_copy(env) : json_object(), "tasks", s->tasks, "resources",
                   res, "models", models, "priority", s->priority, "max_runtime",
                   (json_int_t)s->max_runtime_s, "max_retries", s->max_retries);
+  if (doc && s->requeue && json_object_set_new(doc, "requeue", json_true()) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
   if (doc && s->keep_on_disconnect &&
       json_object_set_new(doc, "on_disconnect", json_string("keep")) < 0) {
     json_decref(doc);

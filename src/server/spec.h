@@ -51,6 +51,8 @@ struct sc_job_spec {
   int max_retries;
   bool no_network;            /* network: none (default host: gangs need it) */
   bool keep_on_disconnect;    /* on_disconnect: keep (default fence) */
+  bool requeue;               /* requeue: true: an interrupted run (a stopping
+                                 `supercell up`) runs again, retries or not */
 };
 
 /* Why a spec was rejected: code for the API ("bad_request"), the dotted

@@ -61,10 +61,15 @@ sc_wait_job "$id" succeeded
 check_eq "output of the first job" "$("$SUPERCELL" logs "$id")" hello
 "$SUPERCELL" jobs >"$SC_TMP/jobs.txt" || fail "supercell jobs"
 check "jobs table lists it: $(cat "$SC_TMP/jobs.txt")" grep -qE "^$id .*succeeded" "$SC_TMP/jobs.txt"
-# A task still running at Ctrl-C is terminated.
+# A task still running at Ctrl-C is terminated: its job ends interrupted,
+# unless it has retries left or asks to be requeued: then it runs again at
+# the next start (there, on attempt 1, it finishes).
 mark="up-long-$RANDOM$RANDOM"
-long=$(sc_submit --name long -- "sleep 1000; echo $mark")
-sc_wait_state "$long" running
+long=$(sc_submit --name long --cpu 100 -- "sleep 1000; echo $mark")
+again_cmd='[ "$SUPERCELL_ATTEMPT" -ge 1 ] && { echo "resumed on attempt $SUPERCELL_ATTEMPT"; exit 0; }; sleep 1000'
+retried=$(sc_submit --name retried --cpu 100 --max-retries 1 -- "$again_cmd")
+requeued=$(sc_submit --name requeued --cpu 100 --requeue -- "$again_cmd")
+for j in "$long" "$retried" "$requeued"; do sc_wait_state "$j" running; done
 wait_until 10 "the long task's process" eval '[ -n "$(sc_pids_with '"$mark"')" ]'
 ctrl_c 1
 check_eq "long task's processes after Ctrl-C" "$(sc_pids_with "$mark")" ""
@@ -73,7 +78,7 @@ check "the controller's port is closed" port_free "$PORT"
 # ---- Second run: the history is there and it still works.
 start_up 2
 log=$SC_TMP/up-2.log
-check "second banner shows the history: $(grep -i history "$log")" grep -qiE 'history: +2 jobs' "$log"
+check "second banner shows the history: $(grep -i history "$log")" grep -qiE 'history: +4 jobs' "$log"
 wait_until 15 "the local node to be ready again" sc_has_ready 1
 list=$("$SUPERCELL" jobs -o json)
 check_eq "first job kept" "$(jq -r --arg id "$id" '.jobs[] | select(.id == $id) | .state' <<<"$list")" succeeded
@@ -81,9 +86,14 @@ check_eq "first job's output kept" "$("$SUPERCELL" logs "$id")" hello
 st=$(jq -r --arg id "$long" '.jobs[] | select(.id == $id) | .state' <<<"$list")
 check "the job stopped by Ctrl-C is listed ($st)" [ -n "$st" ]
 sc_log "the job stopped by Ctrl-C: $(sc_job "$long" | jq -c "{state, reason}")"
-# It has no process any more, so it must not stay "running" for ever.
-not_running() { SC_WAIT_INFO=$(sc_job "$long" | jq -c '{state, reason, tasks: [.tasks[] | {state, node, exit_code, signal}]}'); [ "$(sc_job_state "$long")" != running ]; }
-wait_until 15 "the job stopped by Ctrl-C to leave 'running'" not_running
+check_eq "the job stopped by Ctrl-C ended interrupted" "$(sc_job "$long" | jq -r '[.state, .reason] | join(": ")')" \
+  "failed: interrupted (supercell up stopped)"
+for j in "$retried" "$requeued"; do
+  sc_wait_job "$j" succeeded 30
+  check_eq "$j ran again at the next start" "$("$SUPERCELL" logs --attempt 1 "$j")" "resumed on attempt 1"
+  check_eq "$j's first attempt ended interrupted" "$(sc_job "$j" | jq -r '.attempts[0].reason')" \
+    "interrupted (supercell up stopped)"
+done
 id2=$("$SUPERCELL" submit -- echo again) || fail "submit on the second run"
 sc_wait_job "$id2" succeeded
 check_eq "output on the second run" "$("$SUPERCELL" logs "$id2")" again

@@ -35,6 +35,8 @@ static const char submit_help[] =
   "  --on-disconnect W fence (default: a node cut off from the controller stops\n"
   "                    it, and it is requeued) or keep (it runs on; requeued\n"
   "                    only when an operator drains the lost node)\n"
+  "  --allow-pending   accept it even when no registered node could run it (a\n"
+  "                    fleet still growing); else such a job is refused\n"
   "  --requeue         when `supercell up` stops while it runs, run it again at\n"
   "                    the next start (else it ends interrupted, unless it has\n"
   "                    retries left)\n"
@@ -100,6 +102,7 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
   case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
   case 'Q': json_object_set_new(f->top, "requeue", json_true()); return 0;
+  case 'A': json_object_set_new(f->top, "allow_pending", json_true()); return 0;
   case 'D':
     if (strcmp(arg, "fence") != 0 && strcmp(arg, "keep") != 0)
       return sc_cli_usage_error(c, "bad value for '--on-disconnect': \"%s\" (want fence or keep)",
@@ -164,7 +167,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"max-retries", required_argument, NULL, 'r'}, {"env", required_argument, NULL, 'e'},
     {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
     {"image", required_argument, NULL, 'I'}, {"on-disconnect", required_argument, NULL, 'D'},
-    {"requeue", no_argument, NULL, 'Q'},
+    {"requeue", no_argument, NULL, 'Q'}, {"allow-pending", no_argument, NULL, 'A'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

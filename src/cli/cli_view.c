@@ -57,7 +57,10 @@ void sc_cli_job_row(json_t *job, int64_t now, struct sc_table *t)
   cells[4] = tasks;
   cells[5] = gpus;
   cells[6] = age;
-  cells[7] = sc_cli_str(job, "reason", NULL);
+  /* A pending job says why it waits (Slurm's words), an ended one why it ended. */
+  cells[7] = json_is_string(json_object_get(job, "pending_reason"))
+               ? sc_cli_str(job, "pending_reason", NULL)
+               : sc_cli_str(job, "reason", NULL);
   sc_table_add(t, cells);
 }
 
@@ -220,7 +223,9 @@ void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
   fprintf(out, "NAME:      %s\n", sc_cli_str(job, "name", sc_cli_str(spec, "name", "-")));
   fprintf(out, "TENANT:    %s\n", sc_cli_str(job, "tenant", "-"));
   fprintf(out, "STATE:     %s\n", sc_cli_str(job, "state", "-"));
-  fprintf(out, "REASON:    %s\n", sc_cli_str(job, "reason", "-"));
+  fprintf(out, "REASON:    %s\n", json_is_string(json_object_get(job, "pending_reason"))
+                                     ? sc_cli_str(job, "pending_reason", "-")
+                                     : sc_cli_str(job, "reason", "-"));
   fprintf(out, "CREATED:   %s (%s ago)\n", sc_cli_str(job, "created_at", "-"), age);
   fprintf(out, "STARTED:   %s\n", sc_cli_str(job, "started_at", "-"));
   fprintf(out, "FINISHED:  %s\n", sc_cli_str(job, "finished_at", "-"));

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 
@@ -100,7 +101,7 @@ void sc_shape_set_models(struct sc_shape *shape, const struct sc_cluster *c,
     if (len > 0) {
       any_token = true;
       for (int i = 0; i < c->nmodels; i++)
-        if (strlen(c->models[i]) == len && memcmp(c->models[i], p, len) == 0)
+        if (strlen(c->models[i]) == len && strncasecmp(c->models[i], p, len) == 0)
           shape->models |= 1ULL << i;
     }
     p += len;

@@ -105,6 +105,16 @@ static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   if (rc == 0 && tenant_scope(req))
     rc = sc_spec_set_tenant(&spec, tenant_scope(req));
+  if (rc == 0 && !spec.allow_pending) {
+    /* As Slurm does: a job no registered node could ever run is refused
+     * now, not left pending for ever (allow_pending: for a growing fleet). */
+    char why[320];
+    if (!sc_ctl_could_run(sc_server_ctl(req->srv), &spec, why, sizeof why)) {
+      sc_spec_release(&spec);
+      sc_http_error(resp, 422, "unsatisfiable", why, "resources");
+      return;
+    }
+  }
   if (rc == 0)
     rc = sc_ctl_submit(sc_server_ctl(req->srv), &spec, &rec);
   sc_spec_release(&spec);
@@ -145,6 +155,20 @@ static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
   return true;
 }
 
+/* Adds "pending_reason" to o, the JSON of pending job j (null otherwise). */
+static void add_pending_reason(struct sc_http_req *req, json_t *o, const struct sc_job_rec *j)
+{
+  char why[400];
+
+  if (!o)
+    return;
+  if (j->state == SC_JOB_PENDING &&
+      sc_ctl_pending_reason(sc_server_ctl(req->srv), j->id, why, sizeof why))
+    json_object_set_new(o, "pending_reason", json_string(why));
+  else
+    json_object_set_new(o, "pending_reason", json_null());
+}
+
 static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_job_filter f;
@@ -162,8 +186,11 @@ static void api_list(struct sc_http_req *req, struct sc_http_resp *resp)
     return;
   }
   arr = json_array();
-  for (int i = 0; i < n && i < f.limit - 1; i++)
-    json_array_append_new(arr, sc_job_summary_json(&jobs[i]));
+  for (int i = 0; i < n && i < f.limit - 1; i++) {
+    json_t *o = sc_job_summary_json(&jobs[i]);
+    add_pending_reason(req, o, &jobs[i]);
+    json_array_append_new(arr, o);
+  }
   if (n == f.limit) {
     json_decref(next);
     sc_job_id_format(jobs[n - 2].id, id, sizeof id);
@@ -190,6 +217,7 @@ static void reply_job(struct sc_http_req *req, struct sc_http_resp *resp, struct
     return;
   }
   o = sc_job_json(j, n, n < j->ntasks && n > 0 ? j->tasks[n - 1].index : -1);
+  add_pending_reason(req, o, j);
   if (o && json_object_set_new(o, "attempts", sc_attempts_json(att, na)) < 0) {
     json_decref(o);
     o = NULL;

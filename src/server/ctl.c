@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/units.h"
 
 #define RESTART_GRACE_MS 10000
 
@@ -495,4 +497,155 @@ void sc_ctl_log_wait(struct sc_ctl *c, uint64_t *gen, int64_t deadline_ms)
       break;
   *gen = c->log_gen;
   pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- what a job needs against what the fleet has ---- */
+
+/* True when model (a device's) is one of spec's models ('|'-separated, any
+ * case), or spec names none. */
+static bool model_allowed(const char *models, const char *model)
+{
+  const char *p = models;
+
+  if (!*p)
+    return true;
+  while (*p) {
+    size_t len = strcspn(p, "|");
+    if (strlen(model) == len && strncasecmp(model, p, len) == 0)
+      return true;
+    p += len + (p[len] == '|');
+  }
+  return false;
+}
+
+/* How many tasks of spec node n could hold at once if it were empty. */
+static int64_t node_holds(const struct ctl_node *n, const struct sc_job_spec *s, int *devices)
+{
+  int64_t k = s->tasks, count = 0;
+
+  for (int d = 0; d < n->rec.ndev; d++)
+    count += model_allowed(s->models, n->rec.dev[d].model);
+  *devices = (int)count;
+  if (s->cpu_milli > 0 && n->rec.cpu_milli / s->cpu_milli < k)
+    k = n->rec.cpu_milli / s->cpu_milli;
+  if (s->memory_mib > 0 && n->rec.memory_mib / s->memory_mib < k)
+    k = n->rec.memory_mib / s->memory_mib;
+  if (s->gpus > 0) {
+    int64_t per = s->gpu_milli > 0 && s->gpu_milli < 1000 ? count * (1000 / s->gpu_milli)
+                                                          : count / s->gpus;
+    if (per < k)
+      k = per;
+  }
+  return k;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The models the fleet offers, unique and sorted, ", "-joined, into buf. */
+static void fleet_models(const struct sc_ctl *c, char *buf, size_t size)
+{
+  const char *models[64];
+  size_t len = 0;
+  int n = 0;
+
+  for (int i = 0; i < c->nnodes; i++)
+    for (int d = 0; d < c->nodes[i].rec.ndev && n < 64; d++) {
+      bool seen = false;
+      for (int k = 0; k < n && !seen; k++)
+        seen = strcmp(models[k], c->nodes[i].rec.dev[d].model) == 0;
+      if (!seen)
+        models[n++] = c->nodes[i].rec.dev[d].model;
+    }
+  qsort(models, (size_t)n, sizeof models[0], cmp_str);
+  buf[0] = '\0';
+  for (int k = 0; k < n && len + strlen(models[k]) + 3 < size; k++)
+    len += (size_t)snprintf(buf + len, size - len, "%s%s", k ? ", " : "", models[k]);
+  if (n == 0)
+    snprintf(buf, size, "none");
+}
+
+/* Whether the registered nodes could ever run spec (all of a gang at
+ * once, each node empty); when not, why, into msg. Lock held. */
+static bool could_run(const struct sc_ctl *c, const struct sc_job_spec *s, char *msg,
+                      size_t size)
+{
+  int64_t holds = 0, cpu = 0, mem = 0;
+  int best = 0, bcpu = -1, bmem = -1, bdev = -1, devs;
+  char what[SC_SPEC_MAX_MODELS * 64 + 8], have[512];
+
+  if (c->nnodes == 0)
+    return true; /* nothing registered yet: the fleet is coming */
+  for (int i = 0; i < c->nnodes; i++) {
+    holds += node_holds(&c->nodes[i], s, &devs);
+    if (devs > best || bdev < 0)
+      best = devs, bdev = i;
+    if (c->nodes[i].rec.cpu_milli > cpu || bcpu < 0)
+      cpu = c->nodes[i].rec.cpu_milli, bcpu = i;
+    if (c->nodes[i].rec.memory_mib > mem || bmem < 0)
+      mem = c->nodes[i].rec.memory_mib, bmem = i;
+  }
+  if (holds >= s->tasks)
+    return true;
+  snprintf(what, sizeof what, "%s", s->models[0] ? s->models : "GPU");
+  for (char *p = what; *p; p++)
+    if (*p == '|')
+      *p = '/';
+  if (s->gpus > 0 && s->models[0] && best == 0) {
+    fleet_models(c, have, sizeof have);
+    snprintf(msg, size, "no node offers model %s; models: %s", what, have);
+  } else if (s->gpus > 0 && best < s->gpus) {
+    if (best > 0)
+      snprintf(msg, size, "no node has %d x %s (largest: %d x %s on %s)", s->gpus, what, best,
+               what, c->nodes[bdev].rec.name);
+    else
+      snprintf(msg, size, "no node has %d x %s (no node has any)", s->gpus, what);
+  } else if (s->cpu_milli > cpu) {
+    snprintf(msg, size, "no node has %lld milli-CPU (largest: %lld on %s)",
+             (long long)s->cpu_milli, (long long)cpu, c->nodes[bcpu].rec.name);
+  } else if (s->memory_mib > mem) {
+    char want[32], got[32];
+    sc_format_memory(s->memory_mib, want, sizeof want);
+    sc_format_memory(mem, got, sizeof got);
+    snprintf(msg, size, "no node has %s of memory (largest: %s on %s)", want, got,
+             c->nodes[bmem].rec.name);
+  } else {
+    snprintf(msg, size, "the fleet runs at most %lld of this gang's %d tasks at once",
+             (long long)holds, s->tasks);
+  }
+  return false;
+}
+
+bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *msg, size_t size)
+{
+  bool ok;
+
+  pthread_mutex_lock(&c->mu);
+  ok = could_run(c, spec, msg, size);
+  pthread_mutex_unlock(&c->mu);
+  return ok;
+}
+
+bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
+{
+  struct ctl_job *j;
+  char why[256];
+  bool found = false;
+
+  pthread_mutex_lock(&c->mu);
+  if ((j = ctl_job_find(c, id)) && j->state == SC_JOB_PENDING) {
+    found = true;
+    if (j->hold_until_ms > sc_clock_mono_ms())
+      snprintf(buf, size, "Resources (its last attempt's node is lost: waiting for its fence)");
+    else if (!could_run(c, &j->spec, why, sizeof why))
+      snprintf(buf, size, "Unsatisfiable (%s)", why);
+    else if (j->tried)
+      snprintf(buf, size, "Resources");
+    else
+      snprintf(buf, size, "None");
+  }
+  pthread_mutex_unlock(&c->mu);
+  return found;
 }

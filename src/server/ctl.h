@@ -157,6 +157,16 @@ struct sc_assignments {
 };
 void sc_assignments_release(struct sc_assignments *a);
 
+/* Whether the registered nodes could ever run spec (each node empty, a
+ * gang all at once); when not, a message naming what is missing into msg
+ * ("no node has 4 x H100 (largest: 2 x H100 on gpu-017)"). True while no
+ * node is registered. */
+bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *msg, size_t size);
+/* Why job id, pending, waits, in Slurm's words ("Resources",
+ * "Unsatisfiable (...)", "None": not looked at yet) into buf; false when
+ * it is not a pending job in memory. */
+bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size);
+
 /* The reason of jobs running when `supercell up` stops. */
 #define SC_CTL_INTERRUPTED "interrupted (supercell up stopped)"
 

@@ -68,6 +68,7 @@ struct ctl_job {
   struct ctl_task *tasks;
   int64_t created_ms, started_ms, finished_ms; /* wall clock, as stored */
   int64_t started_mono_ms; /* monotonic start, for max_runtime; 0 */
+  bool tried;              /* a pass looked at it and it did not fit */
   int64_t hold_until_ms;   /* monotonic: requeued from a lost node, it
                               starts nowhere before its old processes
                               there are surely fenced; 0 */

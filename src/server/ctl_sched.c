@@ -304,6 +304,7 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   struct sc_shape sh;
   int rc;
 
+  j->tried = true; /* if it is placed now, it is no longer pending */
   if (j->nalive > 0)
     return true; /* a requeued gang whose old processes still run */
   if (j->hold_until_ms > 0) {

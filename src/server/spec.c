@@ -303,6 +303,14 @@ static int parse_on_disconnect(json_t *v, struct sc_job_spec *s, struct sc_spec_
   return 0;
 }
 
+static int parse_allow_pending(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_boolean(v))
+    return fail(err, "allow_pending", "'allow_pending' must be true or false");
+  s->allow_pending = json_is_true(v);
+  return 0;
+}
+
 static int parse_requeue(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   if (!json_is_boolean(v))
@@ -339,6 +347,7 @@ static const struct field fields[] = {
   {"max_retries", parse_max_retries}, {"user", parse_user},
   {"network", parse_network}, {"image", parse_image},
   {"on_disconnect", parse_on_disconnect}, {"requeue", parse_requeue},
+  {"allow_pending", parse_allow_pending},
 };
 
 static const struct field *field_find(const char *name)

@@ -51,6 +51,8 @@ struct sc_job_spec {
   int max_retries;
   bool no_network;            /* network: none (default host: gangs need it) */
   bool keep_on_disconnect;    /* on_disconnect: keep (default fence) */
+  bool allow_pending;         /* allow_pending: true: accepted even when no
+                                 registered node could run it */
   bool requeue;               /* requeue: true: an interrupted run (a stopping
                                  `supercell up`) runs again, retries or not */
 };

@@ -72,10 +72,16 @@ task_signal() { SC_WAIT_INFO=$(sc_job "$1" | jq -c '.tasks[0] | {state, exit_cod
 wait_until 5 "the stubborn task's end to be recorded" task_signal "$id2"
 check_eq "signal of the stubborn task" "$(sc_job "$id2" | jq -r '.tasks[0].signal')" 9
 
-# 4. Cancelling a pending job (nothing fits: 9 devices) ends it at once.
-id3=$(sc_submit --name never --gpus 8 --model 910B --tasks 2 -- true)
+# 4. Cancelling a pending job ends it at once. (Nothing fits: 16 devices of
+# 910B on a fleet of 8. Without --allow-pending it is refused at submit.)
+out=$("$SUPERCELL" submit --name never --gpus 8 --model 910B --tasks 2 -- true 2>&1) &&
+  fail "an unsatisfiable gang was accepted: $out"
+check "refused, saying why: $out" grep -q "the fleet runs at most 1 of this gang's 2 tasks at once" <<<"$out"
+id3=$(sc_submit --name never --gpus 8 --model 910B --tasks 2 --allow-pending -- true)
 sleep 0.5
 check_eq "oversized gang pending" "$(sc_job_state "$id3")" pending
+check_eq "its pending reason" "$(sc_job "$id3" | jq -r .pending_reason)" \
+  "Unsatisfiable (the fleet runs at most 1 of this gang's 2 tasks at once)"
 "$SUPERCELL" cancel "$id3" >/dev/null || fail "cancel pending $id3"
 sc_wait_job "$id3" cancelled 5
 check_eq "pending tasks cancelled" "$(sc_job "$id3" | jq -r '[.tasks[].state] | unique | join(",")')" cancelled

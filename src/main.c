@@ -25,6 +25,8 @@ static const struct command commands[] = {
   {"job", sc_cli_job, "show one job and its tasks"},
   {"logs", sc_cli_logs, "print or follow a job's output"},
   {"cancel", sc_cli_cancel, "cancel a job"},
+  {"hold", sc_cli_hold, "keep a pending job from starting"},
+  {"release", sc_cli_release_job, "let a held job start"},
   {"nodes", sc_cli_nodes, "list nodes"},
   {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
   {"tenant", sc_cli_tenant, "list tenants, map one to a node user (admin)"},

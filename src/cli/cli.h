@@ -16,6 +16,9 @@ int sc_cli_jobs(int argc, char **argv);
 int sc_cli_job(int argc, char **argv);
 /* logs ID [--task N] [-f]: output, followed with -f until the task ends. */
 int sc_cli_logs(int argc, char **argv);
+/* hold ID / release ID. */
+int sc_cli_hold(int argc, char **argv);
+int sc_cli_release_job(int argc, char **argv);
 /* cancel ID. */
 int sc_cli_cancel(int argc, char **argv);
 /* nodes: nodes with CPU, memory, devices, labels. */

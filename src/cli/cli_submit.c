@@ -35,6 +35,9 @@ static const char submit_help[] =
   "  --on-disconnect W fence (default: a node cut off from the controller stops\n"
   "                    it, and it is requeued) or keep (it runs on; requeued\n"
   "                    only when an operator drains the lost node)\n"
+  "  --hold            submit it held: it starts after 'supercell release ID'\n"
+  "  --begin TIME      not before TIME: now+DURATION (now+10m) or a UTC time\n"
+  "                    (2026-12-01T08:00:00Z)\n"
   "  --allow-pending   accept it even when no registered node could run it (a\n"
   "                    fleet still growing); else such a job is refused\n"
   "  --requeue         when `supercell up` stops while it runs, run it again at\n"
@@ -103,6 +106,8 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
   case 'Q': json_object_set_new(f->top, "requeue", json_true()); return 0;
   case 'A': json_object_set_new(f->top, "allow_pending", json_true()); return 0;
+  case 'H': json_object_set_new(f->top, "hold", json_true()); return 0;
+  case 'B': json_object_set_new(f->top, "begin", json_string(arg)); return 0;
   case 'D':
     if (strcmp(arg, "fence") != 0 && strcmp(arg, "keep") != 0)
       return sc_cli_usage_error(c, "bad value for '--on-disconnect': \"%s\" (want fence or keep)",
@@ -168,6 +173,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"workdir", required_argument, NULL, 'w'}, {"network", required_argument, NULL, 'N'},
     {"image", required_argument, NULL, 'I'}, {"on-disconnect", required_argument, NULL, 'D'},
     {"requeue", no_argument, NULL, 'Q'}, {"allow-pending", no_argument, NULL, 'A'},
+    {"hold", no_argument, NULL, 'H'}, {"begin", required_argument, NULL, 'B'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

@@ -291,6 +291,46 @@ static const char cancel_help[] =
   "Cancels a job: its tasks get SIGTERM, then SIGKILL after the grace period.\n\n"
   SC_CLI_COMMON_HELP;
 
+static const char hold_help[] =
+  "usage: supercell hold ID\n\nKeeps a pending job from starting until 'supercell release ID'.\n\n"
+  SC_CLI_COMMON_HELP;
+static const char release_help[] =
+  "usage: supercell release ID\n\nLets a held job start (it was submitted with --hold, or held).\n\n"
+  SC_CLI_COMMON_HELP;
+
+/* hold / release ID. */
+static int hold_cmd(int argc, char **argv, const char *verb, const char *help)
+{
+  struct sc_cli c = {.cmd = verb};
+  char path[256];
+  json_t *job = NULL;
+  int rc = simple_parse(&c, argc, argv, help, 1, 1);
+
+  if (rc == 0 && (rc = check_id(&c, argv[optind])) == 0) {
+    snprintf(path, sizeof path, "/v1/jobs/%s/%s", argv[optind], verb);
+    if ((rc = sc_cli_call(&c, "POST", path, NULL, 30000, &job)) == 0) {
+      if (c.json)
+        sc_cli_print_json(job);
+      else
+        printf("%s %s\n", sc_cli_str(job, "id", argv[optind]),
+               strcmp(verb, "hold") == 0 ? "held" : "released");
+    }
+  }
+  json_decref(job);
+  sc_cli_release(&c);
+  return rc < 0 ? 0 : rc;
+}
+
+int sc_cli_hold(int argc, char **argv)
+{
+  return hold_cmd(argc, argv, "hold", hold_help);
+}
+
+int sc_cli_release_job(int argc, char **argv)
+{
+  return hold_cmd(argc, argv, "release", release_help);
+}
+
 int sc_cli_cancel(int argc, char **argv)
 {
   struct sc_cli c = {.cmd = "cancel"};

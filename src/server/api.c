@@ -298,6 +298,42 @@ static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_job_rec_release(&j);
 }
 
+/* POST /v1/jobs/{id}/hold and /release: a pending job is kept from the
+ * scheduler, or let go again. */
+static void job_hold(struct sc_http_req *req, struct sc_http_resp *resp, bool hold)
+{
+  struct sc_job_rec j;
+  int64_t id;
+  int rc;
+
+  if (!load_job(req, resp, &j))
+    return;
+  id = j.id;
+  sc_job_rec_release(&j);
+  rc = sc_ctl_hold(sc_server_ctl(req->srv), id, tenant_scope(req), hold);
+  if (rc == SC_ESTATE || rc == SC_ENOENT) {
+    sc_http_error(resp, 409, "conflict", "only a pending job can be held or released", NULL);
+    return;
+  }
+  if (rc < 0 || !load_job(req, resp, &j)) {
+    if (rc < 0)
+      store_failed(resp, rc);
+    return;
+  }
+  reply_job(req, resp, &j);
+  sc_job_rec_release(&j);
+}
+
+static void api_hold(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  job_hold(req, resp, true);
+}
+
+static void api_release(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  job_hold(req, resp, false);
+}
+
 /* True when the output asked for can grow no more (j is a head: counts);
  * an earlier attempt's has ended. */
 static bool log_final(struct sc_store *store, const struct sc_job_rec *j, int task, int attempt)
@@ -437,6 +473,8 @@ const struct sc_route sc_api_routes[] = {
   {"GET", "/v1/jobs", SC_ROUTE_USER, api_list},
   {"GET", "/v1/jobs/{id}", SC_ROUTE_USER, api_get},
   {"GET", "/v1/jobs/{id}/tasks", SC_ROUTE_USER, api_tasks},
+  {"POST", "/v1/jobs/{id}/hold", SC_ROUTE_USER, api_hold},
+  {"POST", "/v1/jobs/{id}/release", SC_ROUTE_USER, api_release},
   {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
   {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
   {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},

@@ -88,13 +88,13 @@ static json_t *job_base_json(const struct sc_job_rec *j)
   char id[32];
 
   sc_job_id_format(j->id, id, sizeof id);
-  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o}", "id",
+  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:b}", "id",
                    id, "name", j->name, "tenant", j->tenant, "priority", j->priority, "state",
                    sc_job_state_name(j->state), "reason", text_or_null(j->reason),
                    "created_at", time_json(j->created_ms), "started_at",
                    time_json(j->started_ms), "finished_at", time_json(j->finished_ms),
                    "attempt", j->attempt, "max_retries", j->max_retries, "task_count",
-                   j->ntasks, "task_counts", counts_json(j));
+                   j->ntasks, "task_counts", counts_json(j), "held", j->held);
 }
 
 json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next)

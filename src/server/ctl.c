@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/ids.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -60,6 +61,7 @@ static int submitted_rec(const struct ctl_job *j, struct sc_job_rec *out)
   out->created_ms = j->created_ms;
   out->max_retries = j->spec.max_retries;
   out->ntasks = j->ntasks;
+  out->held = j->held;
   out->counts[SC_TASK_PENDING] = j->ntasks;
   out->tasks = calloc((size_t)j->ntasks, sizeof *out->tasks);
   if (!out->spec || !out->tasks) {
@@ -94,6 +96,7 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
     return SC_ENOMEM;
   }
   j->created_ms = ctl_wall_ms(c);
+  j->held = j->spec.hold;
   rc = submitted_rec(j, out);
   if (rc == 0) {
     op.u.job = *out;
@@ -128,6 +131,36 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
     return rc == SC_ENOMEM ? rc : SC_ESTORE;
   }
   return 0;
+}
+
+int sc_ctl_hold(struct sc_ctl *c, int64_t id, const char *tenant, bool hold)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct ctl_job *j;
+  bool submitted;
+  int rc = 0;
+
+  if (!b)
+    return SC_ENOMEM;
+  pthread_mutex_lock(&c->mu);
+  j = ctl_job_find(c, id);
+  if (!j || (tenant && strcmp(j->spec.tenant, tenant) != 0))
+    rc = SC_ENOENT;
+  else if (j->state != SC_JOB_PENDING)
+    rc = SC_ESTATE;
+  if (rc == 0 && j->held != hold) {
+    j->held = hold;
+    ctl_batch_job_row(c, b, j);
+    c->dirty = c->full = true;
+    ctl_notify_locked(c);
+  }
+  submitted = rc == 0 && ctl_submit_locked(c, b);
+  pthread_mutex_unlock(&c->mu);
+  if (rc != 0) {
+    sc_store_batch_free(b);
+    return rc;
+  }
+  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
 }
 
 int sc_ctl_interrupt(struct sc_ctl *c)
@@ -258,6 +291,7 @@ static int load_job(struct sc_ctl *c, const struct sc_job_rec *r)
     return SC_ENOMEM;
   }
   j->state = r->state;
+  j->held = r->held;
   memcpy(j->reason, r->reason, sizeof j->reason);
   j->created_ms = r->created_ms;
   j->started_ms = r->started_ms;
@@ -637,7 +671,13 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
   pthread_mutex_lock(&c->mu);
   if ((j = ctl_job_find(c, id)) && j->state == SC_JOB_PENDING) {
     found = true;
-    if (j->hold_until_ms > sc_clock_mono_ms())
+    if (j->held)
+      snprintf(buf, size, "Held (release it: supercell release)");
+    else if (j->spec.begin_ms > ctl_wall_ms(c)) {
+      char when[40];
+      sc_time_format(j->spec.begin_ms, when, sizeof when);
+      snprintf(buf, size, "BeginTime (%s)", when);
+    } else if (j->hold_until_ms > sc_clock_mono_ms())
       snprintf(buf, size, "Resources (its last attempt's node is lost: waiting for its fence)");
     else if (!could_run(c, &j->spec, why, sizeof why))
       snprintf(buf, size, "Unsatisfiable (%s)", why);

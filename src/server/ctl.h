@@ -167,6 +167,11 @@ bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *ms
  * it is not a pending job in memory. */
 bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size);
 
+/* Holds (hold) or releases pending job id (tenant != NULL: only its own).
+ * A held job is not scheduled until released. 0, SC_ENOENT, SC_ESTATE (not
+ * pending), SC_ENOMEM or SC_ESTORE. */
+int sc_ctl_hold(struct sc_ctl *c, int64_t id, const char *tenant, bool hold);
+
 /* The reason of jobs running when `supercell up` stops. */
 #define SC_CTL_INTERRUPTED "interrupted (supercell up stopped)"
 

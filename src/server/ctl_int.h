@@ -69,6 +69,7 @@ struct ctl_job {
   int64_t created_ms, started_ms, finished_ms; /* wall clock, as stored */
   int64_t started_mono_ms; /* monotonic start, for max_runtime; 0 */
   bool tried;              /* a pass looked at it and it did not fit */
+  bool held;               /* a user's hold (stored): not scheduled */
   int64_t hold_until_ms;   /* monotonic: requeued from a lost node, it
                               starts nowhere before its old processes
                               there are surely fenced; 0 */
@@ -153,6 +154,8 @@ struct sc_ctl {
                                 (monotonic ms) as of the last tick, 0 */
   bool stop, started;
   bool frozen;               /* stopping (sc_ctl_interrupt): place nothing */
+  int64_t next_begin_ms;     /* wall: the earliest begin time of a pending
+                                job still to come, 0 */
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
   int njobs, capjobs;

@@ -304,6 +304,8 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   struct sc_shape sh;
   int rc;
 
+  if (j->held || (j->spec.begin_ms > 0 && j->spec.begin_ms > ctl_wall_ms(c)))
+    return true; /* held, or its begin time is to come (the tick wakes it) */
   j->tried = true; /* if it is placed now, it is no longer pending */
   if (j->nalive > 0)
     return true; /* a requeued gang whose old processes still run */
@@ -563,8 +565,14 @@ static void tick(struct sc_ctl *c)
         now - c->nodes[i].last_seen_ms > c->opts.heartbeat_timeout_ms)
       node_lost(c, i, b);
   c->runtime_due_ms = 0;
+  if (c->next_begin_ms && ctl_wall_ms(c) >= c->next_begin_ms)
+    c->dirty = c->full = true; /* a begin time came */
+  c->next_begin_ms = 0;
   for (int i = 0; i < c->njobs; i++) {
     struct ctl_job *j = c->jobs[i];
+    if (j->state == SC_JOB_PENDING && j->spec.begin_ms > ctl_wall_ms(c) &&
+        (!c->next_begin_ms || j->spec.begin_ms < c->next_begin_ms))
+      c->next_begin_ms = j->spec.begin_ms;
     int64_t due = runtime_due(j);
     if (j->hold_until_ms > 0 && now >= j->hold_until_ms && j->queued)
       c->dirty = c->full = true; /* its hold ended: try it */

@@ -257,6 +257,7 @@ void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct 
   op.u.job.started_ms = j->started_ms;
   op.u.job.finished_ms = j->finished_ms;
   op.u.job.attempt = j->attempt;
+  op.u.job.held = j->held;
   add_row(b, &op, (struct ctl_job *)j);
 }
 

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/image_ref.h"
 #include "util/units.h"
@@ -303,6 +305,45 @@ static int parse_on_disconnect(json_t *v, struct sc_job_spec *s, struct sc_spec_
   return 0;
 }
 
+static int parse_hold(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_boolean(v))
+    return fail(err, "hold", "'hold' must be true or false");
+  s->hold = json_is_true(v);
+  return 0;
+}
+
+/* begin: not before a time: "now+DURATION" ("now+10m"), a UTC time
+ * ("2026-12-01T08:00:00Z", seconds and Z optional) or Unix ms (the
+ * normalised form). */
+static int parse_begin(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *t = json_string_value(v);
+  int64_t ms = 0;
+
+  if (json_is_integer(v) && json_integer_value(v) >= 0) {
+    s->begin_ms = json_integer_value(v);
+    return 0;
+  }
+  if (t && strncmp(t, "now+", 4) == 0 && sc_parse_duration_ms(t + 4, &ms) == 0 && ms >= 0) {
+    s->begin_ms = sc_clock_wall_ms() + ms;
+    return 0;
+  }
+  if (t) {
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof tm);
+    if (((end = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) ||
+         (end = strptime(t, "%Y-%m-%dT%H:%M", &tm))) &&
+        (*end == '\0' || strcmp(end, "Z") == 0)) {
+      s->begin_ms = (int64_t)timegm(&tm) * 1000;
+      return 0;
+    }
+  }
+  return fail(err, "begin",
+              "'begin' must be now+DURATION (now+10m), a UTC time (2026-12-01T08:00:00Z) or Unix ms");
+}
+
 static int parse_allow_pending(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   if (!json_is_boolean(v))
@@ -347,7 +388,7 @@ static const struct field fields[] = {
   {"max_retries", parse_max_retries}, {"user", parse_user},
   {"network", parse_network}, {"image", parse_image},
   {"on_disconnect", parse_on_disconnect}, {"requeue", parse_requeue},
-  {"allow_pending", parse_allow_pending},
+  {"allow_pending", parse_allow_pending}, {"hold", parse_hold}, {"begin", parse_begin},
 };
 
 static const struct field *field_find(const char *name)
@@ -389,6 +430,14 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
                   env ? json_deep_copy(env) : json_object(), "tasks", s->tasks, "resources",
                   res, "models", models, "priority", s->priority, "max_runtime",
                   (json_int_t)s->max_runtime_s, "max_retries", s->max_retries);
+  if (doc && s->hold && json_object_set_new(doc, "hold", json_true()) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->begin_ms > 0 && json_object_set_new(doc, "begin", json_integer(s->begin_ms)) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
   if (doc && s->requeue && json_object_set_new(doc, "requeue", json_true()) < 0) {
     json_decref(doc);
     doc = NULL;

@@ -51,6 +51,8 @@ struct sc_job_spec {
   int max_retries;
   bool no_network;            /* network: none (default host: gangs need it) */
   bool keep_on_disconnect;    /* on_disconnect: keep (default fence) */
+  bool hold;                  /* hold: true: submitted held (release starts it) */
+  int64_t begin_ms;           /* begin: not before this Unix ms; 0 = now */
   bool allow_pending;         /* allow_pending: true: accepted even when no
                                  registered node could run it */
   bool requeue;               /* requeue: true: an interrupted run (a stopping

@@ -131,6 +131,7 @@ static int write_job_insert(struct sc_store *s, const struct sc_job_rec *j)
   sqlite3_bind_int(st, 9, j->attempt);
   sqlite3_bind_int(st, 10, j->max_retries);
   sqlite3_bind_int(st, 11, j->ntasks);
+  sqlite3_bind_int(st, 12, j->held ? 1 : 0);
   rc = step_done(s, st);
   memset(&t, 0, sizeof t);
   t.job_id = j->id;
@@ -153,6 +154,7 @@ static int write_job_update(struct sc_store *s, const struct sc_job_rec *j)
   bind_ms(st, 4, j->started_ms);
   bind_ms(st, 5, j->finished_ms);
   sqlite3_bind_int(st, 6, j->attempt);
+  sqlite3_bind_int(st, 7, j->held ? 1 : 0);
   return step_done(s, st);
 }
 
@@ -436,6 +438,8 @@ static int migrate(sqlite3 *db)
   if (!has_column(db, "tokens", "revoked") && exec(db, sc_sql_migrate_2) < 0)
     return SC_ESTORE;
   if (!has_column(db, "nodes", "drained") && exec(db, sc_sql_migrate_3) < 0)
+    return SC_ESTORE;
+  if (!has_column(db, "jobs", "held") && exec(db, sc_sql_migrate_4) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

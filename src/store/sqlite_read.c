@@ -92,6 +92,7 @@ static int row_job(sqlite3_stmt *st, struct sc_job_rec *j)
   j->attempt = sqlite3_column_int(st, 10);
   j->max_retries = sqlite3_column_int(st, 11);
   j->ntasks = sqlite3_column_int(st, 12);
+  j->held = sqlite3_column_int(st, 13) != 0;
   return j->spec ? 0 : SC_ENOMEM;
 }
 

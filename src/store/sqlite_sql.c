@@ -11,7 +11,7 @@ const char sc_sql_schema[] =
   " priority INTEGER NOT NULL DEFAULT 0, spec TEXT NOT NULL, state TEXT NOT NULL,"
   " reason TEXT, created_ms INTEGER, started_ms INTEGER, finished_ms INTEGER,"
   " attempt INTEGER NOT NULL DEFAULT 0, max_retries INTEGER NOT NULL DEFAULT 0,"
-  " ntasks INTEGER NOT NULL);"
+  " ntasks INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0);"
   "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, id);"
   "CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs(tenant, id);"
   "CREATE TABLE IF NOT EXISTS tasks ("
@@ -44,7 +44,10 @@ const char sc_sql_schema[] =
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
-  "PRAGMA user_version = 3;";
+  "PRAGMA user_version = 4;";
+
+/* Version 4: held jobs. */
+const char sc_sql_migrate_4[] = "ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;";
 
 /* Version 3: drained nodes. */
 const char sc_sql_migrate_3[] = "ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;";
@@ -65,7 +68,7 @@ const char sc_sql_migrate_1[] =
 
 #define JOB_COLS                                                                  \
   "id, name, tenant, priority, spec, state, reason, created_ms, started_ms,"       \
-  " finished_ms, attempt, max_retries, ntasks"
+  " finished_ms, attempt, max_retries, ntasks, held"
 #define TASK_COLS                                                                 \
   "job_id, idx, state, node, devices, vendor, gpu_milli, exit_code, signal,"      \
   " attempt, pid, started_ms, finished_ms"
@@ -79,10 +82,11 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
   [SQL_ROLLBACK_TO] = "ROLLBACK TO batch",
   [SQL_JOB_INSERT] =
     "INSERT INTO jobs (id, name, tenant, priority, spec, state, reason, created_ms,"
-    " attempt, max_retries, ntasks) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    " attempt, max_retries, ntasks, held)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
   [SQL_JOB_UPDATE] =
     "UPDATE jobs SET state = ?2, reason = ?3, started_ms = ?4, finished_ms = ?5,"
-    " attempt = ?6 WHERE id = ?1",
+    " attempt = ?6, held = ?7 WHERE id = ?1",
   [SQL_TASK_PUT] = "INSERT OR REPLACE INTO tasks (" TASK_COLS
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
   [SQL_NODE_PUT] =
@@ -118,7 +122,7 @@ const char sc_sql_job_summary_select[] =
   "SELECT id, name, tenant, priority, json_object('tasks', json_extract(spec, '$.tasks'),"
   " 'resources', json(coalesce(json_extract(spec, '$.resources'), '{}')),"
   " 'models', json(coalesce(json_extract(spec, '$.models'), '[]'))), state, reason,"
-  " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks FROM jobs";
+  " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks, held FROM jobs";
 const char sc_sql_task_counts[] =
   "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state";
 const char sc_sql_task_page[] =

@@ -34,6 +34,7 @@ extern const char sc_sql_log_job_att_start[];
 extern const char sc_sql_log_job_att_read[];
 extern const char sc_sql_migrate_2[];
 extern const char sc_sql_migrate_3[];
+extern const char sc_sql_migrate_4[];
 extern const char sc_sql_log_task_start[];
 extern const char sc_sql_log_task_read[];
 extern const char sc_sql_log_job_start[];

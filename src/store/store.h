@@ -64,6 +64,7 @@ struct sc_job_rec {
   int64_t created_ms, started_ms, finished_ms;
   int attempt, max_retries;
   int ntasks;
+  bool held;                          /* a user's hold: not scheduled */
   struct sc_task_rec *tasks;
   int counts[SC_TASK_NSTATES];        /* tasks by state, when read with them */
 };

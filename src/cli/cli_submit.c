@@ -35,6 +35,16 @@ static const char submit_help[] =
   "  --on-disconnect W fence (default: a node cut off from the controller stops\n"
   "                    it, and it is requeued) or keep (it runs on; requeued\n"
   "                    only when an operator drains the lost node)\n"
+  "  --array SPEC      an array of jobs, one per index: 0-999, 0-999:STEP,\n"
+  "                    1,3,5-7; %N after it runs at most N at once (0-999%10).\n"
+  "                    Elements are ID_INDEX and see SUPERCELL_ARRAY_INDEX and\n"
+  "                    SLURM_ARRAY_TASK_ID\n"
+  "  --after DEPS      start after other jobs end: ok:J (succeeded), any:J\n"
+  "                    (ended), notok:J (failed or cancelled); comma-separated\n"
+  "                    or repeated; J a job, an array (all its elements) or\n"
+  "                    an element (J_7). A job whose dependency can never be\n"
+  "                    met ends cancelled (DependencyNeverSatisfied)\n"
+  "  --dependency D    Slurm's spelling: afterok:J[:J...],afterany:J,...\n"
   "  --hold            submit it held: it starts after 'supercell release ID'\n"
   "  --begin TIME      not before TIME: now+DURATION (now+10m) or a UTC time\n"
   "                    (2026-12-01T08:00:00Z)\n"
@@ -107,6 +117,15 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   case 'Q': json_object_set_new(f->top, "requeue", json_true()); return 0;
   case 'A': json_object_set_new(f->top, "allow_pending", json_true()); return 0;
   case 'H': json_object_set_new(f->top, "hold", json_true()); return 0;
+  case 'a': json_object_set_new(f->top, "array", json_string(arg)); return 0;
+  case 'd': json_object_set_new(f->top, "dependency", json_string(arg)); return 0;
+  case 'F': {
+    json_t *after = json_object_get(f->top, "after");
+    if (!after)
+      json_object_set_new(f->top, "after", after = json_array());
+    json_array_append_new(after, json_string(arg));
+    return 0;
+  }
   case 'B': json_object_set_new(f->top, "begin", json_string(arg)); return 0;
   case 'D':
     if (strcmp(arg, "fence") != 0 && strcmp(arg, "keep") != 0)
@@ -174,6 +193,8 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"image", required_argument, NULL, 'I'}, {"on-disconnect", required_argument, NULL, 'D'},
     {"requeue", no_argument, NULL, 'Q'}, {"allow-pending", no_argument, NULL, 'A'},
     {"hold", no_argument, NULL, 'H'}, {"begin", required_argument, NULL, 'B'},
+    {"array", required_argument, NULL, 'a'}, {"after", required_argument, NULL, 'F'},
+    {"dependency", required_argument, NULL, 'd'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

@@ -50,7 +50,25 @@ void sc_cli_job_row(json_t *job, int64_t now, struct sc_table *t)
   sc_cli_job_tasks(job, tasks, sizeof tasks);
   sc_cli_job_gpus(job, gpus, sizeof gpus);
   sc_cli_age(sc_cli_str(job, "created_at", NULL), now, age, sizeof age);
-  cells[0] = sc_cli_str(job, "id", "?");
+  json_t *array = json_object_get(job, "array");
+  char id[96], why[160];
+
+  snprintf(id, sizeof id, "%s", sc_cli_str(job, "id", "?"));
+  if (json_is_object(array)) { /* one line for all elements, as squeue: ID_[0-99%10] */
+    json_t *counts = json_object_get(array, "counts"), *v;
+    const char *state;
+    size_t len;
+    snprintf(id, sizeof id, "%s_[%s]", sc_cli_str(job, "id", "?"),
+             sc_cli_str(array, "indices", "?"));
+    len = (size_t)snprintf(why, sizeof why, "%lld elements:",
+                           (long long)json_integer_value(json_object_get(array, "size")));
+    json_object_foreach(counts, state, v) {
+      if (json_integer_value(v) > 0 && len < sizeof why)
+        len += (size_t)snprintf(why + len, sizeof why - len, " %lld %s",
+                                (long long)json_integer_value(v), state);
+    }
+  }
+  cells[0] = id;
   cells[1] = sc_cli_str(job, "name", sc_cli_str(json_object_get(job, "spec"), "name", NULL));
   cells[2] = sc_cli_str(job, "tenant", NULL);
   cells[3] = sc_cli_str(job, "state", NULL);
@@ -58,7 +76,8 @@ void sc_cli_job_row(json_t *job, int64_t now, struct sc_table *t)
   cells[5] = gpus;
   cells[6] = age;
   /* A pending job says why it waits (Slurm's words), an ended one why it ended. */
-  cells[7] = json_is_string(json_object_get(job, "pending_reason"))
+  cells[7] = json_is_object(array) ? why
+             : json_is_string(json_object_get(job, "pending_reason"))
                ? sc_cli_str(job, "pending_reason", NULL)
                : sc_cli_str(job, "reason", NULL);
   sc_table_add(t, cells);
@@ -80,10 +99,14 @@ void sc_cli_print_jobs(json_t *jobs, int64_t now, FILE *out)
 }
 
 static const char jobs_help[] =
-  "usage: supercell jobs [--state S] [--tenant T] [--limit N | --all]\n"
+  "usage: supercell jobs [--state S] [--tenant T] [--expand | --array ID]\n"
+  "                     [--limit N | --all]\n"
   "\n"
   "Lists jobs, oldest first: the last N (default 100), or all with --all.\n"
+  "An array is one line (ID_[INDICES]) with its elements counted by state.\n"
   "\n"
+  "  --expand          show each array element on its own line (ID_INDEX)\n"
+  "  --array ID        only the elements of array ID\n"
   "  --state S         pending, running, succeeded, failed or cancelled\n"
   "  --tenant T        only this tenant's jobs (admin)\n"
   "  --limit N         show the last N jobs (default 100)\n"
@@ -91,22 +114,25 @@ static const char jobs_help[] =
   SC_CLI_COMMON_HELP;
 
 struct jobs_query {
-  const char *state, *tenant;
+  const char *state, *tenant, *array;
   long long limit;
+  bool expand;
 };
 
 /* Fetches every page of /v1/jobs into jobs, keeping the last q->limit. */
 static int jobs_fetch(struct sc_cli *c, const struct jobs_query *q, json_t *jobs)
 {
-  char path[512], after[128] = "", esc[3][200];
+  char path[768], after[128] = "", esc[4][200];
   json_t *page;
   int rc;
 
   for (;;) {
-    snprintf(path, sizeof path, "/v1/jobs?limit=100%s%s%s%s%s%s",
+    snprintf(path, sizeof path, "/v1/jobs?limit=100%s%s%s%s%s%s%s%s%s",
              q->state ? "&state=" : "", q->state ? sc_http_escape(q->state, esc[0], 200) : "",
              q->tenant ? "&tenant=" : "", q->tenant ? sc_http_escape(q->tenant, esc[1], 200) : "",
-             after[0] ? "&after=" : "", after[0] ? sc_http_escape(after, esc[2], 200) : "");
+             after[0] ? "&after=" : "", after[0] ? sc_http_escape(after, esc[2], 200) : "",
+             q->expand ? "&expand=1" : "", q->array ? "&array=" : "",
+             q->array ? sc_http_escape(q->array, esc[3], 200) : "");
     if ((rc = sc_cli_call(c, "GET", path, NULL, 30000, &page)) != 0)
       return rc;
     json_array_extend(jobs, json_object_get(page, "jobs"));
@@ -124,10 +150,11 @@ int sc_cli_jobs(int argc, char **argv)
   static const struct option opts[] = {
     {"state", required_argument, NULL, 's'}, {"tenant", required_argument, NULL, 'T'},
     {"limit", required_argument, NULL, 'l'}, {"all", no_argument, NULL, 'a'},
+    {"expand", no_argument, NULL, 'x'}, {"array", required_argument, NULL, 'A'},
     SC_CLI_COMMON_OPTIONS,
   };
   struct sc_cli c = {.cmd = "jobs"};
-  struct jobs_query q = {NULL, NULL, 100};
+  struct jobs_query q = {NULL, NULL, NULL, 100, false};
   json_t *jobs = json_array();
   int opt, rc = 0;
 
@@ -139,6 +166,10 @@ int sc_cli_jobs(int argc, char **argv)
       q.tenant = optarg;
     else if (opt == 'a')
       q.limit = 0;
+    else if (opt == 'x')
+      q.expand = true;
+    else if (opt == 'A')
+      q.array = optarg;
     else if (opt == 'l' && sc_cli_parse_int(optarg, 1, 1000000000, &q.limit) != 0)
       rc = sc_cli_usage_error(&c, "bad value for '--limit': \"%s\"", optarg);
     else if (opt != 'l')

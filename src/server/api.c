@@ -46,22 +46,73 @@ static void store_failed(struct sc_http_resp *resp, int rc)
   sc_http_error(resp, rc == SC_ENOMEM ? 503 : 500, "internal", sc_strerror(rc), NULL);
 }
 
-/* Loads job {id} visible to the caller; replies 404 otherwise. */
-static bool load_job(struct sc_http_req *req, struct sc_http_resp *resp, struct sc_job_rec *j)
+/* The store id of element index of array id: 0 or SC_ENOENT / a store
+ * error. */
+static int element_id(struct sc_store *store, int64_t *id, int index)
+{
+  struct sc_job_filter f = {.state = -1, .after = *id - 1, .limit = 1, .summary = true,
+                            .array_id = *id, .array_index = index};
+  struct sc_job_rec *rows;
+  int n, rc = sc_store_job_list(store, &f, &rows, &n);
+
+  if (rc == 0 && n == 0)
+    rc = SC_ENOENT;
+  if (rc == 0)
+    *id = rows[0].id;
+  sc_store_free_jobs(rows, n);
+  return rc;
+}
+
+/* Counts an array's elements by state into j, its first element's row,
+ * which then stands for the array (array_size > 0). */
+static int array_view(struct sc_store *store, struct sc_job_rec *j)
+{
+  struct sc_job_filter f = {.state = -1, .after = j->id - 1, .limit = 1, .summary = true,
+                            .collapse = true, .array_index = -1};
+  struct sc_job_rec *rows;
+  int n, rc = sc_store_job_list(store, &f, &rows, &n);
+
+  if (rc == 0 && n == 1 && rows[0].id == j->id) {
+    j->array_size = rows[0].array_size;
+    memcpy(j->array_counts, rows[0].array_counts, sizeof j->array_counts);
+  }
+  sc_store_free_jobs(rows, n);
+  return rc;
+}
+
+/* Loads job {id} (j-000123, or an array's element j-000123_7) visible to
+ * the caller; replies 404 otherwise. An array's own id loads the array
+ * (j->array_size > 0) when arrays is true, else replies 400: the request
+ * is about one element. */
+static bool load_job(struct sc_http_req *req, struct sc_http_resp *resp, struct sc_job_rec *j,
+                     bool arrays)
 {
   struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
   const char *tenant = tenant_scope(req);
   int64_t id;
-  int rc;
+  int index, rc;
 
   memset(j, 0, sizeof *j);
-  if (sc_job_id_parse(req->params[0], &id) < 0) {
+  if (sc_job_ref_parse(req->params[0], &id, &index) < 0) {
     sc_http_error(resp, 404, "not_found", "no such job", "id");
     return false;
   }
-  rc = sc_store_job_head(store, id, j);
+  rc = index >= 0 ? element_id(store, &id, index) : 0;
+  if (rc == 0)
+    rc = sc_store_job_head(store, id, j);
   if (rc == 0 && tenant && strcmp(j->tenant, tenant) != 0)
     rc = SC_ENOENT;
+  if (rc == 0 && index < 0 && j->array_id == j->id && j->id > 0) {
+    if (!arrays) {
+      char msg[320];
+      snprintf(msg, sizeof msg, "%s is an array: name one element (%s_%d)", req->params[0],
+               req->params[0], j->array_index);
+      sc_job_rec_release(j);
+      sc_http_error(resp, 400, "bad_request", msg, "id");
+      return false;
+    }
+    rc = array_view(store, j);
+  }
   if (rc < 0) {
     sc_job_rec_release(j);
     if (rc == SC_ENOENT)
@@ -115,11 +166,31 @@ static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
       return;
     }
   }
+  if (rc == 0 && spec.ndeps > 0) {
+    char why[320];
+    rc = sc_ctl_deps_check(sc_server_ctl(req->srv), &spec, why, sizeof why);
+    if (rc == SC_EINVAL) {
+      sc_spec_release(&spec);
+      sc_http_error(resp, 422, "unsatisfiable", why, "after");
+      return;
+    }
+  }
   if (rc == 0)
     rc = sc_ctl_submit(sc_server_ctl(req->srv), &spec, &rec);
   sc_spec_release(&spec);
   if (rc < 0) {
     store_failed(resp, rc);
+    return;
+  }
+  if (rec.array_id > 0) { /* the array as GET shows it: all its elements pending */
+    json_t *o;
+    rec.array_size = rec.array_counts[SC_JOB_PENDING] = spec.array_count;
+    o = sc_job_json(&rec, 0, -1);
+    json_object_del(o, "tasks");
+    json_object_del(o, "tasks_next");
+    json_object_del(o, "task_counts");
+    sc_http_reply(resp, 201, o);
+    sc_job_rec_release(&rec);
     return;
   }
   {
@@ -133,7 +204,8 @@ static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
                         struct sc_job_filter *f)
 {
   const char *state = sc_http_query(req, "state"), *after = sc_http_query(req, "after");
-  long long limit = 100;
+  const char *array = sc_http_query(req, "array");
+  long long limit = 100, expand = 0;
 
   memset(f, 0, sizeof *f);
   f->state = -1;
@@ -149,9 +221,21 @@ static bool list_filter(struct sc_http_req *req, struct sc_http_resp *resp,
                   "after");
     return false;
   }
-  if (!sc_http_query_int(req, resp, "limit", 1, LIST_MAX, &limit))
+  if (!sc_http_query_int(req, resp, "limit", 1, LIST_MAX, &limit) ||
+      !sc_http_query_int(req, resp, "expand", 0, 1, &expand))
     return false;
   f->limit = (int)limit + 1;
+  f->collapse = expand == 0; /* an array is one entry unless expanded */
+  f->array_index = -1;
+  if (array && *array) {
+    int index;
+    if (sc_job_ref_parse(array, &f->array_id, &index) < 0 || index >= 0) {
+      sc_http_error(resp, 400, "bad_request", "'array' must be an array's id such as j-000123",
+                    "array");
+      return false;
+    }
+    f->collapse = false;
+  }
   return true;
 }
 
@@ -162,7 +246,7 @@ static void add_pending_reason(struct sc_http_req *req, json_t *o, const struct 
 
   if (!o)
     return;
-  if (j->state == SC_JOB_PENDING &&
+  if (j->state == SC_JOB_PENDING && j->array_size == 0 &&
       sc_ctl_pending_reason(sc_server_ctl(req->srv), j->id, why, sizeof why))
     json_object_set_new(o, "pending_reason", json_string(why));
   else
@@ -206,9 +290,22 @@ static void reply_job(struct sc_http_req *req, struct sc_http_resp *resp, struct
 {
   struct sc_store *store = sc_ctl_store(sc_server_ctl(req->srv));
   struct sc_attempt_rec *att = NULL;
-  int n, na = 0, rc = sc_store_task_page(store, j->id, -1, TASK_PAGE, &j->tasks, &n);
+  int n = 0, na = 0, rc;
   json_t *o;
 
+  if (j->array_size > 0) { /* an array: its elements' counts, no tasks */
+    o = sc_job_json(j, 0, -1);
+    json_object_del(o, "tasks");
+    json_object_del(o, "tasks_next");
+    json_object_del(o, "task_counts");
+    json_object_set_new(o, "pending_reason", json_null());
+    if (!o)
+      store_failed(resp, SC_ENOMEM);
+    else
+      sc_http_reply(resp, 200, o);
+    return;
+  }
+  rc = sc_store_task_page(store, j->id, -1, TASK_PAGE, &j->tasks, &n);
   if (rc == 0 && j->attempt > 0)
     rc = sc_store_attempt_list(store, j->id, &att, &na);
   if (rc < 0) {
@@ -233,7 +330,7 @@ static void api_get(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_job_rec j;
 
-  if (!load_job(req, resp, &j))
+  if (!load_job(req, resp, &j, true))
     return;
   reply_job(req, resp, &j);
   sc_job_rec_release(&j);
@@ -249,7 +346,7 @@ static void api_tasks(struct sc_http_req *req, struct sc_http_resp *resp)
   json_t *arr;
   int n, rc;
 
-  if (!load_job(req, resp, &j))
+  if (!load_job(req, resp, &j, false))
     return;
   if (!sc_http_query_int(req, resp, "after", -1, SC_SPEC_MAX_TASKS, &after) ||
       !sc_http_query_int(req, resp, "limit", 1, TASK_PAGE_MAX, &limit)) {
@@ -270,17 +367,40 @@ static void api_tasks(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_job_rec_release(&j);
 }
 
+/* Cancels (hold NULL), holds or releases each element of array j; -2 when
+ * j is not an array. 0 when it changed any, SC_ESTATE when none could
+ * be (all ended; or, to hold, none pending), else the first error. */
+static int each_element(struct sc_http_req *req, const struct sc_job_rec *j, const bool *hold)
+{
+  struct sc_ctl *ctl = sc_server_ctl(req->srv);
+  int changed = 0, rc = 0;
+
+  if (j->array_size == 0)
+    return -2;
+  for (int64_t id = j->id; id < j->id + j->array_size && rc >= 0; id++) {
+    int r = hold ? sc_ctl_hold(ctl, id, tenant_scope(req), *hold)
+                 : sc_ctl_cancel(ctl, id, tenant_scope(req));
+    if (r == 0)
+      changed++;
+    else if (r != SC_ESTATE && r != SC_ENOENT)
+      rc = r;
+  }
+  return rc < 0 ? rc : changed > 0 ? 0 : SC_ESTATE;
+}
+
 static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_job_rec j;
   int64_t id = 0;
   int rc;
 
-  if (!load_job(req, resp, &j))
+  if (!load_job(req, resp, &j, true))
     return;
   id = j.id;
+  rc = each_element(req, &j, NULL);
   sc_job_rec_release(&j);
-  rc = sc_ctl_cancel(sc_server_ctl(req->srv), id, tenant_scope(req));
+  if (rc == -2) /* not an array */
+    rc = sc_ctl_cancel(sc_server_ctl(req->srv), id, tenant_scope(req));
   if (rc == SC_ESTATE) {
     sc_http_error(resp, 409, "conflict", "the job has already finished", NULL);
     return;
@@ -289,7 +409,7 @@ static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_error(resp, 404, "not_found", "no such job", "id");
     return;
   }
-  if (rc < 0 || !load_job(req, resp, &j)) {
+  if (rc < 0 || !load_job(req, resp, &j, true)) {
     if (rc < 0)
       store_failed(resp, rc);
     return;
@@ -306,16 +426,18 @@ static void job_hold(struct sc_http_req *req, struct sc_http_resp *resp, bool ho
   int64_t id;
   int rc;
 
-  if (!load_job(req, resp, &j))
+  if (!load_job(req, resp, &j, true))
     return;
   id = j.id;
+  rc = each_element(req, &j, &hold);
   sc_job_rec_release(&j);
-  rc = sc_ctl_hold(sc_server_ctl(req->srv), id, tenant_scope(req), hold);
+  if (rc == -2) /* not an array */
+    rc = sc_ctl_hold(sc_server_ctl(req->srv), id, tenant_scope(req), hold);
   if (rc == SC_ESTATE || rc == SC_ENOENT) {
     sc_http_error(resp, 409, "conflict", "only a pending job can be held or released", NULL);
     return;
   }
-  if (rc < 0 || !load_job(req, resp, &j)) {
+  if (rc < 0 || !load_job(req, resp, &j, true)) {
     if (rc < 0)
       store_failed(resp, rc);
     return;
@@ -382,7 +504,7 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   bool final;
   int rc;
 
-  if (!load_job(req, resp, &j))
+  if (!load_job(req, resp, &j, false))
     return;
   if (!log_args(req, resp, &j, &a)) {
     sc_job_rec_release(&j);

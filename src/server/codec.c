@@ -82,19 +82,72 @@ static json_t *counts_json(const struct sc_job_rec *j)
   return o;
 }
 
+/* An array's state from its elements': running while any runs, else
+ * pending while any waits, else succeeded when all did, else failed when
+ * any did, else cancelled. */
+static int array_state(const struct sc_job_rec *j)
+{
+  const int *n = j->array_counts;
+
+  if (n[SC_JOB_RUNNING] > 0)
+    return SC_JOB_RUNNING;
+  if (n[SC_JOB_PENDING] > 0)
+    return SC_JOB_PENDING;
+  if (n[SC_JOB_SUCCEEDED] == j->array_size)
+    return SC_JOB_SUCCEEDED;
+  return n[SC_JOB_FAILED] > 0 ? SC_JOB_FAILED : SC_JOB_CANCELLED;
+}
+
+/* What an element or an array adds to a job's fields. */
+static int add_array(json_t *o, const struct sc_job_rec *j)
+{
+  char id[32];
+
+  if (!o || j->array_id == 0)
+    return 0;
+  sc_job_id_format(j->array_id, id, sizeof id);
+  if (j->array_size > 0) { /* the array, one view of all its elements */
+    json_t *counts = json_object(), *spec = json_loads(j->spec ? j->spec : "{}", 0, NULL);
+    json_t *expr = spec ? json_object_get(spec, "array") : NULL;
+    for (int s = 0; counts && s < SC_JOB_NSTATES; s++)
+      json_object_set_new(counts, sc_job_state_name(s), json_integer(j->array_counts[s]));
+    json_object_set_new(o, "state", json_string(sc_job_state_name(array_state(j))));
+    json_object_del(o, "task_counts");
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "array", json_pack("{s:O?, s:i, s:o}", "indices", expr, "size",
+                                              j->array_size, "counts",
+                                              counts ? counts : json_object()));
+    json_decref(spec);
+    return 0;
+  }
+  return json_object_set_new(o, "array_job_id", json_string(id)) < 0 ||
+             json_object_set_new(o, "array_index", json_integer(j->array_index)) < 0
+           ? -1
+           : 0;
+}
+
 /* The fields every view of a job has. */
 static json_t *job_base_json(const struct sc_job_rec *j)
 {
   char id[32];
+  json_t *o;
 
-  sc_job_id_format(j->id, id, sizeof id);
-  return json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:b}", "id",
+  if (j->array_id > 0)
+    sc_job_element_format(j->array_id, j->array_index, id, sizeof id);
+  else
+    sc_job_id_format(j->id, id, sizeof id);
+  o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:b}", "id",
                    id, "name", j->name, "tenant", j->tenant, "priority", j->priority, "state",
                    sc_job_state_name(j->state), "reason", text_or_null(j->reason),
                    "created_at", time_json(j->created_ms), "started_at",
                    time_json(j->started_ms), "finished_at", time_json(j->finished_ms),
                    "attempt", j->attempt, "max_retries", j->max_retries, "task_count",
                    j->ntasks, "task_counts", counts_json(j), "held", j->held);
+  if (add_array(o, j) < 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
 
 json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next)

@@ -77,58 +77,159 @@ static int submitted_rec(const struct ctl_job *j, struct sc_job_rec *out)
   return 0;
 }
 
+/* The spec of job id: an array element (array_id > 0) sees its array and
+ * index, a slurm_env job Slurm's variables too. */
+static int element_spec(const struct sc_job_spec *spec, int64_t id, int64_t array_id, int index,
+                        struct sc_job_spec *out)
+{
+  const char *keys[10], *vals[10];
+  char num[6][32];
+  int n = 0;
+
+  if (array_id > 0) {
+    snprintf(num[0], sizeof num[0], "j-%06lld", (long long)array_id);
+    snprintf(num[1], sizeof num[1], "%d", index);
+    snprintf(num[2], sizeof num[2], "%lld", (long long)array_id);
+    snprintf(num[3], sizeof num[3], "%d", spec->array_count);
+    keys[n] = "SUPERCELL_ARRAY_JOB_ID", vals[n++] = num[0];
+    keys[n] = "SUPERCELL_ARRAY_INDEX", vals[n++] = num[1];
+    keys[n] = "SLURM_ARRAY_JOB_ID", vals[n++] = num[2];
+    keys[n] = "SLURM_ARRAY_TASK_ID", vals[n++] = num[1];
+    keys[n] = "SLURM_ARRAY_TASK_COUNT", vals[n++] = num[3];
+  }
+  if (spec->slurm_env) { /* SLURM_PROCID and SLURM_LOCALID: each task's, the agent's */
+    snprintf(num[4], sizeof num[4], "%lld", (long long)id);
+    snprintf(num[5], sizeof num[5], "%d", spec->tasks);
+    keys[n] = "SLURM_JOB_ID", vals[n++] = num[4];
+    keys[n] = "SLURM_JOB_NAME", vals[n++] = spec->name;
+    keys[n] = "SLURM_NTASKS", vals[n++] = num[5];
+    keys[n] = "SLURM_NPROCS", vals[n++] = num[5];
+  }
+  return sc_spec_with_env(spec, keys, vals, n, out);
+}
+
+/* The jobs of one submission: one, or an array's elements (ids id0 + k). */
+static int submission_jobs(struct sc_ctl *c, struct sc_job_spec *spec, int64_t id0, int n,
+                           struct ctl_job **jobs)
+{
+  int *idx = NULL, max, rc = 0;
+  struct sc_spec_error err;
+
+  if (spec->array_count > 0 &&
+      (!(idx = calloc((size_t)n, sizeof *idx)) ||
+       sc_spec_array_indices(spec->array, idx, n, &max, &err) != n))
+    rc = idx ? SC_EINVAL : SC_ENOMEM;
+  for (int k = 0; rc == 0 && k < n; k++) {
+    struct sc_job_spec es;
+    bool own = spec->array_count > 0 || spec->slurm_env;
+    if (own && (rc = element_spec(spec, id0 + k, idx ? id0 : 0, idx ? idx[k] : -1, &es)) < 0)
+      break;
+    jobs[k] = ctl_job_new(id0 + k, own ? &es : spec);
+    if (own)
+      sc_spec_release(&es);
+    if (!jobs[k]) {
+      rc = SC_ENOMEM;
+      break;
+    }
+    jobs[k]->created_ms = ctl_wall_ms(c);
+    jobs[k]->held = jobs[k]->spec.hold;
+    jobs[k]->array_id = idx ? id0 : 0;
+    jobs[k]->array_index = idx ? idx[k] : -1;
+  }
+  free(idx);
+  return rc;
+}
+
+/* Cancels the jobs doomed by a dependency already impossible; returns
+ * once durable. Called and returns with mu held. */
+static void cancel_doomed(struct sc_ctl *c)
+{
+  struct sc_store_batch *b;
+  struct ctl_job *j;
+  bool submitted;
+
+  if (c->ndoomed == 0)
+    return;
+  b = sc_store_batch_new();
+  while ((j = ctl_deps_next_doomed(c)))
+    ctl_job_event(c, j, CTL_EV_DEP_NEVER, NULL, b);
+  submitted = ctl_submit_locked(c, b);
+  pthread_mutex_unlock(&c->mu);
+  ctl_finish(c, b, submitted);
+  pthread_mutex_lock(&c->mu);
+}
+
 int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec *out)
 {
   struct sc_store_batch *b = sc_store_batch_new();
   struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
-  struct ctl_job *j;
-  int64_t id;
-  int rc;
+  struct ctl_dep deps[SC_SPEC_MAX_DEPS];
+  int n = spec->array_count > 0 ? spec->array_count : 1, inserted = 0;
+  struct ctl_job **jobs = calloc((size_t)n, sizeof *jobs);
+  char msg[256];
+  int64_t id0;
+  int rc = b && jobs ? 0 : SC_ENOMEM;
 
   memset(out, 0, sizeof *out);
+  if (rc == 0 && spec->ndeps > 0)
+    rc = ctl_deps_resolve(c, spec, deps, msg, sizeof msg);
   pthread_mutex_lock(&c->mu);
-  id = c->next_id++;
+  id0 = c->next_id;
+  c->next_id += rc == 0 ? n : 0;
   pthread_mutex_unlock(&c->mu);
-  j = b ? ctl_job_new(id, spec) : NULL;
-  if (!j) {
-    sc_store_batch_free(b);
-    sc_spec_release(spec);
-    return SC_ENOMEM;
-  }
-  j->created_ms = ctl_wall_ms(c);
-  j->held = j->spec.hold;
-  rc = submitted_rec(j, out);
-  if (rc == 0) {
-    op.u.job = *out;
+  if (rc == 0)
+    rc = submission_jobs(c, spec, id0, n, jobs);
+  for (int k = 0; rc == 0 && k < n; k++) {
+    struct sc_job_rec r;
+    if ((rc = submitted_rec(jobs[k], k == 0 ? out : &r)) < 0)
+      break;
+    op.u.job = k == 0 ? *out : r;
+    op.u.job.array_id = jobs[k]->array_id;
+    op.u.job.array_index = jobs[k]->array_index;
     op.u.job.tasks = NULL;
-    pthread_mutex_lock(&c->mu);
-    rc = ctl_tenant_ensure(c, j->spec.tenant, b);
     sc_store_batch_add(b, &op);
-    if (rc == 0 && b->n > 1) /* a tenant row: queued in memory's order */
+    if (k > 0)
+      sc_job_rec_release(&r);
+  }
+  if (rc == 0) {
+    out->array_id = jobs[0]->array_id;
+    out->array_index = jobs[0]->array_index;
+    pthread_mutex_lock(&c->mu);
+    rc = ctl_tenant_ensure(c, jobs[0]->spec.tenant, b);
+    if (rc == 0 && b->n > n) /* a tenant row: queued in memory's order */
       rc = sc_store_submit(c->store, b);
     pthread_mutex_unlock(&c->mu);
     if (rc == 0)
-      rc = b->n > 1 ? sc_store_wait(c->store, b) : sc_store_write(c->store, b);
+      rc = b->n > n ? sc_store_wait(c->store, b) : sc_store_write(c->store, b);
   }
   if (rc == 0) {
     pthread_mutex_lock(&c->mu);
-    if (b->n > 1)
+    if (b->n > n)
       ctl_tenant_settle(c, b);
-    rc = ctl_jobs_insert(c, j);
-    if (rc == 0) {
+    for (; rc == 0 && inserted < n; inserted++) {
+      struct ctl_job *j = jobs[inserted];
+      if ((rc = ctl_jobs_insert(c, j)) < 0)
+        break;
+      if (spec->ndeps > 0 && (rc = ctl_deps_attach(c, j, deps, spec->ndeps)) < 0) {
+        inserted++;
+        break;
+      }
       window_add(c, &j->spec);
       ctl_queue_sync(c, j);
       ctl_queue_note_fresh(c, j->id);
     }
+    cancel_doomed(c);
     pthread_mutex_unlock(&c->mu);
     if (rc < 0) /* durable but not in memory: a restart picks it up */
-      sc_error("job j-%06lld: out of memory, it waits for a restart", (long long)id);
+      sc_error("job j-%06lld: out of memory, it waits for a restart", (long long)id0);
   }
   sc_store_batch_free(b);
-  if (rc < 0) {
-    ctl_job_free(j);
+  for (int k = inserted; jobs && k < n; k++)
+    ctl_job_free(jobs[k]);
+  free(jobs);
+  if (rc < 0 && inserted == 0) {
     sc_job_rec_release(out);
-    return rc == SC_ENOMEM ? rc : SC_ESTORE;
+    return rc == SC_ENOMEM || rc == SC_EINVAL ? rc : SC_ESTORE;
   }
   return 0;
 }
@@ -292,6 +393,8 @@ static int load_job(struct sc_ctl *c, const struct sc_job_rec *r)
   }
   j->state = r->state;
   j->held = r->held;
+  j->array_id = r->array_id;
+  j->array_index = r->array_id > 0 ? r->array_index : -1;
   memcpy(j->reason, r->reason, sizeof j->reason);
   j->created_ms = r->created_ms;
   j->started_ms = r->started_ms;
@@ -340,6 +443,21 @@ static int load_jobs(struct sc_ctl *c)
         break;
       }
   }
+  for (int i = 0; rc == 0 && i < c->njobs; i++) { /* what pending jobs wait for */
+    struct ctl_job *j = c->jobs[i];
+    struct ctl_dep deps[SC_SPEC_MAX_DEPS];
+    char msg[256];
+    int drc;
+    if (j->state != SC_JOB_PENDING || j->spec.ndeps == 0)
+      continue;
+    drc = ctl_deps_resolve(c, &j->spec, deps, msg, sizeof msg);
+    if (drc == SC_EINVAL)
+      sc_warn("job j-%06lld: %s: it waits for nothing", (long long)j->id, msg);
+    else if (drc < 0 || (drc = ctl_deps_attach(c, j, deps, j->spec.ndeps)) < 0)
+      rc = drc;
+  }
+  for (struct ctl_job *j; rc == 0 && (j = ctl_deps_next_doomed(c));)
+    ctl_job_event(c, j, CTL_EV_DEP_NEVER, NULL, b);
   if (rc == 0 && b->n > 0)
     rc = sc_store_write(c->store, b);
   if (rc == 0 && b)
@@ -433,6 +551,7 @@ void sc_ctl_free(struct sc_ctl *c)
     free(c->window[i].models_long);
   free(c->window);
   free(c->fresh);
+  free(c->doomed);
   free(c->stale);
   free(c->scratch);
   ctl_sched_release(c);
@@ -662,6 +781,37 @@ bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *ms
   return ok;
 }
 
+/* Elements of array j->array_id running now. */
+static int array_running(struct sc_ctl *c, const struct ctl_job *j)
+{
+  int n = 0;
+
+  for (int64_t id = j->array_id; id < j->array_id + j->spec.array_count; id++) {
+    const struct ctl_job *e = ctl_job_find(c, id);
+    n += e && e->state == SC_JOB_RUNNING;
+  }
+  return n;
+}
+
+/* "ok:j-000007 (running)": the first dependency j still waits for. */
+static void waits_for(const struct ctl_job *j, char *buf, size_t size)
+{
+  for (int i = 0; i < j->ndeps; i++) {
+    const struct ctl_dep *d = &j->deps[i];
+    char name[64];
+    if (d->left == 0)
+      continue;
+    sc_spec_dep_format(&j->spec.deps[i], name, sizeof name);
+    if (d->hi > d->lo)
+      snprintf(buf, size, "%s: %d of %lld not ended", name, d->left,
+               (long long)(d->hi - d->lo + 1));
+    else
+      snprintf(buf, size, "%s", name);
+    return;
+  }
+  snprintf(buf, size, "?");
+}
+
 bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
 {
   struct ctl_job *j;
@@ -677,6 +827,14 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
       char when[40];
       sc_time_format(j->spec.begin_ms, when, sizeof when);
       snprintf(buf, size, "BeginTime (%s)", when);
+    } else if (j->dep_never) {
+      snprintf(buf, size, "DependencyNeverSatisfied");
+    } else if (j->deps_left > 0) {
+      waits_for(j, why, sizeof why);
+      snprintf(buf, size, "Dependency (%s)", why);
+    } else if (j->spec.array_max_running > 0 &&
+               array_running(c, j) >= j->spec.array_max_running) {
+      snprintf(buf, size, "JobArrayTaskLimit (%%%d running)", j->spec.array_max_running);
     } else if (j->hold_until_ms > sc_clock_mono_ms())
       snprintf(buf, size, "Resources (its last attempt's node is lost: waiting for its fence)");
     else if (!could_run(c, &j->spec, why, sizeof why))

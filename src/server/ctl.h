@@ -172,6 +172,14 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
  * pending), SC_ENOMEM or SC_ESTORE. */
 int sc_ctl_hold(struct sc_ctl *c, int64_t id, const char *tenant, bool hold);
 
+/* The reason of a job cancelled because a dependency can never be met. */
+#define SC_CTL_DEP_NEVER "DependencyNeverSatisfied"
+
+/* Checks that the jobs spec depends on exist and are the spec tenant's
+ * (reads the store): 0, SC_EINVAL with msg naming the dependency, or a
+ * store error. */
+int sc_ctl_deps_check(struct sc_ctl *c, const struct sc_job_spec *spec, char *msg, size_t size);
+
 /* The reason of jobs running when `supercell up` stops. */
 #define SC_CTL_INTERRUPTED "interrupted (supercell up stopped)"
 

@@ -4,6 +4,7 @@
  *   ctl_queue.c  the pending queue: orders pending work
  *   ctl_table.c  jobs and nodes tables, alive lists, store rows, commits
  *   ctl_tenant.c tenants: stable ids, the user each maps to
+ *   ctl_deps.c   dependencies between jobs: what each waits for
  *   ctl_state.c  the job and task state machine: one entry per event
  *   ctl_agent.c  the agent protocol: reports become events
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
@@ -19,6 +20,15 @@
 #include "server/ctl.h"
 
 struct ctl_job;
+
+/* A dependency resolved: jobs lo..hi (an array's elements are
+ * consecutive) must end as type (enum sc_dep_type) asks; left of them
+ * have not ended yet. */
+struct ctl_dep {
+  int64_t lo, hi;
+  int type;
+  int left;
+};
 
 struct ctl_task {
   struct ctl_job *job;   /* the job this task belongs to */
@@ -74,6 +84,12 @@ struct ctl_job {
                               starts nowhere before its old processes
                               there are surely fenced; 0 */
   int attempt;
+  int64_t array_id;        /* an array element: its array, else 0 */
+  int array_index;         /* its index, -1 */
+  struct ctl_dep *deps;    /* owned, ndeps (spec.after resolved) */
+  int ndeps;
+  int deps_left;           /* deps with jobs not ended: not scheduled */
+  bool dep_never;          /* a dependency can never be met: cancelled */
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;
 };
@@ -169,6 +185,11 @@ struct sc_ctl {
   struct ctl_node *nodes;
   int nnodes, capnodes;
   int64_t next_id;
+  int ndep_jobs;              /* jobs in jobs[] with dependencies */
+  int64_t *doomed;            /* waiters whose dependency can never be met */
+  int ndoomed, capdoomed;
+  bool settling;              /* ctl_state.c cancels the doomed */
+  int nthrottled;             /* array elements in jobs[] with a %N limit */
   struct ctl_tenant *tenants; /* by name */
   int ntenants, captenants;
   int64_t next_tenant_id;
@@ -272,6 +293,22 @@ int ctl_tenant_ensure(struct sc_ctl *c, const char *name, struct sc_store_batch 
  * durable. */
 void ctl_tenant_settle(struct sc_ctl *c, const struct sc_store_batch *b);
 
+/* ---- ctl_deps.c: dependencies ---- */
+
+/* Resolves spec's dependencies into out (spec->ndeps of them) by reading
+ * the store (call it unlocked): 0, SC_EINVAL (msg: "after ok:j-000007: no
+ * job j-000007"), or a store error. */
+int ctl_deps_resolve(struct sc_ctl *c, const struct sc_job_spec *spec, struct ctl_dep *out,
+                     char *msg, size_t size);
+/* Gives j (in memory) its resolved dependencies and counts what they wait
+ * for; a dependency already impossible dooms j. 0 or SC_ENOMEM. */
+int ctl_deps_attach(struct sc_ctl *c, struct ctl_job *j, const struct ctl_dep *deps, int n);
+/* Job x ended: settles the dependencies on it (waiters may run, or are
+ * doomed). */
+void ctl_deps_final(struct sc_ctl *c, const struct ctl_job *x);
+/* A doomed waiter still pending, taken off the list; NULL when none. */
+struct ctl_job *ctl_deps_next_doomed(struct sc_ctl *c);
+
 /* ---- ctl_state.c: the state machine ---- */
 
 enum ctl_event {
@@ -283,6 +320,7 @@ enum ctl_event {
   CTL_EV_FAIL,        /* it failed (args.reason), retried if attempts remain */
   CTL_EV_INTERRUPT,   /* the controller stops (supercell up): requeued when
                          requeue or attempts remain, else failed (args.reason) */
+  CTL_EV_DEP_NEVER,   /* a dependency can never be met: cancelled */
   /* task events (ctl_task_event), reported from args.node */
   CTL_EV_RUNNING,     /* a process runs (args.pid, 0 unknown) */
   CTL_EV_EXITED,      /* its process ended (args.exit_code, args.signal) */

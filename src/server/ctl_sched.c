@@ -52,8 +52,16 @@ struct memo_slot {
   uint32_t gen;          /* valid when equal to the buffer's memo_gen */
 };
 
+/* An array with a %N limit: its elements running (or placed) now. */
+struct array_run {
+  int64_t id;
+  int running;
+};
+
 /* Buffers of the scheduling thread, kept between passes. */
 struct ctl_pass_buf {
+  struct array_run *arun; /* by id, the arrays of throttled elements */
+  int narun, caparun;
   int *map, *inverse;    /* node -> cluster index and back */
   int capmap, capinverse;
   struct ctl_job **jobs; /* the fresh jobs to try */
@@ -103,6 +111,7 @@ void ctl_sched_release(struct sc_ctl *c)
   free(pb->p);
   free(pb->keys);
   free(pb->first);
+  free(pb->arun);
   free(pb);
   c->pass = NULL;
 }
@@ -296,16 +305,57 @@ static void pass_shape(struct sc_ctl *c, struct pass *ps, struct ctl_job *j, str
   }
 }
 
+/* Counts the running elements of each throttled array (jobs[] is by id
+ * and an array's elements have consecutive ids): false when out of memory. */
+static bool count_arrays(struct sc_ctl *c, struct ctl_pass_buf *pb)
+{
+  pb->narun = 0;
+  for (int i = 0; c->nthrottled > 0 && i < c->njobs; i++) {
+    const struct ctl_job *j = c->jobs[i];
+    if (j->array_id == 0 || j->spec.array_max_running == 0)
+      continue;
+    if (pb->narun == 0 || pb->arun[pb->narun - 1].id != j->array_id) {
+      if (SC_VEC_RESERVE_ONE(pb->arun, pb->narun, pb->caparun) < 0)
+        return false;
+      pb->arun[pb->narun++] = (struct array_run){.id = j->array_id};
+    }
+    pb->arun[pb->narun - 1].running += j->state == SC_JOB_RUNNING;
+  }
+  return true;
+}
+
+static struct array_run *array_find(struct ctl_pass_buf *pb, int64_t id)
+{
+  int lo = 0, hi = pb->narun - 1;
+
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (pb->arun[mid].id == id)
+      return &pb->arun[mid];
+    if (pb->arun[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return NULL;
+}
+
 /* Tries to place pending job j; false when the pass must stop (no memory). */
 static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
 {
   struct ctl_pass_buf *pb = ps->pb;
+  struct array_run *ar = NULL;
   struct memo_slot *m;
   struct sc_shape sh;
   int rc;
 
   if (j->held || (j->spec.begin_ms > 0 && j->spec.begin_ms > ctl_wall_ms(c)))
     return true; /* held, or its begin time is to come (the tick wakes it) */
+  if (j->deps_left > 0 || j->dep_never)
+    return true; /* it waits for other jobs (their ends wake it) */
+  if (j->spec.array_max_running > 0 && (ar = array_find(pb, j->array_id)) &&
+      ar->running >= j->spec.array_max_running)
+    return true; /* its array runs its %N (an element's end wakes it) */
   j->tried = true; /* if it is placed now, it is no longer pending */
   if (j->nalive > 0)
     return true; /* a requeued gang whose old processes still run */
@@ -330,6 +380,8 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
     struct ctl_event_args args = {.placements = pb->p, .inverse = pb->inverse};
     ctl_job_event(c, j, CTL_EV_ASSIGNED, &args, ps->b);
     pb->placed[ps->nplaced++] = j;
+    if (ar)
+      ar->running++;
   } else if (rc != SC_ENOFIT) {
     return false; /* out of memory: the engine cannot go on */
   } else if (m) {
@@ -453,7 +505,8 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
     c->pass = calloc(1, sizeof *c->pass);
   ps.pb = c->pass;
   ps.b = sc_store_batch_new();
-  if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh))
+  if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh) ||
+      !count_arrays(c, ps.pb))
     rc = SC_ENOMEM;
   else
     rc = pass_prepare(c, &ps);

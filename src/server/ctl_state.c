@@ -65,6 +65,25 @@ static bool retryable_always(const struct ctl_job *j, const char *reason)
   return j->spec.requeue && strcmp(reason, SC_CTL_INTERRUPTED) == 0;
 }
 
+static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
+                    bool retryable, struct sc_store_batch *b);
+
+/* Job j ended: the jobs waiting on it may run now, or never; those are
+ * cancelled here, and what waits on them in turn (the outermost call
+ * settles the whole cascade, without recursion). */
+static void job_final(struct sc_ctl *c, struct ctl_job *j, struct sc_store_batch *b)
+{
+  struct ctl_job *d;
+
+  ctl_deps_final(c, j);
+  if (c->settling)
+    return;
+  c->settling = true;
+  while ((d = ctl_deps_next_doomed(c)))
+    job_end(c, d, SC_JOB_CANCELLED, SC_CTL_DEP_NEVER, false, b);
+  c->settling = false;
+}
+
 /* Ends j as state (failed or cancelled), or requeues it whole when
  * retryable and attempts remain; kills its live tasks. */
 static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
@@ -126,6 +145,8 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
           reason);
   ctl_batch_job(c, b, j);
   ctl_notify_locked(c);
+  if (!retry)
+    job_final(c, j, b);
 }
 
 /* Marks j succeeded when all its tasks succeeded. */
@@ -143,6 +164,7 @@ static void job_check_done(struct sc_ctl *c, struct ctl_job *j, struct sc_store_
   ctl_queue_sync(c, j);
   ctl_batch_job_row(c, b, j);
   ctl_notify_locked(c);
+  job_final(c, j, b);
 }
 
 /* The gang of j was placed: each task on its node and devices. */
@@ -208,6 +230,10 @@ void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
   case CTL_EV_CANCEL:
     if (!sc_job_state_final(j->state))
       job_end(c, j, SC_JOB_CANCELLED, "cancelled by user", false, b);
+    break;
+  case CTL_EV_DEP_NEVER:
+    if (j->state == SC_JOB_PENDING)
+      job_end(c, j, SC_JOB_CANCELLED, SC_CTL_DEP_NEVER, false, b);
     break;
   case CTL_EV_TIMEOUT:
     if (j->state == SC_JOB_RUNNING)

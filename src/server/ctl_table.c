@@ -60,6 +60,7 @@ struct ctl_job *ctl_job_new(int64_t id, struct sc_job_spec *spec)
     return NULL;
   }
   j->id = id;
+  j->array_index = -1;
   j->spec = *spec;
   spec->text = NULL;
   spec->run = NULL;
@@ -80,6 +81,7 @@ void ctl_job_free(struct ctl_job *j)
   if (!j)
     return;
   sc_spec_release(&j->spec);
+  free(j->deps);
   free(j->tasks);
   free(j);
 }
@@ -96,6 +98,7 @@ int ctl_jobs_insert(struct sc_ctl *c, struct ctl_job *j)
   memmove(&c->jobs[pos + 1], &c->jobs[pos], (size_t)(c->njobs - pos) * sizeof *c->jobs);
   c->jobs[pos] = j;
   c->njobs++;
+  c->nthrottled += j->spec.array_max_running > 0;
   return 0;
 }
 
@@ -113,6 +116,8 @@ void ctl_jobs_compact(struct sc_ctl *c)
       c->jobs[kept++] = j;
       final++;
     } else {
+      c->ndep_jobs -= j->ndeps > 0;
+      c->nthrottled -= j->spec.array_max_running > 0;
       ctl_job_free(j);
     }
   }

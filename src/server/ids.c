@@ -35,6 +35,34 @@ int sc_job_id_parse(const char *text, int64_t *id)
   return 0;
 }
 
+void sc_job_element_format(int64_t array_id, int index, char *buf, size_t size)
+{
+  snprintf(buf, size, "j-%06lld_%d", (long long)array_id, index);
+}
+
+int sc_job_ref_parse(const char *text, int64_t *id, int *index)
+{
+  const char *us = text ? strchr(text, '_') : NULL;
+  char head[32], *end;
+  long v;
+
+  *index = -1;
+  if (!us)
+    return sc_job_id_parse(text, id);
+  *id = 0;
+  if ((size_t)(us - text) >= sizeof head || us[1] < '0' || us[1] > '9' ||
+      (us[1] == '0' && us[2] != '\0'))
+    return SC_EINVAL;
+  errno = 0;
+  v = strtol(us + 1, &end, 10);
+  if (errno || *end || v < 0 || v > SC_SPEC_MAX_ARRAY_INDEX)
+    return SC_EINVAL;
+  memcpy(head, text, (size_t)(us - text));
+  head[us - text] = '\0';
+  *index = (int)v;
+  return sc_job_id_parse(head, id);
+}
+
 void sc_task_id_format(int64_t job, int index, char *buf, size_t size)
 {
   snprintf(buf, size, "j-%06lld.%d", (long long)job, index);

@@ -374,6 +374,234 @@ static int parse_user(json_t *v, struct sc_job_spec *s, struct sc_spec_error *er
               "(an admin maps a tenant with 'supercell tenant set NAME --run-as USER')");
 }
 
+/* One "A", "A-B" or "A-B:S" of an array expression into [lo, hi] by step. */
+static int array_range(const char *p, const char *end, long *lo, long *hi, long *step)
+{
+  char *q;
+
+  *step = 1;
+  *lo = *hi = strtol(p, &q, 10);
+  if (q == p || !isdigit((unsigned char)*p))
+    return -1;
+  if (q < end && *q == '-') {
+    p = q + 1;
+    *hi = strtol(p, &q, 10);
+    if (q == p || !isdigit((unsigned char)*p))
+      return -1;
+  }
+  if (q < end && *q == ':') {
+    p = q + 1;
+    *step = strtol(p, &q, 10);
+    if (q == p || !isdigit((unsigned char)*p) || *step < 1)
+      return -1;
+  }
+  return q == end && *lo <= *hi && *hi <= SC_SPEC_MAX_ARRAY_INDEX ? 0 : -1;
+}
+
+int sc_spec_array_indices(const char *text, int *out, int max, int *max_running,
+                          struct sc_spec_error *err)
+{
+  const char *pct = strchr(text, '%'), *end = pct ? pct : text + strlen(text), *p = text;
+  static const char usage[] =
+    "'array' must be INDICES[%%MAX]: A-B[:STEP] or A,B,C-D (indices 0..%d, at most %d, "
+    "none twice)";
+  int n = 0;
+
+  *max_running = 0;
+  if (pct) {
+    char *q;
+    long m = strtol(pct + 1, &q, 10);
+    if (!isdigit((unsigned char)pct[1]) || *q || m < 1 || m > SC_SPEC_MAX_ARRAY)
+      return fail(err, "array", usage, SC_SPEC_MAX_ARRAY_INDEX, SC_SPEC_MAX_ARRAY);
+    *max_running = (int)m;
+  }
+  while (p < end) {
+    const char *comma = memchr(p, ',', (size_t)(end - p)), *stop = comma ? comma : end;
+    long lo, hi, step;
+    if (array_range(p, stop, &lo, &hi, &step) < 0)
+      return fail(err, "array", usage, SC_SPEC_MAX_ARRAY_INDEX, SC_SPEC_MAX_ARRAY);
+    for (long i = lo; i <= hi; i += step) {
+      if (n >= SC_SPEC_MAX_ARRAY)
+        return fail(err, "array", usage, SC_SPEC_MAX_ARRAY_INDEX, SC_SPEC_MAX_ARRAY);
+      if (out && n < max)
+        out[n] = (int)i;
+      n++;
+    }
+    p = comma ? comma + 1 : end;
+  }
+  if (n == 0)
+    return fail(err, "array", usage, SC_SPEC_MAX_ARRAY_INDEX, SC_SPEC_MAX_ARRAY);
+  return n;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* array: "0-999:2%10" (Slurm's --array). */
+static int parse_array(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *t = json_string_value(v);
+  int *idx, n, rc;
+
+  if (json_is_integer(v)) /* "--array 5" read by YAML as a number */
+    return fail(err, "array", "'array' must be a string such as \"0-99%%10\"");
+  if (!t || strlen(t) >= sizeof s->array)
+    return fail(err, "array", "'array' must be a string of at most %zu characters",
+                sizeof s->array - 1);
+  idx = malloc(SC_SPEC_MAX_ARRAY * sizeof *idx);
+  if (!idx)
+    return SC_ENOMEM;
+  n = sc_spec_array_indices(t, idx, SC_SPEC_MAX_ARRAY, &s->array_max_running, err);
+  if (n > 0) { /* elements are named by index: none twice */
+    qsort(idx, (size_t)n, sizeof *idx, cmp_int);
+    for (int i = 1; i < n; i++)
+      if (idx[i] == idx[i - 1]) {
+        rc = fail(err, "array", "'array' names index %d twice", idx[i]);
+        n = rc;
+        break;
+      }
+  }
+  free(idx);
+  if (n < 0)
+    return n;
+  snprintf(s->array, sizeof s->array, "%s", t);
+  s->array_count = n;
+  return 0;
+}
+
+/* A job as a dependency names it: j-000123, j-000123_7, or Slurm's 123,
+ * 123_7. */
+static int dep_job(const char *p, size_t len, struct sc_spec_dep *d)
+{
+  char buf[48], *q;
+  long long id;
+  long idx = -1;
+
+  if (len >= sizeof buf)
+    return -1;
+  memcpy(buf, p, len);
+  buf[len] = '\0';
+  p = strncmp(buf, "j-", 2) == 0 ? buf + 2 : buf;
+  if (!isdigit((unsigned char)*p))
+    return -1;
+  id = strtoll(p, &q, 10);
+  if (*q == '_') {
+    if (!isdigit((unsigned char)q[1]))
+      return -1;
+    idx = strtol(q + 1, &q, 10);
+  }
+  if (*q || id <= 0 || idx > SC_SPEC_MAX_ARRAY_INDEX)
+    return -1;
+  d->job = id;
+  d->index = (int)idx;
+  return 0;
+}
+
+static const char *const dep_types[] = {"ok", "any", "notok"};
+
+void sc_spec_dep_format(const struct sc_spec_dep *d, char *buf, size_t size)
+{
+  if (d->index >= 0)
+    snprintf(buf, size, "%s:j-%06lld_%d", dep_types[d->type], (long long)d->job, d->index);
+  else
+    snprintf(buf, size, "%s:j-%06lld", dep_types[d->type], (long long)d->job);
+}
+
+/* Adds the dependencies of one "TYPE:JOB[:JOB...]" item. slurm: TYPE is
+ * afterok / afterany / afternotok. */
+static int dep_item(const char *item, size_t len, bool slurm, const char *field,
+                    struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *colon = memchr(item, ':', len), *end = item + len, *p;
+  size_t tlen = colon ? (size_t)(colon - item) : len;
+  int type = -1;
+
+  for (int t = 0; t < 3; t++) {
+    const char *want = dep_types[t];
+    if (slurm ? (tlen == strlen(want) + 5 && strncmp(item, "after", 5) == 0 &&
+                 strncmp(item + 5, want, tlen - 5) == 0)
+              : (tlen == strlen(want) && strncmp(item, want, tlen) == 0))
+      type = t;
+  }
+  if (type < 0 || !colon)
+    return fail(err, field,
+                slurm ? "'%s' items must be afterok|afterany|afternotok:JOB[:JOB...] (got "
+                        "'%.*s'; after, aftercorr, singleton and ? are not supported)"
+                      : "'%s' items must be ok|any|notok:JOB (got '%.*s')",
+                field, (int)len, item);
+  for (p = colon + 1; p <= end;) {
+    const char *next = memchr(p, ':', (size_t)(end - p));
+    size_t jl = next ? (size_t)(next - p) : (size_t)(end - p);
+    if (s->ndeps >= SC_SPEC_MAX_DEPS)
+      return fail(err, field, "'%s' names more than %d jobs", field, SC_SPEC_MAX_DEPS);
+    if (dep_job(p, jl, &s->deps[s->ndeps]) < 0)
+      return fail(err, field, "'%s': '%.*s' is not a job id (j-000123, j-000123_7)", field,
+                  (int)jl, p);
+    s->deps[s->ndeps++].type = type;
+    if (!next || !slurm)
+      break; /* ours takes one job an item */
+    p = next + 1;
+  }
+  return 0;
+}
+
+/* Comma-separated items of text. */
+static int dep_list(const char *text, bool slurm, const char *field, struct sc_job_spec *s,
+                    struct sc_spec_error *err)
+{
+  const char *p = text;
+  int rc;
+
+  while (*p) {
+    const char *comma = strchr(p, ','), *stop = comma ? comma : p + strlen(p);
+    if ((rc = dep_item(p, (size_t)(stop - p), slurm, field, s, err)) < 0)
+      return rc;
+    p = comma ? comma + 1 : stop;
+  }
+  return 0;
+}
+
+/* after: "ok:j-1,any:j-2" or ["ok:j-1", "notok:j-2_3"]. */
+static int parse_after(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  json_t *e;
+  size_t i;
+  int rc;
+
+  if (json_is_string(v))
+    return dep_list(json_string_value(v), false, "after", s, err);
+  if (!json_is_array(v))
+    return fail(err, "after", "'after' must be a list of ok|any|notok:JOB");
+  json_array_foreach(v, i, e) {
+    if (!json_is_string(e))
+      return fail(err, "after", "'after[%zu]' must be a string such as ok:j-000123", i);
+    if ((rc = dep_list(json_string_value(e), false, "after", s, err)) < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* dependency: Slurm's "afterok:123:124,afterany:125". */
+static int parse_dependency(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_string(v))
+    return fail(err, "dependency", "'dependency' must be a string such as afterok:123");
+  if (strchr(json_string_value(v), '?'))
+    return fail(err, "dependency", "'dependency': '?' (any of) is not supported");
+  return dep_list(json_string_value(v), true, "dependency", s, err);
+}
+
+static int parse_slurm_env(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_boolean(v))
+    return fail(err, "slurm_env", "'slurm_env' must be true or false");
+  s->slurm_env = json_is_true(v);
+  return 0;
+}
+
 struct field {
   const char *name;
   int (*parse)(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err);
@@ -389,6 +617,8 @@ static const struct field fields[] = {
   {"network", parse_network}, {"image", parse_image},
   {"on_disconnect", parse_on_disconnect}, {"requeue", parse_requeue},
   {"allow_pending", parse_allow_pending}, {"hold", parse_hold}, {"begin", parse_begin},
+  {"array", parse_array}, {"after", parse_after}, {"dependency", parse_dependency},
+  {"slurm_env", parse_slurm_env},
 };
 
 static const struct field *field_find(const char *name)
@@ -435,6 +665,26 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
     doc = NULL;
   }
   if (doc && s->begin_ms > 0 && json_object_set_new(doc, "begin", json_integer(s->begin_ms)) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->array[0] && json_object_set_new(doc, "array", json_string(s->array)) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->ndeps > 0) { /* both spellings become ours */
+    json_t *after = json_array();
+    char item[64];
+    for (int i = 0; after && i < s->ndeps; i++) {
+      sc_spec_dep_format(&s->deps[i], item, sizeof item);
+      json_array_append_new(after, json_string(item));
+    }
+    if (!after || json_object_set_new(doc, "after", after) < 0) {
+      json_decref(doc);
+      doc = NULL;
+    }
+  }
+  if (doc && s->slurm_env && json_object_set_new(doc, "slurm_env", json_true()) < 0) {
     json_decref(doc);
     doc = NULL;
   }
@@ -614,6 +864,21 @@ int sc_spec_set_tenant(struct sc_job_spec *spec, const char *tenant)
   spec->text = text;
   snprintf(spec->tenant, sizeof spec->tenant, "%s", tenant);
   return 0;
+}
+
+int sc_spec_with_env(const struct sc_job_spec *spec, const char *const *keys,
+                     const char *const *values, int nextra, struct sc_job_spec *out)
+{
+  json_t *doc = json_loads(spec->text, 0, NULL), *env = json_object_get(doc, "env");
+  struct sc_spec_error err;
+  int rc = doc && json_is_object(env) ? 0 : SC_ENOMEM;
+
+  for (int i = 0; rc == 0 && i < nextra; i++)
+    if (json_object_set_new(env, keys[i], json_string(values[i])) < 0)
+      rc = SC_ENOMEM;
+  rc = rc == 0 ? sc_spec_parse(doc, out, &err) : rc;
+  json_decref(doc);
+  return rc;
 }
 
 void sc_spec_release(struct sc_job_spec *spec)

@@ -35,6 +35,16 @@ struct sc_spec_run {
   atomic_int refs;
 };
 
+/* A dependency (after): the job waits until job (one element when index
+ * >= 0, else the whole job or array) ended as type asks. */
+enum sc_dep_type { SC_DEP_OK, SC_DEP_ANY, SC_DEP_NOTOK };
+
+struct sc_spec_dep {
+  int type;                   /* enum sc_dep_type */
+  int64_t job;                /* job id (an array's: its first element's) */
+  int index;                  /* array element index, -1 the whole job */
+};
+
 struct sc_job_spec {
   char *text;                 /* normalised spec as JSON text, owned */
   struct sc_spec_run *run;    /* owned reference */
@@ -57,6 +67,13 @@ struct sc_job_spec {
                                  registered node could run it */
   bool requeue;               /* requeue: true: an interrupted run (a stopping
                                  `supercell up`) runs again, retries or not */
+  char array[128];            /* array: "0-999:2%10", "1,3,5-7"; "" none */
+  int array_count;            /* its elements */
+  int array_max_running;      /* its %N: elements running at once, 0 any */
+  int ndeps;                  /* after (or Slurm's dependency) */
+  struct sc_spec_dep deps[SC_SPEC_MAX_DEPS];
+  bool slurm_env;             /* slurm_env: true: tasks also see SLURM_JOB_ID,
+                                 SLURM_PROCID, ... (supercell sbatch) */
 };
 
 /* Why a spec was rejected: code for the API ("bad_request"), the dotted
@@ -85,6 +102,24 @@ void sc_spec_release(struct sc_job_spec *spec);
 /* Takes one more reference to run (returned) / drops one (frees at zero). */
 struct sc_spec_run *sc_spec_run_ref(struct sc_spec_run *run);
 void sc_spec_run_unref(struct sc_spec_run *run);
+
+/*
+ * The indices of an array expression ("0-999:2%10", "1,3,5-7"): writes at
+ * most max of them, in the expression's order, to out (may be NULL) and
+ * returns how many there are, and the %N into *max_running (0 none).
+ * SC_EINVAL with a message in err (field "array") when malformed,
+ * repeating an index or over SC_SPEC_MAX_ARRAY elements.
+ */
+int sc_spec_array_indices(const char *text, int *out, int max, int *max_running,
+                          struct sc_spec_error *err);
+
+/* A copy of spec whose env also holds keys[i]=values[i] (nextra pairs;
+ * out owns its text and run). Returns 0, SC_ENOMEM or SC_EINVAL. */
+int sc_spec_with_env(const struct sc_job_spec *spec, const char *const *keys,
+                     const char *const *values, int nextra, struct sc_job_spec *out);
+
+/* "ok:j-000123", "any:j-000123_7": a dependency as the spec keeps it. */
+void sc_spec_dep_format(const struct sc_spec_dep *d, char *buf, size_t size);
 
 /* True for names of 1..max characters from [A-Za-z0-9._-]. */
 int sc_spec_name_ok(const char *name, size_t max);

@@ -132,6 +132,8 @@ static int write_job_insert(struct sc_store *s, const struct sc_job_rec *j)
   sqlite3_bind_int(st, 10, j->max_retries);
   sqlite3_bind_int(st, 11, j->ntasks);
   sqlite3_bind_int(st, 12, j->held ? 1 : 0);
+  sqlite3_bind_int64(st, 13, j->array_id);
+  sqlite3_bind_int(st, 14, j->array_id > 0 ? j->array_index : -1);
   rc = step_done(s, st);
   memset(&t, 0, sizeof t);
   t.job_id = j->id;
@@ -440,6 +442,8 @@ static int migrate(sqlite3 *db)
   if (!has_column(db, "nodes", "drained") && exec(db, sc_sql_migrate_3) < 0)
     return SC_ESTORE;
   if (!has_column(db, "jobs", "held") && exec(db, sc_sql_migrate_4) < 0)
+    return SC_ESTORE;
+  if (!has_column(db, "jobs", "array_id") && exec(db, sc_sql_migrate_5) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

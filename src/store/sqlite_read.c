@@ -93,6 +93,8 @@ static int row_job(sqlite3_stmt *st, struct sc_job_rec *j)
   j->max_retries = sqlite3_column_int(st, 11);
   j->ntasks = sqlite3_column_int(st, 12);
   j->held = sqlite3_column_int(st, 13) != 0;
+  j->array_id = sqlite3_column_int64(st, 14);
+  j->array_index = sqlite3_column_int(st, 15);
   return j->spec ? 0 : SC_ENOMEM;
 }
 
@@ -137,9 +139,30 @@ static int load_counts(sqlite3 *db, struct sc_job_rec *j)
   return rc == SQLITE_DONE ? 0 : SC_ESTORE;
 }
 
+/* The elements of array j (its first element) by state. */
+static int load_array_counts(sqlite3 *db, struct sc_job_rec *j)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  memset(j->array_counts, 0, sizeof j->array_counts);
+  j->array_size = 0;
+  if (sqlite3_prepare_v2(db, sc_sql_array_counts, -1, &st, NULL) != SQLITE_OK)
+    return SC_ESTORE;
+  sqlite3_bind_int64(st, 1, j->id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int state = sc_job_state_parse((const char *)sqlite3_column_text(st, 0));
+    if (state >= 0 && state < SC_JOB_NSTATES)
+      j->array_counts[state] = sqlite3_column_int(st, 1);
+    j->array_size += sqlite3_column_int(st, 1);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : SC_ESTORE;
+}
+
 /* Runs a job query already bound in st, appending jobs to *out. */
 static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks, bool with_counts,
-                        struct sc_job_rec **out, int *n)
+                        bool arrays, struct sc_job_rec **out, int *n)
 {
   int cap = 0, rc = 0, step;
 
@@ -153,6 +176,8 @@ static int collect_jobs(sqlite3 *db, sqlite3_stmt *st, bool with_tasks, bool wit
       rc = load_tasks(db, &(*out)[*n - 1]);
     if (rc == 0 && with_counts)
       rc = load_counts(db, &(*out)[*n - 1]);
+    if (rc == 0 && arrays && (*out)[*n - 1].array_id == (*out)[*n - 1].id)
+      rc = load_array_counts(db, &(*out)[*n - 1]);
     if (rc < 0)
       break;
   }
@@ -245,17 +270,26 @@ int sc_sqlite_task_page(struct sc_store *s, int64_t job_id, int after, int limit
 int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
                        struct sc_job_rec **out, int *n)
 {
-  char sql[1024];
+  char sql[1024], where[512];
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
-  int rc, col = 2;
+  int rc;
 
   *out = NULL;
   *n = 0;
-  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s%s ORDER BY id LIMIT %d",
-           f->summary ? sc_sql_job_summary_select : sc_sql_job_select,
-           f->state >= 0 ? " AND state = ?2" : "",
-           f->tenant ? (f->state >= 0 ? " AND tenant = ?3" : " AND tenant = ?2") : "",
+  /* ?1 after, ?2 state, ?3 tenant, ?4 array, ?5 index. Collapsed, an array
+   * is its first element's row, listed when any element is in state. */
+  snprintf(where, sizeof where, "%s%s%s%s%s",
+           f->state >= 0 && f->collapse
+             ? " AND ((array_id = 0 AND state = ?2) OR (array_id = id AND EXISTS ("
+               "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.state = ?2)))"
+             : f->state >= 0 ? " AND state = ?2" : "",
+           f->tenant ? " AND tenant = ?3" : "",
+           f->array_id > 0 ? " AND array_id = ?4" : "",
+           f->array_id > 0 && f->array_index >= 0 ? " AND array_index = ?5" : "",
+           f->collapse ? " AND (array_id = 0 OR array_id = id)" : "");
+  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s ORDER BY id LIMIT %d",
+           f->summary ? sc_sql_job_summary_select : sc_sql_job_select, where,
            f->limit > 0 ? f->limit : 100);
   if ((rc = pool_get(s, &db)) < 0)
     return rc;
@@ -265,10 +299,12 @@ int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
   }
   sqlite3_bind_int64(st, 1, f->after);
   if (f->state >= 0)
-    sqlite3_bind_text(st, col++, sc_job_state_name(f->state), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sc_job_state_name(f->state), -1, SQLITE_STATIC);
   if (f->tenant)
-    sqlite3_bind_text(st, col, f->tenant, -1, SQLITE_STATIC);
-  rc = collect_jobs(db, st, f->with_tasks && !f->summary, f->summary, out, n);
+    sqlite3_bind_text(st, 3, f->tenant, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, f->array_id);
+  sqlite3_bind_int(st, 5, f->array_index);
+  rc = collect_jobs(db, st, f->with_tasks && !f->summary, f->summary, f->collapse, out, n);
   sqlite3_finalize(st);
   pool_put(s, db);
   return rc;
@@ -288,7 +324,7 @@ int sc_sqlite_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n)
     pool_put(s, db);
     return SC_ESTORE;
   }
-  rc = collect_jobs(db, st, true, false, out, n);
+  rc = collect_jobs(db, st, true, false, false, out, n);
   sqlite3_finalize(st);
   pool_put(s, db);
   return rc;

@@ -11,7 +11,8 @@ const char sc_sql_schema[] =
   " priority INTEGER NOT NULL DEFAULT 0, spec TEXT NOT NULL, state TEXT NOT NULL,"
   " reason TEXT, created_ms INTEGER, started_ms INTEGER, finished_ms INTEGER,"
   " attempt INTEGER NOT NULL DEFAULT 0, max_retries INTEGER NOT NULL DEFAULT 0,"
-  " ntasks INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0);"
+  " ntasks INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0,"
+  " array_id INTEGER NOT NULL DEFAULT 0, array_index INTEGER NOT NULL DEFAULT -1);"
   "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, id);"
   "CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs(tenant, id);"
   "CREATE TABLE IF NOT EXISTS tasks ("
@@ -44,7 +45,14 @@ const char sc_sql_schema[] =
 
 const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
-  "PRAGMA user_version = 4;";
+  "CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_id, array_index)"
+  " WHERE array_id > 0;"
+  "PRAGMA user_version = 5;";
+
+/* Version 5: job arrays (an element's array and index). */
+const char sc_sql_migrate_5[] =
+  "ALTER TABLE jobs ADD COLUMN array_id INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE jobs ADD COLUMN array_index INTEGER NOT NULL DEFAULT -1;";
 
 /* Version 4: held jobs. */
 const char sc_sql_migrate_4[] = "ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;";
@@ -68,7 +76,7 @@ const char sc_sql_migrate_1[] =
 
 #define JOB_COLS                                                                  \
   "id, name, tenant, priority, spec, state, reason, created_ms, started_ms,"       \
-  " finished_ms, attempt, max_retries, ntasks, held"
+  " finished_ms, attempt, max_retries, ntasks, held, array_id, array_index"
 #define TASK_COLS                                                                 \
   "job_id, idx, state, node, devices, vendor, gpu_milli, exit_code, signal,"      \
   " attempt, pid, started_ms, finished_ms"
@@ -82,8 +90,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
   [SQL_ROLLBACK_TO] = "ROLLBACK TO batch",
   [SQL_JOB_INSERT] =
     "INSERT INTO jobs (id, name, tenant, priority, spec, state, reason, created_ms,"
-    " attempt, max_retries, ntasks, held)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    " attempt, max_retries, ntasks, held, array_id, array_index)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
   [SQL_JOB_UPDATE] =
     "UPDATE jobs SET state = ?2, reason = ?3, started_ms = ?4, finished_ms = ?5,"
     " attempt = ?6, held = ?7 WHERE id = ?1",
@@ -121,8 +129,12 @@ const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";
 const char sc_sql_job_summary_select[] =
   "SELECT id, name, tenant, priority, json_object('tasks', json_extract(spec, '$.tasks'),"
   " 'resources', json(coalesce(json_extract(spec, '$.resources'), '{}')),"
-  " 'models', json(coalesce(json_extract(spec, '$.models'), '[]'))), state, reason,"
-  " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks, held FROM jobs";
+  " 'models', json(coalesce(json_extract(spec, '$.models'), '[]')),"
+  " 'array', json_extract(spec, '$.array')), state, reason,"
+  " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks, held, array_id,"
+  " array_index FROM jobs";
+const char sc_sql_array_counts[] =
+  "SELECT state, count(*) FROM jobs WHERE array_id = ?1 GROUP BY state";
 const char sc_sql_task_counts[] =
   "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state";
 const char sc_sql_task_page[] =

@@ -65,6 +65,12 @@ struct sc_job_rec {
   int attempt, max_retries;
   int ntasks;
   bool held;                          /* a user's hold: not scheduled */
+  int64_t array_id;                   /* an array element: its array (the
+                                         first element's id); 0 none */
+  int array_index;                    /* its index in the array, -1 none */
+  int array_size;                     /* an array's first element read
+                                         collapsed: elements, and by state */
+  int array_counts[SC_JOB_NSTATES];
   struct sc_task_rec *tasks;
   int counts[SC_TASK_NSTATES];        /* tasks by state, when read with them */
 };
@@ -189,9 +195,14 @@ struct sc_job_filter {
   int64_t after;         /* ids > after */
   int limit;             /* max jobs returned */
   bool with_tasks;
-  bool summary;          /* counts, not tasks; spec holds only its "tasks",
+  bool summary;          /* counts, not tasks; spec holds only its "tasks", "array",
                             "resources" and "models" (bounded, whatever the
                             spec's size) */
+  bool collapse;         /* an array is one row, its first element's, with
+                            array_size and array_counts (state matches when
+                            any element is in it) */
+  int64_t array_id;      /* > 0: only this array's elements */
+  int array_index;       /* with array_id, >= 0: only this element */
 };
 
 /* A log read: output of one task (task >= 0) or of the whole job in arrival

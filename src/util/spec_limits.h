@@ -18,5 +18,8 @@
 #define SC_SPEC_MAX_PRIORITY 1000
 #define SC_SPEC_MAX_RETRIES 100
 #define SC_SPEC_MAX_RUNTIME_S (100LL * 365 * 86400)
+#define SC_SPEC_MAX_ARRAY 10000                   /* array: elements per array */
+#define SC_SPEC_MAX_ARRAY_INDEX 9999999           /* array: largest index */
+#define SC_SPEC_MAX_DEPS 32                       /* after: dependencies */
 
 #endif

@@ -21,6 +21,7 @@ static const struct command commands[] = {
   {"server", sc_cmd_server, "run the controller (REST API, scheduler, store)"},
   {"agent", sc_cmd_agent, "run a node agent"},
   {"submit", sc_cli_submit, "submit a job (YAML/JSON file, - or flags)"},
+  {"sbatch", sc_cli_sbatch, "submit a Slurm batch script (#SBATCH directives)"},
   {"jobs", sc_cli_jobs, "list jobs"},
   {"job", sc_cli_job, "show one job and its tasks"},
   {"logs", sc_cli_logs, "print or follow a job's output"},

@@ -282,6 +282,21 @@ static void env_gang(struct envb *e, const struct sc_task_spec *spec)
     envb_seti(e, "MASTER_PORT", spec->master_port);
 }
 
+/* A job submitted by supercell sbatch (its controller-set env holds
+ * SLURM_JOB_ID): each task's Slurm rank variables too. */
+static void env_slurm(struct envb *e, const struct sc_task_spec *spec)
+{
+  bool slurm = false;
+
+  for (size_t i = 0; spec->env && spec->env[i]; i++)
+    slurm = slurm || strncmp(spec->env[i], "SLURM_JOB_ID=", 13) == 0;
+  if (!slurm)
+    return;
+  envb_seti(e, "SLURM_PROCID", spec->index);
+  envb_seti(e, "SLURM_LOCALID", spec->local_rank >= 0 ? spec->local_rank : 0);
+  envb_seti(e, "SLURM_NODEID", 0);
+}
+
 int sc_task_env_build(const struct sc_task_spec *spec, const struct sc_devices *node_devices,
                       char **base, char ***envp)
 {
@@ -301,6 +316,7 @@ int sc_task_env_build(const struct sc_task_spec *spec, const struct sc_devices *
   envb_seti(&e, "SUPERCELL_TASK_INDEX", spec->index);
   envb_seti(&e, "SUPERCELL_TASK_COUNT", spec->count);
   env_gang(&e, spec);
+  env_slurm(&e, spec);
   if (!e.v)
     envb_put(&e, strdup("SUPERCELL_EMPTY=1"));
   if (e.oom) {

@@ -10,6 +10,8 @@
 #define SC_CLI_H
 /* submit FILE|- | [flags] -- COMMAND...: prints the new job's id. */
 int sc_cli_submit(int argc, char **argv);
+/* sbatch [sbatch options] SCRIPT [ARGS]: a Slurm batch script. */
+int sc_cli_sbatch(int argc, char **argv);
 /* jobs [--state S] [--tenant T] [--limit N | --all]. */
 int sc_cli_jobs(int argc, char **argv);
 /* job ID: one job and its tasks. */

@@ -15,7 +15,7 @@ _supercell()
     return
   fi
   case $cmd in
-  submit | sim) COMPREPLY=($(compgen -f -- "$cur")) ;;
+  submit | sbatch | sim) COMPREPLY=($(compgen -f -- "$cur")) ;;
   esac
 }
 complete -F _supercell supercell

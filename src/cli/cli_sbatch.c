@@ -558,14 +558,14 @@ static int common(struct sc_cli *c, int argc, char **argv, int *i, bool apply_it
   int opt = 0;
 
   if (strcmp(w, "-h") == 0 || strcmp(w, "--help") == 0)
-    opt = 'h';
+    return c->help = true, 0;
   else if (strncmp(w, "--server", 8) == 0 && (w[8] == '\0' || w[8] == '='))
     opt = 0x1001;
   else if (strncmp(w, "--token", 7) == 0 && (w[7] == '\0' || w[7] == '='))
     opt = 0x1002;
   else
     return -1;
-  if (opt != 'h') {
+  {
     const char *eq = strchr(w, '=');
     v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
     if (!v)

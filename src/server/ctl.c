@@ -781,6 +781,21 @@ bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *ms
   return ok;
 }
 
+/* Whether a job ahead of j in scheduling order (higher priority, or as
+ * high and older) waits for resources too: then j waits for Priority, as
+ * Slurm says, and the first of them for Resources. */
+static bool behind_waiting(struct sc_ctl *c, const struct ctl_job *j)
+{
+  char why[256];
+
+  for (const struct ctl_job *q = ctl_queue_first(&c->queue); q && q != j;
+       q = ctl_queue_next(&c->queue, q))
+    if (q->tried && !q->held && q->deps_left == 0 && !q->dep_never &&
+        q->spec.begin_ms <= ctl_wall_ms(c) && could_run(c, &q->spec, why, sizeof why))
+      return true;
+  return false;
+}
+
 /* Elements of array j->array_id running now. */
 static int array_running(struct sc_ctl *c, const struct ctl_job *j)
 {
@@ -840,7 +855,7 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
     else if (!could_run(c, &j->spec, why, sizeof why))
       snprintf(buf, size, "Unsatisfiable (%s)", why);
     else if (j->tried)
-      snprintf(buf, size, "Resources");
+      snprintf(buf, size, behind_waiting(c, j) ? "Priority" : "Resources");
     else
       snprintf(buf, size, "None");
   }

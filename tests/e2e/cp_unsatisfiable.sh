@@ -56,8 +56,16 @@ SC_PASSED=$((SC_PASSED + 1))
 "$SUPERCELL" jobs >"$SC_TMP/jobs.txt"
 check "jobs shows it: $(grep waiter "$SC_TMP/jobs.txt")" grep -qE "^$wait_id .*pending .*Resources" "$SC_TMP/jobs.txt"
 check "job shows it" bash -c '"$1" job "$2" | grep -q "^REASON: *Resources"' _ "$SUPERCELL" "$wait_id"
+# Priority: a lower-priority job behind the waiter waits for it (Slurm's
+# Priority: a job ahead of it waits for resources too).
+low=$(sc_submit --name low --gpus 1 --model H100 --priority -5 -- true)
+has_priority() { [ "$(sc_job "$low" | jq -r .pending_reason)" = Priority ]; }
+wait_until 10 "the low job's reason Priority" has_priority
+SC_PASSED=$((SC_PASSED + 1))
+check_eq "the waiter still says Resources" "$(sc_job "$wait_id" | jq -r .pending_reason)" Resources
 touch "$SC_SHARE/release"
 sc_wait_job "$wait_id" succeeded 20
+sc_wait_job "$low" succeeded 20
 check_eq "a job that ran has no pending reason" "$(sc_job "$wait_id" | jq -r .pending_reason)" null
 "$SUPERCELL" cancel "$id" >/dev/null
 

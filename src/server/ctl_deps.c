@@ -110,15 +110,36 @@ static void doom(struct sc_ctl *c, struct ctl_job *j)
   /* out of memory: it stays pending, its reason says why */
 }
 
-/* The end state of job id, which is not in memory: it ended and was
- * dropped once durable, so the store has it. -1 when unknown. */
-static int stored_state(struct sc_ctl *c, int64_t id)
+/* The states of jobs lo..hi as stored, by id (one read; *rows freed by
+ * the caller with sc_store_free_jobs). */
+static int stored_states(struct sc_ctl *c, int64_t lo, int64_t hi, struct sc_job_rec **rows,
+                         int *n)
 {
-  struct sc_job_rec r;
-  int state = sc_store_job_head(c->store, id, &r) == 0 ? r.state : -1;
+  struct sc_job_filter f = {.state = -1, .after = lo - 1, .limit = (int)(hi - lo + 1),
+                            .summary = true, .array_index = -1};
 
-  sc_job_rec_release(&r);
-  return state;
+  return sc_store_job_list(c->store, &f, rows, n);
+}
+
+/* The state of job id: from memory, else (it ended and was dropped once
+ * durable) from rows, the stored range; -1 when unknown. */
+static int state_of(struct sc_ctl *c, int64_t id, const struct sc_job_rec *rows, int n)
+{
+  const struct ctl_job *x = ctl_job_find(c, id);
+  int lo = 0, hi = n - 1;
+
+  if (x)
+    return x->state;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (rows[mid].id == id)
+      return rows[mid].state;
+    if (rows[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return -1;
 }
 
 int ctl_deps_attach(struct sc_ctl *c, struct ctl_job *j, const struct ctl_dep *deps, int n)
@@ -132,15 +153,24 @@ int ctl_deps_attach(struct sc_ctl *c, struct ctl_job *j, const struct ctl_dep *d
   c->ndep_jobs++;
   for (int i = 0; i < n; i++) {
     struct ctl_dep *d = &j->deps[i];
+    struct sc_job_rec *rows = NULL;
+    int nrows = 0;
+    bool all_here = true;
+    for (int64_t id = d->lo; id <= d->hi && all_here; id++)
+      all_here = ctl_job_find(c, id) != NULL;
+    if (!all_here && stored_states(c, d->lo, d->hi, &rows, &nrows) < 0) {
+      sc_store_free_jobs(rows, 0);
+      return SC_ESTORE;
+    }
     d->left = 0;
     for (int64_t id = d->lo; id <= d->hi; id++) {
-      const struct ctl_job *x = ctl_job_find(c, id);
-      int state = x ? x->state : stored_state(c, id);
+      int state = state_of(c, id, rows, nrows);
       if (state >= 0 && !sc_job_state_final(state))
         d->left++;
       else if (state < 0 || !outcome_ok(d->type, state))
         doom(c, j);
     }
+    sc_store_free_jobs(rows, nrows);
     if (d->left > 0)
       j->deps_left++;
   }

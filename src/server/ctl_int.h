@@ -301,7 +301,8 @@ void ctl_tenant_settle(struct sc_ctl *c, const struct sc_store_batch *b);
 int ctl_deps_resolve(struct sc_ctl *c, const struct sc_job_spec *spec, struct ctl_dep *out,
                      char *msg, size_t size);
 /* Gives j (in memory) its resolved dependencies and counts what they wait
- * for; a dependency already impossible dooms j. 0 or SC_ENOMEM. */
+ * for (one store read per range not all in memory); a dependency already
+ * impossible dooms j. 0, SC_ENOMEM or SC_ESTORE. */
 int ctl_deps_attach(struct sc_ctl *c, struct ctl_job *j, const struct ctl_dep *deps, int n);
 /* Job x ended: settles the dependencies on it (waiters may run, or are
  * doomed). */

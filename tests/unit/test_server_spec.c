@@ -214,6 +214,110 @@ static void test_name_rule(void **state)
   assert_false(sc_spec_name_ok("abc", 2));
 }
 
+/* Array expressions expand as Slurm's --array does. */
+static void test_array_indices(void **state)
+{
+  struct sc_spec_error err;
+  int idx[16], max;
+
+  (void)state;
+  /* 0-6:2 is 0, 2, 4, 6: four elements, no limit. */
+  assert_int_equal(sc_spec_array_indices("0-6:2", idx, 16, &max, &err), 4);
+  assert_int_equal(idx[3], 6);
+  assert_int_equal(max, 0);
+  /* 1,3,5-7%2 is 1, 3, 5, 6, 7 with at most 2 at once. */
+  assert_int_equal(sc_spec_array_indices("1,3,5-7%2", idx, 16, &max, &err), 5);
+  assert_int_equal(idx[0], 1);
+  assert_int_equal(idx[2], 5);
+  assert_int_equal(idx[4], 7);
+  assert_int_equal(max, 2);
+  /* 0-999%10 counts 1000 without writing them (out NULL). */
+  assert_int_equal(sc_spec_array_indices("0-999%10", NULL, 0, &max, &err), 1000);
+  assert_int_equal(max, 10);
+  /* Malformed: a reversed range, a zero step, no digits, %0, past 10000 elements. */
+  assert_int_equal(sc_spec_array_indices("5-1", idx, 16, &max, &err), SC_EINVAL);
+  assert_string_equal(err.field, "array");
+  assert_int_equal(sc_spec_array_indices("0-9:0", idx, 16, &max, &err), SC_EINVAL);
+  assert_int_equal(sc_spec_array_indices("x", idx, 16, &max, &err), SC_EINVAL);
+  assert_int_equal(sc_spec_array_indices("0-9%0", idx, 16, &max, &err), SC_EINVAL);
+  assert_int_equal(sc_spec_array_indices("0-10000", NULL, 0, &max, &err), SC_EINVAL);
+  assert_int_equal(sc_spec_array_indices("0-9999", NULL, 0, &max, &err), 10000);
+}
+
+static int parse(const char *json, struct sc_job_spec *spec, struct sc_spec_error *err)
+{
+  json_t *body = json_loads(json, 0, NULL);
+  int rc;
+
+  assert_non_null(body);
+  rc = sc_spec_parse(body, spec, err);
+  json_decref(body);
+  return rc;
+}
+
+/* An array's spec keeps its expression and counts its elements; a repeat
+ * is refused by index. */
+static void test_array_field(void **state)
+{
+  struct sc_job_spec spec;
+  struct sc_spec_error err;
+
+  (void)state;
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"array\": \"0-99%5\"}", &spec,
+                         &err), 0);
+  assert_int_equal(spec.array_count, 100);
+  assert_int_equal(spec.array_max_running, 5);
+  assert_non_null(strstr(spec.text, "\"array\":\"0-99%5\""));
+  sc_spec_release(&spec);
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"array\": \"1,2,1\"}", &spec,
+                         &err), SC_EINVAL);
+  assert_string_equal(err.field, "array");
+  assert_non_null(strstr(err.message, "index 1 twice"));
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"array\": 5}", &spec, &err),
+                   SC_EINVAL);
+}
+
+/* after and Slurm's dependency normalise to the same list. */
+static void test_dependencies(void **state)
+{
+  struct sc_job_spec spec;
+  struct sc_spec_error err;
+
+  (void)state;
+  /* Ours: one job an item, a comma list or a JSON list. */
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"after\": "
+                         "\"ok:j-000007,any:j-000009_3\"}", &spec, &err), 0);
+  assert_int_equal(spec.ndeps, 2);
+  assert_int_equal(spec.deps[0].type, SC_DEP_OK);
+  assert_int_equal(spec.deps[0].job, 7);
+  assert_int_equal(spec.deps[0].index, -1);
+  assert_int_equal(spec.deps[1].type, SC_DEP_ANY);
+  assert_int_equal(spec.deps[1].job, 9);
+  assert_int_equal(spec.deps[1].index, 3);
+  assert_non_null(strstr(spec.text, "\"after\":[\"ok:j-000007\",\"any:j-000009_3\"]"));
+  sc_spec_release(&spec);
+  /* Slurm's: afterok:7:8 is two ok dependencies; ids may lack j-. */
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"dependency\": "
+                         "\"afterok:7:8,afternotok:j-000010\"}", &spec, &err), 0);
+  assert_int_equal(spec.ndeps, 3);
+  assert_int_equal(spec.deps[1].job, 8);
+  assert_int_equal(spec.deps[2].type, SC_DEP_NOTOK);
+  assert_non_null(strstr(spec.text, "[\"ok:j-000007\",\"ok:j-000008\",\"notok:j-000010\"]"));
+  sc_spec_release(&spec);
+  /* Unsupported kinds and bad ids name the field. */
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"dependency\": "
+                         "\"singleton\"}", &spec, &err), SC_EINVAL);
+  assert_string_equal(err.field, "dependency");
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"dependency\": "
+                         "\"afterok:1?afterany:2\"}", &spec, &err), SC_EINVAL);
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"after\": \"ok:j-x\"}",
+                         &spec, &err), SC_EINVAL);
+  assert_string_equal(err.field, "after");
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"after\": \"maybe:j-000001\"}",
+                         &spec, &err), SC_EINVAL);
+  assert_non_null(strstr(err.message, "ok|any|notok"));
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
@@ -221,6 +325,9 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_good_spec_normalises),
     cmocka_unit_test(test_defaults_and_shares),
     cmocka_unit_test(test_name_rule),
+    cmocka_unit_test(test_array_indices),
+    cmocka_unit_test(test_array_field),
+    cmocka_unit_test(test_dependencies),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

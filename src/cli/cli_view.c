@@ -262,7 +262,31 @@ void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
   fprintf(out, "FINISHED:  %s\n", sc_cli_str(job, "finished_at", "-"));
   fprintf(out, "ATTEMPT:   %lld\n", (long long)json_integer_value(json_object_get(job, "attempt")));
   fprintf(out, "COMMAND:   %s\n", cmd);
-  fprintf(out, "GPUS:      %s\n\n", gpus);
+  fprintf(out, "GPUS:      %s\n", gpus);
+  if (json_is_object(json_object_get(job, "array"))) { /* elements, not tasks */
+    json_t *array = json_object_get(job, "array"), *v;
+    const char *state;
+    fprintf(out, "ARRAY:     %s, %lld elements:", sc_cli_str(array, "indices", "?"),
+            (long long)json_integer_value(json_object_get(array, "size")));
+    json_object_foreach(json_object_get(array, "counts"), state, v) {
+      if (json_integer_value(v) > 0)
+        fprintf(out, " %lld %s", (long long)json_integer_value(v), state);
+    }
+    fprintf(out, "\n          (supercell jobs --array %s; supercell job %s_INDEX)\n",
+            sc_cli_str(job, "id", "?"), sc_cli_str(job, "id", "?"));
+    return;
+  }
+  if (json_is_string(json_object_get(job, "array_job_id")))
+    fprintf(out, "ARRAY:     %s, index %lld\n", sc_cli_str(job, "array_job_id", "?"),
+            (long long)json_integer_value(json_object_get(job, "array_index")));
+  if (json_is_array(spec ? json_object_get(spec, "after") : NULL)) {
+    json_t *d;
+    fprintf(out, "AFTER:    ");
+    json_array_foreach(json_object_get(spec, "after"), i, d)
+      fprintf(out, " %s", json_string_value(d));
+    fprintf(out, "\n");
+  }
+  fputc('\n', out);
   sc_table_init(&t, headers);
   json_array_foreach(json_object_get(job, "tasks"), i, task)
     task_row(task, &t);

@@ -7,10 +7,12 @@
  * pending collection, cluster build, FGD target workload, engine build and
  * placement, before the commit) is read back. Then more passes are forced
  * over what is still pending (the steady state: nothing fits). Several
- * repetitions, median reported.
- * Usage: bench_sched [--reps 7] [--nodes 100] [--jobs 1000] [--policy fgd]
+ * repetitions, median reported. --mixed gives every node both models (4 + 4
+ * devices, device groups in the core) instead of one model per node.
+ * Usage: bench_sched [--reps 7] [--nodes 100] [--jobs 1000] [--policy fgd] [--mixed]
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 struct cfg {
   int reps, nodes, jobs;
   const char *policy;
+  bool mixed; /* each node 4 A100-80G + 4 H800 */
 };
 
 static unsigned lcg(unsigned *s)
@@ -35,9 +38,10 @@ static unsigned lcg(unsigned *s)
   return (*s >> 8) & 0xffffff;
 }
 
-static const char *node_model(int i)
+/* The model of device d of node i. */
+static const char *node_model(const struct cfg *cfg, int i, int d)
 {
-  return i % 2 ? "H800" : "A100-80G";
+  return (cfg->mixed ? d >= 4 : i % 2) ? "H800" : "A100-80G";
 }
 
 /* Job i of the mix: shares, 1/2/4/8 whole devices, gangs, CPU-only; a
@@ -102,7 +106,7 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
     for (int d = 0; d < 8; d++) {
       dev[d].index = d;
       snprintf(dev[d].vendor, sizeof dev[d].vendor, "nvidia");
-      snprintf(dev[d].model, sizeof dev[d].model, "%s", node_model(i));
+      snprintf(dev[d].model, sizeof dev[d].model, "%s", node_model(cfg, i, d));
       dev[d].memory_mib = 81920;
     }
     n->state = SC_NODE_READY;
@@ -237,8 +241,11 @@ int main(int argc, char **argv)
       cfg.jobs = atoi(v), i++;
     else if (strcmp(argv[i], "--policy") == 0 && v)
       cfg.policy = v, i++;
+    else if (strcmp(argv[i], "--mixed") == 0)
+      cfg.mixed = true;
     else {
-      fprintf(stderr, "usage: bench_sched [--reps N] [--nodes N] [--jobs N] [--policy NAME]\n");
+      fprintf(stderr,
+              "usage: bench_sched [--reps N] [--nodes N] [--jobs N] [--policy NAME] [--mixed]\n");
       return 2;
     }
   }
@@ -248,8 +255,8 @@ int main(int argc, char **argv)
   }
   sc_log_setup(SC_LOG_WARN, "bench");
   printf("== Scheduling pass: controller code path (store -> sc_ctl_new -> scheduling thread), "
-         "%d nodes x 8 devices, %d pending jobs, policy %s ==\n",
-         cfg.nodes, cfg.jobs, cfg.policy);
+         "%d nodes x 8 devices%s, %d pending jobs, policy %s ==\n",
+         cfg.nodes, cfg.mixed ? " (4 A100-80G + 4 H800 each)" : "", cfg.jobs, cfg.policy);
   for (int i = 0; i < cfg.reps; i++) {
     if (run_rep(&cfg, &reps[i]) < 0)
       return 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 
@@ -246,27 +247,66 @@ static void env_hide_vendor(struct envb *e, const char *vendor)
     envb_set(e, names[i], "");
 }
 
+/* The vendor of node device index, or the task's vendor when the node
+ * has no such device (an index it does not know is listed as given). */
+static const char *device_vendor(const struct sc_devices *nd, const struct sc_task_spec *spec,
+                                 int index)
+{
+  return index >= 0 && index < nd->count ? nd->dev[index].vendor : spec->vendor;
+}
+
+/* The task's devices of vendor as its visibility list ("0,1"): indexes
+ * among the node's devices of that vendor, each once, in the task's order;
+ * marks them done. */
+static void vendor_list(const struct sc_task_spec *spec, const struct sc_devices *nd,
+                        const char *vendor, bool *done, char *list, size_t size)
+{
+  int seen[SC_AGENT_MAX_DEVICES], nseen = 0;
+  size_t len = 0;
+
+  list[0] = '\0';
+  for (int i = 0; i < spec->ndevices; i++) {
+    const char *v = device_vendor(nd, spec, spec->devices[i]);
+    int local = sc_devices_vendor_index(nd, spec->devices[i]), k = 0;
+    if (done[i] || !v || strcasecmp(v, vendor) != 0)
+      continue;
+    done[i] = true;
+    if (local < 0)
+      local = spec->devices[i];
+    while (k < nseen && seen[k] != local)
+      k++;
+    if (k < nseen)
+      continue; /* listed already */
+    seen[nseen++] = local;
+    len += (size_t)snprintf(list + len, size - len, "%s%d", len ? "," : "", local);
+    if (len >= size)
+      break;
+  }
+}
+
+/* Each vendor's visibility variables list only the task's devices of that
+ * vendor (the controller gives a task devices of one model, so of one
+ * vendor; this holds whatever it sends); every other vendor's are blank. */
 static void env_visible(struct envb *e, const struct sc_task_spec *spec,
                         const struct sc_devices *nd)
 {
+  bool done[SC_AGENT_MAX_DEVICES] = {false};
   const char *names[2];
-  char buf[64], list[SC_AGENT_MAX_DEVICES * 4 + 1] = "";
-  size_t len = 0;
-  int n;
+  char buf[64], list[SC_AGENT_MAX_DEVICES * 6 + 1];
 
   env_hide_vendor(e, "nvidia");
   for (int i = 0; i < nd->count; i++)
     env_hide_vendor(e, nd->dev[i].vendor);
-  if (!spec->vendor || !*spec->vendor || spec->ndevices == 0)
-    return;
   for (int i = 0; i < spec->ndevices; i++) {
-    int local = sc_devices_vendor_index(nd, spec->devices[i]);
-    len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "",
-                            local >= 0 ? local : spec->devices[i]);
+    const char *vendor = device_vendor(nd, spec, spec->devices[i]);
+    int n;
+    if (done[i] || !vendor || !*vendor)
+      continue;
+    vendor_list(spec, nd, vendor, done, list, sizeof list);
+    n = sc_task_visible_vars(vendor, names, buf, sizeof buf);
+    for (int k = 0; k < n; k++)
+      envb_set(e, names[k], list);
   }
-  n = sc_task_visible_vars(spec->vendor, names, buf, sizeof buf);
-  for (int i = 0; i < n; i++)
-    envb_set(e, names[i], list);
 }
 
 static void env_gang(struct envb *e, const struct sc_task_spec *spec)

@@ -55,7 +55,8 @@ int sc_task_visible_vars(const char *vendor, const char *names[2], char *buf, si
 /* Builds the task environment: base ("K=V", NULL-terminated, borrowed),
  * then the job env, then the variables set by the agent, later ones
  * replacing earlier ones of the same name. node_devices maps node indices
- * to vendor indices. *envp is a new NULL-terminated array the caller frees
+ * to vendors and vendor indices: each vendor's visibility variables list
+ * the task's devices of that vendor, each once; the others are blank. *envp is a new NULL-terminated array the caller frees
  * with sc_task_env_free. Returns 0 or SC_ENOMEM. */
 int sc_task_env_build(const struct sc_task_spec *spec, const struct sc_devices *node_devices,
                       char **base, char ***envp);

@@ -1,6 +1,8 @@
 /*
- * Cluster model: node table, model names, task shapes and the feasibility
- * filter (CPU, memory, model, devices) shared by every placement policy.
+ * Cluster model: node table, model names, task shapes, device groups and the
+ * feasibility filter (CPU, memory, model, devices) shared by every placement
+ * policy. A node of several models is checked group by group, each group as
+ * a node of its own (sc_node_view); a node of one model directly, as before.
  */
 #include "core/cluster.h"
 
@@ -49,19 +51,45 @@ int sc_cluster_model_id(struct sc_cluster *c, const char *name)
 int sc_cluster_add_node(struct sc_cluster *c, const char *name, int64_t cpu_milli,
                         int64_t mem_mib, int gpu_count, const char *model)
 {
+  const char *models[SC_MAX_GPUS];
+
+  if (gpu_count < 0 || gpu_count > SC_MAX_GPUS)
+    return SC_EINVAL;
+  for (int i = 0; i < gpu_count; i++)
+    models[i] = model;
+  return sc_cluster_add_node_models(c, name, cpu_milli, mem_mib, gpu_count, models);
+}
+
+/* The model ids of names into ids, and into *model the node's model: the
+ * one they share, SC_MODEL_MIXED or -1 (no device). Returns 0 or SC_E*. */
+static int device_models(struct sc_cluster *c, int gpu_count, const char *const *names,
+                         int8_t ids[SC_MAX_GPUS], int *model)
+{
+  *model = -1;
+  for (int i = 0; i < gpu_count; i++) {
+    int id;
+    if (!names[i] || !*names[i])
+      return SC_EINVAL;
+    if ((id = sc_cluster_model_id(c, names[i])) < 0)
+      return id;
+    ids[i] = (int8_t)id;
+    *model = i == 0 || id == *model ? id : SC_MODEL_MIXED;
+  }
+  return 0;
+}
+
+int sc_cluster_add_node_models(struct sc_cluster *c, const char *name, int64_t cpu_milli,
+                               int64_t mem_mib, int gpu_count, const char *const *models)
+{
+  int8_t ids[SC_MAX_GPUS] = {0};
   struct sc_node *n;
-  int model_id = -1;
+  int model, rc;
   size_t len;
 
   if (cpu_milli < 0 || mem_mib < 0 || gpu_count < 0 || gpu_count > SC_MAX_GPUS)
     return SC_EINVAL;
-  if (gpu_count > 0) {
-    if (!model || !*model)
-      return SC_EINVAL;
-    model_id = sc_cluster_model_id(c, model);
-    if (model_id < 0)
-      return model_id;
-  }
+  if ((rc = device_models(c, gpu_count, models, ids, &model)) < 0)
+    return rc;
   if (c->nnodes == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 64;
     struct sc_node *nodes = realloc(c->nodes, cap * sizeof *nodes);
@@ -80,9 +108,11 @@ int sc_cluster_add_node(struct sc_cluster *c, const char *name, int64_t cpu_mill
   n->cpu_cap = n->cpu_left = cpu_milli;
   n->mem_cap = n->mem_left = mem_mib;
   n->gpu_count = gpu_count;
-  n->model = model_id;
-  for (int i = 0; i < gpu_count; i++)
+  n->model = model;
+  for (int i = 0; i < gpu_count; i++) {
     n->gpu_left[i] = SC_MILLI;
+    n->dev_model[i] = ids[i];
+  }
   n->rank = (uint32_t)c->nnodes;
   n->klass = -1;
   return (int)c->nnodes++;
@@ -125,13 +155,57 @@ int64_t sc_shape_total_milli(const struct sc_shape *s)
   return (int64_t)s->gpu_count * s->gpu_milli;
 }
 
-bool sc_node_model_ok(const struct sc_node *n, const struct sc_shape *s)
+bool sc_shape_model_ok(const struct sc_shape *s, int model)
 {
   if (s->any_model)
     return true;
-  if (n->model < 0)
+  if (model < 0)
     return false;
-  return (s->models >> n->model) & 1;
+  return (s->models >> model) & 1;
+}
+
+bool sc_node_model_ok(const struct sc_node *n, const struct sc_shape *s)
+{
+  if (n->model != SC_MODEL_MIXED)
+    return sc_shape_model_ok(s, n->model);
+  for (int i = 0; i < n->gpu_count; i++)
+    if (sc_shape_model_ok(s, n->dev_model[i]))
+      return true;
+  return false;
+}
+
+int sc_node_groups(const struct sc_node *n, struct sc_group groups[SC_MAX_GPUS])
+{
+  int ngroups = 0;
+
+  for (int i = 0; i < n->gpu_count; i++) {
+    int g = 0;
+    while (g < ngroups && groups[g].model != n->dev_model[i])
+      g++;
+    if (g == ngroups)
+      groups[ngroups++] = (struct sc_group){.model = n->dev_model[i], .devs = 0};
+    groups[g].devs |= 1u << i;
+  }
+  return ngroups;
+}
+
+void sc_node_view(const struct sc_node *n, const struct sc_group *g, struct sc_node *view,
+                  int8_t pos[SC_MAX_GPUS])
+{
+  int k = 0;
+
+  *view = *n;
+  view->model = g->model;
+  for (int i = 0; i < n->gpu_count; i++) {
+    if (!((g->devs >> i) & 1u))
+      continue;
+    view->gpu_left[k] = n->gpu_left[i];
+    view->dev_model[k] = (int8_t)g->model;
+    pos[k++] = (int8_t)i;
+  }
+  for (int i = k; i < SC_MAX_GPUS; i++)
+    view->gpu_left[i] = view->dev_model[i] = 0;
+  view->gpu_count = k;
 }
 
 int64_t sc_node_gpu_left(const struct sc_node *n)
@@ -171,19 +245,40 @@ static bool multi_gpu_fits(const struct sc_node *n, const struct sc_shape *s)
   return got >= s->gpu_count;
 }
 
-bool sc_node_fits_nomem(const struct sc_node *n, const struct sc_shape *s)
+/* Feasibility of a task on a node of one model, memory aside. */
+static bool fits_nomem_one(const struct sc_node *n, const struct sc_shape *s)
 {
-  if (s->cpu > n->cpu_left)
-    return false;
-  if (s->gpu_milli <= 0)
-    return true;
-  if (n->gpu_count == 0 || !sc_node_model_ok(n, s))
+  if (n->gpu_count == 0 || !sc_shape_model_ok(s, n->model))
     return false;
   if (s->gpu_count == 1)
     return sc_node_gpus_with(n, s->gpu_milli) >= 1;
   if (s->gpu_milli == SC_MILLI)
     return sc_node_gpus_with(n, SC_MILLI) >= s->gpu_count;
   return multi_gpu_fits(n, s);
+}
+
+bool sc_node_fits_nomem(const struct sc_node *n, const struct sc_shape *s)
+{
+  struct sc_group groups[SC_MAX_GPUS];
+  int ngroups;
+
+  if (s->cpu > n->cpu_left)
+    return false;
+  if (s->gpu_milli <= 0)
+    return true;
+  if (n->model != SC_MODEL_MIXED)
+    return fits_nomem_one(n, s);
+  ngroups = sc_node_groups(n, groups);
+  for (int g = 0; g < ngroups; g++) {
+    struct sc_node view;
+    int8_t pos[SC_MAX_GPUS];
+    if (!sc_shape_model_ok(s, groups[g].model))
+      continue;
+    sc_node_view(n, &groups[g], &view, pos);
+    if (fits_nomem_one(&view, s))
+      return true;
+  }
+  return false;
 }
 
 bool sc_node_fits(const struct sc_node *n, const struct sc_shape *s)
@@ -231,13 +326,28 @@ void sc_node_unapply(struct sc_node *n, const struct sc_shape *s,
   tag_add(n, sc_shape_tag(s), -1);
 }
 
+/* A node's model agrees with its devices' (see struct sc_node). */
+static bool models_ok(const struct sc_node *n)
+{
+  bool mixed = false;
+
+  if (n->gpu_count == 0)
+    return n->model == -1;
+  for (int i = 0; i < n->gpu_count; i++) {
+    if (n->dev_model[i] < 0 || n->dev_model[i] >= SC_MAX_MODELS)
+      return false;
+    mixed = mixed || n->dev_model[i] != n->dev_model[0];
+  }
+  return n->model == (mixed ? SC_MODEL_MIXED : n->dev_model[0]);
+}
+
 int sc_node_check(const struct sc_node *n)
 {
   if (n->cpu_left < 0 || n->cpu_left > n->cpu_cap)
     return SC_ESTATE;
   if (n->mem_left < 0 || n->mem_left > n->mem_cap)
     return SC_ESTATE;
-  if (n->gpu_count < 0 || n->gpu_count > SC_MAX_GPUS || n->tasks < 0)
+  if (n->gpu_count < 0 || n->gpu_count > SC_MAX_GPUS || n->tasks < 0 || !models_ok(n))
     return SC_ESTATE;
   for (int i = 0; i < n->gpu_count; i++)
     if (n->gpu_left[i] < 0 || n->gpu_left[i] > SC_MILLI)

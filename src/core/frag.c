@@ -1,10 +1,12 @@
 /*
  * Fragmentation measure of FGD. Floating-point work follows the reference
  * order exactly (per-shape accumulation into a 7-vector, then a sum in class
- * order), so scores truncate identically and per-seed results match.
+ * order), so scores truncate identically and per-seed results match. A node
+ * of several models is the sum of its groups, each measured as a node.
  */
 #include "core/frag.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +75,7 @@ enum sc_frag_class sc_frag_classify(const struct sc_node *n, const struct sc_sha
 {
   bool cpu_ok = n->cpu_left >= q->cpu;
 
+  assert(n->model != SC_MODEL_MIXED);
   if (q->gpu_milli == 0)
     return cpu_ok ? SC_FRAG_XL : SC_FRAG_XR;
   if (n->gpu_count == 0 || !sc_node_model_ok(n, q))
@@ -82,8 +85,9 @@ enum sc_frag_class sc_frag_classify(const struct sc_node *n, const struct sc_sha
   return cpu_ok ? SC_FRAG_Q2 : SC_FRAG_Q1;
 }
 
-void sc_frag_node(const struct sc_node *n, const struct sc_typical *t,
-                  double out[SC_FRAG_NCLASS])
+/* The vector of a node of one model. */
+static void frag_one(const struct sc_node *n, const struct sc_typical *t,
+                     double out[SC_FRAG_NCLASS])
 {
   int64_t left = sc_node_gpu_left(n);
 
@@ -104,6 +108,30 @@ void sc_frag_node(const struct sc_node *n, const struct sc_typical *t,
     } else {
       out[cls] += f * (double)left;
     }
+  }
+}
+
+void sc_frag_node(const struct sc_node *n, const struct sc_typical *t,
+                  double out[SC_FRAG_NCLASS])
+{
+  struct sc_group groups[SC_MAX_GPUS];
+  int ngroups;
+
+  if (n->model != SC_MODEL_MIXED) {
+    frag_one(n, t, out);
+    return;
+  }
+  /* Several models: the sum of the groups' vectors, each group a node. */
+  memset(out, 0, SC_FRAG_NCLASS * sizeof *out);
+  ngroups = sc_node_groups(n, groups);
+  for (int g = 0; g < ngroups; g++) {
+    struct sc_node view;
+    int8_t pos[SC_MAX_GPUS];
+    double v[SC_FRAG_NCLASS];
+    sc_node_view(n, &groups[g], &view, pos);
+    frag_one(&view, t, v);
+    for (int i = 0; i < SC_FRAG_NCLASS; i++)
+      out[i] += v[i];
   }
 }
 

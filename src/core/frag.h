@@ -46,10 +46,11 @@ int sc_typical_build(struct sc_typical_key *keys, int nkeys, double threshold_pc
                      struct sc_typical *out);
 void sc_typical_release(struct sc_typical *t);
 
-/* The fragmentation class of node n for a typical shape q. */
+/* The fragmentation class of node n, of one model, for a typical shape q. */
 enum sc_frag_class sc_frag_classify(const struct sc_node *n, const struct sc_shape *q);
 
-/* Fragmentation vector of one node: out[class] in milli-GPU. */
+/* Fragmentation vector of one node: out[class] in milli-GPU. A node of
+ * several models sums its groups' vectors, each group viewed as a node. */
 void sc_frag_node(const struct sc_node *n, const struct sc_typical *t,
                   double out[SC_FRAG_NCLASS]);
 

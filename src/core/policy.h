@@ -1,7 +1,9 @@
 /*
  * Placement policies: each scores a feasible node for a task shape (higher is
- * better, 0..100) and may choose the device of a GPU-sharing task. Adding a
- * policy is one file under core/policies/ and one entry in core/policy.c.
+ * better, 0..100) and may choose the device of a GPU-sharing task. A policy
+ * only ever sees nodes of one model (a node of several is shown to it group
+ * by group, sc_node_view) for device tasks. Adding a policy is one file
+ * under core/policies/ and one entry in core/policy.c.
  */
 #ifndef SC_CORE_POLICY_H
 #define SC_CORE_POLICY_H
@@ -43,10 +45,26 @@ const struct sc_policy *sc_policy_find(const char *name);
 /* Device for a sharing task: least free share >= milli, lowest index on ties. */
 int sc_policy_best_share_device(const struct sc_node *n, const struct sc_shape *s);
 
+#define SC_POLICY_NOFIT (-1)
+
+/*
+ * The score of shape s on node n under policy, or SC_POLICY_NOFIT when s
+ * does not fit (memory aside); 0 for every fit under a UNIFORM policy. A
+ * device task on a node of several models is scored on each group whose
+ * model it allows and where it fits, the group viewed as a node of its own
+ * (sc_node_view): the best group's score, the first group's on ties. On a
+ * node of one model, and for CPU-only tasks, it is policy->score on n.
+ */
+int sc_policy_node_score(const struct sc_policy *policy, const struct sc_node *n,
+                         const struct sc_shape *s, const struct sc_policy_ctx *ctx);
+
 /*
  * Chooses the devices of shape s on node n (which must fit it) into p:
  * whole-device tasks take the lowest-index fully free devices, sharing tasks
- * use the policy's device choice. Sets p->node to node_index.
+ * use the policy's device choice. On a node of several models they come from
+ * one group: the one sc_policy_node_score chose, or under a UNIFORM policy a
+ * uniformly random group where s fits (rng drawn only when there are
+ * several). Sets p->node to node_index.
  */
 void sc_policy_choose_devices(const struct sc_policy *policy, const struct sc_node *n,
                               int node_index, const struct sc_shape *s,

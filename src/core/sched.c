@@ -1,9 +1,10 @@
 /*
  * Placement engine over equivalence classes of node states. Invariants:
  * every node of the cluster is a member of exactly the class whose key is
- * its state; a class is live iff it has members; members are sorted by rank;
- * a cached score is valid for the class key, which never changes while the
- * class lives.
+ * its state (per model, on a node of several); a class is live iff it has
+ * members; members are sorted by rank; a cached score is valid for the class
+ * key, which never changes while the class lives; gpu_used_milli is the
+ * cluster's devices' use.
  */
 #include "core/sched.h"
 
@@ -17,7 +18,7 @@
 #include "core/banned.h"
 
 #define SCORE_UNKNOWN (-2)
-#define SCORE_NOFIT (-1)
+#define SCORE_NOFIT SC_POLICY_NOFIT
 
 /* Live positions are grouped in blocks. Per shape and block the engine
  * keeps an upper bound of the block's best key (score, then lowest rank,
@@ -26,14 +27,21 @@
 #define BLOCK 64
 #define KEY_UNKNOWN UINT64_MAX
 
-/* Node state as far as feasibility (but memory order) and scores go. */
+/* Node state as far as feasibility (but memory order) and scores go. On a
+ * node of several models each share carries its device's model id above
+ * bit MODEL_SHIFT, so sorting groups them by model: the key is then the
+ * multiset of free shares per model. */
+#define MODEL_SHIFT 10
+_Static_assert(SC_MILLI < (1 << MODEL_SHIFT) && SC_MAX_MODELS <= (1 << (16 - MODEL_SHIFT)),
+               "a share and a model id fit 16 bits");
+
 struct class_key {
   int64_t cpu_left;
   int64_t mem_left;
   uint32_t tags;
   int16_t model;
   int16_t gpu_count;
-  int16_t left_desc[SC_MAX_GPUS]; /* free shares, descending, zero padded */
+  uint16_t left_desc[SC_MAX_GPUS]; /* free shares, descending, zero padded */
 };
 
 struct sc_class {
@@ -79,8 +87,10 @@ static void key_of(const struct sc_sched *s, const struct sc_node *n, struct cla
   k->model = (int16_t)n->model;
   k->gpu_count = (int16_t)n->gpu_count;
   for (int i = 0; i < n->gpu_count; i++) {
-    int16_t v = n->gpu_left[i];
+    uint16_t v = (uint16_t)n->gpu_left[i];
     int j = i;
+    if (n->model == SC_MODEL_MIXED)
+      v |= (uint16_t)(n->dev_model[i] << MODEL_SHIFT);
     while (j > 0 && k->left_desc[j - 1] < v) {
       k->left_desc[j] = k->left_desc[j - 1];
       j--;
@@ -469,7 +479,8 @@ int sc_sched_new(struct sc_cluster *c, const struct sc_sched_opts *opts,
 }
 
 /* Cached score of the live class at position pos for shape sh, SCORE_NOFIT
- * when sh cannot fit (memory aside). */
+ * when sh cannot fit (memory aside); a node of several models scores its
+ * best group (sc_policy_node_score). */
 static int class_score(struct sc_sched *s, int pos, const struct sc_shape *sh)
 {
   int16_t *slot = NULL;
@@ -482,12 +493,7 @@ static int class_score(struct sc_sched *s, int pos, const struct sc_shape *sh)
       return *slot;
   }
   rep = &s->cluster->nodes[s->classes[s->live[pos]].members[0]];
-  if (!sc_node_fits_nomem(rep, sh))
-    score = SCORE_NOFIT;
-  else if (s->policy->score)
-    score = s->policy->score(rep, sh, &s->ctx);
-  else
-    score = 0;
+  score = sc_policy_node_score(s->policy, rep, sh, &s->ctx);
   if (slot)
     *slot = (int16_t)score;
   return score;
@@ -681,12 +687,14 @@ size_t sc_sched_nclasses(const struct sc_sched *s)
 int sc_sched_check(const struct sc_sched *s)
 {
   size_t members = 0;
+  int64_t used = 0;
 
   if (s->broken)
     return SC_ESTATE;
   for (size_t i = 0; i < s->cluster->nnodes; i++) {
     const struct sc_node *n = &s->cluster->nodes[i];
     struct class_key k;
+    used += (int64_t)n->gpu_count * SC_MILLI - sc_node_gpu_left(n);
     if (sc_node_check(n) < 0 || n->klass < 0 || n->klass >= s->nclasses)
       return SC_ESTATE;
     key_of(s, n, &k);
@@ -703,5 +711,5 @@ int sc_sched_check(const struct sc_sched *s)
         return SC_ESTATE;
     members += (size_t)c->nmembers;
   }
-  return members == s->cluster->nnodes ? 0 : SC_ESTATE;
+  return members == s->cluster->nnodes && used == s->gpu_used_milli ? 0 : SC_ESTATE;
 }

@@ -1,10 +1,11 @@
 /*
  * The placement engine: picks a node and devices for one task, or a whole
  * gang, under a policy. Nodes with identical state (model, free CPU, memory,
- * per-device shares as a multiset, and tags when the policy reads them) form
- * one equivalence class, scored once per task shape and cached, so the cost
- * of a decision grows with the number of distinct node states, not nodes.
- * Ties go to the lowest node rank. See docs/simulator.md.
+ * per-device shares as a multiset per model, and tags when the policy reads
+ * them) form one equivalence class, scored once per task shape and cached,
+ * so the cost of a decision grows with the number of distinct node states,
+ * not nodes. Ties go to the lowest node rank. A task's devices are of one
+ * model (one group of its node). See docs/simulator.md and docs/design.md.
  */
 #ifndef SC_CORE_SCHED_H
 #define SC_CORE_SCHED_H
@@ -63,7 +64,8 @@ int64_t sc_sched_gpu_used_milli(const struct sc_sched *s);
 /* Number of distinct node states currently indexed. */
 size_t sc_sched_nclasses(const struct sc_sched *s);
 
-/* Verifies the index against the cluster; returns 0 or SC_ESTATE. */
+/* Verifies the index against the cluster (each node's class key, its
+ * devices' models, the GPU use); returns 0 or SC_ESTATE. */
 int sc_sched_check(const struct sc_sched *s);
 
 #endif

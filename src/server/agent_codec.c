@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server/ids.h"
 
@@ -119,6 +120,25 @@ static bool device_name_ok(json_t *v, size_t max)
   return true;
 }
 
+/* True unless device i's model is an earlier device's under another vendor
+ * (the scheduler groups a node's devices by model, and a task of one model
+ * must be a task of one vendor); then answers 400 naming the field. */
+static bool model_one_vendor(const struct sc_agent_reg *reg, size_t i, struct sc_http_resp *resp)
+{
+  const struct sc_device_rec *dev = &reg->dev[i];
+  char field[48], msg[256];
+
+  for (size_t k = 0; k < i; k++)
+    if (strcmp(reg->dev[k].model, dev->model) == 0 &&
+        strcasecmp(reg->dev[k].vendor, dev->vendor) != 0) {
+      snprintf(field, sizeof field, "devices[%zu].model", i);
+      snprintf(msg, sizeof msg, "model '%s' is declared under vendors '%s' and '%s'; a model "
+               "belongs to one vendor on a node", dev->model, reg->dev[k].vendor, dev->vendor);
+      return bad(resp, field, msg);
+    }
+  return true;
+}
+
 static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent_reg *reg)
 {
   json_t *arr = json_object_get(body, "devices"), *d;
@@ -155,6 +175,8 @@ static bool get_devices(json_t *body, struct sc_http_resp *resp, struct sc_agent
     snprintf(dev->vendor, sizeof dev->vendor, "%s", json_string_value(vendor));
     snprintf(dev->model, sizeof dev->model, "%s", json_string_value(model));
     dev->memory_mib = json_integer_value(json_object_get(d, "memory_mib"));
+    if (!model_one_vendor(reg, i, resp))
+      return false;
   }
   return true;
 }

@@ -671,24 +671,37 @@ static bool model_allowed(const char *models, const char *model)
   return false;
 }
 
-/* How many tasks of spec node n could hold at once if it were empty. */
-static int64_t node_holds(const struct ctl_node *n, const struct sc_job_spec *s, int *devices)
+/* How many tasks of spec node n could hold at once if it were empty, each
+ * task's devices of one model; *devices gets the most devices of one
+ * allowed model on n and *model that model (NULL when none). */
+static int64_t node_holds(const struct ctl_node *n, const struct sc_job_spec *s, int *devices,
+                          const char **model)
 {
-  int64_t k = s->tasks, count = 0;
+  int64_t k = s->tasks, per = 0;
 
-  for (int d = 0; d < n->rec.ndev; d++)
-    count += model_allowed(s->models, n->rec.dev[d].model);
-  *devices = (int)count;
+  *devices = 0;
+  *model = NULL;
+  for (int d = 0; d < n->rec.ndev; d++) {
+    const char *m = n->rec.dev[d].model;
+    int count = 0, e = 0;
+    while (e < d && strcmp(n->rec.dev[e].model, m) != 0)
+      e++;
+    if (e < d || !model_allowed(s->models, m))
+      continue; /* counted with its model's first device, or not allowed */
+    for (e = d; e < n->rec.ndev; e++)
+      count += strcmp(n->rec.dev[e].model, m) == 0;
+    if (s->gpus > 0)
+      per += s->gpu_milli > 0 && s->gpu_milli < 1000 ? count * (1000 / s->gpu_milli)
+                                                     : count / s->gpus;
+    if (count > *devices)
+      *devices = count, *model = m;
+  }
   if (s->cpu_milli > 0 && n->rec.cpu_milli / s->cpu_milli < k)
     k = n->rec.cpu_milli / s->cpu_milli;
   if (s->memory_mib > 0 && n->rec.memory_mib / s->memory_mib < k)
     k = n->rec.memory_mib / s->memory_mib;
-  if (s->gpus > 0) {
-    int64_t per = s->gpu_milli > 0 && s->gpu_milli < 1000 ? count * (1000 / s->gpu_milli)
-                                                          : count / s->gpus;
-    if (per < k)
-      k = per;
-  }
+  if (s->gpus > 0 && per < k)
+    k = per;
   return k;
 }
 
@@ -727,14 +740,15 @@ static bool could_run(const struct sc_ctl *c, const struct sc_job_spec *s, char 
 {
   int64_t holds = 0, cpu = 0, mem = 0;
   int best = 0, bcpu = -1, bmem = -1, bdev = -1, devs;
+  const char *model, *bmodel = NULL;
   char what[SC_SPEC_MAX_MODELS * 64 + 8], have[512];
 
   if (c->nnodes == 0)
     return true; /* nothing registered yet: the fleet is coming */
   for (int i = 0; i < c->nnodes; i++) {
-    holds += node_holds(&c->nodes[i], s, &devs);
+    holds += node_holds(&c->nodes[i], s, &devs, &model);
     if (devs > best || bdev < 0)
-      best = devs, bdev = i;
+      best = devs, bdev = i, bmodel = model;
     if (c->nodes[i].rec.cpu_milli > cpu || bcpu < 0)
       cpu = c->nodes[i].rec.cpu_milli, bcpu = i;
     if (c->nodes[i].rec.memory_mib > mem || bmem < 0)
@@ -752,7 +766,7 @@ static bool could_run(const struct sc_ctl *c, const struct sc_job_spec *s, char 
   } else if (s->gpus > 0 && best < s->gpus) {
     if (best > 0)
       snprintf(msg, size, "no node has %d x %s (largest: %d x %s on %s)", s->gpus, what, best,
-               what, c->nodes[bdev].rec.name);
+               bmodel, c->nodes[bdev].rec.name);
     else
       snprintf(msg, size, "no node has %d x %s (no node has any)", s->gpus, what);
   } else if (s->cpu_milli > cpu) {

@@ -158,9 +158,10 @@ struct sc_assignments {
 void sc_assignments_release(struct sc_assignments *a);
 
 /* Whether the registered nodes could ever run spec (each node empty, a
- * gang all at once); when not, a message naming what is missing into msg
- * ("no node has 4 x H100 (largest: 2 x H100 on gpu-017)"). True while no
- * node is registered. */
+ * gang all at once, a task's devices of one model); when not, a message
+ * naming what is missing into msg ("no node has 4 x H100 (largest: 2 x
+ * H100 on gpu-017)", "no node has 5 x GPU (largest: 4 x A100 on gpu-017)").
+ * True while no node is registered. */
 bool sc_ctl_could_run(struct sc_ctl *c, const struct sc_job_spec *spec, char *msg, size_t size);
 /* Why job id, pending, waits, in Slurm's words ("Resources",
  * "Unsatisfiable (...)", "None": not looked at yet) into buf; false when

@@ -161,18 +161,23 @@ static void apply_alive(const struct sc_ctl *c, int i, struct sc_node *n, int in
   }
 }
 
-/* Builds the cluster of ready nodes (map: node -> cluster index or -1). */
+/* Builds the cluster of ready nodes (map: node -> cluster index or -1).
+ * Each device keeps its position and model, so a node of several models
+ * is one node of device groups in the core (docs/design.md). */
 static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
 {
   sc_cluster_init(cl);
   for (int i = 0; i < c->nnodes; i++) {
     const struct ctl_node *n = &c->nodes[i];
     int gpus = n->rec.ndev < SC_MAX_GPUS ? n->rec.ndev : SC_MAX_GPUS;
+    const char *models[SC_MAX_GPUS];
     map[i] = -1;
     if (n->rec.state != SC_NODE_READY || n->rec.drained)
       continue;
-    map[i] = sc_cluster_add_node(cl, n->rec.name, n->rec.cpu_milli, n->rec.memory_mib, gpus,
-                                 gpus > 0 ? n->rec.dev[0].model : NULL);
+    for (int d = 0; d < gpus; d++)
+      models[d] = n->rec.dev[d].model;
+    map[i] = sc_cluster_add_node_models(cl, n->rec.name, n->rec.cpu_milli, n->rec.memory_mib,
+                                        gpus, models);
     if (map[i] < 0)
       map[i] = -1;
     else

@@ -191,6 +191,36 @@ static void test_env_vendors(void **state)
   sc_task_env_free(env);
 }
 
+/* A node of two vendors: each vendor's variable lists only its devices,
+ * by their index among that vendor's, each once, whatever the controller
+ * sends (it used to send one vendor for a task holding both). */
+static void test_env_two_vendors(void **state)
+{
+  struct sc_devices d = {0};
+  char err[256], **env;
+
+  (void)state;
+  /* Node indexes: 0 A100 (nvidia 0), 1-2 MI300X (amd 0, 1). */
+  sc_devices_parse(&d, "nvidia:A100:1", err, sizeof err);
+  sc_devices_parse(&d, "amd:MI300X:2", err, sizeof err);
+  env = env_for(&d, "amd", "[1, 2]", 1000);
+  assert_string_equal(sc_task_env_get(env, "HIP_VISIBLE_DEVICES"), "0,1");
+  assert_string_equal(sc_task_env_get(env, "ROCR_VISIBLE_DEVICES"), "0,1");
+  assert_string_equal(sc_task_env_get(env, "CUDA_VISIBLE_DEVICES"), "");
+  sc_task_env_free(env);
+  /* The old defect's assignment: devices 0, 1, 2 said to be nvidia gave
+   * CUDA_VISIBLE_DEVICES=0,0,1 and HIP_VISIBLE_DEVICES empty. */
+  env = env_for(&d, "nvidia", "[0, 1, 2]", 1000);
+  assert_string_equal(sc_task_env_get(env, "CUDA_VISIBLE_DEVICES"), "0");
+  assert_string_equal(sc_task_env_get(env, "HIP_VISIBLE_DEVICES"), "0,1");
+  sc_task_env_free(env);
+  /* Two shares of one device: the index once. */
+  env = env_for(&d, "amd", "[2, 2]", 500);
+  assert_string_equal(sc_task_env_get(env, "HIP_VISIBLE_DEVICES"), "1");
+  assert_string_equal(sc_task_env_get(env, "SUPERCELL_GPU_MILLI"), "500");
+  sc_task_env_free(env);
+}
+
 static void test_utf8_clean(void **state)
 {
   char a[] = "ok \xc3\xa9 \xff end";
@@ -569,6 +599,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_task_spec),
     cmocka_unit_test(test_env_gang_nvidia),
     cmocka_unit_test(test_env_vendors),
+    cmocka_unit_test(test_env_two_vendors),
     cmocka_unit_test(test_utf8_clean),
     cmocka_unit_test(test_task_exit_code_and_log),
     cmocka_unit_test(test_task_exec_failure),

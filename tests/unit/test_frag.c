@@ -82,6 +82,43 @@ static void test_frag_vector(void **state)
   sc_cluster_release(&c);
 }
 
+/* A node of several models measures each group as a node and sums. */
+static void test_frag_mixed(void **state)
+{
+  static const char *const models[] = {"A", "B"};
+  struct sc_cluster c;
+  struct sc_shape shapes[3] = {shape(1000, 500, 1), shape(500, 0, 0), shape(1000, 1000, 1)};
+  double freq[3] = {0.5, 0.25, 0.25}, v[SC_FRAG_NCLASS];
+  struct sc_typical t = {shapes, freq, 3};
+  struct sc_node *n;
+
+  (void)state;
+  sc_cluster_init(&c);
+  assert_int_equal(sc_cluster_add_node_models(&c, "n0", 2000, 4096, 2, models), 0);
+  n = &c.nodes[0];
+  n->gpu_left[1] = 300;
+  sc_shape_set_models(&shapes[2], &c, "B");
+  /* Group A (one device, 1000 free):
+   *   q0 (500 m, f .5) fits: Q3 += 500;
+   *   q1 (CPU only, f .25): XL += 250;
+   *   q2 (a whole B, f .25): not A: NoAccess += 250.
+   * Group B (one device, 300 free):
+   *   q0: no device has 500: Q2 += .5 * 300 = 150;
+   *   q1: XL += 75;
+   *   q2: B allowed, 300 < 1000: Q2 += 75.
+   * Sum: Q2 225, Q3 500, XL 325, NoAccess 250; fragmented 800. (As one
+   * node of model A the 300 would count under q0's Q2 as well, and q2
+   * would be NoAccess for all 1300.) */
+  sc_frag_node(n, &t, v);
+  assert_true(v[SC_FRAG_Q1] == 0 && v[SC_FRAG_Q4] == 0 && v[SC_FRAG_XR] == 0);
+  assert_true(v[SC_FRAG_Q2] == 225.0);
+  assert_true(v[SC_FRAG_Q3] == 500.0);
+  assert_true(v[SC_FRAG_XL] == 325.0);
+  assert_true(v[SC_FRAG_NOACCESS] == 250.0);
+  assert_true(sc_frag_node_score(n, &t) == 800.0);
+  sc_cluster_release(&c);
+}
+
 static void test_typical_build(void **state)
 {
   struct sc_typical_key keys[5];
@@ -138,6 +175,7 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_classify),
     cmocka_unit_test(test_frag_vector),
+    cmocka_unit_test(test_frag_mixed),
     cmocka_unit_test(test_typical_build),
     cmocka_unit_test(test_typical_spec_breaks_ties),
   };

@@ -194,6 +194,68 @@ static void test_random_share_device(void **state)
     assert_in_range(hits[d], 850, 1150);
 }
 
+/*
+ * A node of several models is scored group by group, each group as a node
+ * with the node's CPU; devices come from the best group. mix: 32000 m CPU,
+ * devices 0 A (1000 free), 1 B (1000), 2 A (1000), 3 B (500).
+ */
+static void test_mixed_groups(void **state)
+{
+  static const char *const models[] = {"A", "B", "A", "B"};
+  struct fixture *f = *state;
+  const struct sc_policy *bestfit = sc_policy_find("bestfit"), *fgd = sc_policy_find("fgd");
+  struct sc_shape share = f->share, whole2 = f->whole2;
+  struct sc_node *mix;
+  struct sc_placement pl;
+
+  assert_int_equal(sc_cluster_add_node_models(&f->c, "mix", 32000, 65536, 4, models), 3);
+  mix = &f->c.nodes[3];
+  mix->gpu_left[3] = 500;
+  /* Bestfit, share (4000 m, 300 m): CPU term 28000 / 128000 * .5 =
+   * .109375. Group A leaves 2000 - 300: 1700 / 8000 * .5 = .10625 -> int(100
+   * * .784375) = 78; group B leaves 1200: .075 -> 81. B wins, and in B the
+   * least free device that fits is its 500: node device 3. */
+  assert_int_equal(sc_policy_node_score(bestfit, mix, &share, &f->ctx), 81);
+  sc_policy_choose_devices(bestfit, mix, 3, &share, &f->ctx, NULL, &pl);
+  assert_int_equal(pl.node, 3);
+  assert_int_equal(pl.ndev, 1);
+  assert_int_equal(pl.dev[0], 3);
+  /* Two whole devices fit group A only (B has one free): CPU term 24000 /
+   * 128000 * .5 = .09375, GPU 0 -> 90; A's devices are 0 and 2. */
+  assert_int_equal(sc_policy_node_score(bestfit, mix, &whole2, &f->ctx), 90);
+  sc_policy_choose_devices(bestfit, mix, 3, &whole2, &f->ctx, NULL, &pl);
+  assert_int_equal(pl.ndev, 2);
+  assert_int_equal(pl.dev[0], 0);
+  assert_int_equal(pl.dev[1], 2);
+  /* Models select the group (any case): B only, two whole: no fit. */
+  sc_shape_set_models(&whole2, &f->c, "b");
+  assert_int_equal(sc_policy_node_score(bestfit, mix, &whole2, &f->ctx), SC_POLICY_NOFIT);
+  /* A only, the share: 78 on A's first device (both 1000 free). */
+  sc_shape_set_models(&share, &f->c, "a");
+  assert_int_equal(sc_policy_node_score(bestfit, mix, &share, &f->ctx), 78);
+  sc_policy_choose_devices(bestfit, mix, 3, &share, &f->ctx, NULL, &pl);
+  assert_int_equal(pl.dev[0], 0);
+  /* FGD (target: 4000 m, 500 m of a device, f = 1), the share of any
+   * model. Group A (1000, 1000): the target fits before and after on
+   * either device (700 left): fragment 0 -> 0, delta 0 -> 50. Group B
+   * (1000, 500): fragment 0 before; on its 1000 -> 700, 500: still 0 ->
+   * 50; on its 500 -> 200, below 500: fragment 200 -> 45. Both groups
+   * score 50: the first, A, and its first device, 0. */
+  share = f->share;
+  assert_int_equal(sc_policy_node_score(fgd, mix, &share, &f->ctx), 50);
+  sc_policy_choose_devices(fgd, mix, 3, &share, &f->ctx, NULL, &pl);
+  assert_int_equal(pl.dev[0], 0);
+  /* B only: 50 on its 1000 device (node device 1), not its 500 (45). */
+  sc_shape_set_models(&share, &f->c, "B");
+  assert_int_equal(sc_policy_node_score(fgd, mix, &share, &f->ctx), 50);
+  sc_policy_choose_devices(fgd, mix, 3, &share, &f->ctx, NULL, &pl);
+  assert_int_equal(pl.dev[0], 1);
+  /* A CPU-only task sees the whole node: bestfit's GPU term is its 3500
+   * free milli: 3500 / 8000 * .5 = .21875; CPU 26000 / 128000 * .5 =
+   * .1015625 -> int(100 * .6796875) = 67. */
+  assert_int_equal(sc_policy_node_score(bestfit, mix, &f->cpuonly, &f->ctx), 67);
+}
+
 static void test_table(void **state)
 {
   static const char *const names[] = {"random", "dotprod", "clustering", "packing", "bestfit",
@@ -217,6 +279,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_fgd, setup, teardown),
     cmocka_unit_test_setup_teardown(test_best_share_device, setup, teardown),
     cmocka_unit_test_setup_teardown(test_random_share_device, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_mixed_groups, setup, teardown),
     cmocka_unit_test(test_table),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);

@@ -200,6 +200,114 @@ static void test_models_and_shares(void **state)
     assert_true(milli[d] == 0 || milli[d] == 1000); /* packed onto one device */
 }
 
+/* One agent with devices of three models and two vendors, as declared by
+ * --devices nvidia:A100:4 --devices nvidia:H100:2 --devices amd:MI300X:2:
+ * node indexes 0-3 A100, 4-5 H100, 6-7 MI300X. */
+static void add_hetero_node(const char *name)
+{
+  static const char *const vendor[] = {"nvidia", "nvidia", "nvidia", "nvidia",
+                                       "nvidia", "nvidia", "amd",    "amd"};
+  static const char *const model[] = {"A100", "A100", "A100",   "A100",
+                                      "H100", "H100", "MI300X", "MI300X"};
+  struct sc_agent_reg reg;
+  struct sc_kill_list kill;
+
+  memset(&reg, 0, sizeof reg);
+  snprintf(reg.name, sizeof reg.name, "%s", name);
+  reg.cpu_milli = 64000;
+  reg.memory_mib = 512 * 1024;
+  reg.ndev = 8;
+  for (int i = 0; i < 8; i++) {
+    reg.dev[i].index = i;
+    snprintf(reg.dev[i].vendor, sizeof reg.dev[i].vendor, "%s", vendor[i]);
+    snprintf(reg.dev[i].model, sizeof reg.dev[i].model, "%s", model[i]);
+  }
+  assert_int_equal(sc_ctl_register(ctl, &reg, &kill), 0);
+  sc_kill_list_release(&kill);
+}
+
+/* sc_ctl_could_run on the spec json_text; its message into msg. */
+static bool could_run(const char *json_text, char *msg, size_t size)
+{
+  json_t *body = json_loads(json_text, 0, NULL);
+  struct sc_job_spec spec;
+  struct sc_spec_error err;
+  bool ok;
+
+  assert_non_null(body);
+  assert_int_equal(sc_spec_parse(body, &spec, &err), 0);
+  json_decref(body);
+  msg[0] = '\0';
+  ok = sc_ctl_could_run(ctl, &spec, msg, size);
+  sc_spec_release(&spec);
+  return ok;
+}
+
+/* The start of job id's task 0 in a (NULL when absent). */
+static const struct sc_task_start *start_of(const struct sc_assignments *a, int64_t id)
+{
+  for (int i = 0; i < a->nstarts; i++)
+    if (a->starts[i].task.job_id == id && a->starts[i].task.index == 0)
+      return &a->starts[i];
+  return NULL;
+}
+
+/*
+ * A node of several models: each task's devices are of one model, with
+ * that model's vendor, and the submit check counts per model (the node has
+ * 8 devices but at most 4 of one model).
+ */
+static void test_hetero_node(void **state)
+{
+  struct sc_assignments a;
+  const struct sc_task_start *t;
+  int64_t h100, four, mi, three;
+  char msg[256];
+
+  (void)state;
+  add_hetero_node("hetero");
+  assert_false(could_run("{\"name\": \"x\", \"command\": \"x\", \"resources\": {\"gpus\": 5}}",
+                         msg, sizeof msg));
+  assert_string_equal(msg, "no node has 5 x GPU (largest: 4 x A100 on hetero)");
+  assert_false(could_run("{\"name\": \"x\", \"command\": \"x\", \"models\": [\"h100\"],"
+                         " \"resources\": {\"gpus\": 3}}", msg, sizeof msg));
+  assert_string_equal(msg, "no node has 3 x h100 (largest: 2 x H100 on hetero)");
+  /* 2 devices of A100 or MI300X: 4 / 2 + 2 / 2 = 3 tasks at once. */
+  assert_true(could_run("{\"name\": \"x\", \"command\": \"x\", \"tasks\": 3,"
+                        " \"models\": [\"A100\", \"MI300X\"], \"resources\": {\"gpus\": 2}}",
+                        msg, sizeof msg));
+  assert_false(could_run("{\"name\": \"x\", \"command\": \"x\", \"tasks\": 4,"
+                         " \"models\": [\"A100\", \"MI300X\"], \"resources\": {\"gpus\": 2}}",
+                         msg, sizeof msg));
+  assert_string_equal(msg, "the fleet runs at most 3 of this gang's 4 tasks at once");
+  h100 = submit("{\"name\": \"h\", \"command\": [\"x\"], \"models\": [\"H100\"],"
+                " \"resources\": {\"gpus\": 2}}");
+  four = submit("{\"name\": \"f\", \"command\": [\"x\"], \"resources\": {\"gpus\": 4}}");
+  mi = submit("{\"name\": \"m\", \"command\": [\"x\"], \"models\": [\"mi300x\"],"
+              " \"resources\": {\"gpus\": 2}}");
+  three = submit("{\"name\": \"t\", \"command\": [\"x\"], \"resources\": {\"gpus\": 3}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  usleep(200 * 1000);
+  poll_node("hetero", 500, &a);
+  assert_int_equal(a.nstarts, 3);
+  assert_non_null(t = start_of(&a, h100));
+  assert_int_equal(t->ndev, 2);
+  assert_int_equal(t->devices[0], 4);
+  assert_int_equal(t->devices[1], 5);
+  assert_string_equal(t->vendor, "nvidia");
+  assert_non_null(t = start_of(&a, four));
+  assert_int_equal(t->ndev, 4);
+  for (int d = 0; d < 4; d++)
+    assert_int_equal(t->devices[d], d);
+  assert_non_null(t = start_of(&a, mi));
+  assert_int_equal(t->devices[0], 6);
+  assert_int_equal(t->devices[1], 7);
+  assert_string_equal(t->vendor, "amd");
+  sc_assignments_release(&a);
+  /* Nothing of one model has 3 devices free: the 3-device job waits. */
+  assert_int_equal(job_state(three), SC_JOB_PENDING);
+}
+
 static void test_node_lost_requeue(void **state)
 {
   struct sc_assignments a = {0};
@@ -707,6 +815,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_gang_disjoint, setup, teardown),
     cmocka_unit_test_setup_teardown(test_gang_waits_whole, setup, teardown),
     cmocka_unit_test_setup_teardown(test_models_and_shares, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_hetero_node, setup, teardown),
     cmocka_unit_test_setup_teardown(test_node_lost_requeue, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_and_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pass_time, setup, teardown),

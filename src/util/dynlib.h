@@ -1,8 +1,8 @@
 /*
  * Shared libraries loaded when a command first needs them (dlopen), so a
- * process maps only what it uses: a CLI process starts without the
- * controller's libmicrohttpd, OpenSSL and SQLite and their dependencies.
- * See docs/fast-cli.md.
+ * process maps only what it uses: `supercell submit` starts without
+ * libcurl, libmicrohttpd, OpenSSL or SQLite and their ~30 dependencies,
+ * which the controller and the agent open at start. See docs/fast-cli.md.
  */
 #ifndef SC_UTIL_DYNLIB_H
 #define SC_UTIL_DYNLIB_H

@@ -307,7 +307,7 @@ static void peer_of(struct MHD_Connection *conn, char *buf, size_t size)
  * CONN_MEMORY) is above them, so only a head past that gets its HTML. */
 #define URI_MAX (8 * 1024)
 #define HEADERS_MAX (32 * 1024)
-#define CONN_MEMORY (128 * 1024)
+#define CONN_MEMORY (64 * 1024)
 
 static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)

@@ -4,8 +4,9 @@
  * clients, and prints what it measured as one line of key=value pairs for
  * the script's table. Children's stdout goes to /dev/null, their stderr is
  * appended to --errors FILE (default /dev/null); a run counts as
- * acknowledged when the command exits 0.
- * Usage: bench_cli serial   [--errors F] [--runs 500] -- CMD ARGS...
+ * acknowledged when the command exits 0. serial --samples F also appends
+ * each run's milliseconds to F, one a line, for quantiles over rounds.
+ * Usage: bench_cli serial   [--errors F] [--runs 500] [--samples F] -- CMD ARGS...
  *        bench_cli parallel [--errors F] [--clients 8] [--duration 10] -- CMD ARGS...
  *        bench_cli port     (prints a TCP port free now on 127.0.0.1)
  * Progress lines go to stderr when it is a terminal.
@@ -29,7 +30,7 @@
 extern char **environ;
 
 struct cfg {
-  const char *errors;
+  const char *errors, *samples;
   int runs, clients;
   double duration_s;
   char **argv;
@@ -83,6 +84,13 @@ static int serial(const struct cfg *cfg)
   }
   if (isatty(STDERR_FILENO))
     fprintf(stderr, "\r%*s\r", 30, "");
+  if (cfg->samples) {
+    FILE *f = fopen(cfg->samples, "a");
+    for (int i = 0; f && i < n; i++)
+      fprintf(f, "%.4f\n", ms[i]);
+    if (f)
+      fclose(f);
+  }
   /* mean first: bh_quantile sorts */
   printf("runs=%d failed=%d mean=%.3f", n, failed, mean(ms, n));
   printf(" min=%.3f median=%.3f p90=%.3f p99=%.3f max=%.3f\n", bh_quantile(ms, (size_t)n, 0),
@@ -166,7 +174,7 @@ static int free_port(void)
 
 static int usage(void)
 {
-  fprintf(stderr, "usage: bench_cli serial [--errors F] [--runs N] -- CMD ARGS...\n"
+  fprintf(stderr, "usage: bench_cli serial [--errors F] [--runs N] [--samples F] -- CMD ARGS...\n"
                   "       bench_cli parallel [--errors F] [--clients N] [--duration S] -- CMD...\n"
                   "       bench_cli port\n");
   return 2;
@@ -186,6 +194,8 @@ int main(int argc, char **argv)
       return usage();
     if (strcmp(argv[i], "--errors") == 0)
       cfg.errors = argv[++i];
+    else if (strcmp(argv[i], "--samples") == 0)
+      cfg.samples = argv[++i];
     else if (strcmp(argv[i], "--runs") == 0)
       cfg.runs = atoi(argv[++i]);
     else if (strcmp(argv[i], "--clients") == 0)

@@ -11,6 +11,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,9 +216,9 @@ static int ev_failure(struct sc_http *h, const struct ev_call *c, long timeout_m
 
 /* One call through libevent: the request, then the loop until the reply,
  * a transport failure or the deadline. */
-int sc_http_event_call(struct sc_http *h, const char *method, const char *path,
-                   const char *payload, long timeout_ms, struct sc_http_buf *buf,
-                   long *status)
+static int ev_exchange(struct sc_http *h, const char *method, const char *path,
+                       const char *payload, long timeout_ms, struct sc_http_buf *buf,
+                       long *status)
 {
   struct ev_call c = {.h = h, .buf = buf};
   struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -278,3 +280,25 @@ int sc_http_event_call(struct sc_http *h, const char *method, const char *path,
   return 0;
 }
 
+/* libevent writes with plain writev: a server that hangs up mid-request
+ * would raise SIGPIPE, whose default ends the process. It is blocked in
+ * this thread for the call, and one it raised is taken before unblocking. */
+int sc_http_event_call(struct sc_http *h, const char *method, const char *path,
+                       const char *payload, long timeout_ms, struct sc_http_buf *buf,
+                       long *status)
+{
+  sigset_t pipe_set, old, pending;
+  struct timespec zero = {0, 0};
+  int rc;
+
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  rc = ev_exchange(h, method, path, payload, timeout_ms, buf, status);
+  if (!sigismember(&old, SIGPIPE)) {
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+      sigtimedwait(&pipe_set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  return rc;
+}

@@ -48,6 +48,7 @@ test-tsan: deps
 	  SC_SLOW=3 ctest --output-on-failure -j $(JOBS)
 
 bench: build
+	@scripts/install-deps bench
 	bench/run-all
 
 # libFuzzer on every target in tests/fuzz, FUZZ_SECONDS each (default 60).

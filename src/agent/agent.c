@@ -263,7 +263,9 @@ int sc_agent_new(const struct sc_agent_config *cfg, struct sc_agent **out, char 
              ((rc = sc_client_init(&a->client, cfg->server, cfg->token, cfg->name, NULL)) != 0 ||
               (rc = sc_client_init(&a->poll_client, cfg->server, cfg->token, cfg->name,
                                    &a->stopping)) != 0)) {
-    snprintf(err, size, "cannot start the HTTP client: %s", sc_strerror(rc));
+    snprintf(err, size, "cannot start the HTTP client: %s",
+             a->client.error[0] ? a->client.error
+             : a->poll_client.error[0] ? a->poll_client.error : sc_strerror(rc));
   }
   if (rc != 0) {
     sc_agent_free(a);

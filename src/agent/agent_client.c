@@ -18,8 +18,13 @@ int sc_client_init(struct sc_client *c, const char *server, const char *token,
 
   memset(c, 0, sizeof *c);
   snprintf(c->node, sizeof c->node, "%s", node);
-  rc = sc_http_init(&c->http, server, token);
-  c->http.abort = abort;
+  /* libcurl for the agent: it retries a request on a kept-alive connection
+   * the controller closed (a restart) instead of failing the round. */
+  if ((rc = sc_http_init(&c->http, server, token)) == 0 &&
+      (rc = sc_http_use_curl(&c->http, abort)) != 0) {
+    snprintf(c->error, sizeof c->error, "%s", c->http.error);
+    sc_http_release(&c->http);
+  }
   return rc;
 }
 

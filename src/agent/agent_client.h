@@ -75,7 +75,8 @@ struct sc_client_assignments {
 };
 
 /* Prepares a client of server for node with token (copied). Returns 0 or
- * an SC_E* code. abort (may be NULL) cuts calls short when set. */
+ * an SC_E* code (detail in c->error). abort (may be NULL) cuts calls short
+ * when set. */
 int sc_client_init(struct sc_client *c, const char *server, const char *token,
                    const char *node, atomic_int *abort);
 void sc_client_release(struct sc_client *c);

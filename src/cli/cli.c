@@ -97,7 +97,8 @@ int sc_cli_connect(struct sc_cli *c)
   if (strncmp(c->server, "http://", 7) != 0 && strncmp(c->server, "https://", 8) != 0)
     return sc_cli_usage_error(c, "bad server URL '%s' (want http://host:port)", c->server);
   if (sc_http_init(&c->http, c->server, c->token) != 0) {
-    fprintf(stderr, "supercell: cannot start the HTTP client\n");
+    fprintf(stderr, "supercell: cannot start the HTTP client%s%s\n",
+            c->http.error[0] ? ": " : "", c->http.error);
     return SC_CLI_API;
   }
   return 0;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +19,59 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/dynlib.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/token_file.h"
 #include "util/vec.h"
+
+/* The libcrypto functions this file calls, resolved from SC_SONAME_CRYPTO
+ * at the first token made or hashed (util/dynlib.h: a CLI process never
+ * maps OpenSSL). sc_auth_init loads it, so the lookups may assume it. */
+#define CRYPTO_FUNCS(X) X(RAND_bytes) X(EVP_Digest) X(EVP_sha256) X(CRYPTO_memcmp)
+
+static struct {
+#define CRYPTO_SLOT(f) __typeof__(f) *f;
+  CRYPTO_FUNCS(CRYPTO_SLOT)
+#undef CRYPTO_SLOT
+} crypto_api;
+
+static const struct sc_dynsym crypto_syms[] = {
+#define CRYPTO_SYM(f) {#f, (void **)&crypto_api.f},
+  CRYPTO_FUNCS(CRYPTO_SYM)
+#undef CRYPTO_SYM
+};
+
+#define RAND_bytes (crypto_api.RAND_bytes)
+#define EVP_Digest (crypto_api.EVP_Digest)
+#define EVP_sha256 (crypto_api.EVP_sha256)
+#define CRYPTO_memcmp (crypto_api.CRYPTO_memcmp)
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static int crypto_rc;
+
+static void crypto_load(void)
+{
+  char err[300];
+
+  if ((crypto_rc = sc_dynlib_open(SC_SONAME_CRYPTO, crypto_syms,
+                                  sizeof crypto_syms / sizeof *crypto_syms, err, sizeof err)))
+    sc_error("%s", err);
+}
+
+static int crypto_ready(void)
+{
+  pthread_once(&crypto_once, crypto_load);
+  return crypto_rc;
+}
 
 int sc_token_generate(char out[SC_TOKEN_HEX_LEN + 1])
 {
   unsigned char raw[32];
 
   out[0] = '\0';
+  if (crypto_ready() != 0)
+    return SC_EIO;
   if (RAND_bytes(raw, sizeof raw) != 1)
     return SC_EIO;
   for (size_t i = 0; i < sizeof raw; i++)
@@ -39,6 +83,8 @@ int sc_token_hash(const char *text, size_t len, unsigned char hash[32])
 {
   unsigned int n = 0;
 
+  if (crypto_ready() != 0)
+    return SC_EIO;
   if (EVP_Digest(text, len, hash, &n, EVP_sha256(), NULL) != 1 || n != 32)
     return SC_ENOMEM;
   return 0;
@@ -122,6 +168,8 @@ int sc_auth_init(struct sc_auth *a, struct sc_store *store)
   memset(a, 0, sizeof *a);
   pthread_mutex_init(&a->mu, NULL);
   a->store = store;
+  if (crypto_ready() != 0)
+    return SC_EIO;
   if (sc_store_token_list(store, &recs, &n) < 0)
     return SC_ESTORE;
   rc = 0;

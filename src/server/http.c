@@ -9,15 +9,60 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "server/codec.h"
+#include "util/dynlib.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "util/log.h"
+
+/* The libmicrohttpd functions this file calls, resolved from SC_SONAME_MHD
+ * when the first server starts (util/dynlib.h: CLI processes never map it). */
+#define MHD_FUNCS(X)                                                           \
+  X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info)                \
+  X(MHD_lookup_connection_value) X(MHD_get_connection_values)                  \
+  X(MHD_get_connection_info) X(MHD_create_response_from_buffer)                \
+  X(MHD_add_response_header) X(MHD_queue_response) X(MHD_destroy_response)
+
+static struct {
+#define MHD_SLOT(f) __typeof__(f) *f;
+  MHD_FUNCS(MHD_SLOT)
+#undef MHD_SLOT
+} mhd_api;
+
+static const struct sc_dynsym mhd_syms[] = {
+#define MHD_SYM(f) {#f, (void **)&mhd_api.f},
+  MHD_FUNCS(MHD_SYM)
+#undef MHD_SYM
+};
+
+#define MHD_start_daemon (mhd_api.MHD_start_daemon)
+#define MHD_stop_daemon (mhd_api.MHD_stop_daemon)
+#define MHD_get_daemon_info (mhd_api.MHD_get_daemon_info)
+#define MHD_lookup_connection_value (mhd_api.MHD_lookup_connection_value)
+#define MHD_get_connection_values (mhd_api.MHD_get_connection_values)
+#define MHD_get_connection_info (mhd_api.MHD_get_connection_info)
+#define MHD_create_response_from_buffer (mhd_api.MHD_create_response_from_buffer)
+#define MHD_add_response_header (mhd_api.MHD_add_response_header)
+#define MHD_queue_response (mhd_api.MHD_queue_response)
+#define MHD_destroy_response (mhd_api.MHD_destroy_response)
+
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static int mhd_rc;
+
+static void mhd_load(void)
+{
+  char err[300];
+
+  if ((mhd_rc = sc_dynlib_open(SC_SONAME_MHD, mhd_syms, sizeof mhd_syms / sizeof *mhd_syms,
+                               err, sizeof err)) != 0)
+    sc_error("%s", err);
+}
 
 struct sc_server {
   struct MHD_Daemon *daemon;
@@ -262,7 +307,7 @@ static void peer_of(struct MHD_Connection *conn, char *buf, size_t size)
  * CONN_MEMORY) is above them, so only a head past that gets its HTML. */
 #define URI_MAX (8 * 1024)
 #define HEADERS_MAX (32 * 1024)
-#define CONN_MEMORY (128 * 1024)
+#define CONN_MEMORY (64 * 1024)
 
 static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key,
                                 const char *value)
@@ -425,6 +470,9 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
   addr.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
     return SC_EINVAL;
+  pthread_once(&mhd_once, mhd_load);
+  if (mhd_rc)
+    return mhd_rc;
   if (!(s = calloc(1, sizeof *s)))
     return SC_ENOMEM;
   s->ctl = opts->ctl;

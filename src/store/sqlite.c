@@ -25,6 +25,8 @@ int sc_sqlite_open_conn(const char *path, sqlite3 **out)
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
   *out = NULL;
+  if (sc_sqlite_lib_load() != 0)
+    return SC_ESTORE;
   if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
     sc_error("store: cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
@@ -474,10 +476,13 @@ static void sqlite_close(struct sc_store *s)
 
 static int sqlite_open(const char *path, struct sc_store **out)
 {
-  struct sc_store *s = calloc(1, sizeof *s);
+  struct sc_store *s;
   int rc;
 
   *out = NULL;
+  if ((rc = sc_sqlite_lib_load()) != 0) /* before anything that closes */
+    return rc;
+  s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
     free(s);
     return SC_ENOMEM;

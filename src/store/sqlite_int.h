@@ -13,6 +13,54 @@
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 
+/* The SQLite functions the backend calls, resolved from SC_SONAME_SQLITE
+ * when the first store opens (util/dynlib.h: a CLI process never maps
+ * SQLite). After this header the calls go through sc_sqlite_api. */
+#define SC_SQLITE_FUNCS(X)                                                     \
+  X(sqlite3_open_v2) X(sqlite3_close) X(sqlite3_busy_timeout) X(sqlite3_exec)  \
+  X(sqlite3_errmsg) X(sqlite3_free) X(sqlite3_prepare_v2) X(sqlite3_prepare_v3) \
+  X(sqlite3_step) X(sqlite3_reset) X(sqlite3_finalize) X(sqlite3_clear_bindings) \
+  X(sqlite3_bind_blob) X(sqlite3_bind_int) X(sqlite3_bind_int64)               \
+  X(sqlite3_bind_null) X(sqlite3_bind_text) X(sqlite3_column_blob)             \
+  X(sqlite3_column_bytes) X(sqlite3_column_int) X(sqlite3_column_int64)        \
+  X(sqlite3_column_text) X(sqlite3_column_type)
+
+struct sc_sqlite_api {
+#define SC_SQLITE_SLOT(f) __typeof__(f) *f;
+  SC_SQLITE_FUNCS(SC_SQLITE_SLOT)
+#undef SC_SQLITE_SLOT
+};
+extern struct sc_sqlite_api sc_sqlite_api;
+
+/* Loads SQLite once per process; 0 or SC_ESTORE (logged). */
+int sc_sqlite_lib_load(void);
+
+#ifndef SC_SQLITE_LIB_IMPL
+#define sqlite3_open_v2 (sc_sqlite_api.sqlite3_open_v2)
+#define sqlite3_close (sc_sqlite_api.sqlite3_close)
+#define sqlite3_busy_timeout (sc_sqlite_api.sqlite3_busy_timeout)
+#define sqlite3_exec (sc_sqlite_api.sqlite3_exec)
+#define sqlite3_errmsg (sc_sqlite_api.sqlite3_errmsg)
+#define sqlite3_free (sc_sqlite_api.sqlite3_free)
+#define sqlite3_prepare_v2 (sc_sqlite_api.sqlite3_prepare_v2)
+#define sqlite3_prepare_v3 (sc_sqlite_api.sqlite3_prepare_v3)
+#define sqlite3_step (sc_sqlite_api.sqlite3_step)
+#define sqlite3_reset (sc_sqlite_api.sqlite3_reset)
+#define sqlite3_finalize (sc_sqlite_api.sqlite3_finalize)
+#define sqlite3_clear_bindings (sc_sqlite_api.sqlite3_clear_bindings)
+#define sqlite3_bind_blob (sc_sqlite_api.sqlite3_bind_blob)
+#define sqlite3_bind_int (sc_sqlite_api.sqlite3_bind_int)
+#define sqlite3_bind_int64 (sc_sqlite_api.sqlite3_bind_int64)
+#define sqlite3_bind_null (sc_sqlite_api.sqlite3_bind_null)
+#define sqlite3_bind_text (sc_sqlite_api.sqlite3_bind_text)
+#define sqlite3_column_blob (sc_sqlite_api.sqlite3_column_blob)
+#define sqlite3_column_bytes (sc_sqlite_api.sqlite3_column_bytes)
+#define sqlite3_column_int (sc_sqlite_api.sqlite3_column_int)
+#define sqlite3_column_int64 (sc_sqlite_api.sqlite3_column_int64)
+#define sqlite3_column_text (sc_sqlite_api.sqlite3_column_text)
+#define sqlite3_column_type (sc_sqlite_api.sqlite3_column_type)
+#endif
+
 #define POOL_MAX 16
 #define BATCHES_PER_TXN 512
 

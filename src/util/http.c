@@ -1,52 +1,50 @@
-/* JSON over HTTP with libcurl: keep-alive handle per client, replies parsed
- * with jansson. libcurl's global init runs once, guarded by pthread_once. */
+/* JSON over HTTP: the client's state, the choice of transport for each
+ * call (util/http_int.h) and the reply's parsing with jansson. */
 #include "util/http.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/error.h"
-
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static int http_global_rc;
-
-static void http_global_init(void)
-{
-  http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : SC_ENET;
-}
+#include "util/http_int.h"
 
 int sc_http_init(struct sc_http *h, const char *base, const char *token)
 {
   size_t len;
+  int rc;
 
   memset(h, 0, sizeof *h);
   pthread_mutex_init(&h->token_mu, NULL);
-  pthread_once(&http_once, http_global_init);
-  if (http_global_rc)
-    return http_global_rc;
   h->base = strdup(base);
   h->token = token ? strdup(token) : NULL;
-  h->curl = curl_easy_init();
-  h->multi = curl_multi_init();
-  if (!h->base || (token && !h->token) || !h->curl || !h->multi) {
+  if (!h->base || (token && !h->token)) {
     sc_http_release(h);
     return SC_ENOMEM;
   }
   len = strlen(h->base);
   while (len > 0 && h->base[len - 1] == '/')
     h->base[--len] = '\0';
+  if (strncmp(h->base, "http://", 7) != 0 && (rc = sc_http_curl_start(h)) != 0) {
+    char error[sizeof h->error];
+    memcpy(error, h->error, sizeof error);
+    sc_http_release(h);
+    memcpy(h->error, error, sizeof error); /* the why, for the caller */
+    return rc;
+  }
   return 0;
+}
+
+int sc_http_use_curl(struct sc_http *h, atomic_int *abort)
+{
+  h->abort = abort;
+  return sc_http_curl_start(h);
 }
 
 void sc_http_release(struct sc_http *h)
 {
-  if (h->curl)
-    curl_easy_cleanup(h->curl);
-  if (h->multi)
-    curl_multi_cleanup(h->multi);
+  sc_http_curl_release(h);
+  sc_http_event_release(h);
   free(h->base);
   free(h->token);
   pthread_mutex_destroy(&h->token_mu);
@@ -73,17 +71,8 @@ void sc_http_reply_release(struct sc_http_reply *r)
   memset(r, 0, sizeof *r);
 }
 
-struct http_buf {
-  char *data;
-  size_t len, cap;
-  int oom;
-};
-
-static size_t http_write(char *ptr, size_t size, size_t nmemb, void *arg)
+int sc_http_buf_append(struct sc_http_buf *b, const char *ptr, size_t n)
 {
-  struct http_buf *b = arg;
-  size_t n = size * nmemb;
-
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 4096;
     char *p;
@@ -92,7 +81,7 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *arg)
     p = realloc(b->data, cap);
     if (!p) {
       b->oom = 1;
-      return 0;
+      return -1;
     }
     b->data = p;
     b->cap = cap;
@@ -100,127 +89,41 @@ static size_t http_write(char *ptr, size_t size, size_t nmemb, void *arg)
   memcpy(b->data + b->len, ptr, n);
   b->len += n;
   b->data[b->len] = '\0';
-  return n;
+  return 0;
 }
 
-static int http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-                         curl_off_t ultotal, curl_off_t ulnow)
+/* "Authorization: Bearer TOKEN" into auth (empty without a token). */
+void sc_http_auth(struct sc_http *h, char *auth, size_t size)
 {
-  atomic_int *abort_flag = arg;
-
-  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-  return abort_flag && atomic_load(abort_flag) ? 1 : 0;
-}
-
-/* Sets the per-call options; returns the header list the caller frees. */
-static struct curl_slist *http_setup(struct sc_http *h, const char *method,
-                                     const char *url, const char *payload,
-                                     long timeout_ms)
-{
-  CURL *c = h->curl;
-  struct curl_slist *headers = NULL;
-  char auth[512];
-
-  curl_easy_reset(c);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)h->abort);
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "Expect:");
   pthread_mutex_lock(&h->token_mu);
   if (h->token)
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", h->token);
+    snprintf(auth, size, "Bearer %s", h->token);
   else
     auth[0] = '\0';
   pthread_mutex_unlock(&h->token_mu);
-  if (auth[0])
-    headers = curl_slist_append(headers, auth);
-  if (payload) {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
-  }
-  if (strcmp(method, "GET") == 0 && !payload)
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  else if (strcmp(method, "POST") == 0 && !payload)
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, ""), curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-  if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  return headers;
-}
-
-/* curl_easy_perform through the multi interface: the wait can be cut
- * short by sc_http_wakeup when h->abort is set. */
-static CURLcode http_perform_multi(struct sc_http *h)
-{
-  CURLcode rc = CURLE_ABORTED_BY_CALLBACK;
-  CURLMsg *msg;
-  int running = 1, left;
-
-  if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
-    return curl_easy_perform(h->curl);
-  while (running && !atomic_load(h->abort)) {
-    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
-      break;
-    if (running)
-      curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
-  }
-  while ((msg = curl_multi_info_read(h->multi, &left)))
-    if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->curl)
-      rc = msg->data.result;
-  curl_multi_remove_handle(h->multi, h->curl);
-  return rc;
-}
-
-void sc_http_wakeup(struct sc_http *h)
-{
-  if (h->multi)
-    curl_multi_wakeup(h->multi);
 }
 
 int sc_http_call(struct sc_http *h, const char *method, const char *path,
                  json_t *body, long timeout_ms, struct sc_http_reply *reply)
 {
-  struct http_buf buf = {0};
-  struct curl_slist *headers;
-  char *payload = NULL, *url;
-  size_t url_len = strlen(h->base) + strlen(path) + 1;
-  CURLcode rc;
+  struct sc_http_buf buf = {0};
+  char *payload = NULL;
+  int rc;
 
   memset(reply, 0, sizeof *reply);
   h->error[0] = '\0';
-  url = malloc(url_len);
-  if (body)
-    payload = json_dumps(body, JSON_COMPACT);
-  if (!url || (body && !payload)) {
-    free(url);
-    free(payload);
+  if (body && !(payload = json_dumps(body, JSON_COMPACT)))
     return SC_ENOMEM;
-  }
-  snprintf(url, url_len, "%s%s", h->base, path);
-  headers = http_setup(h, method, url, payload, timeout_ms);
-  curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_write);
-  curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &buf);
-  rc = h->abort ? http_perform_multi(h) : curl_easy_perform(h->curl);
-  curl_slist_free_all(headers);
+  if (h->curl)
+    rc = sc_http_curl_call(h, method, path, payload, timeout_ms, &buf, &reply->status);
+  else
+    rc = sc_http_event_call(h, method, path, payload, timeout_ms, &buf, &reply->status);
   free(payload);
-  free(url);
-  if (rc != CURLE_OK || buf.oom) {
-    if (!h->error[0])
-      snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
+  if (rc) {
     free(buf.data);
-    if (buf.oom)
-      return SC_ENOMEM;
-    return rc == CURLE_OPERATION_TIMEDOUT ? SC_ETIMEOUT : SC_ENET;
+    reply->status = 0;
+    return rc;
   }
-  curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &reply->status);
   reply->raw = buf.data ? buf.data : strdup("");
   reply->len = buf.len;
   if (!reply->raw)

@@ -1,8 +1,11 @@
 /*
- * A small JSON-over-HTTP client for the agent and the CLI (libcurl +
- * jansson). One struct sc_http per thread: it keeps its connection alive
- * between calls. A call returns 0 whenever an HTTP reply arrived, whatever
- * its status; only transport failures are errors.
+ * A small JSON-over-HTTP client for the agent and the CLI. One struct
+ * sc_http per thread: it keeps its connection alive between calls. A call
+ * returns 0 whenever an HTTP reply arrived, whatever its status; only
+ * transport failures are errors. Plain http:// calls go through libevent's
+ * HTTP client, which a CLI process maps in well under a millisecond;
+ * https:// and abortable calls (the agent) through libcurl, loaded when
+ * first needed (its ~30 libraries cost ~4 ms per process; docs/fast-cli.md).
  */
 #ifndef SC_UTIL_HTTP_H
 #define SC_UTIL_HTTP_H
@@ -13,13 +16,18 @@
 #include <stdbool.h>
 
 struct sc_http {
-  void *curl;          /* CURL easy handle */
+  void *curl;          /* CURL easy handle (https:// or abortable), or NULL */
   void *multi;         /* CURLM used when abort is set, so a wakeup is prompt */
+  void *evbase;        /* libevent base and connection for plain http://, */
+  void *evconn;        /* made at the first call, */
+  char addr[64];       /* to the server's numeric address */
+  int port;            /* and port */
   char *base;          /* "http://host:port", no trailing slash (owned) */
   char *token;         /* bearer token or NULL (owned; guarded by token_mu) */
   pthread_mutex_t token_mu;
   atomic_int *abort;   /* when set and non-zero, transfers stop early; another
-                          thread may set it (then sc_http_wakeup) */
+                          thread may set it (then sc_http_wakeup); set by
+                          sc_http_use_curl */
   char error[256];     /* transport error detail of the last call */
 };
 
@@ -31,8 +39,17 @@ struct sc_http_reply {
 };
 
 /* Prepares a client for base URL and token (both copied; token may be NULL).
- * Returns 0, SC_ENOMEM or SC_ENET when libcurl cannot start. */
+ * An https:// base loads libcurl now. Returns 0, SC_ENOMEM or SC_ENET when
+ * libcurl cannot start (detail in h->error). */
 int sc_http_init(struct sc_http *h, const char *base, const char *token);
+
+/* Routes h's calls through libcurl whatever the scheme, for long-lived
+ * clients (the agent): libcurl silently retries a request whose kept-alive
+ * connection the server had closed. With abort non-NULL a call stops early
+ * once *abort is non-zero (another thread sets it, then sc_http_wakeup).
+ * Call it after init, before any call. Returns 0 or SC_ENET when libcurl
+ * cannot start (detail in h->error). */
+int sc_http_use_curl(struct sc_http *h, atomic_int *abort);
 
 /* Frees the handle and strings. Safe on a zeroed struct after init. */
 void sc_http_release(struct sc_http *h);

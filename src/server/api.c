@@ -367,6 +367,21 @@ static void api_tasks(struct sc_http_req *req, struct sc_http_resp *resp)
   sc_job_rec_release(&j);
 }
 
+/* Replies with job {id} as it is after a change (rc: how the change went). */
+static void reply_changed(struct sc_http_req *req, struct sc_http_resp *resp, int rc)
+{
+  struct sc_job_rec j;
+
+  if (rc < 0) {
+    store_failed(resp, rc);
+    return;
+  }
+  if (!load_job(req, resp, &j, true))
+    return;
+  reply_job(req, resp, &j);
+  sc_job_rec_release(&j);
+}
+
 /* Cancels (hold NULL), holds or releases each element of array j; -2 when
  * j is not an array. 0 when it changed any, SC_ESTATE when none could
  * be (all ended; or, to hold, none pending), else the first error. */
@@ -409,13 +424,7 @@ static void api_cancel(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_error(resp, 404, "not_found", "no such job", "id");
     return;
   }
-  if (rc < 0 || !load_job(req, resp, &j, true)) {
-    if (rc < 0)
-      store_failed(resp, rc);
-    return;
-  }
-  reply_job(req, resp, &j);
-  sc_job_rec_release(&j);
+  reply_changed(req, resp, rc);
 }
 
 /* POST /v1/jobs/{id}/hold and /release: a pending job is kept from the
@@ -437,13 +446,7 @@ static void job_hold(struct sc_http_req *req, struct sc_http_resp *resp, bool ho
     sc_http_error(resp, 409, "conflict", "only a pending job can be held or released", NULL);
     return;
   }
-  if (rc < 0 || !load_job(req, resp, &j, true)) {
-    if (rc < 0)
-      store_failed(resp, rc);
-    return;
-  }
-  reply_job(req, resp, &j);
-  sc_job_rec_release(&j);
+  reply_changed(req, resp, rc);
 }
 
 static void api_hold(struct sc_http_req *req, struct sc_http_resp *resp)

@@ -66,7 +66,7 @@ void sc_api_tenant_list(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_error(resp, 503, "internal", sc_strerror(rc), NULL);
   else
     reply_list(resp, recs, n);
-  free(recs);
+  sc_store_free_tenants(recs, n);
 }
 
 void sc_api_tenant_get(struct sc_http_req *req, struct sc_http_resp *resp)
@@ -86,7 +86,7 @@ void sc_api_tenant_get(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_error(resp, 404, "not_found", "no such tenant", NULL);
   else
     sc_http_reply(resp, 200, sc_tenant_json(&recs[0]));
-  free(recs);
+  sc_store_free_tenants(recs, n);
 }
 
 void sc_api_tenant_set(struct sc_http_req *req, struct sc_http_resp *resp)
@@ -125,6 +125,8 @@ void sc_api_tenant_set(struct sc_http_req *req, struct sc_http_resp *resp)
     sc_http_error(resp, rc == SC_ENOMEM ? 503 : 500, "internal", sc_strerror(rc), NULL);
   else
     sc_http_reply(resp, 200, sc_tenant_json(&rec));
+  if (rc == 0)
+    free(rec.rules);
 out:
   json_decref(body);
 }

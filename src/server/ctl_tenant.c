@@ -76,8 +76,9 @@ int ctl_tenants_load(struct sc_ctl *c)
 
   c->next_tenant_id = 1;
   for (int i = 0; rc == 0 && i < n; i++)
-    rc = tenant_insert(c, &recs[i], true);
-  free(recs);
+    if ((rc = tenant_insert(c, &recs[i], true)) == 0)
+      recs[i].rules = NULL; /* moved */
+  sc_store_free_tenants(recs, n);
   return rc;
 }
 
@@ -115,6 +116,8 @@ void ctl_tenant_settle(struct sc_ctl *c, const struct sc_store_batch *b)
 
 void ctl_tenants_free(struct sc_ctl *c)
 {
+  for (int i = 0; i < c->ntenants; i++)
+    free(c->tenants[i].rec.rules);
   free(c->tenants);
   c->tenants = NULL;
   c->ntenants = c->captenants = 0;
@@ -129,8 +132,10 @@ int sc_ctl_tenant_list(struct sc_ctl *c, const char *only, struct sc_tenant_rec 
   pthread_mutex_lock(&c->mu);
   *out = malloc((size_t)(c->ntenants > 0 ? c->ntenants : 1) * sizeof **out);
   for (int i = 0; *out && i < c->ntenants; i++)
-    if (!only || strcmp(c->tenants[i].rec.name, only) == 0)
-      (*out)[k++] = c->tenants[i].rec;
+    if (!only || strcmp(c->tenants[i].rec.name, only) == 0) {
+      (*out)[k] = c->tenants[i].rec;
+      (*out)[k++].rules = c->tenants[i].rec.rules ? strdup(c->tenants[i].rec.rules) : NULL;
+    }
   pthread_mutex_unlock(&c->mu);
   if (!*out)
     return SC_ENOMEM;
@@ -152,11 +157,13 @@ int sc_ctl_tenant_set(struct sc_ctl *c, const char *name, const char *run_as,
     i = tenant_index(c, name);
     snprintf(c->tenants[i].rec.run_as, sizeof c->tenants[i].rec.run_as, "%s", run_as);
     c->tenants[i].durable = false;
-    if (b->n == 0)
-      batch_tenant(b, &c->tenants[i].rec);
-    else
-      b->ops[b->n - 1].u.tenant = c->tenants[i].rec;
+    if (b->n > 0) { /* the row ensure queued is out of date: queue it anew */
+      sc_store_batch_free(b);
+      b = sc_store_batch_new();
+    }
+    batch_tenant(b, &c->tenants[i].rec);
     *out = c->tenants[i].rec;
+    out->rules = out->rules ? strdup(out->rules) : NULL;
     rc = sc_store_submit(c->store, b); /* under the lock: rows commit in memory's order */
   }
   pthread_mutex_unlock(&c->mu);

@@ -220,6 +220,9 @@ static int write_tenant(struct sc_store *s, const struct sc_tenant_rec *t)
   sqlite3_bind_int64(st, 2, t->id);
   sqlite3_bind_text(st, 3, t->run_as, -1, SQLITE_STATIC);
   bind_ms(st, 4, t->created_ms);
+  sqlite3_bind_text(st, 5, t->parent, -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 6, t->weight > 0 ? t->weight : 1.0);
+  sqlite3_bind_text(st, 7, t->rules ? t->rules : "{}", -1, SQLITE_STATIC);
   return step_done(s, st);
 }
 
@@ -446,6 +449,8 @@ static int migrate(sqlite3 *db)
   if (!has_column(db, "jobs", "held") && exec(db, sc_sql_migrate_4) < 0)
     return SC_ESTORE;
   if (!has_column(db, "jobs", "array_id") && exec(db, sc_sql_migrate_5) < 0)
+    return SC_ESTORE;
+  if (!has_column(db, "tenants", "rules") && exec(db, sc_sql_migrate_6) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

@@ -23,7 +23,8 @@
   X(sqlite3_bind_blob) X(sqlite3_bind_int) X(sqlite3_bind_int64)               \
   X(sqlite3_bind_null) X(sqlite3_bind_text) X(sqlite3_column_blob)             \
   X(sqlite3_column_bytes) X(sqlite3_column_int) X(sqlite3_column_int64)        \
-  X(sqlite3_column_text) X(sqlite3_column_type)
+  X(sqlite3_column_text) X(sqlite3_column_type) X(sqlite3_bind_double)         \
+  X(sqlite3_column_double)
 
 struct sc_sqlite_api {
 #define SC_SQLITE_SLOT(f) __typeof__(f) *f;
@@ -59,6 +60,8 @@ int sc_sqlite_lib_load(void);
 #define sqlite3_column_int64 (sc_sqlite_api.sqlite3_column_int64)
 #define sqlite3_column_text (sc_sqlite_api.sqlite3_column_text)
 #define sqlite3_column_type (sc_sqlite_api.sqlite3_column_type)
+#define sqlite3_bind_double (sc_sqlite_api.sqlite3_bind_double)
+#define sqlite3_column_double (sc_sqlite_api.sqlite3_column_double)
 #endif
 
 #define POOL_MAX 16

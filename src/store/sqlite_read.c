@@ -435,6 +435,9 @@ static void row_tenant(sqlite3_stmt *st, void *dst)
   t->id = sqlite3_column_int64(st, 1);
   copy_col(st, 2, t->run_as, sizeof t->run_as);
   t->created_ms = sqlite3_column_int64(st, 3);
+  copy_col(st, 4, t->parent, sizeof t->parent);
+  t->weight = sqlite3_column_double(st, 5);
+  t->rules = strdup(sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "{}");
 }
 
 int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,

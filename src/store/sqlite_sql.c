@@ -38,7 +38,8 @@ const char sc_sql_schema[] =
   "CREATE INDEX IF NOT EXISTS logs_by_job ON logs(job_id, job_offset);"
   "CREATE TABLE IF NOT EXISTS tenants ("
   " name TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE, run_as TEXT NOT NULL DEFAULT '',"
-  " created_ms INTEGER);"
+  " created_ms INTEGER, parent TEXT NOT NULL DEFAULT '', weight REAL NOT NULL DEFAULT 1,"
+  " rules TEXT NOT NULL DEFAULT '{}');"
   "CREATE TABLE IF NOT EXISTS attempts ("
   " job_id INTEGER NOT NULL, attempt INTEGER NOT NULL, reason TEXT, started_ms INTEGER,"
   " finished_ms INTEGER, PRIMARY KEY (job_id, attempt)) WITHOUT ROWID;";
@@ -47,7 +48,13 @@ const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
   "CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_id, array_index)"
   " WHERE array_id > 0;"
-  "PRAGMA user_version = 5;";
+  "PRAGMA user_version = 6;";
+
+/* Version 6: the tenant tree (parent, weight, quota and residency rules). */
+const char sc_sql_migrate_6[] =
+  "ALTER TABLE tenants ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE tenants ADD COLUMN weight REAL NOT NULL DEFAULT 1;"
+  "ALTER TABLE tenants ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';";
 
 /* Version 5: job arrays (an element's array and index). */
 const char sc_sql_migrate_5[] =
@@ -120,8 +127,8 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
   [SQL_TASK_ATTEMPT] = "SELECT attempt FROM tasks WHERE job_id = ?1 AND idx = ?2",
   [SQL_ATTEMPT_PUT] = "INSERT OR REPLACE INTO attempts (job_id, attempt, reason, started_ms,"
                       " finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-  [SQL_TENANT_PUT] = "INSERT OR REPLACE INTO tenants (name, id, run_as, created_ms)"
-                     " VALUES (?1, ?2, ?3, ?4)",
+  [SQL_TENANT_PUT] = "INSERT OR REPLACE INTO tenants (name, id, run_as, created_ms, parent,"
+                     " weight, rules) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 const char sc_sql_job_select[] = "SELECT " JOB_COLS " FROM jobs";
@@ -150,7 +157,8 @@ const char sc_sql_nodes[] =
 const char sc_sql_tokens[] =
   "SELECT hash, kind, tenant, created_ms, id, node, expires_ms, last_used_ms, revoked"
   " FROM tokens ORDER BY created_ms, id";
-const char sc_sql_tenants[] = "SELECT name, id, run_as, created_ms FROM tenants ORDER BY id";
+const char sc_sql_tenants[] =
+  "SELECT name, id, run_as, created_ms, parent, weight, rules FROM tenants ORDER BY id";
 const char sc_sql_attempts[] =
   "SELECT job_id, attempt, reason, started_ms, finished_ms FROM attempts WHERE job_id = ?1"
   " ORDER BY attempt";

@@ -53,6 +53,10 @@ static int op_copy_strings(struct sc_store_op *dst)
       return SC_ENOMEM;
     return sc_node_rec_set_devices(&dst->u.node, dev, dst->u.node.ndev);
   }
+  case SC_STORE_TENANT_PUT:
+    if (dst->u.tenant.rules && !(dst->u.tenant.rules = strdup(dst->u.tenant.rules)))
+      return SC_ENOMEM;
+    return 0;
   case SC_STORE_LOG_APPEND: {
     char *copy = malloc(dst->u.log.len + 1);
     if (!copy) {
@@ -83,9 +87,19 @@ static void op_release(struct sc_store_op *op)
   case SC_STORE_LOG_APPEND:
     free(op->u.log.data);
     break;
+  case SC_STORE_TENANT_PUT:
+    free(op->u.tenant.rules);
+    break;
   default:
     break;
   }
+}
+
+void sc_store_free_tenants(struct sc_tenant_rec *tenants, int n)
+{
+  for (int i = 0; tenants && i < n; i++)
+    free(tenants[i].rules);
+  free(tenants);
 }
 
 void sc_store_batch_add(struct sc_store_batch *b, const struct sc_store_op *op)

@@ -118,11 +118,20 @@ struct sc_token_rec {
  * agent runs its tasks as uid base + id) and the node user it maps to
  * instead ("" = none; never root). */
 #define SC_STORE_USER_MAX 33          /* POSIX user names: 1..32 chars */
+/* A tenant: its place in the tenant tree (parent, "" for a root), its
+ * fair-share weight and its rules as JSON text (owned; NULL reads as "{}"):
+ * {"guarantee": {"gpu": 8000, "gpu.A100-80G": 4000, "cpu": 64000,
+ *  "memory": 524288}, "limit": {...}, "lend_limit": {...},
+ *  "regions": ["eu"], "preempt_within": "never", "spot_over_limit": false}
+ * (gpu in milli-GPUs, cpu in milli-CPUs, memory in MiB). */
 struct sc_tenant_rec {
   char name[SC_STORE_TENANT_MAX];
   int64_t id;
   char run_as[SC_STORE_USER_MAX];
   int64_t created_ms;
+  char parent[SC_STORE_TENANT_MAX];
+  double weight;
+  char *rules;
 };
 
 /* An attempt of a job that ended and was retried: why, and when it ran
@@ -313,7 +322,7 @@ int sc_store_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n);
 int sc_store_max_job_id(struct sc_store *s, int64_t *id);
 int sc_store_node_list(struct sc_store *s, struct sc_node_rec **out, int *n);
 int sc_store_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
-/* Every tenant, by id (*out freed with free()). */
+/* Every tenant, by id (*out freed with sc_store_free_tenants). */
 int sc_store_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n);
 /* A job's past attempts, by attempt (*out freed with free()). */
 int sc_store_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
@@ -324,6 +333,8 @@ int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **d
                       size_t *len, int64_t *end);
 
 void sc_job_rec_release(struct sc_job_rec *j);
+/* Frees the rules of tenants[0..n) and the array. */
+void sc_store_free_tenants(struct sc_tenant_rec *tenants, int n);
 void sc_node_rec_release(struct sc_node_rec *n);
 /* Replaces n's devices with a copy of dev (ndev, at most
  * SC_STORE_MAX_DEVICES): 0 or SC_ENOMEM (n unchanged). */

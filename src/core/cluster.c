@@ -48,6 +48,39 @@ int sc_cluster_model_id(struct sc_cluster *c, const char *name)
   return c->nmodels++;
 }
 
+int sc_cluster_region_id(struct sc_cluster *c, const char *name)
+{
+  for (int i = 0; i < c->nregions; i++)
+    if (strcmp(c->regions[i], name) == 0)
+      return i;
+  if (c->nregions >= SC_MAX_REGIONS)
+    return SC_ERANGE;
+  if (strlen(name) >= SC_NAME_MAX || !*name)
+    return SC_EINVAL;
+  memcpy(c->regions[c->nregions], name, strlen(name) + 1);
+  return c->nregions++;
+}
+
+uint64_t sc_cluster_regions_mask(const struct sc_cluster *c, const char *list)
+{
+  uint64_t mask = 0;
+
+  while (list && *list) {
+    const char *end = strchr(list, '|');
+    size_t len = end ? (size_t)(end - list) : strlen(list);
+    for (int i = 0; i < c->nregions; i++)
+      if (strlen(c->regions[i]) == len && strncmp(c->regions[i], list, len) == 0)
+        mask |= 1ULL << i;
+    list += len + (end ? 1 : 0);
+  }
+  return mask;
+}
+
+bool sc_node_region_ok(const struct sc_node *n, const struct sc_shape *s)
+{
+  return s->regions == 0 || (n->region > 0 && ((s->regions >> (n->region - 1)) & 1));
+}
+
 int sc_cluster_add_node(struct sc_cluster *c, const char *name, int64_t cpu_milli,
                         int64_t mem_mib, int gpu_count, const char *model)
 {
@@ -262,7 +295,7 @@ bool sc_node_fits_nomem(const struct sc_node *n, const struct sc_shape *s)
   struct sc_group groups[SC_MAX_GPUS];
   int ngroups;
 
-  if (s->cpu > n->cpu_left)
+  if (s->cpu > n->cpu_left || !sc_node_region_ok(n, s))
     return false;
   if (s->gpu_milli <= 0)
     return true;

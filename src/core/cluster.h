@@ -18,6 +18,7 @@
 #define SC_MAX_GPUS 16    /* devices per node */
 #define SC_MAX_MODELS 64  /* distinct accelerator models per cluster */
 #define SC_NAME_MAX 64
+#define SC_MAX_REGIONS 64 /* distinct regions per cluster */
 #define SC_MODEL_MIXED (-2) /* sc_node.model when its devices are of several models */
 
 /* Affinity tags of the tasks on a node (GpuClustering): bit 0 = share-gpu,
@@ -38,6 +39,7 @@ struct sc_node {
   int32_t tasks;               /* tasks placed here */
   uint32_t rank;               /* tie-break among equal scores: lower wins */
   int klass;                   /* equivalence class (sc_sched), -1 if none */
+  uint8_t region;              /* 0: no region label; else 1 + region id */
 };
 
 /* What one task asks for. Memory is checked for feasibility only. */
@@ -48,6 +50,9 @@ struct sc_shape {
   int gpu_milli;       /* milli per device: 1..1000, 0 for CPU-only */
   bool any_model;      /* true: no model constraint */
   uint64_t models;     /* allowed model ids when !any_model (may be 0) */
+  uint64_t regions;    /* 0: no residency rule (any node); else the region
+                          ids allowed (bit r: region r); an unlabelled node
+                          then never fits */
   int id;              /* score-cache slot in [0, nshapes) or -1 */
 };
 
@@ -56,6 +61,8 @@ struct sc_cluster {
   size_t nnodes, cap;
   char models[SC_MAX_MODELS][SC_NAME_MAX];
   int nmodels;
+  char regions[SC_MAX_REGIONS][SC_NAME_MAX];
+  int nregions;
 };
 
 void sc_cluster_init(struct sc_cluster *c);
@@ -63,6 +70,15 @@ void sc_cluster_release(struct sc_cluster *c);
 
 /* Returns the id of model name, adding it when new; SC_ERANGE when full. */
 int sc_cluster_model_id(struct sc_cluster *c, const char *name);
+/* Returns the id of region name, adding it when new; SC_ERANGE when full. */
+int sc_cluster_region_id(struct sc_cluster *c, const char *name);
+/* The region mask of a '|'-separated list of region names (names the
+ * cluster has no node in are left out: 0 then still means "a rule, nothing
+ * allowed" only when ruled is true; see sc_shape.regions). */
+uint64_t sc_cluster_regions_mask(const struct sc_cluster *c, const char *list);
+/* True when node n may take a task of shape s as far as residency goes. */
+bool sc_node_region_ok(const struct sc_node *n, const struct sc_shape *s);
+
 /* Returns the id of model name or -1 when the cluster has no such model. */
 int sc_cluster_model_find(const struct sc_cluster *c, const char *name);
 

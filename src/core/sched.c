@@ -42,6 +42,8 @@ struct class_key {
   int16_t model;
   int16_t gpu_count;
   uint16_t left_desc[SC_MAX_GPUS]; /* free shares, descending, zero padded */
+  uint16_t region;                 /* residency: nodes of other regions are
+                                      never interchangeable */
 };
 
 struct sc_class {
@@ -86,6 +88,7 @@ static void key_of(const struct sc_sched *s, const struct sc_node *n, struct cla
   k->tags = (s->policy->flags & SC_POLICY_TAGS) ? n->tags : 0;
   k->model = (int16_t)n->model;
   k->gpu_count = (int16_t)n->gpu_count;
+  k->region = n->region;
   for (int i = 0; i < n->gpu_count; i++) {
     uint16_t v = (uint16_t)n->gpu_left[i];
     int j = i;

@@ -17,6 +17,7 @@
 
 #include "core/policy.h"
 #include "server/spec.h"
+#include "server/tenant_rules.h"
 #include "store/store.h"
 
 struct sc_ctl;
@@ -198,6 +199,39 @@ int sc_ctl_node_drain(struct sc_ctl *c, const char *name, bool drain);
 /* Tenants (all, or only the one named only when non-NULL), by name; *out
  * freed with free(). 0 or SC_ENOMEM. */
 int sc_ctl_tenant_list(struct sc_ctl *c, const char *only, struct sc_tenant_rec **out, int *n);
+/* What a tenant write changes: each field only when its has_ flag is set;
+ * rules (a JSON object, borrowed) goes through sc_rules_apply. */
+struct sc_tenant_update {
+  bool create;                /* SC_EEXIST when it exists */
+  bool has_run_as, has_parent, has_weight;
+  char run_as[SC_STORE_USER_MAX];
+  char parent[SC_STORE_TENANT_MAX];
+  double weight;
+  struct json_t *rules;
+};
+
+/* Creates or changes tenant name as u says, keeping the tree sound: the
+ * parent exists and is no descendant, children's guarantees fit in their
+ * parent's, a child's regions within its parent's allowlist. Returns when
+ * durable: 0 (out filled, its rules owned by the caller), SC_EEXIST,
+ * SC_EINVAL (err), SC_ENOMEM or SC_ESTORE. */
+int sc_ctl_tenant_put(struct sc_ctl *c, const char *name, const struct sc_tenant_update *u,
+                      struct sc_tenant_rec *out, struct sc_rules_error *err);
+/* Deletes tenant name: SC_ENOENT, SC_EBUSY (jobs not ended, or children;
+ * msg says which), or 0 once durable. Its id is never given again. */
+int sc_ctl_tenant_delete(struct sc_ctl *c, const char *name, char *msg, size_t size);
+/* Per tenant (by name, as sc_ctl_tenant_list) what its tasks hold now and
+ * what its subtree holds: gpu (milli), per model, cpu, memory. */
+struct sc_tenant_usage {
+  char name[SC_STORE_TENANT_MAX];
+  struct sc_res_set own, subtree;
+  int jobs_active;
+};
+int sc_ctl_tenant_usage(struct sc_ctl *c, struct sc_tenant_usage **out, int *n);
+/* The allowlist in force for tenant name ("" none) into buf; whether it
+ * exists. */
+bool sc_ctl_tenant_regions(struct sc_ctl *c, const char *name, char *buf, size_t size);
+
 /* Creates tenant name if new (its id is given now) and sets the node user
  * its tasks run as (run_as, "" = uid base + id; the caller checked it);
  * returns when durable: 0, SC_ENOMEM or SC_ESTORE. */

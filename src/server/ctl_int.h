@@ -18,6 +18,7 @@
 
 #include "core/cluster.h"
 #include "server/ctl.h"
+#include "server/tenant_rules.h"
 
 struct ctl_job;
 
@@ -148,8 +149,12 @@ static inline const char *ctl_key_models(const struct ctl_shape_key *k)
 
 /* A tenant; durable once a batch holding its row (as it is now) committed. */
 struct ctl_tenant {
-  struct sc_tenant_rec rec;
+  struct sc_tenant_rec rec;        /* rules text owned */
   bool durable;
+  struct sc_tenant_rules rules;    /* rec.rules parsed */
+  char eff_regions[SC_REGIONS_MAX * 64]; /* the allowlist in force: its own,
+                                     else its nearest ancestor's; '|'
+                                     separated, "" when none */
 };
 
 struct ctl_pass_buf;
@@ -286,6 +291,12 @@ int ctl_check(const struct sc_ctl *c);
 int ctl_tenants_load(struct sc_ctl *c);
 void ctl_tenants_free(struct sc_ctl *c);
 const struct ctl_tenant *ctl_tenant_find(const struct sc_ctl *c, const char *name);
+/* What j's tasks that hold resources now hold: cpu, memory, gpu (milli)
+ * and gpu.MODEL per device model. */
+void ctl_job_usage(const struct sc_ctl *c, const struct ctl_job *j, struct sc_res_set *out);
+/* The tenant's ancestors, nearest first, into up (at most max): how many. */
+int ctl_tenant_ancestors(const struct sc_ctl *c, const struct ctl_tenant *t,
+                         const struct ctl_tenant **up, int max);
 /* Gives tenant name an id if it has none, and adds its row to b unless
  * durable: 0 or SC_ENOMEM. */
 int ctl_tenant_ensure(struct sc_ctl *c, const char *name, struct sc_store_batch *b);

@@ -262,7 +262,7 @@ static bool shape_equal(const struct sc_shape *a, const struct sc_shape *b)
 {
   return a->cpu == b->cpu && a->mem == b->mem && a->gpu_count == b->gpu_count &&
          a->gpu_milli == b->gpu_milli && a->any_model == b->any_model &&
-         (a->any_model || a->models == b->models);
+         (a->any_model || a->models == b->models) && a->regions == b->regions;
 }
 
 /* The memo slot of sh: its entry when one is there, else a free one or NULL. */

@@ -26,6 +26,8 @@ static const char submit_help[] =
   "  --cpu MILLI       CPU per task in milli-CPUs (default 1000)\n"
   "  --memory SIZE     memory per task, e.g. 16Gi\n"
   "  --model M         allowed accelerator model; repeatable (default: any)\n"
+  "  --region R        run only on nodes labelled region=R; repeatable (within\n"
+  "                    the tenant's allowlist: else refused, 403)\n"
   "  --priority P      -1000..1000, higher first (default 0)\n"
   "  --max-runtime D   e.g. 90m or 2h; killed when exceeded\n"
   "  --max-retries N   requeue up to N times after a failure or a lost node\n"
@@ -119,6 +121,13 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   case 'H': json_object_set_new(f->top, "hold", json_true()); return 0;
   case 'a': json_object_set_new(f->top, "array", json_string(arg)); return 0;
   case 'd': json_object_set_new(f->top, "dependency", json_string(arg)); return 0;
+  case 'E': {
+    json_t *regions = json_object_get(f->top, "regions");
+    if (!regions)
+      json_object_set_new(f->top, "regions", regions = json_array());
+    json_array_append_new(regions, json_string(arg));
+    return 0;
+  }
   case 'F': {
     json_t *after = json_object_get(f->top, "after");
     if (!after)
@@ -194,7 +203,7 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"requeue", no_argument, NULL, 'Q'}, {"allow-pending", no_argument, NULL, 'A'},
     {"hold", no_argument, NULL, 'H'}, {"begin", required_argument, NULL, 'B'},
     {"array", required_argument, NULL, 'a'}, {"after", required_argument, NULL, 'F'},
-    {"dependency", required_argument, NULL, 'd'},
+    {"dependency", required_argument, NULL, 'd'}, {"region", required_argument, NULL, 'E'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

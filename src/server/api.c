@@ -158,6 +158,30 @@ static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   if (rc == 0 && tenant_scope(req))
     rc = sc_spec_set_tenant(&spec, tenant_scope(req));
+  if (rc == 0 && spec.regions[0]) {
+    /* Residency: a job may narrow its tenant's allowlist, never leave it. */
+    char allowed[SC_SPEC_MAX_REGIONS * 64], msg[1600];
+    sc_ctl_tenant_regions(sc_server_ctl(req->srv), spec.tenant, allowed, sizeof allowed);
+    for (const char *p = spec.regions; *allowed && *p;) {
+      const char *end = strchr(p, '|');
+      size_t n = end ? (size_t)(end - p) : strlen(p);
+      bool ok = false;
+      for (const char *q = allowed; *q;) {
+        const char *qe = strchr(q, '|');
+        size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+        ok = ok || (qn == n && strncmp(q, p, n) == 0);
+        q += qn + (qe ? 1 : 0);
+      }
+      if (!ok) {
+        snprintf(msg, sizeof msg, "region '%.*s' is outside tenant %s's allowlist (%s)", (int)n,
+                 p, spec.tenant, allowed);
+        sc_spec_release(&spec);
+        sc_http_error(resp, 403, "forbidden", msg, "regions");
+        return;
+      }
+      p += n + (end ? 1 : 0);
+    }
+  }
   if (rc == 0 && !spec.allow_pending) {
     /* As Slurm does: a job no registered node could ever run is refused
      * now, not left pending for ever (allow_pending: for a growing fleet). */

@@ -331,6 +331,12 @@ static int load_nodes(struct sc_ctl *c)
   for (int i = 0; i < n; i++) {
     struct ctl_node *node = &c->nodes[c->nnodes++];
     node->rec = recs[i];
+    if (ctl_node_region(node) < 0) {
+      for (int k = i + 1; k < n; k++)
+        sc_node_rec_release(&recs[k]);
+      free(recs);
+      return SC_ENOMEM;
+    }
     /* After a restart agents reconnect with backoff: give them at least
      * RESTART_GRACE_MS before a node counts as lost. */
     node->last_seen_ms = sc_clock_mono_ms() +
@@ -743,9 +749,19 @@ static bool could_run(const struct sc_ctl *c, const struct sc_job_spec *s, char 
   const char *model, *bmodel = NULL;
   char what[SC_SPEC_MAX_MODELS * 64 + 8], have[512];
 
+  char allowed[SC_SPEC_MAX_REGIONS * 64];
+  int nallowed = 0;
+
   if (c->nnodes == 0)
     return true; /* nothing registered yet: the fleet is coming */
+  if (!ctl_allowed_regions(c, s, allowed, sizeof allowed)) {
+    snprintf(msg, size, "its regions (%s) are outside its tenant's allowlist", s->regions);
+    return false;
+  }
   for (int i = 0; i < c->nnodes; i++) {
+    if (!ctl_region_allowed(allowed, c->nodes[i].region))
+      continue; /* residency: never its node */
+    nallowed++;
     holds += node_holds(&c->nodes[i], s, &devs, &model);
     if (devs > best || bdev < 0)
       best = devs, bdev = i, bmodel = model;
@@ -756,6 +772,13 @@ static bool could_run(const struct sc_ctl *c, const struct sc_job_spec *s, char 
   }
   if (holds >= s->tasks)
     return true;
+  if (nallowed == 0) {
+    snprintf(msg, size, "no node in region%s %s", strchr(allowed, '|') ? "s" : "", allowed);
+    for (char *p = msg; *p; p++)
+      if (*p == '|')
+        *p = ',';
+    return false;
+  }
   snprintf(what, sizeof what, "%s", s->models[0] ? s->models : "GPU");
   for (char *p = what; *p; p++)
     if (*p == '|')
@@ -858,6 +881,8 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
       snprintf(buf, size, "BeginTime (%s)", when);
     } else if (j->dep_never) {
       snprintf(buf, size, "DependencyNeverSatisfied");
+    } else if (j->quota_reason[0]) {
+      snprintf(buf, size, "QuotaExceeded (%s)", j->quota_reason);
     } else if (j->deps_left > 0) {
       waits_for(j, why, sizeof why);
       snprintf(buf, size, "Dependency (%s)", why);

@@ -5,6 +5,7 @@
  *   ctl_table.c  jobs and nodes tables, alive lists, store rows, commits
  *   ctl_tenant.c tenants: stable ids, the user each maps to
  *   ctl_deps.c   dependencies between jobs: what each waits for
+ *   ctl_quota.c  tenant limits at admission, per scheduling pass
  *   ctl_state.c  the job and task state machine: one entry per event
  *   ctl_agent.c  the agent protocol: reports become events
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
@@ -91,6 +92,7 @@ struct ctl_job {
   int ndeps;
   int deps_left;           /* deps with jobs not ended: not scheduled */
   bool dep_never;          /* a dependency can never be met: cancelled */
+  char quota_reason[160];  /* the last pass held it back: which limit */
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;
 };
@@ -119,6 +121,7 @@ struct ctl_refq {
 
 struct ctl_node {
   struct sc_node_rec rec;          /* labels owned; devices inline */
+  char region[64];                 /* its region= label, "" none */
   int64_t last_seen_ms;            /* monotonic */
   int64_t written_ms;              /* monotonic: its state row last queued */
   bool stale;                      /* its row failed to commit */
@@ -235,6 +238,8 @@ int ctl_jobs_insert(struct sc_ctl *c, struct ctl_job *j);
 void ctl_jobs_compact(struct sc_ctl *c);
 
 int ctl_node_find(struct sc_ctl *c, const char *name);
+/* Sets n->region from its labels: 0 or SC_ENOMEM. */
+int ctl_node_region(struct ctl_node *n);
 /* Adds a node or refreshes a known one from reg; returns its index or
  * SC_ENOMEM (nothing changed). */
 int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg);
@@ -294,6 +299,13 @@ const struct ctl_tenant *ctl_tenant_find(const struct sc_ctl *c, const char *nam
 /* What j's tasks that hold resources now hold: cpu, memory, gpu (milli)
  * and gpu.MODEL per device model. */
 void ctl_job_usage(const struct sc_ctl *c, const struct ctl_job *j, struct sc_res_set *out);
+/* The regions spec may run in: its own list within its tenant's allowlist
+ * ('|'-separated into buf; "" when neither rules). Returns false when the
+ * two do not meet (nothing allowed). */
+bool ctl_allowed_regions(const struct sc_ctl *c, const struct sc_job_spec *s, char *buf,
+                         size_t size);
+/* Whether region (a node's, "" none) is in allowed ("" allows any node). */
+bool ctl_region_allowed(const char *allowed, const char *region);
 /* The tenant's ancestors, nearest first, into up (at most max): how many. */
 int ctl_tenant_ancestors(const struct sc_ctl *c, const struct ctl_tenant *t,
                          const struct ctl_tenant **up, int max);
@@ -320,6 +332,19 @@ int ctl_deps_attach(struct sc_ctl *c, struct ctl_job *j, const struct ctl_dep *d
 void ctl_deps_final(struct sc_ctl *c, const struct ctl_job *x);
 /* A doomed waiter still pending, taken off the list; NULL when none. */
 struct ctl_job *ctl_deps_next_doomed(struct sc_ctl *c);
+
+/* ---- ctl_quota.c: tenant limits ---- */
+
+struct ctl_quota;
+/* What each tenant's subtree holds now (running jobs): 0 or SC_ENOMEM. */
+int ctl_quota_begin(struct sc_ctl *c, struct ctl_quota **q);
+void ctl_quota_end(struct ctl_quota *q);
+/* Whether j may be admitted within every limit over it; per-model limits
+ * narrow sh's models (cl's ids). When not, j->quota_reason says why. */
+bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
+                     const struct sc_cluster *cl, struct sc_shape *sh);
+/* Charges what placed job j holds to its tenant and ancestors. */
+void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_job *j);
 
 /* ---- ctl_state.c: the state machine ---- */
 

@@ -178,10 +178,15 @@ static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
       models[d] = n->rec.dev[d].model;
     map[i] = sc_cluster_add_node_models(cl, n->rec.name, n->rec.cpu_milli, n->rec.memory_mib,
                                         gpus, models);
-    if (map[i] < 0)
+    if (map[i] < 0) {
       map[i] = -1;
-    else
-      apply_alive(c, i, &cl->nodes[map[i]], map[i]);
+      continue;
+    }
+    if (n->region[0]) { /* residency: 1 + region id, 0 none */
+      int r = sc_cluster_region_id(cl, n->region);
+      cl->nodes[map[i]].region = (uint8_t)(r >= 0 ? r + 1 : 0);
+    }
+    apply_alive(c, i, &cl->nodes[map[i]], map[i]);
   }
 }
 
@@ -292,13 +297,22 @@ struct pass {
   struct sc_store_batch *b;
   struct sc_shape ids[MAX_SHAPE_IDS];
   int nids, tried, nplaced;
+  struct ctl_quota *quota;  /* tenants' holdings as the pass admits jobs */
 };
 
 /* The shape of each task of j in this pass's cluster (model mask cached in
  * the job while the cluster's model ids stay the same). */
-static void pass_shape(struct sc_ctl *c, struct pass *ps, struct ctl_job *j, struct sc_shape *sh)
+/* The shape of each task of j in this pass's cluster; false when its
+ * residency rule allows no node of it (then it cannot be placed). */
+static bool pass_shape(struct sc_ctl *c, struct pass *ps, struct ctl_job *j, struct sc_shape *sh)
 {
+  char allowed[SC_SPEC_MAX_REGIONS * 64];
+
   job_shape(j, sh);
+  if (!ctl_allowed_regions(c, &j->spec, allowed, sizeof allowed))
+    return false;
+  if (allowed[0] && !(sh->regions = sc_cluster_regions_mask(&ps->cl, allowed)))
+    return false; /* a rule, but no node of its regions is up */
   if (!j->any_model) {
     if (j->models_epoch != c->models_epoch) {
       sc_shape_set_models(sh, &ps->cl, j->spec.models);
@@ -308,6 +322,7 @@ static void pass_shape(struct sc_ctl *c, struct pass *ps, struct ctl_job *j, str
     sh->any_model = false;
     sh->models = j->models_mask;
   }
+  return true;
 }
 
 /* Counts the running elements of each throttled array (jobs[] is by id
@@ -369,7 +384,10 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
       return true; /* ... or may run, cut off, until fenced */
     j->hold_until_ms = 0;
   }
-  pass_shape(c, ps, j, &sh);
+  if (!pass_shape(c, ps, j, &sh))
+    return true; /* residency: no node it may use is up */
+  if (!ctl_quota_admit(c, ps->quota, j, &ps->cl, &sh))
+    return true; /* over a limit of its tenant or an ancestor */
   m = memo_find(pb, &sh);
   if (m && m->gen == pb->memo_gen && m->ntasks <= j->ntasks)
     return true; /* the same shape, as big or smaller, did not fit */
@@ -387,6 +405,7 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
     pb->placed[ps->nplaced++] = j;
     if (ar)
       ar->running++;
+    ctl_quota_charge(c, ps->quota, j);
   } else if (rc != SC_ENOFIT) {
     return false; /* out of memory: the engine cannot go on */
   } else if (m) {
@@ -513,7 +532,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh) ||
       !count_arrays(c, ps.pb))
     rc = SC_ENOMEM;
-  else
+  else if ((rc = ctl_quota_begin(c, &ps.quota)) == 0)
     rc = pass_prepare(c, &ps);
   if (rc < 0) {
     sc_error("scheduling pass skipped: %s", sc_strerror(rc));
@@ -537,6 +556,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   c->stats.placed += (uint64_t)ps.nplaced;
   pass_publish(c, &ps);
 out:
+  ctl_quota_end(ps.quota);
   sc_sched_free(ps.sched);
   sc_typical_release(&ps.typ);
   sc_cluster_release(&ps.cl);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -135,6 +137,18 @@ int ctl_node_find(struct sc_ctl *c, const char *name)
   return -1;
 }
 
+int ctl_node_region(struct ctl_node *n)
+{
+  json_t *labels = json_loads(n->rec.labels ? n->rec.labels : "{}", 0, NULL);
+  const char *r = json_string_value(json_object_get(labels, "region"));
+
+  snprintf(n->region, sizeof n->region, "%s", r ? r : "");
+  json_decref(labels);
+  /* The labels are ours (checked when the agent registered): unreadable
+   * means out of memory, and a node must not lose its residency. */
+  return labels ? 0 : SC_ENOMEM;
+}
+
 int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
 {
   int i = ctl_node_find(c, reg->name);
@@ -164,6 +178,10 @@ int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
   n->rec.state = SC_NODE_READY;
   n->rec.last_heartbeat_ms = ctl_wall_ms(c);
   n->last_seen_ms = sc_clock_mono_ms();
+  if (ctl_node_region(n) < 0) {
+    n->rec.state = SC_NODE_LOST; /* not schedulable without its region */
+    return SC_ENOMEM;
+  }
   return i;
 }
 

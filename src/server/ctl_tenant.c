@@ -62,7 +62,11 @@ static int tenant_insert(struct sc_ctl *c, const struct sc_tenant_rec *rec, bool
   memset(&c->tenants[i], 0, sizeof c->tenants[i]);
   c->tenants[i].rec = *rec;
   c->tenants[i].durable = durable;
-  sc_rules_parse_text(rec->rules, &c->tenants[i].rules);
+  if (sc_rules_parse_text(rec->rules, &c->tenants[i].rules) < 0) {
+    /* Ours, so unreadable means out of memory: never run without rules. */
+    memmove(&c->tenants[i], &c->tenants[i + 1], (size_t)(c->ntenants - i) * sizeof *c->tenants);
+    return SC_ENOMEM;
+  }
   c->ntenants++;
   if (rec->id >= c->next_tenant_id)
     c->next_tenant_id = rec->id + 1;
@@ -429,20 +433,6 @@ int sc_ctl_tenant_delete(struct sc_ctl *c, const char *name, char *msg, size_t s
   return rc < 0 && rc != SC_ENOENT && rc != SC_EBUSY && rc != SC_ENOMEM ? SC_ESTORE : rc;
 }
 
-/* Adds amount of res to set s. */
-static void res_add(struct sc_res_set *s, const char *res, int64_t amount)
-{
-  for (int i = 0; i < s->n; i++)
-    if (strcmp(s->name[i], res) == 0) {
-      s->amount[i] += amount;
-      return;
-    }
-  if (s->n < SC_RES_MAX) {
-    snprintf(s->name[s->n], sizeof s->name[0], "%s", res);
-    s->amount[s->n++] = amount;
-  }
-}
-
 void ctl_job_usage(const struct sc_ctl *c, const struct ctl_job *j, struct sc_res_set *out)
 {
   char res[80];
@@ -452,14 +442,14 @@ void ctl_job_usage(const struct sc_ctl *c, const struct ctl_job *j, struct sc_re
     const struct ctl_task *t = &j->tasks[k];
     if (t->state != SC_TASK_ASSIGNED && t->state != SC_TASK_RUNNING)
       continue;
-    res_add(out, "cpu", j->cpu_milli);
-    res_add(out, "memory", j->memory_mib);
+    sc_res_add(out, "cpu", j->cpu_milli);
+    sc_res_add(out, "memory", j->memory_mib);
     for (int d = 0; d < t->ndev && t->node >= 0; d++) {
       const struct sc_device_rec *dev = &c->nodes[t->node].rec.dev[t->pos[d]];
       int64_t milli = j->gpu_milli > 0 ? j->gpu_milli : 1000;
-      res_add(out, "gpu", milli);
+      sc_res_add(out, "gpu", milli);
       snprintf(res, sizeof res, "gpu.%s", dev->model);
-      res_add(out, res, milli);
+      sc_res_add(out, res, milli);
     }
   }
 }
@@ -483,10 +473,10 @@ int sc_ctl_tenant_usage(struct sc_ctl *c, struct sc_tenant_usage **out, int *n)
     t = &c->tenants[i];
     nup = ctl_tenant_ancestors(c, t, up, 64);
     for (int r = 0; r < use.n; r++) {
-      res_add(&(*out)[i].own, use.name[r], use.amount[r]);
-      res_add(&(*out)[i].subtree, use.name[r], use.amount[r]);
+      sc_res_add(&(*out)[i].own, use.name[r], use.amount[r]);
+      sc_res_add(&(*out)[i].subtree, use.name[r], use.amount[r]);
       for (int a = 0; a < nup; a++)
-        res_add(&(*out)[tenant_index(c, up[a]->rec.name)].subtree, use.name[r], use.amount[r]);
+        sc_res_add(&(*out)[tenant_index(c, up[a]->rec.name)].subtree, use.name[r], use.amount[r]);
     }
   }
   pthread_mutex_unlock(&c->mu);
@@ -508,6 +498,35 @@ bool sc_ctl_tenant_regions(struct sc_ctl *c, const char *name, char *buf, size_t
   snprintf(buf, size, "%s", t ? t->eff_regions : "");
   pthread_mutex_unlock(&c->mu);
   return found;
+}
+
+bool ctl_region_allowed(const char *allowed, const char *region)
+{
+  return !*allowed || (*region && eff_has(allowed, region));
+}
+
+bool ctl_allowed_regions(const struct sc_ctl *c, const struct sc_job_spec *s, char *buf,
+                         size_t size)
+{
+  const struct ctl_tenant *t = ctl_tenant_find(c, s->tenant);
+  const char *eff = t ? t->eff_regions : "";
+  size_t len = 0;
+
+  buf[0] = '\0';
+  if (!s->regions[0] || !*eff) {
+    snprintf(buf, size, "%s", s->regions[0] ? s->regions : eff);
+    return true;
+  }
+  for (const char *p = s->regions; *p;) { /* both: their meet */
+    const char *end = strchr(p, '|');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    char one[64];
+    snprintf(one, sizeof one, "%.*s", (int)n, p);
+    if (eff_has(eff, one))
+      len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "|" : "", one);
+    p += n + (end ? 1 : 0);
+  }
+  return buf[0] != '\0';
 }
 
 int sc_ctl_tenant_set(struct sc_ctl *c, const char *name, const char *run_as,

@@ -232,6 +232,26 @@ static int parse_models(json_t *v, struct sc_job_spec *s, struct sc_spec_error *
   return 0;
 }
 
+/* regions: the job narrows its tenant's allowlist (checked at submit). */
+static int parse_regions(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  size_t i, len = 0;
+  json_t *r;
+
+  if (!json_is_array(v) || json_array_size(v) > SC_SPEC_MAX_REGIONS)
+    return fail(err, "regions", "'regions' must be a list of at most %d region names",
+                SC_SPEC_MAX_REGIONS);
+  s->regions[0] = '\0';
+  json_array_foreach(v, i, r) {
+    const char *name = json_string_value(r);
+    if (!name || !sc_spec_name_ok(name, 63))
+      return fail(err, "regions", "'regions[%zu]' must be a region name from [A-Za-z0-9._-]", i);
+    len += (size_t)snprintf(s->regions + len, sizeof s->regions - len, "%s%s", i ? "|" : "",
+                            name);
+  }
+  return 0;
+}
+
 static int parse_priority(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
 {
   int64_t n = 0;
@@ -618,7 +638,7 @@ static const struct field fields[] = {
   {"on_disconnect", parse_on_disconnect}, {"requeue", parse_requeue},
   {"allow_pending", parse_allow_pending}, {"hold", parse_hold}, {"begin", parse_begin},
   {"array", parse_array}, {"after", parse_after}, {"dependency", parse_dependency},
-  {"slurm_env", parse_slurm_env},
+  {"slurm_env", parse_slurm_env}, {"regions", parse_regions},
 };
 
 static const struct field *field_find(const char *name)
@@ -683,6 +703,11 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
       json_decref(doc);
       doc = NULL;
     }
+  }
+  if (doc && s->regions[0] &&
+      json_object_set(doc, "regions", json_object_get(body, "regions")) < 0) {
+    json_decref(doc);
+    doc = NULL;
   }
   if (doc && s->slurm_env && json_object_set_new(doc, "slurm_env", json_true()) < 0) {
     json_decref(doc);

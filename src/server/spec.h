@@ -72,6 +72,8 @@ struct sc_job_spec {
   int array_max_running;      /* its %N: elements running at once, 0 any */
   int ndeps;                  /* after (or Slurm's dependency) */
   struct sc_spec_dep deps[SC_SPEC_MAX_DEPS];
+  char regions[SC_SPEC_MAX_REGIONS * 64]; /* regions: '|'-separated; "" any
+                                 its tenant allows */
   bool slurm_env;             /* slurm_env: true: tasks also see SLURM_JOB_ID,
                                  SLURM_PROCID, ... (supercell sbatch) */
 };

@@ -43,6 +43,19 @@ int64_t sc_res_get(const struct sc_res_set *s, const char *name)
   return -1;
 }
 
+void sc_res_add(struct sc_res_set *s, const char *name, int64_t amount)
+{
+  for (int i = 0; i < s->n; i++)
+    if (strcmp(s->name[i], name) == 0) {
+      s->amount[i] += amount;
+      return;
+    }
+  if (s->n < SC_RES_MAX) {
+    snprintf(s->name[s->n], sizeof s->name[0], "%s", name);
+    s->amount[s->n++] = amount;
+  }
+}
+
 static int res_put(struct sc_res_set *s, const char *name, int64_t amount)
 {
   for (int i = 0; i < s->n; i++)

@@ -379,7 +379,7 @@ static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
 
 /* Runs a prepared-per-call read, growing *out by elem_size per row. */
 static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
-                        void (*row)(sqlite3_stmt *, void *), void **out, int *n)
+                        int (*row)(sqlite3_stmt *, void *), void **out, int *n)
 {
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
@@ -393,7 +393,8 @@ static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
       if ((rc = sc_vec_reserve(out, &cap, *n + 1, elem_size)) < 0)
         break;
-      row(st, (char *)*out + (size_t)(*n)++ * elem_size);
+      if ((rc = row(st, (char *)*out + (size_t)(*n)++ * elem_size)) < 0)
+        break; /* the row counts: the caller frees what it holds */
     }
   }
   if (rc == 0 && step != SQLITE_DONE)
@@ -403,12 +404,13 @@ static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
   return rc;
 }
 
-static void row_node_any(sqlite3_stmt *st, void *dst)
+static int row_node_any(sqlite3_stmt *st, void *dst)
 {
   row_node(st, dst);
+  return 0;
 }
 
-static void row_token(sqlite3_stmt *st, void *dst)
+static int row_token(sqlite3_stmt *st, void *dst)
 {
   struct sc_token_rec *t = dst;
   const void *hash = sqlite3_column_blob(st, 0);
@@ -424,9 +426,10 @@ static void row_token(sqlite3_stmt *st, void *dst)
   t->expires_ms = sqlite3_column_int64(st, 6);
   t->last_used_ms = sqlite3_column_int64(st, 7);
   t->revoked = sqlite3_column_int(st, 8) != 0;
+  return 0;
 }
 
-static void row_tenant(sqlite3_stmt *st, void *dst)
+static int row_tenant(sqlite3_stmt *st, void *dst)
 {
   struct sc_tenant_rec *t = dst;
 
@@ -438,6 +441,7 @@ static void row_tenant(sqlite3_stmt *st, void *dst)
   copy_col(st, 4, t->parent, sizeof t->parent);
   t->weight = sqlite3_column_double(st, 5);
   t->rules = strdup(sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "{}");
+  return t->rules ? 0 : SC_ENOMEM;
 }
 
 int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
@@ -487,7 +491,7 @@ int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n
 
   *out = rows;
   if (rc < 0) {
-    free(*out);
+    sc_store_free_tenants(*out, *n);
     *out = NULL;
     *n = 0;
   }

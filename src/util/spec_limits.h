@@ -21,5 +21,6 @@
 #define SC_SPEC_MAX_ARRAY 10000                   /* array: elements per array */
 #define SC_SPEC_MAX_ARRAY_INDEX 9999999           /* array: largest index */
 #define SC_SPEC_MAX_DEPS 32                       /* after: dependencies */
+#define SC_SPEC_MAX_REGIONS 16                    /* regions: names */
 
 #endif

@@ -28,6 +28,7 @@ check "no loops: $out" grep -q "the tree would loop" <<<"$out"
 out=$("$SUPERCELL" tenant create any 2>&1) && fail "a second create succeeded"
 check "create twice is 409: $out" grep -q "exists" <<<"$out"
 sc_api_schema GET /v1/tenants 200 "GET /v1/tenants 200"
+sc_api_schema GET /v1/tenants/euteam 200 Tenant
 list=$("$SUPERCELL" tenant list)
 check "list is a tree: $list" grep -qE '^  euteam +2 ' <<<"$list"
 check_eq "euteam's regions in force" "$("$SUPERCELL" tenant show euteam -o json | jq -c .regions_in_force)" '["eu"]'

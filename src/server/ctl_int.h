@@ -353,6 +353,9 @@ struct ctl_event_args {
   int64_t pid;
   int exit_code, signal;
   const char *reason;
+  int64_t started_ms, ended_ms;          /* RUNNING, EXITED: the process's
+                                            start and end by the agent's
+                                            clock (Unix ms), 0 unknown */
   const struct sc_placement *placements; /* CTL_EV_ASSIGNED: one per task */
   const int *inverse;                    /* cluster node -> controller node */
 };

@@ -88,6 +88,13 @@ static int64_t node_last_heard(const struct sc_ctl *c, int i, int64_t now)
   return seen > 0 && seen < now ? seen : now;
 }
 
+/* A time the agent reported (its process's start or end), when it is
+ * plausible: in [not_before, now]; else now, when the report came. */
+static int64_t agent_time(int64_t reported, int64_t not_before, int64_t now)
+{
+  return reported > 0 && reported >= not_before && reported <= now ? reported : now;
+}
+
 /* A fresh pending attempt; the old process (alive_node) is kept track of. */
 static void task_reset(struct ctl_task *t, int attempt)
 {
@@ -160,9 +167,12 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
   }
   for (int i = 0; i < j->ntasks; i++) {
     struct ctl_task *t = &j->tasks[i];
-    if (t->state == SC_TASK_RUNNING)
+    /* A task on a lost node (a gang's others there, one lost at a
+     * restart) ended when the node was last heard from. */
+    bool on_lost = t->node >= 0 && c->nodes[t->node].rec.state == SC_NODE_LOST;
+    if (t->state == SC_TASK_RUNNING && !on_lost)
       usage_close(t, usage_how(state, reason), now);
-    else if (t->state == SC_TASK_LOST && t->usage.start_ms <= 0) /* lost at a restart */
+    else if (t->state == SC_TASK_RUNNING || t->state == SC_TASK_LOST)
       usage_close(t, SC_USAGE_NODE_LOST, node_last_heard(c, t->node, now));
     kill_task(c, t);
     if (retry) {
@@ -322,7 +332,7 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
     if (t->state == SC_TASK_ASSIGNED) {
       t->state = SC_TASK_RUNNING;
       t->delivered = true;
-      t->started_ms = ctl_wall_ms(c);
+      t->started_ms = agent_time(a->started_ms, 0, ctl_wall_ms(c));
       usage_open(t);
       if (!j->started_ms) {
         j->started_ms = t->started_ms;
@@ -398,7 +408,7 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
   }
   t->exit_code = a->exit_code;
   t->signal = a->signal;
-  t->finished_ms = ctl_wall_ms(c);
+  t->finished_ms = agent_time(a->ended_ms, t->started_ms, ctl_wall_ms(c));
   t->state = a->exit_code == 0 && a->signal <= 0 ? SC_TASK_SUCCEEDED : SC_TASK_FAILED;
   if (usage_close(t, SC_USAGE_EXIT, t->finished_ms)) {
     t->usage.exit_code = a->exit_code;

@@ -3,7 +3,7 @@
 # held. Jobs of known `sleep` durations (1 GPU for 2 s, a 500-milli share
 # for 3 s, a 2-task gang for 2 s) are billed within 1% of their
 # GPU-seconds; a cancelled job is billed up to its end; a price change
-# mid-run is billed piecewise; a controller kill -9 mid-run loses no usage
+# mid-run is billed piecewise; a controller kill -9 mid-run (j5, 8 s) loses no usage
 # and the running task keeps counting; a tenant token sees only its
 # subtree; --by model|tenant|day|job and -o csv. See docs/accounting.md.
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
@@ -41,7 +41,7 @@ j1=$(sc_submit --tenant team --gpus 1 --model H100 -- sleep 2)
 j2=$(sc_submit --tenant team.sub --gpu-milli 500 --model H100 -- sleep 3)
 j3=$(sc_submit --tenant other --tasks 2 --gpus 1 --model A100 -- sleep 2)
 j4=$(sc_submit --tenant other --gpus 1 --model H100 -- sleep 30)
-j5=$(sc_submit --tenant team --gpus 1 --model A100 -- sleep 6)
+j5=$(sc_submit --tenant team --gpus 1 --model A100 -- sleep 8)
 
 # The A100 price changes 2 s into j5's run.
 wait_until 10 "j5 running" eval '[ "$(sc_running_tasks '"$j5"')" = 1 ]'
@@ -77,13 +77,17 @@ sleep 0.5
 b=$(job_gpu_s "$j5")
 check "after the restart $j5 is billed at least what it was ($before <= $a)" \
   awk -v a="$a" -v b="$before" 'BEGIN { exit !(a >= b) }'
-check "$j5 keeps counting while it runs ($a then $b GPU-s)" \
-  awk -v a="$a" -v b="$b" 'BEGIN { exit !(b >= a + 0.4) }'
+if [ "$(sc_running_tasks "$j5")" = 1 ]; then # still running when b was read
+  check "$j5 keeps counting while it runs ($a then $b GPU-s)" \
+    awk -v a="$a" -v b="$b" 'BEGIN { exit !(b >= a + 0.45) }'
+else
+  sc_log "warning: $j5 ended before its count could be seen growing (a slow machine)"
+fi
 
 for j in "$j1" "$j2" "$j3" "$j5"; do sc_wait_job "$j" succeeded 30; done
 
 # Accuracy: each job's GPU-seconds against its sleep.
-for want in "$j1 2" "$j2 1.5" "$j3 4" "$j5 6"; do
+for want in "$j1 2" "$j2 1.5" "$j3 4" "$j5 8"; do
   set -- $want
   got=$(job_gpu_s "$1")
   sc_log "$1: billed $got GPU-s, slept $2 GPU-s"

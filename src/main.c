@@ -31,6 +31,8 @@ static const struct command commands[] = {
   {"nodes", sc_cli_nodes, "list nodes"},
   {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
   {"tenant", sc_cli_tenant, "list tenants, map one to a node user (admin)"},
+  {"usage", sc_cli_usage, "report GPU, CPU and memory hours and their cost"},
+  {"price", sc_cli_price, "list prices, set a price from a time on (admin)"},
   {"sim", sc_cmd_sim, "replay a trace against placement policies"},
   {NULL, NULL, NULL},
 };

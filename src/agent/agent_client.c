@@ -190,6 +190,10 @@ static json_t *update_json(const struct sc_client_update *u)
 
   if (o && u->attempt >= 0)
     json_object_set_new(o, "attempt", json_integer(u->attempt));
+  if (o && u->started_ms > 0)
+    json_object_set_new(o, "started_ms", json_integer(u->started_ms));
+  if (o && u->exited && u->ended_ms > 0)
+    json_object_set_new(o, "ended_ms", json_integer(u->ended_ms));
   if (o && u->exited) {
     json_object_set_new(o, "exit_code", u->exit_code >= 0 ? json_integer(u->exit_code)
                                                           : json_null());

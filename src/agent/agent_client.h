@@ -47,6 +47,9 @@ struct sc_client_update {
   int exit_code, signal;   /* exited: -1 / 0 when unknown */
   const char *reason;      /* exited: why, when the agent knows better than
                               the signal ("out of memory"), or NULL */
+  int64_t started_ms;      /* when the task started (Unix ms, this node's
+                              clock), 0 unknown */
+  int64_t ended_ms;        /* exited: when it ended, 0 unknown */
 };
 
 /* What the node offers, for register. */

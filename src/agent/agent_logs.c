@@ -201,6 +201,8 @@ static int collect_reports(struct sc_agent *a, struct report *r, int max)
       r[n].u = (struct sc_client_update){.task_id = r[n].task_id, .attempt = t->spec.attempt,
                                          .exited = k == 1, .pid = t->pid,
                                          .exit_code = t->exit_code, .signal = t->signal,
+                                         .started_ms = sc_task_file_ms(t, "pid"),
+                                         .ended_ms = k == 1 ? sc_task_file_ms(t, "exit") : 0,
                                          .reason = k == 1 && t->reason[0] ? t->reason : NULL};
       n++;
     }

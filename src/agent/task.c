@@ -22,6 +22,16 @@
 #include "agent/sandbox.h"
 #include "util/error.h"
 
+int64_t sc_task_file_ms(const struct sc_task *t, const char *file)
+{
+  char path[4200];
+  struct stat st;
+
+  if (stat(sc_task_path(t, file, path, sizeof path), &st) != 0)
+    return 0;
+  return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
 const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, size_t size)
 {
   snprintf(buf, size, "%s/%s", t->dir, file);

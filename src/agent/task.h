@@ -116,6 +116,11 @@ void sc_task_mark_shipped(struct sc_task *t, int64_t offset);
 /* Path of one of the task's files ("log", "exit" ...) into buf. */
 const char *sc_task_path(const struct sc_task *t, const char *file, char *buf, size_t size);
 
+/* When the supervisor wrote one of the task's files, in Unix ms (0 when
+ * it has not): "pid" right after the task forked, "exit" right after it
+ * ended. What the agent reports as the task's start and end times. */
+int64_t sc_task_file_ms(const struct sc_task *t, const char *file);
+
 /* Frees a task (not its processes or files). */
 void sc_task_free(struct sc_task *t);
 

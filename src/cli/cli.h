@@ -29,4 +29,7 @@ int sc_cli_nodes(int argc, char **argv);
 int sc_cli_token(int argc, char **argv);
 /* tenant list | tenant set NAME --run-as USER. */
 int sc_cli_tenant(int argc, char **argv);
+/* `supercell usage` and `supercell price` (cli_usage.c). */
+int sc_cli_usage(int argc, char **argv);
+int sc_cli_price(int argc, char **argv);
 #endif

@@ -240,6 +240,8 @@ bool sc_agent_decode_update(json_t *v, size_t i, struct sc_http_resp *resp,
                  ? (int)json_integer_value(json_object_get(v, "attempt"))
                  : -1;
   u->pid = json_integer_value(json_object_get(v, "pid"));
+  u->started_ms = json_integer_value(json_object_get(v, "started_ms")); /* 0 when absent */
+  u->ended_ms = json_integer_value(json_object_get(v, "ended_ms"));
   u->exit_code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
   u->signal = json_is_integer(sig) && json_integer_value(sig) > 0 ? (int)json_integer_value(sig)
                                                                   : -1;

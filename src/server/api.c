@@ -35,6 +35,9 @@ void sc_api_token_revoke(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_list(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_create(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_delete(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_usage(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_price_list(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_price_set(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_get(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_set(struct sc_http_req *req, struct sc_http_resp *resp);
 
@@ -639,6 +642,9 @@ const struct sc_route sc_api_routes[] = {
   {"PUT", "/v1/tenants/{name}", SC_ROUTE_ADMIN, sc_api_tenant_set},
   {"POST", "/v1/tenants", SC_ROUTE_ADMIN, sc_api_tenant_create},
   {"DELETE", "/v1/tenants/{name}", SC_ROUTE_ADMIN, sc_api_tenant_delete},
+  {"GET", "/v1/usage", SC_ROUTE_USER, sc_api_usage},
+  {"GET", "/v1/prices", SC_ROUTE_USER, sc_api_price_list},
+  {"POST", "/v1/prices", SC_ROUTE_ADMIN, sc_api_price_set},
   {"GET", "/v1/stats", SC_ROUTE_ADMIN, api_stats},
   {"POST", "/v1/agent/register", SC_ROUTE_AGENT, sc_api_agent_register},
   {"POST", "/v1/agent/heartbeat", SC_ROUTE_AGENT, sc_api_agent_heartbeat},

@@ -121,6 +121,9 @@ struct sc_agent_update {
   int exit_code, signal;             /* -1 unknown */
   char reason[64];                   /* exited: the agent's reason ("out of
                                         memory"), "" when none */
+  int64_t started_ms, ended_ms;      /* the process's start and (exited)
+                                        end on the node's clock, Unix ms;
+                                        0 unknown */
 };
 
 /* Tasks an agent must kill. Caller-owned (zero it before use); release

@@ -238,7 +238,8 @@ int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_upda
     struct ctl_task *t = task_of(c, u[i].job_id, u[i].index);
     struct ctl_event_args args = {.node = node, .attempt = u[i].attempt, .pid = u[i].pid,
                                   .exit_code = u[i].exit_code, .signal = u[i].signal,
-                                  .reason = u[i].reason[0] ? u[i].reason : NULL};
+                                  .reason = u[i].reason[0] ? u[i].reason : NULL,
+                                  .started_ms = u[i].started_ms, .ended_ms = u[i].ended_ms};
     if (t)
       ctl_task_event(c, t, u[i].exited ? CTL_EV_EXITED : CTL_EV_RUNNING, &args, b);
     else if (!u[i].exited)

@@ -32,6 +32,19 @@ struct ctl_dep {
   int left;
 };
 
+/* The usage record of a task's latest started attempt as memory knows it
+ * (docs/accounting.md); written with every row of its task, so a record
+ * whose batch failed is rewritten with the task. start_ms 0: none known
+ * (after a restart a running attempt's record is in the store only, and
+ * is rebuilt from the task when it ends). */
+struct ctl_usage {
+  int64_t start_ms, end_ms;  /* wall clock; end 0 while it runs */
+  int attempt;
+  int node, pos0, ndev;      /* where: node index, its first device, count */
+  int how;                   /* enum sc_usage_end */
+  int exit_code, signal;
+};
+
 struct ctl_task {
   struct ctl_job *job;   /* the job this task belongs to */
   int state;             /* enum sc_task_state */
@@ -52,6 +65,7 @@ struct ctl_task {
   int exit_node;         /* node that reported this task's exit, -1: stale
                             "running" reports from it are ignored */
   int attempt;
+  struct ctl_usage usage;
 };
 
 /*
@@ -262,6 +276,10 @@ void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct 
 void ctl_batch_task_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j,
                         int index);
 void ctl_batch_job(struct sc_ctl *c, struct sc_store_batch *b, struct ctl_job *j);
+/* The usage record of task index of j as memory has it (t->usage), added
+ * to b; ctl_batch_task_row adds it with the task's row. */
+void ctl_batch_usage_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j,
+                         int index);
 void ctl_batch_node(struct sc_store_batch *b, const struct ctl_node *n, bool state_only);
 
 /* Submits b (under mu) when it holds writes or an error; the caller then
@@ -371,6 +389,9 @@ struct ctl_event_args {
   int64_t pid;
   int exit_code, signal;
   const char *reason;
+  int64_t started_ms, ended_ms;          /* RUNNING, EXITED: the process's
+                                            start and end by the agent's
+                                            clock (Unix ms), 0 unknown */
   const struct sc_placement *placements; /* CTL_EV_ASSIGNED: one per task */
   const int *inverse;                    /* cluster node -> controller node */
 };

@@ -40,6 +40,61 @@ static void kill_task(struct sc_ctl *c, struct ctl_task *t)
              (long long)t->job->id, (int)(t - t->job->tasks));
 }
 
+/* ---- usage records (docs/accounting.md) ---- */
+
+/* The attempt of t started running (at t->started_ms): its record opens. */
+static void usage_open(struct ctl_task *t)
+{
+  t->usage = (struct ctl_usage){.start_ms = t->started_ms, .attempt = t->attempt,
+                                .node = t->node, .pos0 = t->ndev > 0 ? t->pos[0] : -1,
+                                .ndev = t->ndev, .how = SC_USAGE_RUNNING, .exit_code = -1,
+                                .signal = -1};
+}
+
+/* The running attempt of t ended at end_ms as how (the caller then writes
+ * t's row, which carries the record). An end before the start counts as
+ * the start (clocks of different machines). */
+static bool usage_close(struct ctl_task *t, int how, int64_t end_ms)
+{
+  if (t->started_ms <= 0)
+    return false; /* never ran: nothing used */
+  if (t->usage.start_ms <= 0 || t->usage.attempt != t->attempt)
+    usage_open(t); /* only the store had it (a restart) */
+  if (t->usage.end_ms > 0)
+    return false;
+  t->usage.end_ms = end_ms > t->usage.start_ms ? end_ms : t->usage.start_ms;
+  t->usage.how = how;
+  return true;
+}
+
+/* How a job's running tasks end when it ends for reason (job_end). */
+static int usage_how(int state, const char *reason)
+{
+  if (strcmp(reason, SC_CTL_INTERRUPTED) == 0)
+    return SC_USAGE_INTERRUPTED;
+  if (strncmp(reason, "preempted", 9) == 0)
+    return SC_USAGE_PREEMPTED;
+  if (state == SC_JOB_FAILED && strcmp(reason, "exceeded max runtime") == 0)
+    return SC_USAGE_TIMEOUT;
+  return SC_USAGE_CANCEL; /* by a user, a failed sibling, a dependency */
+}
+
+/* When a task on node i that is lost ended, at the latest: the last time
+ * its agent was heard from (never later than now). */
+static int64_t node_last_heard(const struct sc_ctl *c, int i, int64_t now)
+{
+  int64_t seen = i >= 0 ? c->nodes[i].rec.last_heartbeat_ms : 0;
+
+  return seen > 0 && seen < now ? seen : now;
+}
+
+/* A time the agent reported (its process's start or end), when it is
+ * plausible: in [not_before, now]; else now, when the report came. */
+static int64_t agent_time(int64_t reported, int64_t not_before, int64_t now)
+{
+  return reported > 0 && reported >= not_before && reported <= now ? reported : now;
+}
+
 /* A fresh pending attempt; the old process (alive_node) is kept track of. */
 static void task_reset(struct ctl_task *t, int attempt)
 {
@@ -52,6 +107,7 @@ static void task_reset(struct ctl_task *t, int attempt)
   t->alive_prev = keep.alive_prev;
   t->alive_next = keep.alive_next;
   t->exit_node = keep.exit_node;
+  t->usage = keep.usage; /* the attempt that ended: rewritten with the row */
   t->state = SC_TASK_PENDING;
   t->node = -1;
   t->exit_code = t->signal = -1;
@@ -111,6 +167,13 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
   }
   for (int i = 0; i < j->ntasks; i++) {
     struct ctl_task *t = &j->tasks[i];
+    /* A task on a lost node (a gang's others there, one lost at a
+     * restart) ended when the node was last heard from. */
+    bool on_lost = t->node >= 0 && c->nodes[t->node].rec.state == SC_NODE_LOST;
+    if (t->state == SC_TASK_RUNNING && !on_lost)
+      usage_close(t, usage_how(state, reason), now);
+    else if (t->state == SC_TASK_RUNNING || t->state == SC_TASK_LOST)
+      usage_close(t, SC_USAGE_NODE_LOST, node_last_heard(c, t->node, now));
     kill_task(c, t);
     if (retry) {
       task_reset(t, j->attempt + 1);
@@ -269,7 +332,8 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
     if (t->state == SC_TASK_ASSIGNED) {
       t->state = SC_TASK_RUNNING;
       t->delivered = true;
-      t->started_ms = ctl_wall_ms(c);
+      t->started_ms = agent_time(a->started_ms, 0, ctl_wall_ms(c));
+      usage_open(t);
       if (!j->started_ms) {
         j->started_ms = t->started_ms;
         j->started_mono_ms = sc_clock_mono_ms();
@@ -344,8 +408,12 @@ static void task_exited(struct sc_ctl *c, struct ctl_task *t, const struct ctl_e
   }
   t->exit_code = a->exit_code;
   t->signal = a->signal;
-  t->finished_ms = ctl_wall_ms(c);
+  t->finished_ms = agent_time(a->ended_ms, t->started_ms, ctl_wall_ms(c));
   t->state = a->exit_code == 0 && a->signal <= 0 ? SC_TASK_SUCCEEDED : SC_TASK_FAILED;
+  if (usage_close(t, SC_USAGE_EXIT, t->finished_ms)) {
+    t->usage.exit_code = a->exit_code;
+    t->usage.signal = a->signal;
+  }
   ctl_batch_task_row(c, b, j, index);
   if (t->state == SC_TASK_SUCCEEDED) {
     job_check_done(c, j, b);
@@ -369,6 +437,8 @@ static void task_lost(struct sc_ctl *c, struct ctl_task *t, const struct ctl_eve
     ctl_task_set_alive(c, t, -1);
   if (t->node != a->node || (t->state != SC_TASK_ASSIGNED && t->state != SC_TASK_RUNNING))
     return;
+  if (t->state == SC_TASK_RUNNING)
+    usage_close(t, SC_USAGE_NODE_LOST, node_last_heard(c, a->node, ctl_wall_ms(c)));
   t->state = SC_TASK_LOST;
   t->finished_ms = ctl_wall_ms(c);
   ctl_job_event(c, t->job, CTL_EV_FAIL, a, b);

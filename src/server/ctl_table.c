@@ -8,6 +8,7 @@
  */
 #include "server/ctl_int.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,70 @@ void ctl_batch_task_row(struct sc_ctl *c, struct sc_store_batch *b, const struct
   r->started_ms = t->started_ms;
   r->finished_ms = t->finished_ms;
   add_row(b, &op, (struct ctl_job *)j);
+  if (t->usage.start_ms > 0)
+    ctl_batch_usage_row(c, b, j, index);
+}
+
+/* The string member key of the JSON object text (labels, a spec), or ""
+ * ("" too when it does not parse). */
+static void json_text_string(const char *text, const char *key, char *out, size_t size)
+{
+  json_t *o, *v;
+
+  out[0] = '\0';
+  if (!text || !strstr(text, key) || !(o = json_loads(text, 0, NULL)))
+    return;
+  if (json_is_string(v = json_object_get(o, key)))
+    snprintf(out, size, "%s", json_string_value(v));
+  json_decref(o);
+}
+
+/* A job's spot flag: its spec's "preemptible" (false when absent). */
+static bool spec_spot(const char *text)
+{
+  json_t *o;
+  bool spot;
+
+  if (!text || !strstr(text, "\"preemptible\"") || !(o = json_loads(text, 0, NULL)))
+    return false;
+  spot = json_is_true(json_object_get(o, "preemptible"));
+  json_decref(o);
+  return spot;
+}
+
+void ctl_batch_usage_row(struct sc_ctl *c, struct sc_store_batch *b, const struct ctl_job *j,
+                         int index)
+{
+  const struct ctl_usage *u = &j->tasks[index].usage;
+  struct sc_store_op op;
+  struct sc_usage_rec *r = &op.u.usage;
+
+  memset(&op, 0, sizeof op);
+  op.kind = SC_STORE_USAGE_PUT;
+  r->job_id = j->id;
+  r->task = index;
+  r->attempt = u->attempt;
+  snprintf(r->tenant, sizeof r->tenant, "%s", j->spec.tenant);
+  if (u->node >= 0 && u->node < c->nnodes) {
+    const struct sc_node_rec *n = &c->nodes[u->node].rec;
+    memcpy(r->node, n->name, sizeof r->node);
+    json_text_string(n->labels, "region", r->region, sizeof r->region);
+    if (u->ndev > 0 && u->pos0 >= 0 && u->pos0 < n->ndev) {
+      snprintf(r->model, sizeof r->model, "%s", n->dev[u->pos0].model);
+      memcpy(r->vendor, n->dev[u->pos0].vendor, sizeof r->vendor);
+    }
+  }
+  r->devices = u->ndev;
+  r->gpu_milli = u->ndev > 0 ? j->spec.gpu_milli : 0;
+  r->cpu_milli = j->spec.cpu_milli;
+  r->memory_mib = j->spec.memory_mib;
+  r->spot = spec_spot(j->spec.text);
+  r->start_ms = u->start_ms;
+  r->end_ms = u->end_ms;
+  r->how = u->how;
+  r->exit_code = u->exit_code;
+  r->signal = u->signal;
+  add_row(b, &op, (struct ctl_job *)j);
 }
 
 void ctl_batch_job(struct sc_ctl *c, struct sc_store_batch *b, struct ctl_job *j)
@@ -389,6 +454,9 @@ static void settle_batch(struct sc_ctl *c, const struct sc_store_batch *b, bool 
       break;
     case SC_STORE_TASK_PUT:
       j = ctl_job_find(c, op->u.task.job_id);
+      break;
+    case SC_STORE_USAGE_PUT:
+      j = ctl_job_find(c, op->u.usage.job_id);
       break;
     case SC_STORE_NODE_PUT:
     case SC_STORE_NODE_STATE:

@@ -241,6 +241,29 @@ static int faulty_attempt_list(struct sc_store *s, int64_t job_id, struct sc_att
   return call_fails(s) ? SC_ESTORE : sc_store_attempt_list(s->inner, job_id, out, n);
 }
 
+static int faulty_usage_report(struct sc_store *s, const struct sc_usage_query *q,
+                               struct sc_usage_row **out, int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_usage_report(s->inner, q, out, n);
+}
+
+static int faulty_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out,
+                             int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_usage_list(s->inner, job_id, out, n);
+}
+
+static int faulty_price_list(struct sc_store *s, struct sc_price_rec **out, int *n)
+{
+  *out = NULL;
+  *n = 0;
+  return call_fails(s) ? SC_ESTORE : sc_store_price_list(s->inner, out, n);
+}
+
 static int faulty_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                            size_t *len, int64_t *end)
 {
@@ -267,4 +290,7 @@ static const struct sc_store_ops faulty_ops = {
   .tenant_list = faulty_tenant_list,
   .attempt_list = faulty_attempt_list,
   .log_read = faulty_log_read,
+  .usage_report = faulty_usage_report,
+  .usage_list = faulty_usage_list,
+  .price_list = faulty_price_list,
 };

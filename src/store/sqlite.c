@@ -284,6 +284,46 @@ static int write_log(struct sc_store *s, const struct sc_log_rec *l)
   return step_done(s, st);
 }
 
+static int write_usage(struct sc_store *s, const struct sc_usage_rec *u)
+{
+  sqlite3_stmt *st = s->stmts[SQL_USAGE_PUT];
+
+  sqlite3_bind_int64(st, 1, u->job_id);
+  sqlite3_bind_int(st, 2, u->task);
+  sqlite3_bind_int(st, 3, u->attempt);
+  sqlite3_bind_text(st, 4, u->tenant, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, u->node, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, u->region, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, u->model, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, u->vendor, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 9, u->devices);
+  sqlite3_bind_int(st, 10, u->gpu_milli);
+  sqlite3_bind_int64(st, 11, u->cpu_milli);
+  sqlite3_bind_int64(st, 12, u->memory_mib);
+  sqlite3_bind_int(st, 13, u->spot ? 1 : 0);
+  sqlite3_bind_int64(st, 14, u->start_ms);
+  bind_ms(st, 15, u->end_ms);
+  sqlite3_bind_text(st, 16, sc_usage_end_name(u->how), -1, SQLITE_STATIC);
+  bind_code(st, 17, u->exit_code);
+  bind_code(st, 18, u->signal);
+  return step_done(s, st);
+}
+
+static int write_price(struct sc_store *s, const struct sc_price_rec *p)
+{
+  sqlite3_stmt *st = s->stmts[SQL_PRICE_PUT];
+
+  sqlite3_bind_text(st, 1, p->item, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, p->from_ms);
+  sqlite3_bind_double(st, 3, p->per_hour);
+  if (p->spot_per_hour >= 0)
+    sqlite3_bind_double(st, 4, p->spot_per_hour);
+  else
+    sqlite3_bind_null(st, 4);
+  bind_ms(st, 5, p->created_ms);
+  return step_done(s, st);
+}
+
 static int write_op(struct sc_store *s, const struct sc_store_op *op)
 {
   switch (op->kind) {
@@ -305,6 +345,10 @@ static int write_op(struct sc_store *s, const struct sc_store_op *op)
     return write_tenant(s, &op->u.tenant);
   case SC_STORE_ATTEMPT_PUT:
     return write_attempt(s, &op->u.attempt);
+  case SC_STORE_USAGE_PUT:
+    return write_usage(s, &op->u.usage);
+  case SC_STORE_PRICE_PUT:
+    return write_price(s, &op->u.price);
   }
   return SC_EINVAL;
 }
@@ -452,6 +496,8 @@ static int migrate(sqlite3 *db)
     return SC_ESTORE;
   if (!has_column(db, "tenants", "rules") && exec(db, sc_sql_migrate_6) < 0)
     return SC_ESTORE;
+  if (!has_column(db, "usage", "job_id") && exec(db, sc_sql_migrate_7) < 0)
+    return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }
 
@@ -534,4 +580,7 @@ const struct sc_store_ops sc_store_sqlite = {
   .tenant_list = sc_sqlite_tenant_list,
   .attempt_list = sc_sqlite_attempt_list,
   .log_read = sc_sqlite_log_read,
+  .usage_report = sc_sqlite_usage_report,
+  .usage_list = sc_sqlite_usage_list,
+  .price_list = sc_sqlite_price_list,
 };

@@ -99,6 +99,15 @@ int sc_sqlite_token_list(struct sc_store *s, struct sc_token_rec **out, int *n);
 int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n);
 int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
                            int *n);
+/* Accounting reads (sqlite_usage.c). */
+int sc_sqlite_usage_report(struct sc_store *s, const struct sc_usage_query *q,
+                           struct sc_usage_row **out, int *n);
+int sc_sqlite_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out,
+                         int *n);
+int sc_sqlite_price_list(struct sc_store *s, struct sc_price_rec **out, int *n);
+/* A pooled read connection, and back (sqlite_read.c). */
+int sc_sqlite_pool_get(struct sc_store *s, sqlite3 **db);
+void sc_sqlite_pool_put(struct sc_store *s, sqlite3 *db);
 int sc_sqlite_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                        size_t *len, int64_t *end);
 

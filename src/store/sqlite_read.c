@@ -37,6 +37,16 @@ static void pool_put(struct sc_store *s, sqlite3 *db)
   sqlite3_close(db);
 }
 
+int sc_sqlite_pool_get(struct sc_store *s, sqlite3 **db)
+{
+  return pool_get(s, db);
+}
+
+void sc_sqlite_pool_put(struct sc_store *s, sqlite3 *db)
+{
+  pool_put(s, db);
+}
+
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
   const char *text = (const char *)sqlite3_column_text(st, col);

@@ -48,7 +48,31 @@ const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
   "CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_id, array_index)"
   " WHERE array_id > 0;"
-  "PRAGMA user_version = 6;";
+  "PRAGMA user_version = 7;";
+
+/*
+ * Version 7: accounting. One usage record per task attempt (end_ms NULL
+ * while it runs) and price versions. Reports select records overlapping
+ * a window: end_of(r) > since, start < until, where end_of is the end or
+ * "never" for a running one; the expression indexes serve that test (and a
+ * tenant's subtree) on a long history.
+ */
+const char sc_sql_migrate_7[] =
+  "CREATE TABLE IF NOT EXISTS usage ("
+  " job_id INTEGER NOT NULL, task INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+  " tenant TEXT NOT NULL, node TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '',"
+  " model TEXT NOT NULL DEFAULT '', vendor TEXT NOT NULL DEFAULT '',"
+  " devices INTEGER NOT NULL DEFAULT 0, gpu_milli INTEGER NOT NULL DEFAULT 0,"
+  " cpu_milli INTEGER NOT NULL DEFAULT 0, memory_mib INTEGER NOT NULL DEFAULT 0,"
+  " spot INTEGER NOT NULL DEFAULT 0, start_ms INTEGER NOT NULL, end_ms INTEGER,"
+  " how TEXT NOT NULL, exit_code INTEGER, signal INTEGER,"
+  " PRIMARY KEY (job_id, task, attempt)) WITHOUT ROWID;"
+  "CREATE INDEX IF NOT EXISTS usage_by_end ON usage(coalesce(end_ms, 9223372036854775807));"
+  "CREATE INDEX IF NOT EXISTS usage_by_tenant"
+  " ON usage(tenant, coalesce(end_ms, 9223372036854775807));"
+  "CREATE TABLE IF NOT EXISTS prices ("
+  " item TEXT NOT NULL COLLATE NOCASE, from_ms INTEGER NOT NULL, per_hour REAL NOT NULL,"
+  " spot_per_hour REAL, created_ms INTEGER, PRIMARY KEY (item, from_ms)) WITHOUT ROWID;";
 
 /* Version 6: the tenant tree (parent, weight, quota and residency rules). */
 const char sc_sql_migrate_6[] =
@@ -127,6 +151,12 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
   [SQL_TASK_ATTEMPT] = "SELECT attempt FROM tasks WHERE job_id = ?1 AND idx = ?2",
   [SQL_ATTEMPT_PUT] = "INSERT OR REPLACE INTO attempts (job_id, attempt, reason, started_ms,"
                       " finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+  [SQL_USAGE_PUT] =
+    "INSERT OR REPLACE INTO usage (job_id, task, attempt, tenant, node, region, model, vendor,"
+    " devices, gpu_milli, cpu_milli, memory_mib, spot, start_ms, end_ms, how, exit_code, signal)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+  [SQL_PRICE_PUT] = "INSERT OR REPLACE INTO prices (item, from_ms, per_hour, spot_per_hour,"
+                    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
   [SQL_TENANT_PUT] = "INSERT OR REPLACE INTO tenants (name, id, run_as, created_ms, parent,"
                      " weight, rules) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };

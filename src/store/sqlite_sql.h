@@ -10,7 +10,7 @@ enum sc_sql_stmt {
   SQL_JOB_INSERT, SQL_JOB_UPDATE, SQL_TASK_PUT, SQL_NODE_PUT, SQL_NODE_STATE,
   SQL_TOKEN_PUT, SQL_LOG_TASK_END, SQL_LOG_JOB_END, SQL_LOG_APPEND,
   SQL_LOG_ATTEMPT_END, SQL_TASK_ATTEMPT, SQL_TENANT_PUT, SQL_ATTEMPT_PUT,
-  SQL_NSTMTS
+  SQL_USAGE_PUT, SQL_PRICE_PUT, SQL_NSTMTS
 };
 
 extern const char *const sc_sql_stmts[SQL_NSTMTS];
@@ -37,6 +37,7 @@ extern const char sc_sql_migrate_3[];
 extern const char sc_sql_migrate_4[];
 extern const char sc_sql_migrate_5[];
 extern const char sc_sql_migrate_6[];
+extern const char sc_sql_migrate_7[];
 extern const char sc_sql_array_counts[];
 extern const char sc_sql_log_task_start[];
 extern const char sc_sql_log_task_read[];

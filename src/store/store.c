@@ -212,6 +212,22 @@ int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **d
   return s->ops->log_read(s, q, data, len, end);
 }
 
+int sc_store_usage_report(struct sc_store *s, const struct sc_usage_query *q,
+                          struct sc_usage_row **out, int *n)
+{
+  return s->ops->usage_report(s, q, out, n);
+}
+
+int sc_store_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n)
+{
+  return s->ops->usage_list(s, job_id, out, n);
+}
+
+int sc_store_price_list(struct sc_store *s, struct sc_price_rec **out, int *n)
+{
+  return s->ops->price_list(s, out, n);
+}
+
 void sc_job_rec_release(struct sc_job_rec *j)
 {
   free(j->spec);
@@ -266,6 +282,9 @@ static const char *const task_states[] = {"pending", "assigned", "running", "suc
                                           "failed", "cancelled", "lost"};
 static const char *const node_states[] = {"ready", "lost"};
 static const char *const token_kinds[] = {"admin", "user", "agent"};
+static const char *const usage_ends[] = {"running", "exit", "cancel", "preempted",
+                                         "node_lost", "timeout", "interrupted"};
+static const char *const usage_bys[] = {"none", "tenant", "model", "region", "day", "job"};
 
 static const char *name_of(const char *const *names, int n, int value)
 {
@@ -313,6 +332,26 @@ int sc_task_state_parse(const char *name)
 int sc_token_kind_parse(const char *name)
 {
   return parse_name(token_kinds, SC_TOKEN_NKINDS, name);
+}
+
+const char *sc_usage_end_name(int how)
+{
+  return name_of(usage_ends, SC_USAGE_NENDS, how);
+}
+
+int sc_usage_end_parse(const char *name)
+{
+  return parse_name(usage_ends, SC_USAGE_NENDS, name);
+}
+
+const char *sc_usage_by_name(int by)
+{
+  return name_of(usage_bys, SC_USAGE_BY_N, by);
+}
+
+int sc_usage_by_parse(const char *name)
+{
+  return parse_name(usage_bys, SC_USAGE_BY_N, name);
 }
 
 bool sc_job_state_final(int state)

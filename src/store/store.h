@@ -143,6 +143,81 @@ struct sc_attempt_rec {
   int64_t started_ms, finished_ms;    /* Unix ms, 0 = it never started */
 };
 
+/* How a task attempt's usage ended (enum order is stored by name, see
+ * sc_usage_end_name). */
+enum sc_usage_end {
+  SC_USAGE_RUNNING,     /* not yet: reports count it up to now */
+  SC_USAGE_EXIT,        /* its process exited (exit_code, signal) */
+  SC_USAGE_CANCEL,      /* cancelled: by a user, a failed sibling, a
+                           dependency */
+  SC_USAGE_PREEMPTED,   /* taken back for other work */
+  SC_USAGE_NODE_LOST,   /* its node (or its process) was lost */
+  SC_USAGE_TIMEOUT,     /* ran past its max runtime */
+  SC_USAGE_INTERRUPTED, /* the controller stopped it (supercell up ends) */
+  SC_USAGE_NENDS
+};
+
+/*
+ * A usage record: what one task attempt held and for how long. Written in
+ * the batch of the state change that starts the attempt (end_ms 0) and
+ * rewritten whole by the one that ends it (see docs/accounting.md for
+ * which end time counts). Keyed by (job_id, task, attempt).
+ */
+struct sc_usage_rec {
+  int64_t job_id;
+  int task, attempt;
+  char tenant[SC_STORE_TENANT_MAX];
+  char node[SC_STORE_NODE_MAX];
+  char region[64];                    /* the node's "region" label, "" */
+  char model[64];                     /* its devices' model, "" CPU only */
+  char vendor[SC_STORE_VENDOR_MAX];
+  int devices;                        /* devices held */
+  int gpu_milli;                      /* of each: 1000 whole, 1..999 a share */
+  int64_t cpu_milli, memory_mib;
+  bool spot;                          /* the job is preemptible */
+  int64_t start_ms, end_ms;           /* Unix ms; end 0 = still running */
+  int how;                            /* enum sc_usage_end */
+  int exit_code, signal;              /* how == exit: -1 when unknown */
+};
+
+/* A price version: from from_ms on (until the item's next version), an
+ * item costs per_hour per unit-hour: a GPU model per device-hour, "cpu"
+ * per core-hour, "memory" per GiB-hour; spot usage pays spot_per_hour
+ * (< 0: none set, it pays per_hour). */
+#define SC_STORE_ITEM_MAX 64
+struct sc_price_rec {
+  char item[SC_STORE_ITEM_MAX];
+  int64_t from_ms;
+  double per_hour, spot_per_hour;
+  int64_t created_ms;
+};
+
+/* A usage report: the use of [since_ms, until_ms) (records still running
+ * count up to now_ms), grouped by (enum sc_usage_by), of one subtree of
+ * tenants (tenant: it and its descendants; NULL all) seen from another
+ * (within: only tenants in its subtree; NULL no limit). */
+enum sc_usage_by {
+  SC_USAGE_BY_NONE, SC_USAGE_BY_TENANT, SC_USAGE_BY_MODEL, SC_USAGE_BY_REGION,
+  SC_USAGE_BY_DAY, SC_USAGE_BY_JOB, SC_USAGE_BY_N
+};
+
+struct sc_usage_query {
+  const char *tenant, *within;
+  int64_t since_ms, until_ms, now_ms;
+  int by;                            /* enum sc_usage_by */
+};
+
+/* One group of a report: its key ("" for SC_USAGE_BY_NONE; a tenant, a
+ * model, a region, a UTC day "2026-01-31", a job id "j-000123"), the
+ * record pieces it sums, use in unit-hours and cost at the prices in force
+ * over each piece (cost = cost_on_demand + cost_spot). */
+struct sc_usage_row {
+  char key[80];
+  int64_t records;
+  double gpu_hours, spot_gpu_hours, cpu_core_hours, memory_gib_hours;
+  double cost, cost_on_demand, cost_spot;
+};
+
 /* A chunk of a task's output. Offsets count bytes of one attempt's output
  * (a retried task starts again at 0); the store drops bytes it already
  * holds for that attempt and appends the rest at the end of the task's
@@ -166,6 +241,9 @@ enum sc_store_op_kind {
   SC_STORE_LOG_APPEND,
   SC_STORE_TENANT_PUT,  /* whole tenant row */
   SC_STORE_ATTEMPT_PUT, /* a past attempt of a job */
+  SC_STORE_USAGE_PUT,   /* whole usage record */
+  SC_STORE_PRICE_PUT,   /* a price version (replaces one of the same item
+                           and from_ms) */
 };
 
 struct sc_store_op {
@@ -178,6 +256,8 @@ struct sc_store_op {
     struct sc_log_rec log;
     struct sc_tenant_rec tenant;
     struct sc_attempt_rec attempt;
+    struct sc_usage_rec usage;
+    struct sc_price_rec price;
   } u;
 };
 
@@ -248,6 +328,10 @@ struct sc_store_ops {
   int (*attempt_list)(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out, int *n);
   int (*log_read)(struct sc_store *s, const struct sc_log_query *q, char **data,
                   size_t *len, int64_t *end);
+  int (*usage_report)(struct sc_store *s, const struct sc_usage_query *q,
+                      struct sc_usage_row **out, int *n);
+  int (*usage_list)(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n);
+  int (*price_list)(struct sc_store *s, struct sc_price_rec **out, int *n);
 };
 
 /* The embedded SQLite backend (store/sqlite.c). */
@@ -332,6 +416,15 @@ int sc_store_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_
 int sc_store_log_read(struct sc_store *s, const struct sc_log_query *q, char **data,
                       size_t *len, int64_t *end);
 
+/* A usage report (*out: one row per group, by key; freed with free()).
+ * The aggregation and the piecewise pricing run in the store. */
+int sc_store_usage_report(struct sc_store *s, const struct sc_usage_query *q,
+                          struct sc_usage_row **out, int *n);
+/* A job's usage records by task and attempt (*out freed with free()). */
+int sc_store_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n);
+/* Every price version, by item then from_ms (*out freed with free()). */
+int sc_store_price_list(struct sc_store *s, struct sc_price_rec **out, int *n);
+
 void sc_job_rec_release(struct sc_job_rec *j);
 /* Frees the rules of tenants[0..n) and the array. */
 void sc_store_free_tenants(struct sc_tenant_rec *tenants, int n);
@@ -350,6 +443,13 @@ const char *sc_token_kind_name(int kind);
 int sc_job_state_parse(const char *name);
 int sc_token_kind_parse(const char *name);
 int sc_task_state_parse(const char *name);
+/* Usage ends ("running", "exit", "cancel", "preempted", "node_lost",
+ * "timeout", "interrupted") and report groupings ("none", "tenant",
+ * "model", "region", "day", "job"), and back (-1 unknown). */
+const char *sc_usage_end_name(int how);
+int sc_usage_end_parse(const char *name);
+const char *sc_usage_by_name(int by);
+int sc_usage_by_parse(const char *name);
 /* True for succeeded, failed, cancelled (jobs) and those plus lost (tasks). */
 bool sc_job_state_final(int state);
 bool sc_task_state_final(int state);

@@ -58,18 +58,13 @@ sleep 1.5
 sc_wait_job "$j4" cancelled
 
 # kill -9 of the controller while j5 runs; its record stays open, the task
-# runs on, and the restarted controller closes it when it exits. While it
-# is down, the tenant tree is given a branch (team.sub below team).
+# runs on, and the restarted controller closes it when it exits. The
+# tenant tree gets a branch first (team.sub below team).
+"$SUPERCELL" tenant set team.sub --parent team >/dev/null || fail "tenant set team.sub --parent team"
 sleep 0.5
 before=$(job_gpu_s "$j5")
 sc_log "kill -9 of the controller ($j5 billed ${before} GPU-s so far)"
 sc_crash "$SC_SERVER_PID"
-python3 - "$SC_TMP/server" <<'PY'
-import glob, sqlite3, sys
-db = sqlite3.connect(glob.glob(sys.argv[1] + "/*.db")[0])
-db.execute("UPDATE tenants SET parent = 'team' WHERE name = 'team.sub'")
-db.commit()
-PY
 sleep 0.5
 sc_start_server
 a=$(job_gpu_s "$j5")

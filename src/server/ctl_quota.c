@@ -74,7 +74,7 @@ void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_jo
   for (int k = 0; k < n; k++)
     if (idx[k] < q->n)
       for (int r = 0; r < use.n; r++)
-        sc_res_add(&q->subtree[idx[k]], use.name[r], use.amount[r]);
+        sc_res_set_add(&q->subtree[idx[k]], use.name[r], use.amount[r]);
 }
 
 /* What all of j's tasks ask for, of resource res (gpu.MODEL as gpu). */

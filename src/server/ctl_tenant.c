@@ -442,14 +442,14 @@ void ctl_job_usage(const struct sc_ctl *c, const struct ctl_job *j, struct sc_re
     const struct ctl_task *t = &j->tasks[k];
     if (t->state != SC_TASK_ASSIGNED && t->state != SC_TASK_RUNNING)
       continue;
-    sc_res_add(out, "cpu", j->cpu_milli);
-    sc_res_add(out, "memory", j->memory_mib);
+    sc_res_set_add(out, "cpu", j->cpu_milli);
+    sc_res_set_add(out, "memory", j->memory_mib);
     for (int d = 0; d < t->ndev && t->node >= 0; d++) {
       const struct sc_device_rec *dev = &c->nodes[t->node].rec.dev[t->pos[d]];
       int64_t milli = j->gpu_milli > 0 ? j->gpu_milli : 1000;
-      sc_res_add(out, "gpu", milli);
+      sc_res_set_add(out, "gpu", milli);
       snprintf(res, sizeof res, "gpu.%s", dev->model);
-      sc_res_add(out, res, milli);
+      sc_res_set_add(out, res, milli);
     }
   }
 }
@@ -473,10 +473,10 @@ int sc_ctl_tenant_usage(struct sc_ctl *c, struct sc_tenant_usage **out, int *n)
     t = &c->tenants[i];
     nup = ctl_tenant_ancestors(c, t, up, 64);
     for (int r = 0; r < use.n; r++) {
-      sc_res_add(&(*out)[i].own, use.name[r], use.amount[r]);
-      sc_res_add(&(*out)[i].subtree, use.name[r], use.amount[r]);
+      sc_res_set_add(&(*out)[i].own, use.name[r], use.amount[r]);
+      sc_res_set_add(&(*out)[i].subtree, use.name[r], use.amount[r]);
       for (int a = 0; a < nup; a++)
-        sc_res_add(&(*out)[tenant_index(c, up[a]->rec.name)].subtree, use.name[r], use.amount[r]);
+        sc_res_set_add(&(*out)[tenant_index(c, up[a]->rec.name)].subtree, use.name[r], use.amount[r]);
     }
   }
   pthread_mutex_unlock(&c->mu);

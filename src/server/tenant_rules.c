@@ -43,7 +43,7 @@ int64_t sc_res_get(const struct sc_res_set *s, const char *name)
   return -1;
 }
 
-void sc_res_add(struct sc_res_set *s, const char *name, int64_t amount)
+void sc_res_set_add(struct sc_res_set *s, const char *name, int64_t amount)
 {
   for (int i = 0; i < s->n; i++)
     if (strcmp(s->name[i], name) == 0) {

@@ -61,7 +61,7 @@ struct json_t *sc_rules_json(const struct sc_tenant_rules *r);
 /* The amount of resource name in s, or -1 when absent. */
 int64_t sc_res_get(const struct sc_res_set *s, const char *name);
 /* Adds amount of name to s (a new entry when absent; dropped when full). */
-void sc_res_add(struct sc_res_set *s, const char *name, int64_t amount);
+void sc_res_set_add(struct sc_res_set *s, const char *name, int64_t amount);
 /* Formats an amount of resource name for people: "12" GPUs, "0.5", "64Gi". */
 void sc_res_format(const char *name, int64_t amount, char *buf, size_t size);
 

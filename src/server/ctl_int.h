@@ -106,7 +106,7 @@ struct ctl_job {
   int ndeps;
   int deps_left;           /* deps with jobs not ended: not scheduled */
   bool dep_never;          /* a dependency can never be met: cancelled */
-  char quota_reason[160];  /* the last pass held it back: which limit */
+  char quota_reason[320];  /* the last pass held it back: which limit */
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;
 };
@@ -354,15 +354,22 @@ struct ctl_job *ctl_deps_next_doomed(struct sc_ctl *c);
 /* ---- ctl_quota.c: tenant limits ---- */
 
 struct ctl_quota;
-/* What each tenant's subtree holds now (running jobs): 0 or SC_ENOMEM. */
-int ctl_quota_begin(struct sc_ctl *c, struct ctl_quota **q);
+/* The core's tenancy for a pass over cluster cl (borrowed until
+ * ctl_quota_end): the tree, what runs now. 0, SC_EINVAL (the core refused
+ * the tree: logged) or SC_ENOMEM. */
+int ctl_quota_begin(struct sc_ctl *c, const struct sc_cluster *cl, struct ctl_quota **q);
 void ctl_quota_end(struct ctl_quota *q);
-/* Whether j may be admitted within every limit over it; per-model limits
- * narrow sh's models (cl's ids). When not, j->quota_reason says why. */
+/* Orders jobs[n] (kept, compacted in place) by fair share: 0 or SC_E*. */
+int ctl_quota_order(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job **jobs, int n);
+/* The next job to try (its position in *at), NULL when none is left; then
+ * ctl_quota_done says whether it was placed (charged) or not (skipped). */
+struct ctl_job *ctl_quota_next(struct ctl_quota *q, int *at);
+void ctl_quota_done(struct sc_ctl *c, struct ctl_quota *q, int at, bool placed);
+/* Whether j may be admitted by the core's quota check (limits, lend
+ * limits, capacity); per-model rules narrow sh's models (cl's ids). When
+ * not, j->quota_reason says why. */
 bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
                      const struct sc_cluster *cl, struct sc_shape *sh);
-/* Charges what placed job j holds to its tenant and ancestors. */
-void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_job *j);
 
 /* ---- ctl_state.c: the state machine ---- */
 

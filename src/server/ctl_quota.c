@@ -1,144 +1,326 @@
 /*
- * Tenant limits at admission. A scheduling pass starts from what each
- * tenant's subtree holds (its running and assigned tasks); before a job is
- * placed its whole request (every task) is checked against the limit of
- * its tenant and of each ancestor, and a placed job is charged to all of
- * them, so a pass never admits past a limit. Admission and placement are
- * one decision: a job over a per-model limit (gpu.MODEL) may still be
- * placed on other models it allows; only when none remains does it wait,
- * with the reason `quota: gpu.A100-80G 12/8 (limit)` (after admission /
- * limit; "limit of T" for an ancestor's).
+ * Tenancy in a scheduling pass: the controller's tenant tree and running
+ * jobs become the core's (core/tenancy.h: guarantees, limits, lend limits,
+ * Kueue's balances) and the pending jobs are tried in the core's fair-share
+ * order (core/fairshare.h): tenants by weighted dominant share, siblings
+ * first, then down the tree; within a tenant by priority, then submission.
+ * A job is admitted only when the core's quota check passes and the
+ * engine places it (one decision); a placed job is charged at once, so the
+ * order moves on within the pass. Decisions are the core's: this file
+ * translates (tenants by index, parents first; resource names to vector
+ * dimensions; the core's milli amounts to the reason people read).
+ *
+ * The core puts jobs at leaves only. A tenant that has children and jobs
+ * of its own gets a hidden leaf child for them, guaranteed what its
+ * children's guarantees leave of its own.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/fairshare.h"
+#include "core/tenancy.h"
 #include "server/ctl_int.h"
 #include "util/error.h"
+#include "util/log.h"
 
 struct ctl_quota {
-  int n;                        /* c->ntenants when it began */
-  struct sc_res_set *subtree;   /* by tenant index */
+  struct sc_tenant *tenants;  /* the core's, parents first */
+  int n;
+  int *leaf;                  /* by ctl tenant index: its jobs' core leaf */
+  int nctl;
+  struct sc_tenancy *tn;
+  struct sc_order *order;
+  struct sc_order_job *ojobs; /* the jobs being ordered */
+  struct ctl_job **jobs;
+  int njobs;
+  const struct sc_cluster *cl;
+  char models[SC_MAX_MODELS][SC_NAME_MAX];
+  int nmodels;
 };
 
-int ctl_quota_begin(struct sc_ctl *c, struct ctl_quota **out)
+/* Whether j runs on spot capacity (preemptible: true). */
+static bool job_spot(const struct ctl_job *j)
+{
+  (void)j;
+  return false; /* spot jobs come with the preemption work */
+}
+
+/* The dimension of resource name in cl ("gpu.A100" by model id), -1. */
+static int dim_of(const struct sc_cluster *cl, const char *name)
+{
+  if (strcmp(name, "gpu") == 0)
+    return SC_RES_GPU;
+  if (strcmp(name, "cpu") == 0)
+    return SC_RES_CPU;
+  if (strcmp(name, "memory") == 0)
+    return SC_RES_MEM;
+  if (strncmp(name, "gpu.", 4) == 0)
+    for (int m = 0; m < cl->nmodels && m < SC_RES_MODELS; m++)
+      if (strcasecmp(cl->models[m], name + 4) == 0)
+        return SC_RES_MODEL0 + m;
+  return -1;
+}
+
+static void res_from_set(struct sc_res *out, const struct sc_res_set *s,
+                         const struct sc_cluster *cl)
+{
+  for (int i = 0; i < s->n; i++) {
+    int d = dim_of(cl, s->name[i]);
+    if (d >= 0)
+      out->v[d] = s->amount[i];
+  }
+}
+
+static int has_children(const struct sc_ctl *c, const char *name)
+{
+  for (int i = 0; i < c->ntenants; i++)
+    if (strcmp(c->tenants[i].rec.parent, name) == 0)
+      return 1;
+  return 0;
+}
+
+static bool has_jobs(const struct sc_ctl *c, const char *name)
+{
+  for (int k = 0; k < c->njobs; k++)
+    if (!sc_job_state_final(c->jobs[k]->state) && strcmp(c->jobs[k]->spec.tenant, name) == 0)
+      return true;
+  return false;
+}
+
+/* Appends ctl tenant i (core parent p) and its subtree, parents first. */
+static void add_subtree(struct sc_ctl *c, struct ctl_quota *q, int i, int p, int depth)
+{
+  const struct ctl_tenant *t = &c->tenants[i];
+  struct sc_tenant *x = &q->tenants[q->n];
+  int self = q->n++;
+
+  memset(x, 0, sizeof *x);
+  x->name = t->rec.name;
+  x->parent = p;
+  x->weight = (int64_t)((t->rec.weight > 0 ? t->rec.weight : 1.0) * 1000);
+  sc_res_zero(&x->guarantee);
+  sc_res_unlimited(&x->limit);
+  sc_res_unlimited(&x->lend_limit);
+  res_from_set(&x->guarantee, &t->rules.guarantee, q->cl);
+  res_from_set(&x->limit, &t->rules.limit, q->cl);
+  res_from_set(&x->lend_limit, &t->rules.lend_limit, q->cl);
+  x->preempt_within = t->rules.preempt_lower ? SC_PREEMPT_WITHIN_LOWER_PRIORITY
+                                             : SC_PREEMPT_WITHIN_NEVER;
+  x->spot_over_limit = t->rules.spot_over_limit;
+  q->leaf[i] = self;
+  if (depth > 64)
+    return;
+  if (has_children(c, t->rec.name) && has_jobs(c, t->rec.name)) {
+    struct sc_tenant *own = &q->tenants[q->n];
+    struct sc_res left = x->guarantee;
+    memset(own, 0, sizeof *own);
+    own->name = t->rec.name;
+    own->parent = self;
+    own->weight = x->weight;
+    for (int k = 0; k < c->ntenants; k++)
+      if (strcmp(c->tenants[k].rec.parent, t->rec.name) == 0) {
+        struct sc_res g;
+        sc_res_zero(&g);
+        res_from_set(&g, &c->tenants[k].rules.guarantee, q->cl);
+        sc_res_add(&left, &g, -1);
+      }
+    for (int d = 0; d < SC_RES_DIMS; d++)
+      if (left.v[d] < 0)
+        left.v[d] = 0;
+    own->guarantee = left;
+    sc_res_unlimited(&own->limit);
+    sc_res_unlimited(&own->lend_limit);
+    own->preempt_within = x->preempt_within;
+    own->spot_over_limit = x->spot_over_limit;
+    q->leaf[i] = q->n++;
+  }
+  for (int k = 0; k < c->ntenants; k++)
+    if (strcmp(c->tenants[k].rec.parent, t->rec.name) == 0)
+      add_subtree(c, q, k, self, depth + 1);
+}
+
+/* What job j's tasks hold now, as a vector. */
+static void job_res(const struct sc_ctl *c, const struct ctl_job *j, const struct sc_cluster *cl,
+                    struct sc_res *out)
+{
+  struct sc_res_set use;
+
+  sc_res_zero(out);
+  ctl_job_usage(c, j, &use);
+  res_from_set(out, &use, cl);
+}
+
+int ctl_quota_begin(struct sc_ctl *c, const struct sc_cluster *cl, struct ctl_quota **out)
 {
   struct ctl_quota *q = calloc(1, sizeof *q);
+  struct sc_tenancy_opts opts;
+  char err[256];
+  int rc = q ? 0 : SC_ENOMEM;
 
   *out = NULL;
-  if (!q || !(q->subtree = calloc((size_t)(c->ntenants > 0 ? c->ntenants : 1),
-                                  sizeof *q->subtree))) {
-    free(q);
-    return SC_ENOMEM;
+  if (rc == 0) {
+    q->cl = cl;
+    q->nctl = c->ntenants;
+    q->tenants = calloc((size_t)(2 * c->ntenants + 1), sizeof *q->tenants);
+    q->leaf = calloc((size_t)(c->ntenants + 1), sizeof *q->leaf);
+    if (!q->tenants || !q->leaf)
+      rc = SC_ENOMEM;
   }
-  q->n = c->ntenants;
-  for (int k = 0; k < c->njobs; k++)
-    if (c->jobs[k]->state == SC_JOB_RUNNING)
-      ctl_quota_charge(c, q, c->jobs[k]);
+  for (int i = 0; rc == 0 && i < c->ntenants; i++) {
+    q->leaf[i] = -1;
+  }
+  for (int i = 0; rc == 0 && i < c->ntenants; i++) /* roots, and their trees */
+    if (!c->tenants[i].rec.parent[0] || !ctl_tenant_find(c, c->tenants[i].rec.parent))
+      add_subtree(c, q, i, -1, 0);
+  if (rc == 0) {
+    q->nmodels = cl->nmodels < SC_MAX_MODELS ? cl->nmodels : SC_MAX_MODELS;
+    memcpy(q->models, cl->models, sizeof q->models);
+    memset(&opts, 0, sizeof opts);
+    opts.tenants = q->tenants;
+    opts.ntenants = q->n;
+    sc_res_of_cluster(&opts.capacity, cl);
+    opts.models = (const char(*)[SC_NAME_MAX])q->models;
+    opts.nmodels = q->nmodels;
+    rc = sc_tenancy_new(&opts, err, sizeof err, &q->tn);
+    if (rc == SC_EINVAL)
+      sc_warn("tenant tree refused by the core: %s", err);
+  }
+  for (int k = 0; rc == 0 && k < c->njobs; k++) { /* what runs now */
+    const struct ctl_job *j = c->jobs[k];
+    const struct ctl_tenant *t = ctl_tenant_find(c, j->spec.tenant);
+    struct sc_res r;
+    if (j->state != SC_JOB_RUNNING || !t)
+      continue;
+    job_res(c, j, cl, &r);
+    sc_tenancy_charge(q->tn, q->leaf[t - c->tenants], &r, job_spot(j), 1);
+  }
+  if (rc < 0) {
+    ctl_quota_end(q);
+    return rc;
+  }
   *out = q;
   return 0;
 }
 
 void ctl_quota_end(struct ctl_quota *q)
 {
-  if (q)
-    free(q->subtree);
+  if (!q)
+    return;
+  sc_order_free(q->order);
+  sc_tenancy_free(q->tn);
+  free(q->ojobs);
+  free(q->tenants);
+  free(q->leaf);
   free(q);
 }
 
-/* The tenant indexes charged for a job of tenant name: its own, then its
- * ancestors'; how many. */
-static int chain(const struct sc_ctl *c, const char *name, int idx[65])
+int ctl_quota_order(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job **jobs, int n)
 {
-  const struct ctl_tenant *t = ctl_tenant_find(c, name), *up[64];
-  int n = 0, nup;
+  int k = 0, rc;
 
-  if (!t)
-    return 0;
-  idx[n++] = (int)(t - c->tenants);
-  nup = ctl_tenant_ancestors(c, t, up, 64);
-  for (int k = 0; k < nup; k++)
-    idx[n++] = (int)(up[k] - c->tenants);
-  return n;
+  free(q->ojobs);
+  q->ojobs = calloc((size_t)(n > 0 ? n : 1), sizeof *q->ojobs);
+  if (!q->ojobs)
+    return SC_ENOMEM;
+  q->jobs = jobs;
+  for (int i = 0; i < n; i++) {
+    const struct ctl_tenant *t = ctl_tenant_find(c, jobs[i]->spec.tenant);
+    if (!t || q->leaf[t - c->tenants] < 0)
+      continue; /* no tenant row yet (cannot happen: submit makes it) */
+    jobs[k] = jobs[i];
+    q->ojobs[k].tenant = q->leaf[t - c->tenants];
+    q->ojobs[k].priority = jobs[i]->priority;
+    q->ojobs[k].seq = jobs[i]->id;
+    k++;
+  }
+  q->njobs = k;
+  sc_order_free(q->order);
+  q->order = NULL;
+  rc = sc_order_new(q->tn, q->ojobs, k, &q->order);
+  return rc;
 }
 
-void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_job *j)
+struct ctl_job *ctl_quota_next(struct ctl_quota *q, int *at)
 {
-  struct sc_res_set use;
-  int idx[65], n;
+  *at = q->order ? sc_order_next(q->order) : -1;
+  return *at >= 0 ? q->jobs[*at] : NULL;
+}
 
-  if (!q)
+void ctl_quota_done(struct sc_ctl *c, struct ctl_quota *q, int at, bool placed)
+{
+  struct ctl_job *j = q->jobs[at];
+  struct sc_res r;
+
+  if (!placed) {
+    sc_order_skip(q->order, at, false);
     return;
-  n = chain(c, j->spec.tenant, idx);
-  ctl_job_usage(c, j, &use);
-  for (int k = 0; k < n; k++)
-    if (idx[k] < q->n)
-      for (int r = 0; r < use.n; r++)
-        sc_res_set_add(&q->subtree[idx[k]], use.name[r], use.amount[r]);
+  }
+  job_res(c, j, q->cl, &r);
+  sc_order_admit(q->order, at, &r, job_spot(j));
 }
 
-/* What all of j's tasks ask for, of resource res (gpu.MODEL as gpu). */
-static int64_t request(const struct ctl_job *j, const char *res)
+/* The core's reason, "quota: gpu.A100-80G 12/8 (limit of 'org')", as the
+ * pending reason shows it: without the quotes. */
+static void humane(const char *core, char *buf, size_t size)
 {
-  int64_t per_dev = j->gpu_milli > 0 && j->gpu_milli < 1000 ? j->gpu_milli : 1000;
+  size_t k = 0;
 
-  if (strcmp(res, "cpu") == 0)
-    return j->cpu_milli * j->ntasks;
-  if (strcmp(res, "memory") == 0)
-    return j->memory_mib * j->ntasks;
-  return (int64_t)j->gpus * per_dev * j->ntasks; /* gpu, gpu.MODEL */
-}
-
-static void reason(char *buf, size_t size, const char *res, int64_t after, int64_t limit,
-                   const struct ctl_tenant *t, bool own)
-{
-  char a[32], l[32];
-
-  sc_res_format(res, after, a, sizeof a);
-  sc_res_format(res, limit, l, sizeof l);
-  if (own)
-    snprintf(buf, size, "quota: %s %s/%s (limit)", res, a, l);
-  else
-    snprintf(buf, size, "quota: %s %s/%s (limit of %s)", res, a, l, t->rec.name);
+  for (const char *p = core; *p && k + 1 < size; p++)
+    if (*p != '\'')
+      buf[k++] = *p;
+  buf[k] = '\0';
 }
 
 bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
                      const struct sc_cluster *cl, struct sc_shape *sh)
 {
-  int idx[65], n = q ? chain(c, j->spec.tenant, idx) : 0;
+  const struct ctl_tenant *t = q ? ctl_tenant_find(c, j->spec.tenant) : NULL;
+  uint32_t dims = q && q->tn ? sc_tenancy_dims(q->tn) : 0;
+  char why[200];
+  struct sc_res req;
+  int leaf;
 
   j->quota_reason[0] = '\0';
-  for (int k = 0; k < n; k++) {
-    const struct ctl_tenant *t = &c->tenants[idx[k]];
-    const struct sc_res_set *lim = &t->rules.limit;
-    const struct sc_res_set *used = idx[k] < q->n ? &q->subtree[idx[k]] : NULL;
-    for (int r = 0; used && r < lim->n; r++) {
-      const char *res = lim->name[r];
-      int64_t want = request(j, res), have = sc_res_get(used, res);
-      int m;
-      if (want == 0)
-        continue;
-      have = have < 0 ? 0 : have;
-      if (have + want <= lim->amount[r])
-        continue;
-      if (strncmp(res, "gpu.", 4) != 0) { /* gpu, cpu, memory: the job waits */
-        reason(j->quota_reason, sizeof j->quota_reason, res, have + want, lim->amount[r], t,
-               k == 0);
-        return false;
-      }
-      /* gpu.MODEL: the job may still run on its other models */
-      if ((m = sc_cluster_model_find(cl, res + 4)) < 0)
-        continue; /* no node of that model is up: nothing to take from */
-      if (sh->any_model) {
-        sh->any_model = false;
-        sh->models = cl->nmodels >= 64 ? ~0ULL : (1ULL << cl->nmodels) - 1;
-      }
-      sh->models &= ~(1ULL << m);
-      if (sh->models == 0) {
-        reason(j->quota_reason, sizeof j->quota_reason, res, have + want, lim->amount[r], t,
-               k == 0);
-        return false;
-      }
+  if (!t || !q->tn || (leaf = q->leaf[t - c->tenants]) < 0)
+    return true;
+  {
+    struct sc_shape one = *sh;
+    sc_res_zero(&req);
+    for (int k = 0; k < j->ntasks; k++) {
+      struct sc_res r1;
+      sc_res_of_shapes(&r1, &one, 1);
+      sc_res_add(&req, &r1, 1);
+    }
+  }
+  if (sc_tenancy_fits(q->tn, leaf, &req, job_spot(j), why, sizeof why) != 0 &&
+      !strstr(why, "(capacity)")) {
+    humane(why, j->quota_reason, sizeof j->quota_reason);
+    return false;
+  }
+  /* Over the fleet's capacity is no quota matter: the engine finds no
+   * room (Resources), and tasks of a lost node still count as held while
+   * its capacity is gone. */
+  /* Per-model rules and a job that allows several models: keep only the
+   * models it could be charged on within them. */
+  for (int m = 0; m < cl->nmodels && m < SC_RES_MODELS && sh->gpu_count > 0; m++) {
+    struct sc_res rm = req;
+    if (!(dims & (1u << (SC_RES_MODEL0 + m))) || !sc_shape_model_ok(sh, m) ||
+        req.v[SC_RES_MODEL0 + m] > 0)
+      continue;
+    rm.v[SC_RES_MODEL0 + m] = req.v[SC_RES_GPU];
+    if (sc_tenancy_fits(q->tn, leaf, &rm, job_spot(j), why, sizeof why) == 0 ||
+        strstr(why, "(capacity)"))
+      continue;
+    if (sh->any_model) {
+      sh->any_model = false;
+      sh->models = cl->nmodels >= 64 ? ~0ULL : (1ULL << cl->nmodels) - 1;
+    }
+    sh->models &= ~(1ULL << m);
+    if (sh->models == 0) {
+      humane(why, j->quota_reason, sizeof j->quota_reason);
+      return false;
     }
   }
   return true;

@@ -405,7 +405,6 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
     pb->placed[ps->nplaced++] = j;
     if (ar)
       ar->running++;
-    ctl_quota_charge(c, ps->quota, j);
   } else if (rc != SC_ENOFIT) {
     return false; /* out of memory: the engine cannot go on */
   } else if (m) {
@@ -464,18 +463,30 @@ static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb)
  * stopped short (out of memory). */
 static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
 {
-  if (full) {
-    struct ctl_job *j = ctl_queue_first(&c->queue), *next;
-    for (; j; j = next) {
-      next = ctl_queue_next(&c->queue, j);
-      if (!try_job(c, ps, j))
-        return false;
-    }
+  struct ctl_job *j;
+  int n = 0, at;
+
+  if (full) { /* every pending job, in queue order (the order's tie-break) */
+    for (j = ctl_queue_first(&c->queue); j; j = ctl_queue_next(&c->queue, j))
+      ps->pb->jobs[n++] = j;
   } else {
-    int n = fresh_jobs(c, ps->pb);
+    n = fresh_jobs(c, ps->pb);
+  }
+  if (!ps->quota || ctl_quota_order(c, ps->quota, ps->pb->jobs, n) < 0) {
+    if (ps->quota) /* out of memory: the queue's order, no tenancy */
+      sc_warn("scheduling pass: no fair-share order (out of memory): queue order");
     for (int i = 0; i < n; i++)
       if (!try_job(c, ps, ps->pb->jobs[i]))
         return false;
+    return true;
+  }
+  /* Fair share: the core says which job comes next; each is placed
+   * (charged to its tenant, shares move) or skipped. */
+  while ((j = ctl_quota_next(ps->quota, &at))) {
+    int placed = ps->nplaced;
+    if (!try_job(c, ps, j))
+      return false;
+    ctl_quota_done(c, ps->quota, at, ps->nplaced > placed);
   }
   return true;
 }
@@ -532,8 +543,8 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh) ||
       !count_arrays(c, ps.pb))
     rc = SC_ENOMEM;
-  else if ((rc = ctl_quota_begin(c, &ps.quota)) == 0)
-    rc = pass_prepare(c, &ps);
+  else if ((rc = pass_prepare(c, &ps)) == 0 && ctl_quota_begin(c, &ps.cl, &ps.quota) < 0)
+    ps.quota = NULL; /* the queue's order, no quota: logged */
   if (rc < 0) {
     sc_error("scheduling pass skipped: %s", sc_strerror(rc));
     sc_store_batch_free(ps.b);

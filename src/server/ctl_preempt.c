@@ -24,29 +24,29 @@
 #define TOKEN_PREFIX "sct1."
 #define DEFAULT_MAX_GRACE_MS (10 * 60 * 1000)
 
-/* HMAC-SHA256 (RFC 2104) of msg under the 32-byte key, into mac. */
+/* HMAC-SHA256 (RFC 2104) of msg (at most 64 bytes: no allocation, so a
+ * start never goes out without its credential) under the 32-byte key. */
 static int hmac_sha256(const unsigned char key[32], const char *msg, size_t len,
                        unsigned char mac[32])
 {
-  unsigned char block[64 + 32], inner[32];
-  unsigned char *buf = malloc(64 + len);
+  unsigned char buf[64 + 64], inner[32];
   int rc;
 
-  if (!buf)
-    return SC_ENOMEM;
-  memset(block, 0, sizeof block);
-  memcpy(block, key, 32);
+  if (len > 64)
+    return SC_EINVAL;
+  memset(buf, 0, 64);
+  memcpy(buf, key, 32);
   for (int i = 0; i < 64; i++)
-    buf[i] = block[i] ^ 0x36;
+    buf[i] ^= 0x36;
   memcpy(buf + 64, msg, len);
-  rc = sc_token_hash((const char *)buf, 64 + len, inner);
-  free(buf);
+  if ((rc = sc_token_hash((const char *)buf, 64 + len, inner)) < 0)
+    return rc;
+  memset(buf, 0, 64);
+  memcpy(buf, key, 32);
   for (int i = 0; i < 64; i++)
-    block[i] ^= 0x5c;
-  memcpy(block + 64, inner, 32);
-  if (rc == 0)
-    rc = sc_token_hash((const char *)block, sizeof block, mac);
-  return rc;
+    buf[i] ^= 0x5c;
+  memcpy(buf + 64, inner, 32);
+  return sc_token_hash((const char *)buf, 64 + 32, mac);
 }
 
 /* The hex HMAC of job and attempt into hex (65 bytes); false on failure. */

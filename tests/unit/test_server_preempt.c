@@ -30,6 +30,7 @@ static char path[256];
 static struct sc_store *store;
 static struct sc_ctl *ctl;
 static int64_t fake_now = 1700000000000;
+static const unsigned char *task_key; /* NULL: a random one */
 
 static int64_t wall(void)
 {
@@ -40,7 +41,8 @@ static int open_ctl(void)
 {
   struct sc_ctl_opts opts = {.heartbeat_timeout_ms = 60000, .grace_ms = 1000,
                              .fence_after_ms = -1, /* a restart holds nothing back */
-                             .max_checkpoint_grace_ms = 20000, .wall_ms = wall};
+                             .max_checkpoint_grace_ms = 20000, .wall_ms = wall,
+                             .task_key = task_key};
 
   return sc_ctl_new(&opts, store, &ctl);
 }
@@ -278,6 +280,27 @@ static void test_work_lost(void **state)
   pthread_mutex_unlock(&ctl->mu);
 }
 
+/* The credential is standard HMAC-SHA256 of "<job>.<attempt>" under the
+ * task key: the expected value is Python's hmac.new(bytes(range(32)),
+ * b"7.2", hashlib.sha256).hexdigest(). */
+static void test_token_is_hmac(void **state)
+{
+  static const unsigned char key[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                        11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                        22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+  char token[SC_TASK_TOKEN_MAX];
+
+  (void)state;
+  sc_ctl_stop(ctl);
+  sc_ctl_free(ctl);
+  task_key = key;
+  assert_int_equal(open_ctl(), 0);
+  task_key = NULL;
+  sc_ctl_task_token(ctl, 7, 2, token);
+  assert_string_equal(token,
+                      "sct1.7.2.3d77ba84566247d110357914d2e8311563dee4c0b93234c987f5ffc57bda9b25");
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
@@ -285,6 +308,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_preemption_spares_retries, setup, teardown),
     cmocka_unit_test_setup_teardown(test_checkpoint_credentials, setup, teardown),
     cmocka_unit_test_setup_teardown(test_work_lost, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_token_is_hmac, setup, teardown),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -28,6 +28,8 @@ static const struct command commands[] = {
   {"cancel", sc_cli_cancel, "cancel a job"},
   {"hold", sc_cli_hold, "keep a pending job from starting"},
   {"release", sc_cli_release_job, "let a held job start"},
+  {"checkpoint", sc_cli_checkpoint, "record that a job saved its progress (from its task)"},
+  {"preempt", sc_cli_preempt, "evict a running job now, requeued, with notice (admin)"},
   {"nodes", sc_cli_nodes, "list nodes"},
   {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
   {"tenant", sc_cli_tenant, "list tenants, map one to a node user (admin)"},
@@ -41,7 +43,7 @@ static void usage(FILE *out)
 {
   fprintf(out, "usage: supercell <command> [options]\n\ncommands:\n");
   for (const struct command *c = commands; c->name; c++)
-    fprintf(out, "  %-8s %s\n", c->name, c->help);
+    fprintf(out, "  %-10s %s\n", c->name, c->help);
   fprintf(out, "\nRun 'supercell <command> --help' for a command's options.\n");
 }
 

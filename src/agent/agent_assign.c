@@ -16,6 +16,7 @@
 #include "agent/agent_int.h"
 #include "agent/cgroup.h"
 #include "agent/image.h"
+#include "agent/notice.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -229,7 +230,8 @@ static void wake_main(struct sc_agent *a)
 /* The environment a task starts from (the job's env and the agent's
  * variables come after it): the agent's own (less SUPERCELL_*; none for an
  * image task, whose image brings its own), SUPERCELL_NODE,
- * SUPERCELL_ATTEMPT, and HOME, USER and LOGNAME of the user it runs as.
+ * SUPERCELL_ATTEMPT, SUPERCELL_SERVER (the controller, for `supercell
+ * checkpoint`), and HOME, USER and LOGNAME of the user it runs as.
  * *owned: where the strings the array owns begin. NULL when out of memory;
  * free with free_base. */
 static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec, bool as_user,
@@ -243,12 +245,13 @@ static char **user_base_env(struct sc_agent *a, const struct sc_task_spec *spec,
 
   while (!spec->image && a->base_env[n])
     n++;
-  if (!(env = calloc(n + 6, sizeof *env)))
+  if (!(env = calloc(n + 7, sizeof *env)))
     return NULL;
   memcpy(env, a->base_env, n * sizeof *env);
   *owned = k = n;
   ok = asprintf(&env[k++], "SUPERCELL_NODE=%s", a->cfg.name) >= 0 &&
-       asprintf(&env[k++], "SUPERCELL_ATTEMPT=%d", spec->attempt > 0 ? spec->attempt : 0) >= 0;
+       asprintf(&env[k++], "SUPERCELL_ATTEMPT=%d", spec->attempt > 0 ? spec->attempt : 0) >= 0 &&
+       asprintf(&env[k++], "SUPERCELL_SERVER=%s", a->cfg.server ? a->cfg.server : "") >= 0;
   if (ok && as_user)
     ok = asprintf(&env[k++], "HOME=%s", home) >= 0 && asprintf(&env[k++], "USER=%s", who) >= 0 &&
          asprintf(&env[k++], "LOGNAME=%s", who) >= 0;
@@ -411,7 +414,34 @@ static bool accept_start(struct sc_agent *a, const struct sc_client_assignments 
   return true;
 }
 
-/* Terminates the tasks named in kills (table lock held). */
+/* The preemption notice of kill id in kills, or NULL: a plain kill. */
+static const struct sc_client_notice *notice_of(const struct sc_client_kills *kills,
+                                                const char *id)
+{
+  for (int i = 0; i < kills->nnotices; i++)
+    if (strcmp(kills->notices[i].task_id, id) == 0)
+      return &kills->notices[i];
+  return NULL;
+}
+
+/* Preempts t: the notice file in its working directory first, so the
+ * task finds it when the signal comes; SIGKILL after the notice's grace. */
+static void preempt_task(struct sc_agent *a, struct sc_task *t, const struct sc_client_notice *n)
+{
+  struct sc_notice notice = {.by = n->by, .kind = n->kind, .signal = n->signal,
+                             .grace_ms = n->grace_ms, .now_wall_ms = sc_clock_wall_ms()};
+  char text[512];
+
+  sc_notice_format(&notice, text, sizeof text);
+  if (sc_notice_write(t, a->isolate, text) < 0)
+    sc_warn("task %s: cannot write its preemption notice file", t->spec.task_id);
+  sc_info("task %s: preempted by %s (%s): signal %d, SIGKILL in %lld ms", t->spec.task_id,
+          n->by[0] ? n->by : "operator", n->kind, n->signal, (long long)n->grace_ms);
+  sc_task_signal_kill(t, sc_clock_mono_ms(), n->signal, n->grace_ms);
+}
+
+/* Terminates the tasks named in kills, with notice where one came
+ * (table lock held). */
 static void apply_kills(struct sc_agent *a, const struct sc_client_kills *kills)
 {
   bool any = false;
@@ -419,8 +449,13 @@ static void apply_kills(struct sc_agent *a, const struct sc_client_kills *kills)
   for (int i = 0; i < kills->n; i++)
     for (struct sc_task *t = a->tasks.head; t; t = t->next)
       if (strcmp(t->spec.task_id, kills->ids[i]) == 0 && !t->exited && !t->kill_at_ms) {
-        sc_info("task %s: killing as the controller asks", kills->ids[i]);
-        sc_task_terminate(t, sc_clock_mono_ms(), -1);
+        const struct sc_client_notice *n = notice_of(kills, kills->ids[i]);
+        if (n) {
+          preempt_task(a, t, n);
+        } else {
+          sc_info("task %s: killing as the controller asks", kills->ids[i]);
+          sc_task_terminate(t, sc_clock_mono_ms(), -1);
+        }
         any = true;
       }
   if (any)

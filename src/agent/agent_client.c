@@ -2,6 +2,7 @@
  * (see agent_client.h). */
 #include "agent/agent_client.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,50 @@ static json_t *running_json(const struct sc_client_task *running, int n)
   return arr;
 }
 
-/* The "kill" list of a reply into k. */
+/* The signals a notice may name (those a task's init forwards). */
+static int signal_of(const char *name)
+{
+  static const struct {
+    const char *name;
+    int sig;
+  } sigs[] = {{"SIGTERM", SIGTERM}, {"SIGINT", SIGINT},   {"SIGHUP", SIGHUP},
+              {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}};
+
+  for (size_t i = 0; name && i < sizeof sigs / sizeof sigs[0]; i++)
+    if (strcmp(name, sigs[i].name) == 0)
+      return sigs[i].sig;
+  return SIGTERM;
+}
+
+/* The "preempt" list of a reply (notices of some of its kills) into k. */
+static void notices_of(json_t *reply, struct sc_client_kills *k)
+{
+  json_t *arr = json_object_get(reply, "preempt"), *v;
+  size_t i;
+
+  if (json_array_size(arr) == 0 ||
+      !(k->notices = calloc(json_array_size(arr), sizeof *k->notices)))
+    return;
+  json_array_foreach(arr, i, v) {
+    struct sc_client_notice *n = &k->notices[k->nnotices];
+    const char *id = json_string_value(json_object_get(v, "task_id"));
+    json_int_t grace = json_integer_value(json_object_get(v, "grace_ms"));
+    if (!id || !(n->task_id = strdup(id)))
+      continue;
+    n->signal = signal_of(json_string_value(json_object_get(v, "signal")));
+    n->grace_ms = grace > 0 ? grace : 0;
+    snprintf(n->by, sizeof n->by, "%s",
+             json_is_string(json_object_get(v, "by")) ? json_string_value(json_object_get(v, "by"))
+                                                      : "");
+    snprintf(n->kind, sizeof n->kind, "%s",
+             json_is_string(json_object_get(v, "kind"))
+               ? json_string_value(json_object_get(v, "kind"))
+               : "operator");
+    k->nnotices++;
+  }
+}
+
+/* The "kill" list of a reply into k, with its notices. */
 static void kills_of(json_t *reply, struct sc_client_kills *k)
 {
   json_t *arr = json_object_get(reply, "kill"), *v;
@@ -109,13 +153,17 @@ static void kills_of(json_t *reply, struct sc_client_kills *k)
     if (json_is_string(v) && (k->ids[k->n] = strdup(json_string_value(v))))
       k->n++;
   }
+  notices_of(reply, k);
 }
 
 void sc_client_kills_release(struct sc_client_kills *k)
 {
   for (int i = 0; i < k->n; i++)
     free(k->ids[i]);
+  for (int i = 0; i < k->nnotices; i++)
+    free(k->notices[i].task_id);
   free(k->ids);
+  free(k->notices);
   memset(k, 0, sizeof *k);
 }
 

@@ -59,10 +59,23 @@ struct sc_client_node {
   const struct sc_devices *devices;
 };
 
-/* Task ids to kill (owned; sc_client_kills_release). */
+/* A preemption notice that comes with the kill of task_id: signal, then
+ * SIGKILL after grace_ms; by and kind say who took it back and why. */
+struct sc_client_notice {
+  char *task_id;
+  int signal;
+  int64_t grace_ms;
+  char by[32];             /* "j-000123", "" an operator */
+  char kind[16];
+};
+
+/* Task ids to kill and the notices of those preempted (owned;
+ * sc_client_kills_release). */
 struct sc_client_kills {
   char **ids;
   int n;
+  struct sc_client_notice *notices;
+  int nnotices;
 };
 
 /* One start: the decoded task and the assignment's JSON text (owned). */

@@ -951,17 +951,22 @@ bool sc_task_poll(struct sc_task *t, int64_t now_ms)
   return true;
 }
 
-void sc_task_terminate(struct sc_task *t, int64_t now_ms, int grace_s)
+void sc_task_signal_kill(struct sc_task *t, int64_t now_ms, int sig, int64_t grace_ms)
 {
   if (t->exited || t->kill_at_ms)
     return;
-  if (grace_s < 0)
-    grace_s = t->spec.grace_s >= 0 ? t->spec.grace_s : 10;
   if (t->pid > 0)
-    kill(-t->pid, SIGTERM);
-  t->kill_at_ms = now_ms + (int64_t)grace_s * 1000;
+    kill(-t->pid, sig);
+  t->kill_at_ms = now_ms + grace_ms;
   if (t->kill_at_ms == 0)
     t->kill_at_ms = 1;
+}
+
+void sc_task_terminate(struct sc_task *t, int64_t now_ms, int grace_s)
+{
+  if (grace_s < 0)
+    grace_s = t->spec.grace_s >= 0 ? t->spec.grace_s : 10;
+  sc_task_signal_kill(t, now_ms, SIGTERM, (int64_t)grace_s * 1000);
 }
 
 void sc_task_tick_kill(struct sc_task *t, int64_t now_ms)

@@ -101,6 +101,10 @@ bool sc_task_poll(struct sc_task *t, int64_t now_ms);
  * (spec.grace_s when grace_s < 0). A second call does not re-arm. */
 void sc_task_terminate(struct sc_task *t, int64_t now_ms, int grace_s);
 
+/* The same with signal sig and a grace of grace_ms (a preemption notice:
+ * the job's preempt_signal and checkpoint_grace). */
+void sc_task_signal_kill(struct sc_task *t, int64_t now_ms, int sig, int64_t grace_ms);
+
 /* Sends SIGKILL when the grace period has passed. */
 void sc_task_tick_kill(struct sc_task *t, int64_t now_ms);
 

@@ -121,6 +121,7 @@ int sc_task_spec_from_json(struct sc_task_spec *spec, json_t *task, char *err, s
   spec->tenant_id = get_int(task, "tenant_id", 0);
   spec->run_as = dup_str(json_object_get(task, "run_as"));
   spec->image = dup_str(json_object_get(task, "image"));
+  spec->task_token = dup_str(json_object_get(task, "task_token"));
   spec->keep_on_disconnect =
     json_is_string(json_object_get(task, "on_disconnect")) &&
     strcmp(json_string_value(json_object_get(task, "on_disconnect")), "keep") == 0;
@@ -153,6 +154,7 @@ void sc_task_spec_release(struct sc_task_spec *spec)
   free(spec->tenant);
   free(spec->run_as);
   free(spec->image);
+  free(spec->task_token);
   memset(spec, 0, sizeof *spec);
 }
 
@@ -355,6 +357,8 @@ int sc_task_env_build(const struct sc_task_spec *spec, const struct sc_devices *
   envb_set(&e, "SUPERCELL_TASK_ID", spec->task_id);
   envb_seti(&e, "SUPERCELL_TASK_INDEX", spec->index);
   envb_seti(&e, "SUPERCELL_TASK_COUNT", spec->count);
+  if (spec->task_token && *spec->task_token)
+    envb_set(&e, "SUPERCELL_TASK_TOKEN", spec->task_token);
   env_gang(&e, spec);
   env_slurm(&e, spec);
   if (!e.v)

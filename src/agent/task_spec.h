@@ -38,6 +38,7 @@ struct sc_task_spec {
   bool no_network;   /* "network": "none": an empty network namespace */
   char *image;       /* an OCI image to run it in, or NULL */
   bool keep_on_disconnect; /* "on_disconnect": "keep": never fenced */
+  char *task_token;  /* its credential (SUPERCELL_TASK_TOKEN), or NULL */
 };
 
 /* Fills spec from a task object (borrowed). Returns 0, or SC_EPARSE with

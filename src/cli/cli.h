@@ -23,6 +23,10 @@ int sc_cli_hold(int argc, char **argv);
 int sc_cli_release_job(int argc, char **argv);
 /* cancel ID. */
 int sc_cli_cancel(int argc, char **argv);
+/* `supercell checkpoint [JOB]` (from inside a task: its own job) and
+ * `supercell preempt JOB` (admin). */
+int sc_cli_checkpoint(int argc, char **argv);
+int sc_cli_preempt(int argc, char **argv);
 /* nodes: nodes with CPU, memory, devices, labels. */
 int sc_cli_nodes(int argc, char **argv);
 /* token create --tenant NAME [--kind user|agent] (admin). */

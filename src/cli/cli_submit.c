@@ -57,6 +57,15 @@ static const char submit_help[] =
   "                    retries left)\n"
   "  --image REF       run in a container of an OCI image: oci:/LAYOUT[:TAG] on\n"
   "                    the node, or NAME[:TAG] from the agent's --image-dir\n"
+  "  --spot            preemptible: cheaper, and the first taken back when others\n"
+  "                    need the capacity (requeued with notice; see below)\n"
+  "  --preempt-signal S  what its tasks get when it is preempted: SIGTERM\n"
+  "                    (default), SIGINT, SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2; the\n"
+  "                    file SUPERCELL_PREEMPTED appears in the working directory\n"
+  "  --checkpoint-grace D  from that signal to SIGKILL, e.g. 60s or 5m (default\n"
+  "                    30s; at most the controller's --max-checkpoint-grace).\n"
+  "                    A preempted job is requeued and uses up none of its\n"
+  "                    retries; 'supercell checkpoint' records its progress\n"
   SC_CLI_COMMON_HELP;
 
 struct submit_flags {
@@ -117,6 +126,14 @@ static int submit_option(struct sc_cli *c, struct submit_flags *f, int opt, cons
   case 'w': json_object_set_new(f->top, "workdir", json_string(arg)); return 0;
   case 'I': json_object_set_new(f->top, "image", json_string(arg)); return 0;
   case 'Q': json_object_set_new(f->top, "requeue", json_true()); return 0;
+  case 'S': json_object_set_new(f->top, "preemptible", json_true()); return 0;
+  case 'K': json_object_set_new(f->top, "preempt_signal", json_string(arg)); return 0;
+  case 'C':
+    if (sc_parse_duration_ms(arg, &v) != 0 || v < 0 || v / 1000 > SC_SPEC_MAX_GRACE_S)
+      return sc_cli_usage_error(c, "bad value for '--checkpoint-grace': \"%s\" (want e.g. 60s "
+                                "or 5m, at most 24h)", arg);
+    json_object_set_new(f->top, "checkpoint_grace", json_string(arg));
+    return 0;
   case 'A': json_object_set_new(f->top, "allow_pending", json_true()); return 0;
   case 'H': json_object_set_new(f->top, "hold", json_true()); return 0;
   case 'a': json_object_set_new(f->top, "array", json_string(arg)); return 0;
@@ -204,6 +221,8 @@ static int submit_parse(struct sc_cli *c, struct submit_flags *f, int argc, char
     {"hold", no_argument, NULL, 'H'}, {"begin", required_argument, NULL, 'B'},
     {"array", required_argument, NULL, 'a'}, {"after", required_argument, NULL, 'F'},
     {"dependency", required_argument, NULL, 'd'}, {"region", required_argument, NULL, 'E'},
+    {"spot", no_argument, NULL, 'S'}, {"preempt-signal", required_argument, NULL, 'K'},
+    {"checkpoint-grace", required_argument, NULL, 'C'},
     SC_CLI_COMMON_OPTIONS,
   };
   int opt, rc;

@@ -260,7 +260,13 @@ void sc_cli_print_job(json_t *job, int64_t now, FILE *out)
   fprintf(out, "CREATED:   %s (%s ago)\n", sc_cli_str(job, "created_at", "-"), age);
   fprintf(out, "STARTED:   %s\n", sc_cli_str(job, "started_at", "-"));
   fprintf(out, "FINISHED:  %s\n", sc_cli_str(job, "finished_at", "-"));
-  fprintf(out, "ATTEMPT:   %lld\n", (long long)json_integer_value(json_object_get(job, "attempt")));
+  fprintf(out, "ATTEMPT:   %lld", (long long)json_integer_value(json_object_get(job, "attempt")));
+  if (json_integer_value(json_object_get(job, "preemptions")) > 0)
+    fprintf(out, " (%lld preempted: no retry used)",
+            (long long)json_integer_value(json_object_get(job, "preemptions")));
+  fputc('\n', out);
+  if (json_is_string(json_object_get(job, "last_checkpoint_at")))
+    fprintf(out, "CHECKPOINT: %s\n", sc_cli_str(job, "last_checkpoint_at", "-"));
   fprintf(out, "COMMAND:   %s\n", cmd);
   fprintf(out, "GPUS:      %s\n", gpus);
   if (json_is_object(json_object_get(job, "array"))) { /* elements, not tasks */

@@ -161,6 +161,16 @@ static void api_submit(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   if (rc == 0 && tenant_scope(req))
     rc = sc_spec_set_tenant(&spec, tenant_scope(req));
+  if (rc == 0 &&
+      spec.checkpoint_grace_s * 1000 > sc_ctl_max_checkpoint_grace_ms(sc_server_ctl(req->srv))) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "'checkpoint_grace' must be at most %llds (the controller's "
+             "--max-checkpoint-grace)",
+             (long long)(sc_ctl_max_checkpoint_grace_ms(sc_server_ctl(req->srv)) / 1000));
+    sc_spec_release(&spec);
+    sc_http_error(resp, 400, "bad_request", msg, "checkpoint_grace");
+    return;
+  }
   if (rc == 0 && spec.regions[0]) {
     /* Residency: a job may narrow its tenant's allowlist, never leave it. */
     char allowed[SC_SPEC_MAX_REGIONS * 64], msg[1600];
@@ -620,6 +630,89 @@ static void api_stats(struct sc_http_req *req, struct sc_http_resp *resp)
                           st.stale));
 }
 
+/* The preemptor and kind of a preempt body into by (0: none) and kind;
+ * false after replying 400. */
+static bool preempt_args(json_t *body, struct sc_http_resp *resp, int64_t *by, const char **kind)
+{
+  json_t *b = json_object_get(body, "by"), *k = json_object_get(body, "kind");
+  int index = -1;
+
+  *by = 0;
+  *kind = k ? json_string_value(k) : "operator";
+  if (b && !json_is_null(b) &&
+      (!json_is_string(b) || sc_job_ref_parse(json_string_value(b), by, &index) < 0 ||
+       index >= 0)) {
+    sc_http_error(resp, 400, "bad_request", "'by' must be a job id such as j-000123", "by");
+    return false;
+  }
+  if (!*kind || (strcmp(*kind, "reclaim") != 0 && strcmp(*kind, "priority") != 0 &&
+                 strcmp(*kind, "operator") != 0)) {
+    sc_http_error(resp, 400, "bad_request", "'kind' must be reclaim, priority or operator",
+                  "kind");
+    return false;
+  }
+  return true;
+}
+
+/* POST /v1/jobs/{id}/preempt {"by": "j-000123", "kind": "reclaim"}
+ * (admin): evicts a running job now, requeued, with notice. */
+static void api_preempt(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  json_t *body = req->len > 0 ? sc_http_body(req, resp) : json_object();
+  struct sc_job_rec j;
+  const char *kind;
+  int64_t by;
+  int rc;
+
+  if (!body)
+    return;
+  if (preempt_args(body, resp, &by, &kind) && load_job(req, resp, &j, false)) {
+    rc = sc_ctl_preempt(sc_server_ctl(req->srv), j.id, by, kind);
+    sc_job_rec_release(&j);
+    if (rc == SC_ESTATE || rc == SC_ENOENT) /* stored, not active: ended */
+      sc_http_error(resp, 409, "conflict", "the job is not running", NULL);
+    else
+      reply_changed(req, resp, rc);
+  }
+  json_decref(body);
+}
+
+/* POST /v1/jobs/{id}/checkpoint: the job saved its progress now. Called
+ * by its task with SUPERCELL_TASK_TOKEN (that job only), or by a user. */
+static void api_checkpoint(struct sc_http_req *req, struct sc_http_resp *resp)
+{
+  bool task = req->who.kind == SC_PRINCIPAL_TASK;
+  struct sc_checkpoint_req r = {.attempt = task ? req->who.task_attempt : -1,
+                                .tenant = tenant_scope(req)};
+  struct sc_job_rec j;
+  int64_t at = 0;
+  char id[32], when[40];
+  int rc;
+
+  if (!load_job(req, resp, &j, false))
+    return;
+  r.job = j.id;
+  sc_job_rec_release(&j);
+  if (task && r.job != req->who.task_job) {
+    sc_http_error(resp, 403, "forbidden", "this task credential is for another job", "id");
+    return;
+  }
+  rc = sc_ctl_checkpoint(sc_server_ctl(req->srv), &r, &at);
+  if (rc == SC_ENOENT) /* stored (load_job found it), not active: ended */
+    rc = task ? SC_EPERM : SC_ESTATE;
+  if (rc == SC_EPERM)
+    sc_http_error(resp, 403, "forbidden", "this task credential's attempt has ended", NULL);
+  else if (rc == SC_ESTATE)
+    sc_http_error(resp, 409, "conflict", "the job is not running", NULL);
+  else if (rc < 0)
+    store_failed(resp, rc);
+  else {
+    sc_job_id_format(r.job, id, sizeof id);
+    sc_time_format(at, when, sizeof when);
+    sc_http_reply(resp, 200, json_pack("{s:s, s:s}", "id", id, "last_checkpoint_at", when));
+  }
+}
+
 const struct sc_route sc_api_routes[] = {
   {"GET", "/healthz", SC_ROUTE_PUBLIC, api_healthz},
   {"GET", "/v1/openapi.yaml", SC_ROUTE_ANY_TOKEN, api_openapi},
@@ -630,6 +723,8 @@ const struct sc_route sc_api_routes[] = {
   {"POST", "/v1/jobs/{id}/hold", SC_ROUTE_USER, api_hold},
   {"POST", "/v1/jobs/{id}/release", SC_ROUTE_USER, api_release},
   {"POST", "/v1/jobs/{id}/cancel", SC_ROUTE_USER, api_cancel},
+  {"POST", "/v1/jobs/{id}/preempt", SC_ROUTE_ADMIN, api_preempt},
+  {"POST", "/v1/jobs/{id}/checkpoint", SC_ROUTE_USER | SC_ROUTE_TASK, api_checkpoint},
   {"GET", "/v1/jobs/{id}/logs", SC_ROUTE_USER, api_logs},
   {"GET", "/v1/nodes", SC_ROUTE_USER, api_nodes},
   {"POST", "/v1/nodes/{name}/drain", SC_ROUTE_ADMIN, api_drain},

@@ -90,11 +90,14 @@ void sc_api_agent_register(struct sc_http_req *req, struct sc_http_resp *resp)
       acts_as(req, resp, reg.name, true)) {
     rc = sc_ctl_register(ctl, &reg, &kill);
     if (rc == 0)
-      reply = json_pack("{s:s, s:I, s:I, s:I, s:o}", "node", reg.name, "heartbeat_interval_ms",
+      reply = json_pack("{s:s, s:I, s:I, s:I}", "node", reg.name, "heartbeat_interval_ms",
                         (json_int_t)sc_ctl_heartbeat_interval_ms(ctl), "fence_after_ms",
                         (json_int_t)sc_ctl_fence_after_ms(ctl), "grace_ms",
-                        (json_int_t)sc_ctl_grace_ms(ctl), "kill",
-                        sc_kill_list_json(&kill));
+                        (json_int_t)sc_ctl_grace_ms(ctl));
+    if (reply && sc_kill_list_put(reply, &kill) < 0) {
+      json_decref(reply);
+      reply = NULL;
+    }
     if (reply && req->who.kind == SC_TOKEN_AGENT && !req->who.node[0]) {
       /* A bootstrap registration: the node's own credential from now on. */
       char cred[SC_TOKEN_HEX_LEN + 1];
@@ -124,8 +127,10 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
   if (sc_agent_decode_name(body, resp, name, sizeof name) && acts_as(req, resp, name, false) &&
       sc_agent_decode_running(body, resp, &running, &n)) {
     rc = sc_ctl_heartbeat(sc_server_ctl(req->srv), name, running, n, &kill);
-    if (rc == 0)
-      reply = json_pack("{s:o}", "kill", sc_kill_list_json(&kill));
+    if (rc == 0 && sc_kill_list_put(reply = json_object(), &kill) < 0) {
+      json_decref(reply);
+      reply = NULL;
+    }
     reply_rc(resp, rc, reply);
   }
   sc_kill_list_release(&kill);

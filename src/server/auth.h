@@ -28,13 +28,20 @@ struct sc_auth {
   int64_t (*wall_ms)(void); /* the wall clock (expiry, last use); NULL: the system's */
 };
 
-/* Who a request is: the token's kind (enum sc_token_kind), tenant (user
- * tokens), node (node-bound agent tokens, "" otherwise) and id. */
+/* The kind of a principal that presented a task credential (no stored
+ * token: see server/ctl_preempt.c); only routes that name it take one. */
+#define SC_PRINCIPAL_TASK SC_TOKEN_NKINDS
+
+/* Who a request is: the token's kind (enum sc_token_kind, or
+ * SC_PRINCIPAL_TASK), tenant (user tokens), node (node-bound agent
+ * tokens, "" otherwise) and id; a task credential's job and attempt. */
 struct sc_principal {
   int kind;
   char tenant[SC_STORE_TENANT_MAX];
   char node[SC_STORE_NODE_MAX];
   char token_id[SC_STORE_TOKEN_ID_MAX];
+  int64_t task_job;
+  int task_attempt;
 };
 
 /* What to create. */

@@ -143,6 +143,11 @@ static json_t *job_base_json(const struct sc_job_rec *j)
                    time_json(j->started_ms), "finished_at", time_json(j->finished_ms),
                    "attempt", j->attempt, "max_retries", j->max_retries, "task_count",
                    j->ntasks, "task_counts", counts_json(j), "held", j->held);
+  if (o && (json_object_set_new(o, "preemptions", json_integer(j->preempted)) < 0 ||
+            json_object_set_new(o, "last_checkpoint_at", time_json(j->checkpoint_ms)) < 0)) {
+    json_decref(o);
+    return NULL;
+  }
   if (add_array(o, j) < 0) {
     json_decref(o);
     return NULL;
@@ -236,6 +241,35 @@ json_t *sc_kill_list_json(const struct sc_kill_list *k)
   return arr;
 }
 
+json_t *sc_kill_notices_json(const struct sc_kill_list *k)
+{
+  json_t *arr = json_array();
+  char id[48], by[32];
+
+  for (int i = 0; arr && i < k->nnotices; i++) {
+    const struct sc_kill_notice *n = &k->notices[i];
+    const char *sig = sc_spec_signal_name(n->signal);
+    sc_task_id_format(n->task.job_id, n->task.index, id, sizeof id);
+    sc_job_id_format(n->by, by, sizeof by);
+    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:o, s:s}", "task_id", id,
+                                             "signal", sig ? sig : "SIGTERM", "grace_ms",
+                                             (json_int_t)n->grace_ms, "by",
+                                             n->by > 0 ? json_string(by) : json_null(),
+                                             "kind", n->kind)) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  }
+  return arr;
+}
+
+int sc_kill_list_put(json_t *reply, const struct sc_kill_list *k)
+{
+  if (!reply || json_object_set_new(reply, "kill", sc_kill_list_json(k)) < 0)
+    return -1;
+  return k->nnotices > 0 ? json_object_set_new(reply, "preempt", sc_kill_notices_json(k)) : 0;
+}
+
 /* The command, env and workdir of a start. */
 static int run_json(const struct sc_spec_run *r, json_t *o)
 {
@@ -288,7 +322,9 @@ static json_t *start_json(const struct sc_task_start *s)
                 s->master_addr, "master_port", s->master_port);
   if (o && (json_object_set_new(o, "tenant", json_string(s->tenant)) < 0 ||
             json_object_set_new(o, "tenant_id", json_integer(s->tenant_id)) < 0 ||
-            (s->run_as[0] && json_object_set_new(o, "run_as", json_string(s->run_as)) < 0))) {
+            (s->run_as[0] && json_object_set_new(o, "run_as", json_string(s->run_as)) < 0) ||
+            (s->task_token[0] &&
+             json_object_set_new(o, "task_token", json_string(s->task_token)) < 0))) {
     json_decref(o);
     return NULL;
   }
@@ -301,19 +337,19 @@ static json_t *start_json(const struct sc_task_start *s)
 
 json_t *sc_assignments_json(const struct sc_assignments *a)
 {
-  json_t *start = json_array(), *kill = sc_kill_list_json(&a->kills);
+  json_t *start = json_array(), *o;
 
   for (int i = 0; start && i < a->nstarts; i++)
     if (json_array_append_new(start, start_json(&a->starts[i])) < 0) {
       json_decref(start);
       start = NULL;
     }
-  if (!start || !kill) {
-    json_decref(start);
-    json_decref(kill);
+  o = start ? json_pack("{s:o}", "start", start) : NULL;
+  if (sc_kill_list_put(o, &a->kills) < 0) {
+    json_decref(o);
     return NULL;
   }
-  return json_pack("{s:o, s:o}", "start", start, "kill", kill);
+  return o;
 }
 
 json_t *sc_tenant_json(const struct sc_tenant_rec *t)

@@ -39,6 +39,11 @@ json_t *sc_tenant_json(const struct sc_tenant_rec *t);
 
 /* The task ids of a kill list as a JSON array. New ref or NULL. */
 json_t *sc_kill_list_json(const struct sc_kill_list *k);
+/* The preemption notices of k: [{"task_id", "signal", "grace_ms", "by",
+ * "kind"}] (new reference, NULL when out of memory). */
+json_t *sc_kill_notices_json(const struct sc_kill_list *k);
+/* Sets "kill" (and "preempt" when k has notices) on reply: 0 or -1. */
+int sc_kill_list_put(json_t *reply, const struct sc_kill_list *k);
 
 /* {"start": [...], "kill": [...]} of an assignments reply. New ref or NULL
  * (out of memory: the caller takes the reply back). */

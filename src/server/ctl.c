@@ -406,6 +406,8 @@ static int load_job(struct sc_ctl *c, const struct sc_job_rec *r)
   j->started_ms = r->started_ms;
   j->finished_ms = r->finished_ms;
   j->attempt = r->attempt;
+  j->preempted = r->preempted;
+  j->checkpoint_ms = r->checkpoint_ms;
   if (j->state == SC_JOB_PENDING && j->attempt > 0 && c->opts.fence_after_ms > 0 &&
       !strstr(j->reason, SC_CTL_INTERRUPTED)) /* `up` stopped: its tasks were ended */
     /* Requeued before the restart, maybe from a node now cut off: its old
@@ -499,7 +501,9 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
   sc_clock_cond_init(&c->sched_cond);
   sc_clock_cond_init(&c->log_cond);
   c->window = calloc((size_t)c->opts.window, sizeof *c->window);
-  rc = c->window ? sc_store_max_job_id(store, &c->next_id) : SC_ENOMEM;
+  rc = c->window ? ctl_preempt_init(c) : SC_ENOMEM;
+  if (rc == 0)
+    rc = sc_store_max_job_id(store, &c->next_id);
   c->next_id++;
   if (rc == 0)
     rc = ctl_tenants_load(c);

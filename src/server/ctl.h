@@ -31,6 +31,12 @@ struct sc_ctl_opts {
                                        timeout; < 0: never (and work of a
                                        lost node is requeued at once) */
   int window;                       /* tasks in FGD's target workload, 1000 */
+  int64_t max_checkpoint_grace_ms;  /* the longest preemption notice a job
+                                       may ask (checkpoint_grace): 0 is
+                                       taken as the default, 10 min */
+  const unsigned char *task_key;    /* 32 bytes that sign task credentials
+                                       (kept in the state dir, so they stay
+                                       valid across restarts); NULL: random */
   /* The wall clock (Unix ms) for what is stored and shown; NULL: the
    * system's. Timeouts and deadlines never read it: they run on the
    * monotonic clock, so a stepped wall clock changes only timestamps. */
@@ -87,6 +93,53 @@ struct sc_node_view {
 int sc_ctl_nodes(struct sc_ctl *c, struct sc_node_view **out, int *n);
 void sc_ctl_nodes_free(struct sc_node_view *nodes, int n);
 
+/* ---- preemption and checkpoints (docs/control-plane.md) ---- */
+
+/* A task credential: "sct1.<job id>.<attempt>.<64 hex HMAC>". */
+#define SC_TASK_TOKEN_MAX 128
+
+/* The kinds a preemption may have; a preemptor names one. */
+#define SC_PREEMPT_KINDS "reclaim|priority|operator"
+
+/*
+ * Preempts running job victim for job by (0: an operator) as kind
+ * (reclaim, priority or operator): the job goes back to pending whole with
+ * the reason "preempted by j-000123 (reclaim)", its attempt ends as
+ * preempted (attempts table, usage records) and uses up none of its
+ * retries; each of its processes gets its preempt_signal, a notice file
+ * and SIGKILL after its checkpoint_grace (capped by
+ * max_checkpoint_grace_ms), and holds its devices until its agent says it
+ * is gone. Returns once durable: 0, SC_ENOENT, SC_ESTATE (not running),
+ * SC_EINVAL (kind) or SC_ESTORE.
+ */
+int sc_ctl_preempt(struct sc_ctl *c, int64_t victim, int64_t by, const char *kind);
+
+/* Who asks for a checkpoint to be recorded: a task (its credential's job
+ * and attempt) or a user or admin (tenant NULL: any; attempt -1). */
+struct sc_checkpoint_req {
+  int64_t job;
+  int attempt;                       /* a task's: that attempt's process
+                                        must still live; -1: a user's */
+  const char *tenant;                /* a user's: only its own jobs */
+};
+
+/* Records that job r->job checkpointed now (its last_checkpoint_at, kept
+ * durably) into *at_ms. A task may while its attempt runs or its process
+ * lives on in its grace; a user while the job runs or has processes alive.
+ * 0, SC_ENOENT (no such job, or another tenant's), SC_EPERM (the
+ * credential's attempt has no process any more), SC_ESTATE (nothing runs)
+ * or SC_ESTORE. */
+int sc_ctl_checkpoint(struct sc_ctl *c, const struct sc_checkpoint_req *r, int64_t *at_ms);
+
+/* The credential of attempt of job (what its tasks get) into out. */
+void sc_ctl_task_token(struct sc_ctl *c, int64_t job, int attempt, char out[SC_TASK_TOKEN_MAX]);
+/* Checks a presented task credential's signature (not whether its attempt
+ * still runs: sc_ctl_checkpoint does): 0 with *job and *attempt, or
+ * SC_EAUTH. */
+int sc_ctl_task_token_check(struct sc_ctl *c, const char *text, int64_t *job, int *attempt);
+/* The controller's cap on checkpoint_grace, in ms. */
+int64_t sc_ctl_max_checkpoint_grace_ms(struct sc_ctl *c);
+
 /* ---- agent side ---- */
 
 /* A task: job id and index. */
@@ -126,11 +179,24 @@ struct sc_agent_update {
                                         0 unknown */
 };
 
-/* Tasks an agent must kill. Caller-owned (zero it before use); release
- * with sc_kill_list_release. */
+/* A preemption notice that goes with a kill: the agent writes the notice
+ * file in the task's working directory, sends signal (not SIGTERM) and
+ * SIGKILL after grace_ms (not its usual grace). */
+struct sc_kill_notice {
+  struct sc_task_ref task;
+  int signal;
+  int64_t grace_ms;
+  int64_t by;                        /* the preemptor's job id, 0: an operator */
+  char kind[16];                     /* reclaim, priority, operator */
+};
+
+/* Tasks an agent must kill, and the notices of those preempted.
+ * Caller-owned (zero it before use); release with sc_kill_list_release. */
 struct sc_kill_list {
   struct sc_task_ref *items;
   int n, cap;
+  struct sc_kill_notice *notices;
+  int nnotices, capnotices;
 };
 void sc_kill_list_release(struct sc_kill_list *k);
 
@@ -148,6 +214,7 @@ struct sc_task_start {
   char tenant[SC_STORE_TENANT_MAX];
   int64_t tenant_id;                 /* agents run it as uid base + id ... */
   char run_as[SC_STORE_USER_MAX];    /* ... or as this user, when set */
+  char task_token[SC_TASK_TOKEN_MAX]; /* its credential (SUPERCELL_TASK_TOKEN) */
   struct sc_spec_run *run;           /* counted reference */
 };
 

@@ -25,6 +25,7 @@
 void sc_kill_list_release(struct sc_kill_list *k)
 {
   free(k->items);
+  free(k->notices);
   memset(k, 0, sizeof *k);
 }
 
@@ -44,7 +45,29 @@ static struct ctl_task *task_of(struct sc_ctl *c, int64_t job_id, int index)
   return j && index >= 0 && index < j->ntasks ? &j->tasks[index] : NULL;
 }
 
-/* Moves node's queued kills into out; they stay queued if out cannot grow. */
+/* Adds the preemption notice of kill r on node to out, when its task has
+ * one for the process that lives there (the noticed attempt's). Without
+ * room the kill goes plain: the process still ends, only sooner. */
+static void add_notice(struct sc_ctl *c, int node, const struct sc_task_ref *r,
+                       struct sc_kill_list *out)
+{
+  const struct ctl_task *t = task_of(c, r->job_id, r->index);
+  struct sc_kill_notice *n;
+
+  if (!t || !t->notice.set || t->alive_node != node || t->alive_attempt != t->notice.attempt ||
+      sc_vec_reserve(&out->notices, &out->capnotices, out->nnotices + 1, sizeof *out->notices) < 0)
+    return;
+  n = &out->notices[out->nnotices++];
+  memset(n, 0, sizeof *n);
+  n->task = *r;
+  n->signal = t->notice.signal;
+  n->grace_ms = t->notice.grace_ms;
+  n->by = t->notice.by;
+  memcpy(n->kind, t->notice.kind, sizeof n->kind);
+}
+
+/* Moves node's queued kills into out, with their notices; they stay
+ * queued if out cannot grow. */
 static void take_kills(struct sc_ctl *c, int node, struct sc_kill_list *out)
 {
   struct ctl_refq *q = &c->nodes[node].kill_q;
@@ -52,6 +75,8 @@ static void take_kills(struct sc_ctl *c, int node, struct sc_kill_list *out)
   if (q->n == 0 || sc_vec_reserve(&out->items, &out->cap, out->n + q->n, sizeof *out->items) < 0)
     return;
   memcpy(out->items + out->n, q->items, (size_t)q->n * sizeof *q->items);
+  for (int i = 0; i < q->n; i++)
+    add_notice(c, node, &q->items[i], out);
   out->n += q->n;
   q->n = 0;
 }
@@ -288,6 +313,7 @@ static void task_start(struct sc_ctl *c, struct ctl_job *j, int index, struct sc
     s->tenant_id = tn->rec.id;
     memcpy(s->run_as, tn->rec.run_as, sizeof s->run_as);
   }
+  sc_ctl_task_token(c, j->id, t->attempt, s->task_token);
   s->run = sc_spec_run_ref(j->spec.run);
 }
 

@@ -7,6 +7,7 @@
  *   ctl_deps.c   dependencies between jobs: what each waits for
  *   ctl_quota.c  tenant limits at admission, per scheduling pass
  *   ctl_state.c  the job and task state machine: one entry per event
+ *   ctl_preempt.c preemption and checkpoints: entry points, task credentials
  *   ctl_agent.c  the agent protocol: reports become events
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
  *   ctl.c        lifecycle, rebuild from the store, submit, cancel, views
@@ -45,6 +46,17 @@ struct ctl_usage {
   int exit_code, signal;
 };
 
+/* A preemption notice to the process of one attempt of a task: its kill
+ * carries it (ctl_agent.c take_kills) while that process lives. */
+struct ctl_notice {
+  bool set;              /* a notice was given (else the rest is unused) */
+  int64_t grace_ms;      /* notice to SIGKILL */
+  int attempt;           /* the attempt whose process is noticed */
+  int signal;            /* the job's preempt_signal */
+  int64_t by;            /* the preemptor's job id, 0: an operator */
+  char kind[16];         /* reclaim, priority, operator */
+};
+
 struct ctl_task {
   struct ctl_job *job;   /* the job this task belongs to */
   int state;             /* enum sc_task_state */
@@ -66,6 +78,7 @@ struct ctl_task {
                             "running" reports from it are ignored */
   int attempt;
   struct ctl_usage usage;
+  struct ctl_notice notice; /* kept through a requeue (task_reset) */
 };
 
 /*
@@ -100,6 +113,9 @@ struct ctl_job {
                               starts nowhere before its old processes
                               there are surely fenced; 0 */
   int attempt;
+  int preempted;           /* attempts that ended preempted: attempt -
+                              preempted is the retries used */
+  int64_t checkpoint_ms;   /* wall: its last checkpoint, 0 none */
   int64_t array_id;        /* an array element: its array, else 0 */
   int array_index;         /* its index, -1 */
   struct ctl_dep *deps;    /* owned, ndeps (spec.after resolved) */
@@ -222,6 +238,7 @@ struct sc_ctl {
   struct ctl_task **scratch; /* a snapshot of one node's alive list */
   int capscratch;
   struct sc_ctl_stats stats;
+  unsigned char task_key[32]; /* signs task credentials (task_token.c) */
 };
 
 /* ---- ctl_queue.c: the pending queue ---- */
@@ -383,6 +400,8 @@ enum ctl_event {
   CTL_EV_INTERRUPT,   /* the controller stops (supercell up): requeued when
                          requeue or attempts remain, else failed (args.reason) */
   CTL_EV_DEP_NEVER,   /* a dependency can never be met: cancelled */
+  CTL_EV_PREEMPT,     /* taken back (args.by, args.kind): requeued whole,
+                         retries untouched; its processes get a notice */
   /* task events (ctl_task_event), reported from args.node */
   CTL_EV_RUNNING,     /* a process runs (args.pid, 0 unknown) */
   CTL_EV_EXITED,      /* its process ended (args.exit_code, args.signal) */
@@ -401,6 +420,9 @@ struct ctl_event_args {
                                             clock (Unix ms), 0 unknown */
   const struct sc_placement *placements; /* CTL_EV_ASSIGNED: one per task */
   const int *inverse;                    /* cluster node -> controller node */
+  int64_t by;                            /* CTL_EV_PREEMPT: the preemptor, 0 */
+  const char *kind;                      /* ... and why: reclaim, priority,
+                                            operator */
 };
 
 /* Applies a job event to j, adding the rows it changes to b. */
@@ -410,6 +432,18 @@ void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
  * run queues its kill there. Adds the rows it changes to b. */
 void ctl_task_event(struct sc_ctl *c, struct ctl_task *t, enum ctl_event ev,
                     const struct ctl_event_args *args, struct sc_store_batch *b);
+
+/* The GPU time (milli-GPU x ms / 1000: GPU-ms) running job j would lose if
+ * it were preempted at wall time now: what its running tasks hold times the
+ * time since its last checkpoint or, when later or none, since this
+ * attempt started. 0 for a job not running. For the victim chooser. */
+int64_t ctl_job_work_lost_gpu_ms(const struct ctl_job *j, int64_t now);
+
+/* ---- ctl_preempt.c ---- */
+
+/* Fills in its options when unset (max_checkpoint_grace_ms) and takes the
+ * task key (random when none is given): 0 or an SC_E* code. */
+int ctl_preempt_init(struct sc_ctl *c);
 
 /* ---- ctl_sched.c ---- */
 

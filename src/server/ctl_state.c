@@ -10,7 +10,10 @@
  *
  * A job fails when a task fails or is lost, and is then requeued whole
  * (every task back to pending, attempt + 1) while retries remain; it
- * succeeds when every task succeeded. Invariant: a task with alive_node >= 0
+ * succeeds when every task succeeded. A preempted job is requeued whole
+ * too, whatever its retries: attempt + 1 and preempted + 1, so the
+ * retries used are attempt - preempted; its processes get a notice (the
+ * job's signal, SIGKILL after its checkpoint grace) with their kill. Invariant: a task with alive_node >= 0
  * holds resources on that node until its agent says the process is gone, so
  * a requeued gang waits for its old processes to end.
  */
@@ -108,17 +111,26 @@ static void task_reset(struct ctl_task *t, int attempt)
   t->alive_next = keep.alive_next;
   t->exit_node = keep.exit_node;
   t->usage = keep.usage; /* the attempt that ended: rewritten with the row */
+  t->notice = keep.notice; /* its process may still be in its grace */
   t->state = SC_TASK_PENDING;
   t->node = -1;
   t->exit_code = t->signal = -1;
   t->attempt = attempt;
 }
 
+/* Whether an end for reason is a preemption (the reason job_preempt
+ * gives; usage_how reads it the same way). */
+static bool is_preemption(const char *reason)
+{
+  return strncmp(reason, "preempted", 9) == 0;
+}
+
 /* A job marked requeue: true goes back to pending after an interruption
- * whatever its retries (reason: the controller's INTERRUPTED_REASON). */
+ * whatever its retries (reason: the controller's INTERRUPTED_REASON); a
+ * preempted job always does, and that uses up none of its retries. */
 static bool retryable_always(const struct ctl_job *j, const char *reason)
 {
-  return j->spec.requeue && strcmp(reason, SC_CTL_INTERRUPTED) == 0;
+  return (j->spec.requeue && strcmp(reason, SC_CTL_INTERRUPTED) == 0) || is_preemption(reason);
 }
 
 static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
@@ -146,7 +158,8 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
                     bool retryable, struct sc_store_batch *b)
 {
   int64_t now = ctl_wall_ms(c);
-  bool retry = retryable && (j->attempt < j->spec.max_retries || retryable_always(j, reason));
+  bool retry = retryable && (j->attempt - j->preempted < j->spec.max_retries ||
+                             retryable_always(j, reason));
 
   /* A process of it may live on where no one can reach it: a node lost
    * (cut off, maybe still running) fences it fence_after after it was
@@ -192,7 +205,12 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
     sc_store_batch_add(b, &op);
     j->attempt++;
     j->state = SC_JOB_PENDING;
-    snprintf(j->reason, sizeof j->reason, "retry %d after: %s", j->attempt, reason);
+    if (is_preemption(reason)) { /* not a retry: none used up */
+      j->preempted++;
+      snprintf(j->reason, sizeof j->reason, "%s", reason);
+    } else {
+      snprintf(j->reason, sizeof j->reason, "retry %d after: %s", j->attempt, reason);
+    }
     if (j->hold_until_ms > sc_clock_mono_ms())
       sc_info("job j-%06lld: held %lld ms, until its tasks on the lost node are fenced",
               (long long)j->id, (long long)(j->hold_until_ms - sc_clock_mono_ms()));
@@ -251,6 +269,7 @@ static void job_assigned(struct sc_ctl *c, struct ctl_job *j, const struct ctl_e
     t->missing = 0;
     t->exit_node = -1;
     t->attempt = j->attempt;
+    t->notice.set = false; /* the noticed process is gone: it held these */
   }
   j->state = SC_JOB_RUNNING;
   j->reason[0] = '\0';
@@ -280,6 +299,44 @@ static void job_unassigned(struct sc_ctl *c, struct ctl_job *j)
   }
 }
 
+/* Job j, running, is taken back (a->by, a->kind): each of its live
+ * processes gets a notice, the job is requeued whole. */
+static void job_preempt(struct sc_ctl *c, struct ctl_job *j, const struct ctl_event_args *a,
+                        struct sc_store_batch *b)
+{
+  int64_t grace_ms = (j->spec.checkpoint_grace_s >= 0 ? j->spec.checkpoint_grace_s
+                                                     : SC_SPEC_DEFAULT_GRACE_S) * 1000;
+  const char *kind = a && a->kind ? a->kind : "operator";
+  char reason[96], by[32] = "operator";
+
+  if (c->opts.max_checkpoint_grace_ms >= 0 && grace_ms > c->opts.max_checkpoint_grace_ms)
+    grace_ms = c->opts.max_checkpoint_grace_ms; /* the default, or a cap lowered since */
+  if (a && a->by > 0)
+    snprintf(by, sizeof by, "j-%06lld", (long long)a->by);
+  snprintf(reason, sizeof reason, "preempted by %s (%s)", by, kind);
+  for (int i = 0; i < j->ntasks; i++) {
+    struct ctl_task *t = &j->tasks[i];
+    t->notice = (struct ctl_notice){.set = t->alive_node >= 0, .grace_ms = grace_ms,
+                                    .attempt = t->alive_attempt, .signal = j->spec.preempt_signal,
+                                    .by = a ? a->by : 0};
+    snprintf(t->notice.kind, sizeof t->notice.kind, "%s", kind);
+  }
+  job_end(c, j, SC_JOB_FAILED, reason, true, b);
+}
+
+int64_t ctl_job_work_lost_gpu_ms(const struct ctl_job *j, int64_t now)
+{
+  int64_t since = j->checkpoint_ms > j->started_ms ? j->checkpoint_ms : j->started_ms;
+  int64_t milli = 0;
+
+  if (j->state != SC_JOB_RUNNING || since <= 0 || now <= since)
+    return 0;
+  for (int i = 0; i < j->ntasks; i++)
+    if (j->tasks[i].state == SC_TASK_RUNNING)
+      milli += (int64_t)j->tasks[i].ndev * j->spec.gpu_milli;
+  return milli * (now - since) / 1000;
+}
+
 void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
                    const struct ctl_event_args *args, struct sc_store_batch *b)
 {
@@ -305,6 +362,10 @@ void ctl_job_event(struct sc_ctl *c, struct ctl_job *j, enum ctl_event ev,
   case CTL_EV_FAIL:
     if (!sc_job_state_final(j->state))
       job_end(c, j, SC_JOB_FAILED, args && args->reason ? args->reason : "failed", true, b);
+    break;
+  case CTL_EV_PREEMPT:
+    if (j->state == SC_JOB_RUNNING)
+      job_preempt(c, j, args, b);
     break;
   case CTL_EV_INTERRUPT:
     if (!sc_job_state_final(j->state) && j->state != SC_JOB_PENDING)

@@ -282,6 +282,8 @@ void ctl_batch_job_row(struct sc_ctl *c, struct sc_store_batch *b, const struct 
   op.u.job.finished_ms = j->finished_ms;
   op.u.job.attempt = j->attempt;
   op.u.job.held = j->held;
+  op.u.job.preempted = j->preempted;
+  op.u.job.checkpoint_ms = j->checkpoint_ms;
   add_row(b, &op, (struct ctl_job *)j);
 }
 

@@ -196,6 +196,11 @@ static bool authorize(struct sc_server *s, const struct sc_route *r, struct sc_h
 
   if (r->who == SC_ROUTE_PUBLIC)
     return true;
+  if (h && s->ctl && (r->who & SC_ROUTE_TASK) && strncasecmp(h, "Bearer ", 7) == 0 &&
+      sc_ctl_task_token_check(s->ctl, h + 7, &req->who.task_job, &req->who.task_attempt) == 0) {
+    req->who.kind = SC_PRINCIPAL_TASK;
+    return true;
+  }
   if (!h || strncasecmp(h, "Bearer ", 7) != 0 || sc_auth_check(s->auth, h + 7, &req->who) < 0) {
     sc_http_error(resp, 401, "unauthorized",
                   h ? "invalid token" : "missing 'Authorization: Bearer <token>' header", NULL);

@@ -51,6 +51,9 @@ typedef void (*sc_http_handler)(struct sc_http_req *req, struct sc_http_resp *re
 #define SC_ROUTE_USER ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER))
 #define SC_ROUTE_AGENT ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_AGENT))
 #define SC_ROUTE_ANY_TOKEN ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER) | (1u << SC_TOKEN_AGENT))
+/* ... also a task credential (SUPERCELL_TASK_TOKEN); the handler checks
+ * that it names the job the path does. */
+#define SC_ROUTE_TASK (1u << SC_PRINCIPAL_TASK)
 
 struct sc_route {
   const char *method;

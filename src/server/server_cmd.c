@@ -48,6 +48,7 @@ struct controller {
   bool auth_ready;
   struct sc_ctl *ctl;
   struct sc_server *server;
+  unsigned char task_key[32];  /* from <state-dir>/task.key */
 };
 
 static void usage_server(FILE *out)
@@ -55,7 +56,7 @@ static void usage_server(FILE *out)
   fprintf(out,
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
-          "                        [--grace D]\n\n"
+          "                        [--grace D] [--max-checkpoint-grace D]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -68,7 +69,11 @@ static void usage_server(FILE *out)
   for (int i = 0; sc_policies[i]; i++)
     fprintf(out, " %s", sc_policies[i]->name);
   fprintf(out, "\n  --grace D                SIGTERM to SIGKILL on cancel (default 10s)\n"
-               "\nWrites <state-dir>/admin.token, agent.token (mode 0600) and controller.url.\n");
+               "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
+               "                           (checkpoint_grace; default 10m): a job asking more is\n"
+               "                           refused at submit\n"
+               "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
+               "controller.url.\n");
 }
 
 static void usage_up(FILE *out)
@@ -76,7 +81,7 @@ static void usage_up(FILE *out)
   fprintf(out,
           "usage: supercell up [--state-dir DIR] [--port N] [--devices VENDOR:MODEL:COUNT ...]\n"
           "                    [--policy NAME] [--heartbeat-timeout D] [--fence-after D]\n"
-          "                    [--grace D]\n\n"
+          "                    [--grace D] [--max-checkpoint-grace D]\n\n"
           "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
           "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
           "  --state-dir DIR          state directory (the CLI finds this controller through\n"
@@ -91,7 +96,10 @@ static void usage_up(FILE *out)
           "  --heartbeat-timeout D    the agent is lost after D without heartbeats (default 30s)\n"
           "  --fence-after D          an agent cut off from the controller for D stops its\n"
           "                           tasks (default twice the heartbeat timeout; 0 = never)\n"
-          "  --grace D                SIGTERM to SIGKILL when a task is stopped (default 10s)\n",
+          "  --grace D                SIGTERM to SIGKILL when a task is stopped (default 10s)\n"
+          "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
+          "                           (checkpoint_grace; default 10m): a job asking more is\n"
+          "                           refused at submit\n",
           UP_PORT, UP_PORT);
 }
 
@@ -133,6 +141,8 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
     return parse_duration_opt("--heartbeat-timeout", arg, &o->ctl.heartbeat_timeout_ms);
   case 'g':
     return parse_duration_opt("--grace", arg, &o->ctl.grace_ms);
+  case 'G':
+    return parse_duration_opt("--max-checkpoint-grace", arg, &o->ctl.max_checkpoint_grace_ms);
   case 'f':
     if (strcmp(arg, "0") == 0) {
       o->ctl.fence_after_ms = -1; /* never */
@@ -176,6 +186,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"heartbeat-timeout", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
+    {"max-checkpoint-grace", required_argument, NULL, 'G'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -183,6 +194,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"devices", required_argument, NULL, 'd'}, {"heartbeat-timeout", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
+    {"max-checkpoint-grace", required_argument, NULL, 'G'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   int ch, rc;
@@ -247,6 +259,25 @@ static void controller_stop(struct controller *c)
   c->lock_fd = -1;
 }
 
+/* The key that signs task credentials: the hash of the secret in path,
+ * made at the first start (so credentials outlive a restart). */
+static int task_key(const char *path, unsigned char key[32])
+{
+  char fresh[SC_TOKEN_HEX_LEN + 1], *secret = sc_token_file_read(path);
+  int rc = 0;
+
+  if (!secret) {
+    if ((rc = sc_token_generate(fresh)) < 0 || (rc = sc_token_file_write(path, fresh)) < 0) {
+      fprintf(stderr, "supercell: cannot write '%s'\n", path);
+      return rc;
+    }
+    secret = strdup(fresh);
+  }
+  rc = secret ? sc_token_hash(secret, strlen(secret), key) : SC_ENOMEM;
+  free(secret);
+  return rc;
+}
+
 /* Locks the state directory, opens the store and makes the token files. */
 static int open_state(const struct cmd_opts *o, struct controller *c)
 {
@@ -275,12 +306,16 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
   if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_ADMIN)) < 0)
     return rc;
   snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
-  return sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT);
+  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT)) < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/task.key", o->state_dir);
+  return task_key(path, c->task_key);
 }
 
 static int controller_start(const struct cmd_opts *o, struct controller *c)
 {
   struct sc_server_opts so = {.listen = o->listen};
+  struct sc_ctl_opts ctl_opts;
   char host[64];
   int port, rc;
 
@@ -292,7 +327,9 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
   }
   if ((rc = open_state(o, c)) < 0)
     goto fail;
-  if ((rc = sc_ctl_new(&o->ctl, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
+  ctl_opts = o->ctl;
+  ctl_opts.task_key = c->task_key;
+  if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
     goto fail;
   so.ctl = c->ctl;
   so.auth = &c->auth;

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -622,6 +623,63 @@ static int parse_slurm_env(json_t *v, struct sc_job_spec *s, struct sc_spec_erro
   return 0;
 }
 
+/* preemptible: true marks a spot job. */
+static int parse_preemptible(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  if (!json_is_boolean(v))
+    return fail(err, "preemptible", "'preemptible' must be true or false");
+  s->preemptible = json_is_true(v);
+  return 0;
+}
+
+/* The signals a job may be noticed with: those the sandbox's init
+ * forwards to the task (task.c), so a sandboxed task sees it too. */
+static const struct {
+  int sig;
+  const char *name;
+} preempt_signals[] = {
+  {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},   {SIGHUP, "SIGHUP"},
+  {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
+};
+
+const char *sc_spec_signal_name(int sig)
+{
+  for (size_t i = 0; i < sizeof preempt_signals / sizeof preempt_signals[0]; i++)
+    if (preempt_signals[i].sig == sig)
+      return preempt_signals[i].name;
+  return NULL;
+}
+
+/* preempt_signal: "SIGUSR1" or "USR1". */
+static int parse_preempt_signal(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  const char *t = json_string_value(v);
+
+  for (size_t i = 0; t && i < sizeof preempt_signals / sizeof preempt_signals[0]; i++)
+    if (strcmp(t, preempt_signals[i].name) == 0 || strcmp(t, preempt_signals[i].name + 3) == 0) {
+      s->preempt_signal = preempt_signals[i].sig;
+      return 0;
+    }
+  return fail(err, "preempt_signal",
+              "'preempt_signal' must be one of SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2");
+}
+
+/* checkpoint_grace: a duration ("90s", "5m") or seconds, 0..24h. */
+static int parse_checkpoint_grace(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err)
+{
+  int64_t ms;
+
+  if (json_is_integer(v))
+    return get_int(v, "checkpoint_grace", 0, SC_SPEC_MAX_GRACE_S, &s->checkpoint_grace_s, err);
+  if (!json_is_string(v) || sc_parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 0)
+    return fail(err, "checkpoint_grace",
+                "'checkpoint_grace' must be a duration such as \"60s\" or \"5m\", or seconds");
+  s->checkpoint_grace_s = (ms + 999) / 1000;
+  if (s->checkpoint_grace_s > SC_SPEC_MAX_GRACE_S)
+    return fail(err, "checkpoint_grace", "'checkpoint_grace' must be at most 24h");
+  return 0;
+}
+
 struct field {
   const char *name;
   int (*parse)(json_t *v, struct sc_job_spec *s, struct sc_spec_error *err);
@@ -639,6 +697,8 @@ static const struct field fields[] = {
   {"allow_pending", parse_allow_pending}, {"hold", parse_hold}, {"begin", parse_begin},
   {"array", parse_array}, {"after", parse_after}, {"dependency", parse_dependency},
   {"slurm_env", parse_slurm_env}, {"regions", parse_regions},
+  {"preemptible", parse_preemptible}, {"preempt_signal", parse_preempt_signal},
+  {"checkpoint_grace", parse_checkpoint_grace},
 };
 
 static const struct field *field_find(const char *name)
@@ -655,6 +715,8 @@ static void set_defaults(struct sc_job_spec *s)
   snprintf(s->tenant, sizeof s->tenant, "default");
   s->tasks = 1;
   s->cpu_milli = 1000;
+  s->preempt_signal = SIGTERM;
+  s->checkpoint_grace_s = -1; /* the default: SC_SPEC_DEFAULT_GRACE_S, within the cap */
 }
 
 /* Builds the normalised JSON of a validated spec from body and s (new
@@ -723,6 +785,21 @@ static json_t *normalise(json_t *body, const struct sc_job_spec *s)
     doc = NULL;
   }
   if (doc && s->no_network && json_object_set_new(doc, "network", json_string("none")) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->preemptible && json_object_set_new(doc, "preemptible", json_true()) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->preempt_signal != SIGTERM &&
+      json_object_set_new(doc, "preempt_signal",
+                          json_string(sc_spec_signal_name(s->preempt_signal))) < 0) {
+    json_decref(doc);
+    doc = NULL;
+  }
+  if (doc && s->checkpoint_grace_s >= 0 &&
+      json_object_set_new(doc, "checkpoint_grace", json_integer(s->checkpoint_grace_s)) < 0) {
     json_decref(doc);
     doc = NULL;
   }

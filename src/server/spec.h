@@ -76,6 +76,14 @@ struct sc_job_spec {
                                  its tenant allows */
   bool slurm_env;             /* slurm_env: true: tasks also see SLURM_JOB_ID,
                                  SLURM_PROCID, ... (supercell sbatch) */
+  bool preemptible;           /* preemptible: true: a spot job, the first
+                                 victim when capacity is taken back */
+  int preempt_signal;         /* preempt_signal: what its tasks get at a
+                                 preemption notice (default SIGTERM) */
+  int64_t checkpoint_grace_s; /* checkpoint_grace: notice to SIGKILL; -1
+                                 not given: SC_SPEC_DEFAULT_GRACE_S (the
+                                 controller's --max-checkpoint-grace caps
+                                 that; a larger request is refused) */
 };
 
 /* Why a spec was rejected: code for the API ("bad_request"), the dotted
@@ -122,6 +130,11 @@ int sc_spec_with_env(const struct sc_job_spec *spec, const char *const *keys,
 
 /* "ok:j-000123", "any:j-000123_7": a dependency as the spec keeps it. */
 void sc_spec_dep_format(const struct sc_spec_dep *d, char *buf, size_t size);
+
+/* The name of a signal a job may choose as preempt_signal ("SIGTERM"),
+ * or NULL when it may not choose sig: only those the task's init
+ * forwards (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2). */
+const char *sc_spec_signal_name(int sig);
 
 /* True for names of 1..max characters from [A-Za-z0-9._-]. */
 int sc_spec_name_ok(const char *name, size_t max);

@@ -159,6 +159,8 @@ static int write_job_update(struct sc_store *s, const struct sc_job_rec *j)
   bind_ms(st, 5, j->finished_ms);
   sqlite3_bind_int(st, 6, j->attempt);
   sqlite3_bind_int(st, 7, j->held ? 1 : 0);
+  sqlite3_bind_int(st, 8, j->preempted);
+  sqlite3_bind_int64(st, 9, j->checkpoint_ms);
   return step_done(s, st);
 }
 
@@ -497,6 +499,8 @@ static int migrate(sqlite3 *db)
   if (!has_column(db, "tenants", "rules") && exec(db, sc_sql_migrate_6) < 0)
     return SC_ESTORE;
   if (!has_column(db, "usage", "job_id") && exec(db, sc_sql_migrate_7) < 0)
+    return SC_ESTORE;
+  if (!has_column(db, "jobs", "preempted") && exec(db, sc_sql_migrate_8) < 0)
     return SC_ESTORE;
   return exec(db, sc_sql_log_index);
 }

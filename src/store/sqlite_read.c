@@ -105,6 +105,8 @@ static int row_job(sqlite3_stmt *st, struct sc_job_rec *j)
   j->held = sqlite3_column_int(st, 13) != 0;
   j->array_id = sqlite3_column_int64(st, 14);
   j->array_index = sqlite3_column_int(st, 15);
+  j->preempted = sqlite3_column_int(st, 16);
+  j->checkpoint_ms = sqlite3_column_int64(st, 17);
   return j->spec ? 0 : SC_ENOMEM;
 }
 

@@ -48,7 +48,13 @@ const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
   "CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_id, array_index)"
   " WHERE array_id > 0;"
-  "PRAGMA user_version = 7;";
+  "PRAGMA user_version = 8;";
+
+/* Version 8: preemption. Attempts that ended preempted (they do not use
+ * up retries) and the time of the job's last checkpoint (Unix ms, 0 none). */
+const char sc_sql_migrate_8[] =
+  "ALTER TABLE jobs ADD COLUMN preempted INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE jobs ADD COLUMN checkpoint_ms INTEGER NOT NULL DEFAULT 0;";
 
 /*
  * Version 7: accounting. One usage record per task attempt (end_ms NULL
@@ -107,7 +113,8 @@ const char sc_sql_migrate_1[] =
 
 #define JOB_COLS                                                                  \
   "id, name, tenant, priority, spec, state, reason, created_ms, started_ms,"       \
-  " finished_ms, attempt, max_retries, ntasks, held, array_id, array_index"
+  " finished_ms, attempt, max_retries, ntasks, held, array_id, array_index,"    \
+  " preempted, checkpoint_ms"
 #define TASK_COLS                                                                 \
   "job_id, idx, state, node, devices, vendor, gpu_milli, exit_code, signal,"      \
   " attempt, pid, started_ms, finished_ms"
@@ -125,7 +132,7 @@ const char *const sc_sql_stmts[SQL_NSTMTS] = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
   [SQL_JOB_UPDATE] =
     "UPDATE jobs SET state = ?2, reason = ?3, started_ms = ?4, finished_ms = ?5,"
-    " attempt = ?6, held = ?7 WHERE id = ?1",
+    " attempt = ?6, held = ?7, preempted = ?8, checkpoint_ms = ?9 WHERE id = ?1",
   [SQL_TASK_PUT] = "INSERT OR REPLACE INTO tasks (" TASK_COLS
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
   [SQL_NODE_PUT] =
@@ -169,7 +176,7 @@ const char sc_sql_job_summary_select[] =
   " 'models', json(coalesce(json_extract(spec, '$.models'), '[]')),"
   " 'array', json_extract(spec, '$.array')), state, reason,"
   " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks, held, array_id,"
-  " array_index FROM jobs";
+  " array_index, preempted, checkpoint_ms FROM jobs";
 const char sc_sql_array_counts[] =
   "SELECT state, count(*) FROM jobs WHERE array_id = ?1 GROUP BY state";
 const char sc_sql_task_counts[] =

@@ -38,6 +38,7 @@ extern const char sc_sql_migrate_4[];
 extern const char sc_sql_migrate_5[];
 extern const char sc_sql_migrate_6[];
 extern const char sc_sql_migrate_7[];
+extern const char sc_sql_migrate_8[];
 extern const char sc_sql_array_counts[];
 extern const char sc_sql_log_task_start[];
 extern const char sc_sql_log_task_read[];

@@ -68,6 +68,9 @@ struct sc_job_rec {
   int64_t array_id;                   /* an array element: its array (the
                                          first element's id); 0 none */
   int array_index;                    /* its index in the array, -1 none */
+  int preempted;                      /* attempts that ended preempted: they
+                                         do not count against max_retries */
+  int64_t checkpoint_ms;              /* its last checkpoint (Unix ms), 0 */
   int array_size;                     /* an array's first element read
                                          collapsed: elements, and by state */
   int array_counts[SC_JOB_NSTATES];

@@ -22,5 +22,8 @@
 #define SC_SPEC_MAX_ARRAY_INDEX 9999999           /* array: largest index */
 #define SC_SPEC_MAX_DEPS 32                       /* after: dependencies */
 #define SC_SPEC_MAX_REGIONS 16                    /* regions: names */
+#define SC_SPEC_MAX_GRACE_S 86400                 /* checkpoint_grace: 0..this (the
+                                                     controller's own cap is lower) */
+#define SC_SPEC_DEFAULT_GRACE_S 30                /* checkpoint_grace when absent */
 
 #endif

@@ -90,6 +90,18 @@ static const struct bad_case bad_cases[] = {
   {"{\"name\": \"a\", \"command\": [\"x\"], \"user\": \"alice\"}", "user", "tenant's user"},
   {"{\"name\": \"a\", \"command\": [\"x\"], \"network\": \"bridge\"}", "network",
    "must be host or none"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"preemptible\": 1}", "preemptible",
+   "must be true or false"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"preempt_signal\": \"SIGKILL\"}",
+   "preempt_signal", "one of SIGTERM, SIGINT"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"preempt_signal\": 15}", "preempt_signal",
+   "one of SIGTERM"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"checkpoint_grace\": \"soon\"}",
+   "checkpoint_grace", "a duration such as"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"checkpoint_grace\": -1}", "checkpoint_grace",
+   "between 0 and 86400"},
+  {"{\"name\": \"a\", \"command\": [\"x\"], \"checkpoint_grace\": \"25h\"}",
+   "checkpoint_grace", "at most 24h"},
 };
 
 static void test_bad_specs(void **state)
@@ -318,6 +330,61 @@ static void test_dependencies(void **state)
   assert_non_null(strstr(err.message, "ok|any|notok"));
 }
 
+/* Preemption fields: defaults, spellings, units, and a normalised form
+ * that keeps only what differs from the defaults and parses back the same.
+ * Expected values worked out by hand: "5m" is 300 s, "90s" 90, "1500ms"
+ * rounds up to 2 s; USR1 is SIGUSR1 (10 on Linux). */
+static void test_preemption_fields(void **state)
+{
+  struct sc_job_spec spec, again;
+  struct sc_spec_error err;
+
+  (void)state;
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\"}", &spec, &err), 0);
+  assert_false(spec.preemptible);
+  assert_int_equal(spec.preempt_signal, 15);
+  assert_int_equal(spec.checkpoint_grace_s, -1); /* not given: 30 s within the cap */
+  assert_null(strstr(spec.text, "preempt"));
+  assert_null(strstr(spec.text, "checkpoint_grace"));
+  sc_spec_release(&spec);
+
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"preemptible\": true,"
+                         " \"preempt_signal\": \"USR1\", \"checkpoint_grace\": \"5m\"}",
+                         &spec, &err), 0);
+  assert_true(spec.preemptible);
+  assert_int_equal(spec.preempt_signal, 10);
+  assert_int_equal(spec.checkpoint_grace_s, 300);
+  assert_non_null(strstr(spec.text, "\"preemptible\":true"));
+  assert_non_null(strstr(spec.text, "\"preempt_signal\":\"SIGUSR1\""));
+  assert_non_null(strstr(spec.text, "\"checkpoint_grace\":300"));
+  assert_int_equal(sc_spec_parse_text(spec.text, &again, &err), 0);
+  assert_true(again.preemptible);
+  assert_int_equal(again.preempt_signal, 10);
+  assert_int_equal(again.checkpoint_grace_s, 300);
+  assert_string_equal(again.text, spec.text);
+  sc_spec_release(&again);
+  sc_spec_release(&spec);
+
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"checkpoint_grace\": 90,"
+                         " \"preempt_signal\": \"SIGTERM\", \"preemptible\": false}",
+                         &spec, &err), 0);
+  assert_int_equal(spec.checkpoint_grace_s, 90);
+  assert_null(strstr(spec.text, "preempt")); /* both defaults: not stored */
+  assert_non_null(strstr(spec.text, "\"checkpoint_grace\":90"));
+  sc_spec_release(&spec);
+
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"checkpoint_grace\": "
+                         "\"1500ms\"}", &spec, &err), 0);
+  assert_int_equal(spec.checkpoint_grace_s, 2);
+  sc_spec_release(&spec);
+  assert_int_equal(parse("{\"name\": \"a\", \"command\": \"x\", \"checkpoint_grace\": 0}",
+                         &spec, &err), 0);
+  assert_int_equal(spec.checkpoint_grace_s, 0); /* SIGKILL right after the signal */
+  sc_spec_release(&spec);
+  assert_string_equal(sc_spec_signal_name(12), "SIGUSR2");
+  assert_null(sc_spec_signal_name(9));
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
@@ -328,6 +395,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_array_indices),
     cmocka_unit_test(test_array_field),
     cmocka_unit_test(test_dependencies),
+    cmocka_unit_test(test_preemption_fields),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -43,8 +43,7 @@ struct ctl_quota {
 /* Whether j runs on spot capacity (preemptible: true). */
 static bool job_spot(const struct ctl_job *j)
 {
-  (void)j;
-  return false; /* spot jobs come with the preemption work */
+  return j->spec.preemptible;
 }
 
 /* The dimension of resource name in cl ("gpu.A100" by model id), -1. */

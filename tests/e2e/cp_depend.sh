@@ -25,7 +25,9 @@ check_eq "Slurm's spelling is stored as ours" "$(sc_job "$c" | jq -c .spec.after
 touch "$SC_SHARE/go-a"
 sc_wait_job "$c" succeeded 20
 check_eq "the chain ran in order" "$(tr '\n' ' ' <"$SC_SHARE/order")" "a b c "
-check "b started after a ended" bash -c '[[ $("$1" job -o json "$2" | jq -r .started_at) > $("$1" job -o json "$3" | jq -r .finished_at) || $("$1" job -o json "$2" | jq -r .started_at) == $("$1" job -o json "$3" | jq -r .finished_at) ]]' _ "$SUPERCELL" "$b" "$a"
+# Both times are the node's (its agent reports when a process started and ended).
+a_end=$(sc_job "$a" | jq -r '.tasks[0].finished_at') b_start=$(sc_job "$b" | jq -r '.tasks[0].started_at')
+check "b's task started after a's ended ($b_start >= $a_end)" bash -c '[[ ! $1 < $2 ]]' _ "$b_start" "$a_end"
 
 # 2. Never satisfied: x fails; ok:x is cancelled, and so is what waits on it
 #    (ok:y); notok:x and any:x run.

@@ -19,8 +19,17 @@
 
 #include "core/banned.h"
 
+/* A candidate's preference key, sorted with qsort (no globals). */
+struct cand_key {
+  int spot_last;              /* 0 spot, 1 standard */
+  int priority;
+  int64_t work_lost;
+  int job;
+};
+
 struct sc_preempt {
   struct sc_cluster scratch;
+  struct cand_key *keys;
   struct sc_sched *sched;
   const struct sc_preempt_in *in;
   int *cand, ncand;
@@ -32,6 +41,8 @@ struct sc_preempt {
   unsigned char *used;        /* per node: the gang uses it */
   size_t cap_nodes;
   uint32_t mask;              /* quota dimensions the gang asks for */
+  int biggest, nbiggest;      /* the gang's largest whole-device task, how many */
+  int roomy;                  /* such tasks the scratch cluster has room for */
   bool waive_touch;           /* the gang places without victims */
 };
 
@@ -74,6 +85,7 @@ void sc_preempt_free(struct sc_preempt *ps)
   sc_sched_free(ps->sched);
   sc_cluster_release(&ps->scratch);
   free(ps->cand);
+  free(ps->keys);
   free(ps->chosen);
   free(ps->av);
   free(ps->ap);
@@ -91,14 +103,16 @@ static int prepare(struct sc_preempt *ps, const struct sc_preempt_in *in)
   if (in->njobs > ps->cap_jobs) {
     int cap = in->njobs;
     free(ps->cand);
+    free(ps->keys);
     free(ps->chosen);
     free(ps->av);
     free(ps->ap);
     ps->cand = malloc((size_t)cap * sizeof *ps->cand);
+    ps->keys = malloc((size_t)cap * sizeof *ps->keys);
     ps->chosen = malloc((size_t)cap * sizeof *ps->chosen);
     ps->av = malloc((size_t)cap * sizeof *ps->av);
     ps->ap = malloc((size_t)cap * sizeof *ps->ap);
-    ps->cap_jobs = ps->cand && ps->chosen && ps->av && ps->ap ? cap : 0;
+    ps->cap_jobs = ps->cand && ps->keys && ps->chosen && ps->av && ps->ap ? cap : 0;
     if (!ps->cap_jobs)
       return SC_ENOMEM;
   }
@@ -171,6 +185,20 @@ static bool is_reclaim_victim(const struct sc_preempt *ps, int j)
   return !ps->in->jobs[j].spot && ps->in->kind == SC_PREEMPT_RECLAIM;
 }
 
+/* sc_preempt_key_cmp on keys. */
+static int cand_cmp(const void *pa, const void *pb)
+{
+  const struct cand_key *a = pa, *b = pb;
+
+  if (a->spot_last != b->spot_last)
+    return a->spot_last < b->spot_last ? -1 : 1;
+  if (a->priority != b->priority)
+    return a->priority < b->priority ? -1 : 1;
+  if (a->work_lost != b->work_lost)
+    return a->work_lost < b->work_lost ? -1 : 1;
+  return a->job < b->job ? -1 : a->job > b->job;
+}
+
 /* Statically eligible victims, sorted by preference. */
 static void candidates(struct sc_preempt *ps)
 {
@@ -194,15 +222,12 @@ static void candidates(struct sc_preempt *ps)
         ok = path_borrows(in->tn, v->tenant, ps->av[j], ps->mask);
       }
     }
-    if (ok) {
-      int i = ps->ncand++;
-      while (i > 0 && sc_preempt_key_cmp(in->jobs, j, ps->cand[i - 1]) < 0) {
-        ps->cand[i] = ps->cand[i - 1];
-        i--;
-      }
-      ps->cand[i] = j;
-    }
+    if (ok)
+      ps->keys[ps->ncand++] = (struct cand_key){v->spot ? 0 : 1, v->priority, v->work_lost, j};
   }
+  qsort(ps->keys, (size_t)ps->ncand, sizeof *ps->keys, cand_cmp);
+  for (int i = 0; i < ps->ncand; i++)
+    ps->cand[i] = ps->keys[i].job;
 }
 
 /* Places the gang on the scratch cluster and takes it off again; the
@@ -317,26 +342,72 @@ static int restore_all(struct sc_preempt *ps)
   return rc;
 }
 
-/* Adds candidates in order until the gang passes quota and places. */
+/* How many tasks of the gang's largest whole-device size the scratch
+ * cluster has room for, node by node (0 when the gang has none). */
+static int count_roomy(const struct sc_preempt *ps)
+{
+  int n = 0;
+
+  if (ps->biggest == 0)
+    return 0;
+  for (size_t i = 0; i < ps->scratch.nnodes; i++)
+    n += sc_node_gpus_with(&ps->scratch.nodes[i], SC_MILLI) / ps->biggest;
+  return n;
+}
+
+/* After job j left the scratch cluster: the room on its tasks' nodes
+ * (before[k]: the whole devices free on task k's node before) is added,
+ * each node once. */
+static void note_room(struct sc_preempt *ps, int j, const int before[])
+{
+  const struct sc_run_job *v = &ps->in->jobs[j];
+  const struct sc_run_task *t = &ps->in->tasks[v->first_task];
+
+  for (int k = 0; k < v->ntasks; k++) {
+    int node = t[k].place.node, after, m;
+    for (m = 0; m < k && t[m].place.node != node; m++)
+      ;
+    if (m < k)
+      continue; /* counted with an earlier task */
+    after = sc_node_gpus_with(&ps->scratch.nodes[node], SC_MILLI);
+    ps->roomy += after / ps->biggest - before[k] / ps->biggest;
+  }
+}
+
+/* Adds candidates in order until the gang passes quota and places. The
+ * placement is tried only once enough GPU is free in total and the nodes
+ * have room for the gang's largest tasks (necessary conditions). */
 static int greedy(struct sc_preempt *ps)
 {
   const struct sc_preempt_in *in = ps->in;
   int64_t need = 0, cap = 0;
+  int before[SC_MAX_GPUS * 4];
 
   for (int i = 0; i < in->ngang; i++)
     need += sc_shape_total_milli(&in->gang[i]);
   for (size_t n = 0; n < in->cluster->nnodes; n++)
     cap += (int64_t)in->cluster->nodes[n].gpu_count * SC_MILLI;
+  ps->roomy = count_roomy(ps);
   for (int i = 0; i < ps->ncand; i++) {
-    int j = ps->cand[i], rc;
+    int j = ps->cand[i], rc, nt = in->jobs[j].ntasks;
+    bool track = ps->biggest > 0 && nt <= (int)(sizeof before / sizeof before[0]);
     /* Re-checks with the earlier picks gone: the victim's side must still
      * borrow, and the gang's side of it must be within guarantee. */
     if (is_reclaim_victim(ps, j) && (!path_borrows(in->tn, in->jobs[j].tenant, ps->av[j], ps->mask) ||
                                      !side_within(ps, ps->ap[j])))
       continue;
+    for (int k = 0; track && k < nt; k++)
+      before[k] = sc_node_gpus_with(&ps->scratch.nodes[in->tasks[in->jobs[j].first_task + k].place.node],
+                                    SC_MILLI);
     if ((rc = move_job(ps, j, -1)) < 0)
       return rc;
     ps->chosen[ps->nchosen++] = j;
+    if (track)
+      note_room(ps, j, before);
+    else if (ps->biggest > 0)
+      ps->roomy = count_roomy(ps);
+    if (ps->biggest > 0 && ps->roomy < ps->nbiggest)
+      continue;
     if (cap - sc_sched_gpu_used_milli(ps->sched) >= need && suffices(ps, QUOTA_PLACE))
       return 0;
   }
@@ -363,27 +434,65 @@ static int try_drop(struct sc_preempt *ps, int i)
   return 0;
 }
 
-/* Backward pass: worst victim first, put back each one the rest can do
- * without. Victims off the gang's nodes go first, in one sweep, when the
- * rest still suffice (the common case on a large cluster). */
-static int trim(struct sc_preempt *ps)
+/* Puts back every victim with no task on the gang's nodes: all at once
+ * when the rest still suffice (the common case on a large cluster, where
+ * the greedy pass evicts scattered jobs before a node frees), else one by
+ * one, worst first. */
+static int drop_untouched(struct sc_preempt *ps)
 {
   const struct sc_preempt_in *in = ps->in;
-  int rc;
+  int kept = 0, nback = 0, rc;
 
-  if (!ps->waive_touch) {
-    for (int i = 0; i < in->ngang; i++)
-      ps->used[ps->place[i].node] = 1;
-    for (int i = ps->nchosen - 1; i >= 0; i--) {
-      const struct sc_run_job *v = &in->jobs[ps->chosen[i]];
-      bool any = false;
-      for (int k = 0; k < v->ntasks && !any; k++)
-        any = ps->used[in->tasks[v->first_task + k].place.node] != 0;
-      if (!any && (rc = try_drop(ps, i)) < 0)
+  for (int i = 0; i < in->ngang; i++)
+    ps->used[ps->place[i].node] = 1;
+  for (int i = 0; i < ps->nchosen; i++) {
+    const struct sc_run_job *v = &in->jobs[ps->chosen[i]];
+    bool any = false;
+    for (int k = 0; k < v->ntasks && !any; k++)
+      any = ps->used[in->tasks[v->first_task + k].place.node] != 0;
+    if (any) {
+      ps->chosen[kept++] = ps->chosen[i];
+    } else {
+      ps->cand[nback++] = ps->chosen[i]; /* cand is free for reuse now */
+      if ((rc = move_job(ps, ps->chosen[i], 1)) < 0)
         return rc;
     }
-    memset(ps->used, 0, in->cluster->nnodes);
   }
+  memset(ps->used, 0, in->cluster->nnodes);
+  ps->nchosen = kept;
+  if (nback == 0 || suffices(ps, BOUNDED))
+    return 0;
+  /* Take them out again, in preference order, and try one at a time. */
+  for (int i = 0; i < nback; i++) {
+    int j = ps->cand[i], at = ps->nchosen++;
+    if ((rc = move_job(ps, j, -1)) < 0)
+      return rc;
+    while (at > 0 && sc_preempt_key_cmp(in->jobs, j, ps->chosen[at - 1]) < 0) {
+      ps->chosen[at] = ps->chosen[at - 1];
+      at--;
+    }
+    ps->chosen[at] = j;
+  }
+  for (int i = ps->nchosen - 1; i >= 0; i--) {
+    const struct sc_run_job *v = &in->jobs[ps->chosen[i]];
+    bool any = false;
+    for (int k = 0; k < v->ntasks && !any; k++)
+      for (int g = 0; g < in->ngang && !any; g++)
+        any = in->tasks[v->first_task + k].place.node == ps->place[g].node;
+    if (!any && (rc = try_drop(ps, i)) < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Backward pass: worst victim first, put back each one the rest can do
+ * without. Victims off the gang's nodes go first (drop_untouched). */
+static int trim(struct sc_preempt *ps)
+{
+  int rc;
+
+  if (!ps->waive_touch && (rc = drop_untouched(ps)) < 0)
+    return rc;
   /* Repeat until nothing more goes: a victim needed only because of
    * another one (reclaim keeps the gang's side within guarantee of every
    * victim's) may be dropped once that one is. */
@@ -429,6 +538,16 @@ int sc_preempt_search(struct sc_preempt *ps, const struct sc_preempt_in *in,
     if (in->req.v[d] > 0)
       ps->mask |= 1u << d;
   ps->mask &= sc_tenancy_dims(in->tn);
+  ps->biggest = ps->nbiggest = 0;
+  for (int i = 0; i < in->ngang; i++) {
+    const struct sc_shape *g = &in->gang[i];
+    if (g->gpu_milli != SC_MILLI || g->gpu_count == 0)
+      continue;
+    if (g->gpu_count > ps->biggest)
+      ps->biggest = g->gpu_count, ps->nbiggest = 0;
+    if (g->gpu_count == ps->biggest)
+      ps->nbiggest++;
+  }
   ps->waive_touch = places(ps);
   if (ps->waive_touch && quota_ok(ps)) {
     out->place = ps->place;

@@ -79,8 +79,10 @@ void sc_preempt_free(struct sc_preempt *ps);
 /*
  * Finds the victims. Returns 0 with out filled (nvictims 0: the gang fits
  * as things are), SC_ENOFIT when no set of eligible victims lets it start
- * (out->reason says why), SC_EINVAL on bad input, SC_ENOMEM. Grows the
- * workspace to the cluster's and job list's sizes; no other allocation.
+ * (out->reason says why), SC_EINVAL on bad input, SC_ENOMEM (tn may then
+ * lack some victims' usage: rebuild it with sc_tenancy_rollup). Grows the
+ * workspace to the cluster's and job list's sizes and builds one scratch
+ * engine (sc_sched_new); nothing is allocated per candidate.
  * The victims: only eligible jobs (reclaim: other leaves whose path up to
  * the common ancestor's child borrows on a resource the gang asks for,
  * and the gang's side within guarantee once it runs; priority: same leaf,

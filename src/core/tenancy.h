@@ -165,7 +165,8 @@ int sc_tenancy_lca(const struct sc_tenancy *tn, int a, int b);
 const int *sc_tenancy_children(const struct sc_tenancy *tn, int x, int *n);
 
 /* Verifies the invariants (usage sums, non-negative usage, cached
- * balances); returns 0 or SC_ESTATE. */
+ * balances); returns 0, SC_ESTATE, or SC_ENOMEM (it recomputes the
+ * balances in scratch memory). */
 int sc_tenancy_check(const struct sc_tenancy *tn);
 
 #endif

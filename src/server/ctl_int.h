@@ -74,6 +74,10 @@ struct ctl_task {
   bool published;        /* assignment durable: may be delivered */
   bool delivered;        /* sent to the agent (a reply took it) */
   int missing;           /* heartbeats in a row without this running task */
+  int held_node;         /* a preempted process still alive holds its old
+                            devices here until gone (held_pos), else -1 */
+  int held_ndev;
+  int held_pos[SC_STORE_MAX_DEVICES];
   int exit_node;         /* node that reported this task's exit, -1: stale
                             "running" reports from it are ignored */
   int attempt;
@@ -122,6 +126,10 @@ struct ctl_job {
   int ndeps;
   int deps_left;           /* deps with jobs not ended: not scheduled */
   bool dep_never;          /* a dependency can never be met: cancelled */
+  int nominated[8];        /* a preemptor waiting for its victims to stop:
+                              the nodes it will take (controller indexes),
+                              kept from others meanwhile */
+  int nnominated;
   char quota_reason[320];  /* the last pass held it back: which limit */
   char reason[SC_STORE_REASON_MAX];
   struct sc_job_spec spec;
@@ -382,11 +390,28 @@ int ctl_quota_order(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job **jobs
  * ctl_quota_done says whether it was placed (charged) or not (skipped). */
 struct ctl_job *ctl_quota_next(struct ctl_quota *q, int *at);
 void ctl_quota_done(struct sc_ctl *c, struct ctl_quota *q, int at, bool placed);
+/* Charges placed job j to its tenant outside the order (before it). */
+void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_job *j);
 /* Whether j may be admitted by the core's quota check (limits, lend
  * limits, capacity); per-model rules narrow sh's models (cl's ids). When
  * not, j->quota_reason says why. */
 bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
                      const struct sc_cluster *cl, struct sc_shape *sh);
+/* Whether v, requeued by a preemption, must leave the capacity it freed
+ * to its preemptor: while the preemptor waits for its other victims. */
+bool ctl_quota_victim_waits(const struct sc_ctl *c, const struct ctl_job *v);
+/* Job j (gang: its shapes in cl) does not fit: the running jobs the core
+ * would evict so it starts (reclaim of borrowed capacity, else priority
+ * within its tenant when allowed), into victims (room for every running
+ * job) and *kind. map: controller node -> cl node. 0 with victims, or
+ * SC_ENOFIT (none may go, or victims of j are still stopping), SC_ENOMEM. */
+int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
+                      const struct sc_cluster *cl, const struct sc_policy *policy,
+                      const int *map, const int *inverse, const struct sc_shape *gang,
+                      struct ctl_job **victims, int *nvictims, const char **kind);
+/* Whether preemptor j still waits for victims to stop (its nominated
+ * nodes are then kept from other jobs). */
+bool ctl_quota_nominated(const struct sc_ctl *c, const struct ctl_job *j);
 
 /* ---- ctl_state.c: the state machine ---- */
 

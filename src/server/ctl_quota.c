@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "core/fairshare.h"
+#include "core/preempt.h"
 #include "core/tenancy.h"
 #include "server/ctl_int.h"
 #include "util/error.h"
@@ -36,6 +37,7 @@ struct ctl_quota {
   struct ctl_job **jobs;
   int njobs;
   const struct sc_cluster *cl;
+  struct sc_preempt *ps;       /* the victim search's workspace, once needed */
   char models[SC_MAX_MODELS][SC_NAME_MAX];
   int nmodels;
 };
@@ -208,6 +210,7 @@ void ctl_quota_end(struct ctl_quota *q)
   if (!q)
     return;
   sc_order_free(q->order);
+  sc_preempt_free(q->ps);
   sc_tenancy_free(q->tn);
   free(q->ojobs);
   free(q->tenants);
@@ -245,6 +248,17 @@ struct ctl_job *ctl_quota_next(struct ctl_quota *q, int *at)
 {
   *at = q->order ? sc_order_next(q->order) : -1;
   return *at >= 0 ? q->jobs[*at] : NULL;
+}
+
+void ctl_quota_charge(struct sc_ctl *c, struct ctl_quota *q, const struct ctl_job *j)
+{
+  const struct ctl_tenant *t = q && q->tn ? ctl_tenant_find(c, j->spec.tenant) : NULL;
+  struct sc_res r;
+
+  if (!t || q->leaf[t - c->tenants] < 0)
+    return;
+  job_res(c, j, q->cl, &r);
+  sc_tenancy_charge(q->tn, q->leaf[t - c->tenants], &r, job_spot(j), 1);
 }
 
 void ctl_quota_done(struct sc_ctl *c, struct ctl_quota *q, int at, bool placed)
@@ -323,4 +337,156 @@ bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
     }
   }
   return true;
+}
+
+/* ---- preemption: the core chooses the victims ---- */
+
+/* Whether victims preempted for j still have processes alive (then j
+ * waits for them rather than choosing more). */
+static bool victims_stopping(const struct sc_ctl *c, const struct ctl_job *j)
+{
+  char by[48];
+
+  snprintf(by, sizeof by, "preempted by j-%06lld", (long long)j->id);
+  for (int k = 0; k < c->njobs; k++) {
+    const struct ctl_job *v = c->jobs[k];
+    if (v->nalive > 0 && v->state == SC_JOB_PENDING && strstr(v->reason, by))
+      return true;
+  }
+  return false;
+}
+
+bool ctl_quota_nominated(const struct sc_ctl *c, const struct ctl_job *j)
+{
+  return j->nnominated > 0 && j->state == SC_JOB_PENDING && victims_stopping(c, j);
+}
+
+bool ctl_quota_victim_waits(const struct sc_ctl *c, const struct ctl_job *v)
+{
+  const char *at = strstr(v->reason, "preempted by j-");
+  const struct ctl_job *p;
+
+  if (v->state != SC_JOB_PENDING || !at)
+    return false;
+  p = ctl_job_find((struct sc_ctl *)c, strtoll(at + strlen("preempted by j-"), NULL, 10));
+  return p && p->state == SC_JOB_PENDING && victims_stopping(c, p);
+}
+
+int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
+                      const struct sc_cluster *cl, const struct sc_policy *policy,
+                      const int *map, const int *inverse, const struct sc_shape *gang,
+                      struct ctl_job **victims, int *nvictims, const char **kind)
+{
+  const struct ctl_tenant *t = q && q->tn ? ctl_tenant_find(c, j->spec.tenant) : NULL;
+  struct sc_run_job *run = NULL;
+  struct sc_run_task *tasks = NULL;
+  struct ctl_job **owner = NULL;
+  struct sc_preempt_in in;
+  struct sc_preempt_out out;
+  int nrun = 0, ntasks = 0, rc = SC_ENOFIT, leaf;
+  int64_t now = ctl_wall_ms(c);
+
+  *nvictims = 0;
+  if (!t || (leaf = q->leaf[t - c->tenants]) < 0 || job_spot(j) || victims_stopping(c, j))
+    return SC_ENOFIT;
+  if (!q->ps && sc_preempt_new(&q->ps) < 0)
+    return SC_ENOMEM;
+  run = calloc((size_t)(c->njobs + 1), sizeof *run);
+  owner = calloc((size_t)(c->njobs + 1), sizeof *owner);
+  for (int k = 0; k < c->njobs; k++)
+    if (c->jobs[k]->state == SC_JOB_RUNNING)
+      ntasks += c->jobs[k]->ntasks;
+  tasks = calloc((size_t)(ntasks + 1), sizeof *tasks);
+  if (!run || !owner || !tasks) {
+    rc = SC_ENOMEM;
+    goto out;
+  }
+  ntasks = 0;
+  for (int k = 0; k < c->njobs; k++) { /* what runs, where, as the core sees it */
+    struct ctl_job *v = c->jobs[k];
+    const struct ctl_tenant *vt = ctl_tenant_find(c, v->spec.tenant);
+    struct sc_run_job *r = &run[nrun];
+    bool whole = true;
+    if (v->state != SC_JOB_RUNNING || !vt || q->leaf[vt - c->tenants] < 0)
+      continue;
+    memset(r, 0, sizeof *r);
+    r->tenant = q->leaf[vt - c->tenants];
+    r->priority = v->priority;
+    r->spot = v->spec.preemptible;
+    r->work_lost = ctl_job_work_lost_gpu_ms(v, now) / 1000;
+    r->end = v->spec.max_runtime_s > 0 && v->started_ms > 0
+               ? v->started_ms / 1000 + v->spec.max_runtime_s
+               : SC_TIME_NEVER;
+    r->first_task = ntasks;
+    for (int i = 0; i < v->ntasks; i++) {
+      const struct ctl_task *tk = &v->tasks[i];
+      struct sc_run_task *rt = &tasks[ntasks];
+      if (tk->node < 0 || map[tk->node] < 0) {
+        whole = false; /* a task on a node out of the pass: not a candidate */
+        break;
+      }
+      memset(rt, 0, sizeof *rt);
+      rt->shape.cpu = v->cpu_milli;
+      rt->shape.mem = v->memory_mib;
+      rt->shape.gpu_count = v->gpus;
+      rt->shape.gpu_milli = v->gpus > 0 ? v->gpu_milli : 0;
+      rt->shape.any_model = true;
+      rt->shape.id = -1;
+      rt->place.node = map[tk->node];
+      rt->place.ndev = tk->ndev;
+      for (int d = 0; d < tk->ndev && d < SC_MAX_GPUS; d++)
+        rt->place.dev[d] = (int8_t)tk->pos[d];
+      ntasks++;
+    }
+    if (!whole) {
+      ntasks = r->first_task;
+      continue;
+    }
+    r->ntasks = ntasks - r->first_task;
+    job_res(c, v, cl, &r->req);
+    owner[nrun++] = v;
+  }
+  memset(&in, 0, sizeof in);
+  in.cluster = cl;
+  in.policy = policy;
+  in.tn = q->tn;
+  in.jobs = run;
+  in.njobs = nrun;
+  in.tasks = tasks;
+  in.gang = gang;
+  in.ngang = j->ntasks;
+  in.tenant = leaf;
+  in.priority = j->priority;
+  sc_res_zero(&in.req);
+  for (int i = 0; i < j->ntasks; i++) {
+    struct sc_res r1;
+    sc_res_of_shapes(&r1, &gang[i], 1);
+    sc_res_add(&in.req, &r1, 1);
+  }
+  in.kind = SC_PREEMPT_RECLAIM;
+  *kind = "reclaim";
+  rc = sc_preempt_search(q->ps, &in, &out);
+  if (rc == SC_ENOFIT && t->rules.preempt_lower) {
+    in.kind = SC_PREEMPT_PRIORITY;
+    *kind = "priority";
+    rc = sc_preempt_search(q->ps, &in, &out);
+  }
+  if (rc == 0 && out.nvictims == 0)
+    rc = SC_ENOFIT; /* it fits as things are: the engine said otherwise (memory) */
+  for (int i = 0; rc == 0 && i < out.nvictims; i++)
+    victims[(*nvictims)++] = owner[out.victims[i]];
+  j->nnominated = 0; /* where the gang goes, kept for it until it starts */
+  for (int i = 0; rc == 0 && i < j->ntasks; i++) {
+    int node = inverse[out.place[i].node];
+    bool seen = false;
+    for (int k = 0; k < j->nnominated; k++)
+      seen = seen || j->nominated[k] == node;
+    if (!seen && j->nnominated < 8)
+      j->nominated[j->nnominated++] = node;
+  }
+out:
+  free(run);
+  free(owner);
+  free(tasks);
+  return rc;
 }

@@ -30,6 +30,7 @@
 #define MAX_SHAPE_IDS 64
 #define MEMO_SLOTS 256   /* shapes that failed in this pass (power of two) */
 #define MEMO_PROBES 8
+#define MAX_SEARCHES 8   /* victim searches per pass (each copies the cluster) */
 
 /* Sanitizer builds verify the queue and alive lists after every pass
  * (O(all tasks); release builds keep their asserts, so not there). */
@@ -147,11 +148,16 @@ static void apply_alive(const struct sc_ctl *c, int i, struct sc_node *n, int in
   for (const struct ctl_task *t = c->nodes[i].alive; t; t = t->alive_next) {
     struct sc_placement p = {.node = index, .ndev = t->ndev};
     struct sc_shape sh;
-    if (t->node != i)
+    const int *pos = t->pos;
+    if (t->node != i && t->held_node == i) { /* preempted, in its grace */
+      p.ndev = t->held_ndev;
+      pos = t->held_pos;
+    } else if (t->node != i) {
       continue; /* an old or orphan process: it holds nothing */
+    }
     job_shape(t->job, &sh);
-    for (int d = 0; d < t->ndev; d++)
-      p.dev[d] = (int8_t)t->pos[d];
+    for (int d = 0; d < p.ndev; d++)
+      p.dev[d] = (int8_t)pos[d];
     if (usage_fits(n, &sh, &p)) {
       sc_node_apply(n, &sh, &p);
     } else {
@@ -187,6 +193,20 @@ static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
       cl->nodes[map[i]].region = (uint8_t)(r >= 0 ? r + 1 : 0);
     }
     apply_alive(c, i, &cl->nodes[map[i]], map[i]);
+  }
+  /* Nodes a preemptor will take once its victims have stopped are kept
+   * from every job meanwhile (it places there when they are gone). */
+  for (int k = 0; k < c->njobs; k++) {
+    const struct ctl_job *j = c->jobs[k];
+    if (j->nnominated == 0 || !ctl_quota_nominated(c, j))
+      continue;
+    for (int n = 0; n < j->nnominated; n++) {
+      int x = j->nominated[n] >= 0 && j->nominated[n] < c->nnodes ? map[j->nominated[n]] : -1;
+      if (x >= 0) {
+        cl->nodes[x].cpu_left = cl->nodes[x].mem_left = 0;
+        memset(cl->nodes[x].gpu_left, 0, sizeof cl->nodes[x].gpu_left);
+      }
+    }
   }
 }
 
@@ -298,6 +318,7 @@ struct pass {
   struct sc_shape ids[MAX_SHAPE_IDS];
   int nids, tried, nplaced;
   struct ctl_quota *quota;  /* tenants' holdings as the pass admits jobs */
+  int searches;             /* victim searches in this pass */
 };
 
 /* The shape of each task of j in this pass's cluster (model mask cached in
@@ -360,6 +381,36 @@ static struct array_run *array_find(struct ctl_pass_buf *pb, int64_t id)
   return NULL;
 }
 
+/* Pending job j fits nowhere: asks the core for victims (reclaim, or
+ * priority within its tenant) and takes them back with notice. True when
+ * some were; j starts in a later pass, once their processes are gone. */
+static bool try_preempt(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
+{
+  struct ctl_job **victims = malloc((size_t)(c->njobs + 1) * sizeof *victims);
+  const char *kind = "reclaim";
+  int n = 0, rc;
+
+  ps->searches++;
+  if (!victims)
+    return false;
+  /* The search proves the gang places once the victims are gone; FGD needs
+   * its workload window, which the scratch engine lacks: best fit proves
+   * the same. */
+  rc = ctl_quota_victims(c, ps->quota, j, &ps->cl,
+                         strcmp(c->opts.policy->name, "fgd") == 0 ? sc_policy_find("bestfit")
+                                                                  : c->opts.policy,
+                         ps->pb->map, ps->pb->inverse,
+                         ps->pb->shapes, victims, &n, &kind);
+  for (int i = 0; rc == 0 && i < n; i++) {
+    struct ctl_event_args args = {.attempt = -1, .by = j->id, .kind = kind};
+    sc_info("job j-%06lld: preempting j-%06lld (%s)", (long long)j->id, (long long)victims[i]->id,
+            kind);
+    ctl_job_event(c, victims[i], CTL_EV_PREEMPT, &args, ps->b);
+  }
+  free(victims);
+  return rc == 0 && n > 0;
+}
+
 /* Tries to place pending job j; false when the pass must stop (no memory). */
 static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
 {
@@ -373,6 +424,8 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
     return true; /* held, or its begin time is to come (the tick wakes it) */
   if (j->deps_left > 0 || j->dep_never)
     return true; /* it waits for other jobs (their ends wake it) */
+  if (ctl_quota_victim_waits(c, j))
+    return true; /* preempted: what it freed is its preemptor's */
   if (j->spec.array_max_running > 0 && (ar = array_find(pb, j->array_id)) &&
       ar->running >= j->spec.array_max_running)
     return true; /* its array runs its %N (an element's end wakes it) */
@@ -407,6 +460,8 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
       ar->running++;
   } else if (rc != SC_ENOFIT) {
     return false; /* out of memory: the engine cannot go on */
+  } else if (ps->quota && ps->searches < MAX_SEARCHES && try_preempt(c, ps, j)) {
+    return true; /* victims get their notice; it starts once they are gone */
   } else if (m) {
     if (m->gen != pb->memo_gen || j->ntasks < m->ntasks)
       m->ntasks = j->ntasks;
@@ -471,6 +526,26 @@ static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
       ps->pb->jobs[n++] = j;
   } else {
     n = fresh_jobs(c, ps->pb);
+  }
+  { /* Preemptors whose victims have stopped go first: the room they
+     * freed is theirs (as Kubernetes' nominated pods); one chance each,
+     * then they take their turn (and may search again). */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+      struct ctl_job *x = ps->pb->jobs[i];
+      if (x->nnominated > 0 && !ctl_quota_nominated(c, x)) {
+        int placed = ps->nplaced;
+        x->nnominated = 0;
+        if (!try_job(c, ps, x))
+          return false;
+        if (ps->nplaced > placed) {
+          ctl_quota_charge(c, ps->quota, x);
+          continue;
+        }
+      }
+      ps->pb->jobs[m++] = x;
+    }
+    n = m;
   }
   if (!ps->quota || ctl_quota_order(c, ps->quota, ps->pb->jobs, n) < 0) {
     if (ps->quota) /* out of memory: the queue's order, no tenancy */

@@ -112,6 +112,9 @@ static void task_reset(struct ctl_task *t, int attempt)
   t->exit_node = keep.exit_node;
   t->usage = keep.usage; /* the attempt that ended: rewritten with the row */
   t->notice = keep.notice; /* its process may still be in its grace */
+  t->held_node = keep.held_node; /* ... holding its devices (preempted) */
+  t->held_ndev = keep.held_ndev;
+  memcpy(t->held_pos, keep.held_pos, sizeof t->held_pos);
   t->state = SC_TASK_PENDING;
   t->node = -1;
   t->exit_code = t->signal = -1;
@@ -320,6 +323,12 @@ static void job_preempt(struct sc_ctl *c, struct ctl_job *j, const struct ctl_ev
                                     .attempt = t->alive_attempt, .signal = j->spec.preempt_signal,
                                     .by = a ? a->by : 0};
     snprintf(t->notice.kind, sizeof t->notice.kind, "%s", kind);
+    /* Its process keeps its devices through the grace: the requeue resets
+     * the task's placement, so the one it holds is kept aside until the
+     * process is gone (ctl_task_set_alive). */
+    t->held_node = t->alive_node >= 0 && t->alive_node == t->node ? t->node : -1;
+    t->held_ndev = t->ndev;
+    memcpy(t->held_pos, t->pos, sizeof t->held_pos);
   }
   job_end(c, j, SC_JOB_FAILED, reason, true, b);
 }

@@ -50,7 +50,7 @@ static void task_init(struct ctl_job *j, int i)
   memset(t, 0, sizeof *t);
   t->job = j;
   t->state = SC_TASK_PENDING;
-  t->node = t->alive_node = t->exit_node = t->alive_attempt = -1;
+  t->node = t->alive_node = t->exit_node = t->alive_attempt = t->held_node = -1;
   t->exit_code = t->signal = -1;
 }
 
@@ -210,6 +210,7 @@ void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node)
   }
   t->alive_node = node;
   t->alive_attempt = node >= 0 ? t->attempt : -1;
+  t->held_node = -1; /* a preempted process is gone, or moved */
   if (node >= 0) {
     struct ctl_node *n = &c->nodes[node];
     t->alive_prev = NULL;

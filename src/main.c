@@ -32,7 +32,7 @@ static const struct command commands[] = {
   {"preempt", sc_cli_preempt, "evict a running job now, requeued, with notice (admin)"},
   {"nodes", sc_cli_nodes, "list nodes"},
   {"token", sc_cli_token, "create, list and revoke access tokens (admin)"},
-  {"tenant", sc_cli_tenant, "list tenants, map one to a node user (admin)"},
+  {"tenant", sc_cli_tenant, "the tenant tree: guarantees, limits, regions (admin writes)"},
   {"usage", sc_cli_usage, "report GPU, CPU and memory hours and their cost"},
   {"price", sc_cli_price, "list prices, set a price from a time on (admin)"},
   {"sim", sc_cmd_sim, "replay a trace against placement policies"},

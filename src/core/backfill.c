@@ -114,7 +114,8 @@ static int shadow(struct sc_backfill *bf, const struct sc_backfill_in *in)
   for (int j = 0; j < in->njobs; j++)
     if (in->jobs[j].end != SC_TIME_NEVER)
       bf->ends[nends++] = (struct end_item){in->jobs[j].end < in->now ? in->now : in->jobs[j].end, j};
-  qsort(bf->ends, (size_t)nends, sizeof *bf->ends, end_cmp);
+  if (nends > 1)
+    qsort(bf->ends, (size_t)nends, sizeof *bf->ends, end_cmp);
   bf->shadow = SC_TIME_NEVER;
   if ((rc = sc_sched_place_gang(bf->s_later, in->head, in->nhead, in->rng, p)) == 0)
     bf->shadow = in->now;

@@ -147,7 +147,8 @@ int sc_order_reset(struct sc_order *o, const struct sc_order_job *jobs, int njob
   }
   for (int i = 0; i < njobs; i++)
     o->items[i] = (struct sort_item){jobs[i].tenant, jobs[i].priority, jobs[i].seq, i};
-  qsort(o->items, (size_t)njobs, sizeof *o->items, item_cmp);
+  if (njobs > 1)
+    qsort(o->items, (size_t)njobs, sizeof *o->items, item_cmp);
   for (int i = 0; i < njobs; i++) {
     o->queue[i] = o->items[i].job;
     o->start[o->items[i].tenant + 1]++;

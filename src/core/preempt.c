@@ -225,7 +225,8 @@ static void candidates(struct sc_preempt *ps)
     if (ok)
       ps->keys[ps->ncand++] = (struct cand_key){v->spot ? 0 : 1, v->priority, v->work_lost, j};
   }
-  qsort(ps->keys, (size_t)ps->ncand, sizeof *ps->keys, cand_cmp);
+  if (ps->ncand > 1) /* no candidates: keys may not even be allocated */
+    qsort(ps->keys, (size_t)ps->ncand, sizeof *ps->keys, cand_cmp);
   for (int i = 0; i < ps->ncand; i++)
     ps->cand[i] = ps->keys[i].job;
 }

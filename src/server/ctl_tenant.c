@@ -8,7 +8,6 @@
  * row commits (durable), every batch for the tenant carries it again.
  * Tenants are few (an organisation's teams): a sorted array.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,20 +191,6 @@ int sc_ctl_tenant_list(struct sc_ctl *c, const char *only, struct sc_tenant_rec 
   return 0;
 }
 
-static int tfail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static int tfail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
-{
-  va_list ap;
-
-  snprintf(err->field, sizeof err->field, "%s", field);
-  va_start(ap, fmt);
-  vsnprintf(err->message, sizeof err->message, fmt, ap);
-  va_end(ap);
-  return SC_EINVAL;
-}
-
 /* The sum of the guarantees of resource res over parent's children, with
  * child name counted as r (or left out when r is NULL). */
 static int64_t children_guarantee(const struct sc_ctl *c, const char *parent, const char *name,
@@ -249,16 +234,16 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
     const struct ctl_tenant *p = ctl_tenant_find(c, parent), *up[64];
     int n;
     if (!p)
-      return tfail(err, "parent", "no tenant '%s'", parent);
+      return sc_rules_fail(err, "parent", "no tenant '%s'", parent);
     if (strcmp(parent, name) == 0)
-      return tfail(err, "parent", "a tenant cannot be its own parent");
+      return sc_rules_fail(err, "parent", "a tenant cannot be its own parent");
     n = ctl_tenant_ancestors(c, p, up, 64);
     for (int k = 0; k < n; k++)
       if (strcmp(up[k]->rec.name, name) == 0)
-        return tfail(err, "parent", "'%s' is below '%s': the tree would loop", parent, name);
+        return sc_rules_fail(err, "parent", "'%s' is below '%s': the tree would loop", parent, name);
     for (int i = 0; i < r->nregions; i++)
       if (p->eff_regions[0] && !eff_has(p->eff_regions, r->regions[i]))
-        return tfail(err, "regions", "region '%s' is outside parent %s's allowlist (%s)",
+        return sc_rules_fail(err, "regions", "region '%s' is outside parent %s's allowlist (%s)",
                      r->regions[i], parent, p->eff_regions);
     for (int i = 0; i < p->rules.guarantee.n; i++) {
       const char *res = p->rules.guarantee.name[i];
@@ -267,7 +252,7 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
         snprintf(f, sizeof f, "guarantee.%s", res);
         sc_res_format(res, sum, a, sizeof a);
         sc_res_format(res, p->rules.guarantee.amount[i], b, sizeof b);
-        return tfail(err, f, "the guarantees of %s's children would be %s %s, over its own %s",
+        return sc_rules_fail(err, f, "the guarantees of %s's children would be %s %s, over its own %s",
                      parent, a, res, b);
       }
     }
@@ -279,7 +264,7 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
           snprintf(f, sizeof f, "limit.%s", r->limit.name[i]);
           sc_res_format(r->limit.name[i], r->limit.amount[i], a, sizeof a);
           sc_res_format(r->limit.name[i], pl, b, sizeof b);
-          return tfail(err, f, "limit %s %s is over %s's limit %s", r->limit.name[i], a,
+          return sc_rules_fail(err, f, "limit %s %s is over %s's limit %s", r->limit.name[i], a,
                        anc->rec.name, b);
         }
       }
@@ -292,7 +277,7 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
       snprintf(f, sizeof f, "guarantee.%s", res);
       sc_res_format(res, sum, a, sizeof a);
       sc_res_format(res, r->guarantee.amount[i], b, sizeof b);
-      return tfail(err, f, "its children's guarantees add up to %s %s, over %s", a, res, b);
+      return sc_rules_fail(err, f, "its children's guarantees add up to %s %s, over %s", a, res, b);
     }
   }
   for (int i = 0; r->nregions > 0 && i < c->ntenants; i++) { /* children's regions */
@@ -301,7 +286,7 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
       continue;
     for (int k = 0; k < t->rules.nregions; k++)
       if (!sc_rules_region_ok(r, t->rules.regions[k]))
-        return tfail(err, "regions", "child %s allows region '%s', outside this list",
+        return sc_rules_fail(err, "regions", "child %s allows region '%s', outside this list",
                      t->rec.name, t->rules.regions[k]);
   }
   return 0;
@@ -342,7 +327,7 @@ int sc_ctl_tenant_put(struct sc_ctl *c, const char *name, const struct sc_tenant
   if (rc == 0 && u->rules)
     rc = sc_rules_apply(&r, u->rules, err);
   if (rc == 0 && u->has_weight && !(u->weight > 0 && u->weight <= 1e6))
-    rc = tfail(err, "weight", "'weight' must be a number in (0, 1000000]");
+    rc = sc_rules_fail(err, "weight", "'weight' must be a number in (0, 1000000]");
   if (rc == 0)
     rc = tree_check(c, name, u->has_parent ? u->parent : i >= 0 ? c->tenants[i].rec.parent : "",
                     &r, err);

@@ -13,10 +13,9 @@
 #include "util/error.h"
 #include "util/units.h"
 
-static int fail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+#define fail sc_rules_fail
 
-static int fail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
+int sc_rules_fail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
 {
   va_list ap;
 

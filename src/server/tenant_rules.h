@@ -41,6 +41,10 @@ struct sc_rules_error {
   char message[200];
 };
 
+/* Fills err (field, message) and returns SC_EINVAL. */
+int sc_rules_fail(struct sc_rules_error *err, const char *field, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
 /*
  * Applies the fields of body (a JSON object: guarantee, limit, lend_limit,
  * regions, preempt_within, spot_over_limit; others are not its business

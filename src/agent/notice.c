@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -106,16 +107,20 @@ int sc_notice_write(const struct sc_task *t, bool isolated, const char *text)
   child = fork();
   if (child < 0)
     return SC_EIO;
-  if (child == 0) { /* system calls only from here */
-    int fd;
-    if (geteuid() == 0 && uid != 0 &&
-        (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
-      _exit(1);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-      _exit(1);
-    close(fd);
-    _exit(0);
+  if (child == 0) { /* raw system calls only from here: the agent has
+                        threads, and libc's set*id wrappers (or a sanitizer's
+                        interceptors) may take locks a thread held at fork */
+    long fd;
+    if (syscall(SYS_geteuid) == 0 && uid != 0 &&
+        (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, gid, gid, gid) != 0 ||
+         syscall(SYS_setresuid, uid, uid, uid) != 0))
+      syscall(SYS_exit_group, 1);
+    fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                 0644);
+    if (fd < 0 || syscall(SYS_write, fd, text, len) != (long)len)
+      syscall(SYS_exit_group, 1);
+    syscall(SYS_close, fd);
+    syscall(SYS_exit_group, 0);
   }
   while (waitpid(child, &status, 0) < 0 && errno == EINTR)
     ;

@@ -39,8 +39,8 @@ run() {
     _ "$SUPERCELL" "$base"
   SHARE=$(share "$a" "$b")
   sc_log "weights $1:$2: $a held $SHARE of the GPU-time"
-  "$SUPERCELL" cancel "$ja" >/dev/null
-  "$SUPERCELL" cancel "$jb" >/dev/null
+  "$SUPERCELL" cancel "$ja" >/dev/null 2>&1 || true # (409 once all ended)
+  "$SUPERCELL" cancel "$jb" >/dev/null 2>&1 || true
   wait_until 30 "the rest to end" bash -c '[ "$("$1" jobs --state running -o json | jq ".jobs | length")" = 0 ]' _ "$SUPERCELL"
 }
 

@@ -105,6 +105,16 @@ int sc_sqlite_usage_report(struct sc_store *s, const struct sc_usage_query *q,
 int sc_sqlite_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out,
                          int *n);
 int sc_sqlite_price_list(struct sc_store *s, struct sc_price_rec **out, int *n);
+/* Runs sql on a pooled read connection (binding key as ?1 when >= 0),
+ * growing *out by elem_size per row, each filled by row (0, or an error
+ * that stops the read: that row counts, so the caller frees what it
+ * holds). *out is the caller's, also on failure (sqlite_read.c). */
+int sc_sqlite_collect_rows(struct sc_store *s, const char *sql, int64_t key, size_t elem_size,
+                           int (*row)(sqlite3_stmt *, void *), void **out, int *n);
+/* A text column into dst (size, truncated; "" for NULL), and an integer
+ * column that may be NULL (-1). */
+void sc_sqlite_copy_col(sqlite3_stmt *st, int col, char *dst, size_t size);
+int sc_sqlite_col_code(sqlite3_stmt *st, int col);
 /* A pooled read connection, and back (sqlite_read.c). */
 int sc_sqlite_pool_get(struct sc_store *s, sqlite3 **db);
 void sc_sqlite_pool_put(struct sc_store *s, sqlite3 *db);

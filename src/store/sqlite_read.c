@@ -47,7 +47,7 @@ void sc_sqlite_pool_put(struct sc_store *s, sqlite3 *db)
   pool_put(s, db);
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+void sc_sqlite_copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
   const char *text = (const char *)sqlite3_column_text(st, col);
   size_t len = text ? strlen(text) : 0;
@@ -59,7 +59,7 @@ static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t size)
   dst[len] = '\0';
 }
 
-static int col_code(sqlite3_stmt *st, int col)
+int sc_sqlite_col_code(sqlite3_stmt *st, int col)
 {
   return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int(st, col);
 }
@@ -70,14 +70,14 @@ static void row_task(sqlite3_stmt *st, struct sc_task_rec *t)
   t->job_id = sqlite3_column_int64(st, 0);
   t->index = sqlite3_column_int(st, 1);
   t->state = sc_task_state_parse((const char *)sqlite3_column_text(st, 2));
-  copy_col(st, 3, t->node, sizeof t->node);
+  sc_sqlite_copy_col(st, 3, t->node, sizeof t->node);
   if (sc_rows_task_devices_parse((const char *)sqlite3_column_text(st, 4), t) < 0)
     sc_warn("store: task j-%06lld.%d: unreadable devices, read as none", (long long)t->job_id,
             t->index);
-  copy_col(st, 5, t->vendor, sizeof t->vendor);
+  sc_sqlite_copy_col(st, 5, t->vendor, sizeof t->vendor);
   t->gpu_milli = sqlite3_column_int(st, 6);
-  t->exit_code = col_code(st, 7);
-  t->signal = col_code(st, 8);
+  t->exit_code = sc_sqlite_col_code(st, 7);
+  t->signal = sc_sqlite_col_code(st, 8);
   t->attempt = sqlite3_column_int(st, 9);
   t->pid = sqlite3_column_int64(st, 10);
   t->started_ms = sqlite3_column_int64(st, 11);
@@ -90,12 +90,12 @@ static int row_job(sqlite3_stmt *st, struct sc_job_rec *j)
 
   memset(j, 0, sizeof *j);
   j->id = sqlite3_column_int64(st, 0);
-  copy_col(st, 1, j->name, sizeof j->name);
-  copy_col(st, 2, j->tenant, sizeof j->tenant);
+  sc_sqlite_copy_col(st, 1, j->name, sizeof j->name);
+  sc_sqlite_copy_col(st, 2, j->tenant, sizeof j->tenant);
   j->priority = sqlite3_column_int(st, 3);
   j->spec = strdup(spec ? spec : "{}");
   j->state = sc_job_state_parse((const char *)sqlite3_column_text(st, 5));
-  copy_col(st, 6, j->reason, sizeof j->reason);
+  sc_sqlite_copy_col(st, 6, j->reason, sizeof j->reason);
   j->created_ms = sqlite3_column_int64(st, 7);
   j->started_ms = sqlite3_column_int64(st, 8);
   j->finished_ms = sqlite3_column_int64(st, 9);
@@ -373,8 +373,8 @@ static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
   const char *labels = (const char *)sqlite3_column_text(st, 4);
 
   memset(n, 0, sizeof *n);
-  copy_col(st, 0, n->name, sizeof n->name);
-  copy_col(st, 1, n->address, sizeof n->address);
+  sc_sqlite_copy_col(st, 0, n->name, sizeof n->name);
+  sc_sqlite_copy_col(st, 1, n->address, sizeof n->address);
   n->cpu_milli = sqlite3_column_int64(st, 2);
   n->memory_mib = sqlite3_column_int64(st, 3);
   n->labels = strdup(labels ? labels : "{}");
@@ -389,9 +389,8 @@ static void row_node(sqlite3_stmt *st, struct sc_node_rec *n)
   n->drained = sqlite3_column_int(st, 9) != 0;
 }
 
-/* Runs a prepared-per-call read, growing *out by elem_size per row. */
-static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
-                        int (*row)(sqlite3_stmt *, void *), void **out, int *n)
+int sc_sqlite_collect_rows(struct sc_store *s, const char *sql, int64_t key, size_t elem_size,
+                           int (*row)(sqlite3_stmt *, void *), void **out, int *n)
 {
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
@@ -402,6 +401,8 @@ static int collect_rows(struct sc_store *s, const char *sql, size_t elem_size,
   if ((rc = pool_get(s, &db)) < 0)
     return rc;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    if (key >= 0)
+      sqlite3_bind_int64(st, 1, key);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
       if ((rc = sc_vec_reserve(out, &cap, *n + 1, elem_size)) < 0)
         break;
@@ -431,10 +432,10 @@ static int row_token(sqlite3_stmt *st, void *dst)
   if (hash && sqlite3_column_bytes(st, 0) == (int)sizeof t->hash)
     memcpy(t->hash, hash, sizeof t->hash);
   t->kind = sc_token_kind_parse((const char *)sqlite3_column_text(st, 1));
-  copy_col(st, 2, t->tenant, sizeof t->tenant);
+  sc_sqlite_copy_col(st, 2, t->tenant, sizeof t->tenant);
   t->created_ms = sqlite3_column_int64(st, 3);
-  copy_col(st, 4, t->id, sizeof t->id);
-  copy_col(st, 5, t->node, sizeof t->node);
+  sc_sqlite_copy_col(st, 4, t->id, sizeof t->id);
+  sc_sqlite_copy_col(st, 5, t->node, sizeof t->node);
   t->expires_ms = sqlite3_column_int64(st, 6);
   t->last_used_ms = sqlite3_column_int64(st, 7);
   t->revoked = sqlite3_column_int(st, 8) != 0;
@@ -446,48 +447,36 @@ static int row_tenant(sqlite3_stmt *st, void *dst)
   struct sc_tenant_rec *t = dst;
 
   memset(t, 0, sizeof *t);
-  copy_col(st, 0, t->name, sizeof t->name);
+  sc_sqlite_copy_col(st, 0, t->name, sizeof t->name);
   t->id = sqlite3_column_int64(st, 1);
-  copy_col(st, 2, t->run_as, sizeof t->run_as);
+  sc_sqlite_copy_col(st, 2, t->run_as, sizeof t->run_as);
   t->created_ms = sqlite3_column_int64(st, 3);
-  copy_col(st, 4, t->parent, sizeof t->parent);
+  sc_sqlite_copy_col(st, 4, t->parent, sizeof t->parent);
   t->weight = sqlite3_column_double(st, 5);
   t->rules = strdup(sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "{}");
   return t->rules ? 0 : SC_ENOMEM;
 }
 
+static int row_attempt(sqlite3_stmt *st, void *dst)
+{
+  struct sc_attempt_rec *a = dst;
+
+  memset(a, 0, sizeof *a);
+  a->job_id = sqlite3_column_int64(st, 0);
+  a->attempt = sqlite3_column_int(st, 1);
+  sc_sqlite_copy_col(st, 2, a->reason, sizeof a->reason);
+  a->started_ms = sqlite3_column_int64(st, 3);
+  a->finished_ms = sqlite3_column_int64(st, 4);
+  return 0;
+}
+
 int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt_rec **out,
                            int *n)
 {
-  sqlite3 *db;
-  sqlite3_stmt *st = NULL;
-  int rc, cap = 0, step;
+  void *rows;
+  int rc = sc_sqlite_collect_rows(s, sc_sql_attempts, job_id, sizeof **out, row_attempt, &rows, n);
 
-  *out = NULL;
-  *n = 0;
-  if ((rc = pool_get(s, &db)) < 0)
-    return rc;
-  if (sqlite3_prepare_v2(db, sc_sql_attempts, -1, &st, NULL) != SQLITE_OK) {
-    pool_put(s, db);
-    return SC_ESTORE;
-  }
-  sqlite3_bind_int64(st, 1, job_id);
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    struct sc_attempt_rec *a;
-    if ((rc = SC_VEC_RESERVE_ONE(*out, *n, cap)) < 0)
-      break;
-    a = &(*out)[(*n)++];
-    memset(a, 0, sizeof *a);
-    a->job_id = sqlite3_column_int64(st, 0);
-    a->attempt = sqlite3_column_int(st, 1);
-    copy_col(st, 2, a->reason, sizeof a->reason);
-    a->started_ms = sqlite3_column_int64(st, 3);
-    a->finished_ms = sqlite3_column_int64(st, 4);
-  }
-  if (rc == 0 && step != SQLITE_DONE)
-    rc = SC_ESTORE;
-  sqlite3_finalize(st);
-  pool_put(s, db);
+  *out = rows;
   if (rc < 0) {
     free(*out);
     *out = NULL;
@@ -499,7 +488,7 @@ int sc_sqlite_attempt_list(struct sc_store *s, int64_t job_id, struct sc_attempt
 int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n)
 {
   void *rows;
-  int rc = collect_rows(s, sc_sql_tenants, sizeof **out, row_tenant, &rows, n);
+  int rc = sc_sqlite_collect_rows(s, sc_sql_tenants, -1, sizeof **out, row_tenant, &rows, n);
 
   *out = rows;
   if (rc < 0) {
@@ -513,7 +502,7 @@ int sc_sqlite_tenant_list(struct sc_store *s, struct sc_tenant_rec **out, int *n
 int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n)
 {
   void *rows;
-  int rc = collect_rows(s, sc_sql_nodes, sizeof **out, row_node_any, &rows, n);
+  int rc = sc_sqlite_collect_rows(s, sc_sql_nodes, -1, sizeof **out, row_node_any, &rows, n);
 
   *out = rows;
   if (rc < 0) {
@@ -527,7 +516,7 @@ int sc_sqlite_node_list(struct sc_store *s, struct sc_node_rec **out, int *n)
 int sc_sqlite_token_list(struct sc_store *s, struct sc_token_rec **out, int *n)
 {
   void *rows;
-  int rc = collect_rows(s, sc_sql_tokens, sizeof **out, row_token, &rows, n);
+  int rc = sc_sqlite_collect_rows(s, sc_sql_tokens, -1, sizeof **out, row_token, &rows, n);
 
   *out = rows;
   if (rc < 0) {

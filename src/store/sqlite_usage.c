@@ -102,17 +102,10 @@ static char *report_sql(const struct sc_usage_query *q)
   return sql;
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *dst, size_t size)
-{
-  const char *text = (const char *)sqlite3_column_text(st, col);
-
-  snprintf(dst, size, "%s", text ? text : "");
-}
-
 static void row_report(sqlite3_stmt *st, struct sc_usage_row *r)
 {
   memset(r, 0, sizeof *r);
-  copy_text(st, 0, r->key, sizeof r->key);
+  sc_sqlite_copy_col(st, 0, r->key, sizeof r->key);
   r->records = sqlite3_column_int64(st, 1);
   r->gpu_hours = sqlite3_column_double(st, 2) / 1000.0 / 3600000.0;
   r->spot_gpu_hours = sqlite3_column_double(st, 3) / 1000.0 / 3600000.0;
@@ -179,22 +172,17 @@ static const char sql_usage_of_job[] =
   " cpu_milli, memory_mib, spot, start_ms, end_ms, how, exit_code, signal FROM usage"
   " WHERE job_id = ?1 ORDER BY task, attempt";
 
-static int col_code(sqlite3_stmt *st, int col)
-{
-  return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int(st, col);
-}
-
 static void row_usage(sqlite3_stmt *st, struct sc_usage_rec *u)
 {
   memset(u, 0, sizeof *u);
   u->job_id = sqlite3_column_int64(st, 0);
   u->task = sqlite3_column_int(st, 1);
   u->attempt = sqlite3_column_int(st, 2);
-  copy_text(st, 3, u->tenant, sizeof u->tenant);
-  copy_text(st, 4, u->node, sizeof u->node);
-  copy_text(st, 5, u->region, sizeof u->region);
-  copy_text(st, 6, u->model, sizeof u->model);
-  copy_text(st, 7, u->vendor, sizeof u->vendor);
+  sc_sqlite_copy_col(st, 3, u->tenant, sizeof u->tenant);
+  sc_sqlite_copy_col(st, 4, u->node, sizeof u->node);
+  sc_sqlite_copy_col(st, 5, u->region, sizeof u->region);
+  sc_sqlite_copy_col(st, 6, u->model, sizeof u->model);
+  sc_sqlite_copy_col(st, 7, u->vendor, sizeof u->vendor);
   u->devices = sqlite3_column_int(st, 8);
   u->gpu_milli = sqlite3_column_int(st, 9);
   u->cpu_milli = sqlite3_column_int64(st, 10);
@@ -203,8 +191,8 @@ static void row_usage(sqlite3_stmt *st, struct sc_usage_rec *u)
   u->start_ms = sqlite3_column_int64(st, 13);
   u->end_ms = sqlite3_column_int64(st, 14);
   u->how = sc_usage_end_parse((const char *)sqlite3_column_text(st, 15));
-  u->exit_code = col_code(st, 16);
-  u->signal = col_code(st, 17);
+  u->exit_code = sc_sqlite_col_code(st, 16);
+  u->signal = sc_sqlite_col_code(st, 17);
 }
 
 static const char sql_prices_all[] =
@@ -214,7 +202,7 @@ static const char sql_prices_all[] =
 static void row_price(sqlite3_stmt *st, struct sc_price_rec *p)
 {
   memset(p, 0, sizeof *p);
-  copy_text(st, 0, p->item, sizeof p->item);
+  sc_sqlite_copy_col(st, 0, p->item, sizeof p->item);
   p->from_ms = sqlite3_column_int64(st, 1);
   p->per_hour = sqlite3_column_double(st, 2);
   p->spot_per_hour =
@@ -222,60 +210,30 @@ static void row_price(sqlite3_stmt *st, struct sc_price_rec *p)
   p->created_ms = sqlite3_column_int64(st, 4);
 }
 
-/* Runs sql (binding job_id as ?1 when >= 0) and decodes each row of size
- * bytes with decode into *out (freed with free()). */
-static int read_rows(struct sc_store *s, const char *sql, int64_t job_id, size_t size,
-                     void (*decode)(sqlite3_stmt *, void *), void **out, int *n)
+static int decode_usage(sqlite3_stmt *st, void *row)
 {
-  sqlite3 *db;
-  sqlite3_stmt *st = NULL;
-  char *rows = NULL;
-  int rc, cap = 0, step;
-
-  *out = NULL;
-  *n = 0;
-  if ((rc = sc_sqlite_pool_get(s, &db)) < 0)
-    return rc;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    sc_sqlite_pool_put(s, db);
-    return SC_ESTORE;
-  }
-  if (job_id >= 0)
-    sqlite3_bind_int64(st, 1, job_id);
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      int ncap = cap ? cap * 2 : 16;
-      char *grown = realloc(rows, (size_t)ncap * size);
-      if (!grown) {
-        rc = SC_ENOMEM;
-        break;
-      }
-      rows = grown;
-      cap = ncap;
-    }
-    decode(st, rows + (size_t)(*n)++ * size);
-  }
-  if (rc == 0 && step != SQLITE_DONE)
-    rc = SC_ESTORE;
-  sqlite3_finalize(st);
-  sc_sqlite_pool_put(s, db);
-  if (rc < 0) {
-    free(rows);
-    *n = 0;
-    return rc;
-  }
-  *out = rows;
+  row_usage(st, row);
   return 0;
 }
 
-static void decode_usage(sqlite3_stmt *st, void *row)
-{
-  row_usage(st, row);
-}
-
-static void decode_price(sqlite3_stmt *st, void *row)
+static int decode_price(sqlite3_stmt *st, void *row)
 {
   row_price(st, row);
+  return 0;
+}
+
+/* A read of fixed-size rows: on failure nothing is kept. */
+static int read_rows(struct sc_store *s, const char *sql, int64_t key, size_t size,
+                     int (*decode)(sqlite3_stmt *, void *), void **out, int *n)
+{
+  int rc = sc_sqlite_collect_rows(s, sql, key, size, decode, out, n);
+
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 int sc_sqlite_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n)

@@ -238,7 +238,6 @@ int sc_ctl_hold(struct sc_ctl *c, int64_t id, const char *tenant, bool hold)
 {
   struct sc_store_batch *b = sc_store_batch_new();
   struct ctl_job *j;
-  bool submitted;
   int rc = 0;
 
   if (!b)
@@ -255,20 +254,13 @@ int sc_ctl_hold(struct sc_ctl *c, int64_t id, const char *tenant, bool hold)
     c->dirty = c->full = true;
     ctl_notify_locked(c);
   }
-  submitted = rc == 0 && ctl_submit_locked(c, b);
-  pthread_mutex_unlock(&c->mu);
-  if (rc != 0) {
-    sc_store_batch_free(b);
-    return rc;
-  }
-  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+  return ctl_commit_unlock(c, b, rc);
 }
 
 int sc_ctl_interrupt(struct sc_ctl *c)
 {
   struct ctl_event_args args = {.attempt = -1, .reason = SC_CTL_INTERRUPTED};
   struct sc_store_batch *b = sc_store_batch_new();
-  bool submitted;
 
   if (!b)
     return SC_ENOMEM;
@@ -276,9 +268,7 @@ int sc_ctl_interrupt(struct sc_ctl *c)
   c->frozen = true; /* what is requeued runs at the next start, not now */
   for (int i = 0; i < c->njobs; i++)
     ctl_job_event(c, c->jobs[i], CTL_EV_INTERRUPT, &args, b);
-  submitted = ctl_submit_locked(c, b);
-  pthread_mutex_unlock(&c->mu);
-  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+  return ctl_commit_unlock(c, b, 0);
 }
 
 int sc_ctl_cancel(struct sc_ctl *c, int64_t id, const char *tenant)

@@ -318,6 +318,10 @@ bool ctl_submit_locked(struct sc_ctl *c, struct sc_store_batch *b);
  * Takes mu itself: call it unlocked.
  */
 int ctl_finish(struct sc_ctl *c, struct sc_store_batch *b, bool submitted);
+/* Ends a change made under mu: when rc is 0 submits b, drops mu and waits
+ * for it (ctl_finish); else drops mu and frees b. Returns rc, or
+ * SC_ESTORE when b did not commit. */
+int ctl_commit_unlock(struct sc_ctl *c, struct sc_store_batch *b, int rc);
 /* Marks j (or node i) stale: its rows are rewritten soon. */
 void ctl_mark_job_stale(struct sc_ctl *c, struct ctl_job *j);
 void ctl_mark_node_stale(struct sc_ctl *c, int i);

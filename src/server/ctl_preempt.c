@@ -141,7 +141,6 @@ int sc_ctl_preempt(struct sc_ctl *c, int64_t victim, int64_t by, const char *kin
   struct ctl_event_args args = {.attempt = -1, .by = by, .kind = kind ? kind : "operator"};
   struct sc_store_batch *b;
   struct ctl_job *j;
-  bool submitted;
   int rc = 0;
 
   if (!kind_ok(args.kind) || by < 0)
@@ -158,13 +157,7 @@ int sc_ctl_preempt(struct sc_ctl *c, int64_t victim, int64_t by, const char *kin
     ctl_job_event(c, j, CTL_EV_PREEMPT, &args, b);
   if (rc == 0)
     c->dirty = c->full = true; /* its devices free up once its processes end */
-  submitted = rc == 0 && ctl_submit_locked(c, b);
-  pthread_mutex_unlock(&c->mu);
-  if (rc != 0) {
-    sc_store_batch_free(b);
-    return rc;
-  }
-  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+  return ctl_commit_unlock(c, b, rc);
 }
 
 /* Whether a process of j's attempt still lives somewhere (mu held). */
@@ -193,7 +186,6 @@ int sc_ctl_checkpoint(struct sc_ctl *c, const struct sc_checkpoint_req *r, int64
 {
   struct sc_store_batch *b = sc_store_batch_new();
   struct ctl_job *j;
-  bool submitted;
   int rc;
 
   *at_ms = 0;
@@ -207,11 +199,5 @@ int sc_ctl_checkpoint(struct sc_ctl *c, const struct sc_checkpoint_req *r, int64
     ctl_batch_job_row(c, b, j);
     sc_info("job j-%06lld: checkpoint recorded", (long long)j->id);
   }
-  submitted = rc == 0 && ctl_submit_locked(c, b);
-  pthread_mutex_unlock(&c->mu);
-  if (rc != 0) {
-    sc_store_batch_free(b);
-    return rc;
-  }
-  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+  return ctl_commit_unlock(c, b, rc);
 }

@@ -422,6 +422,18 @@ bool ctl_submit_locked(struct sc_ctl *c, struct sc_store_batch *b)
   return true;
 }
 
+int ctl_commit_unlock(struct sc_ctl *c, struct sc_store_batch *b, int rc)
+{
+  bool submitted = rc == 0 && ctl_submit_locked(c, b);
+
+  pthread_mutex_unlock(&c->mu);
+  if (rc != 0) {
+    sc_store_batch_free(b);
+    return rc;
+  }
+  return ctl_finish(c, b, submitted) < 0 ? SC_ESTORE : 0;
+}
+
 void ctl_mark_job_stale(struct sc_ctl *c, struct ctl_job *j)
 {
   if (j->stale)

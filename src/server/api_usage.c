@@ -88,16 +88,6 @@ static bool query_when(struct sc_http_req *req, struct sc_http_resp *resp, const
   return false;
 }
 
-static json_t *time_json(int64_t ms)
-{
-  char when[40];
-
-  if (ms <= 0)
-    return json_null();
-  sc_time_format(ms, when, sizeof when);
-  return json_string(when);
-}
-
 /* The figures of a report row (its key too when with_key). */
 static json_t *row_json(const struct sc_usage_row *r, bool with_key)
 {
@@ -138,8 +128,8 @@ static void reply_report(struct sc_http_resp *resp, const struct sc_usage_query 
   sc_http_reply(resp, 200,
                 json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "tenant",
                           q->tenant ? json_string(q->tenant) : json_null(), "since",
-                          time_json(q->since_ms), "by", sc_usage_by_name(q->by), "until",
-                          time_json(q->until_ms), "groups", groups, "total",
+                          sc_time_json(q->since_ms), "by", sc_usage_by_name(q->by), "until",
+                          sc_time_json(q->until_ms), "groups", groups, "total",
                           row_json(&total, false)));
 }
 
@@ -197,10 +187,10 @@ static const char *price_unit(const char *item)
 static json_t *price_json(const struct sc_price_rec *p)
 {
   return json_pack("{s:s, s:s, s:o, s:f, s:o, s:o}", "item", p->item, "unit",
-                   price_unit(p->item), "from", time_json(p->from_ms), "per_hour", p->per_hour,
+                   price_unit(p->item), "from", sc_time_json(p->from_ms), "per_hour", p->per_hour,
                    "spot_per_hour",
                    p->spot_per_hour >= 0 ? json_real(p->spot_per_hour) : json_null(),
-                   "created_at", time_json(p->created_ms));
+                   "created_at", sc_time_json(p->created_ms));
 }
 
 void sc_api_price_list(struct sc_http_req *req, struct sc_http_resp *resp)

@@ -8,7 +8,7 @@
 
 #include "server/ids.h"
 
-static json_t *time_json(int64_t ms)
+json_t *sc_time_json(int64_t ms)
 {
   char buf[40];
 
@@ -42,7 +42,7 @@ static json_t *task_json(const struct sc_task_rec *t)
                    text_or_null(t->vendor), "gpu_milli", t->gpu_milli, "exit_code",
                    code_json(t->exit_code), "signal", code_json(t->signal), "attempt",
                    t->attempt, "pid", (json_int_t)t->pid, "started_at",
-                   time_json(t->started_ms), "finished_at", time_json(t->finished_ms));
+                   sc_time_json(t->started_ms), "finished_at", sc_time_json(t->finished_ms));
 }
 
 json_t *sc_attempts_json(const struct sc_attempt_rec *a, int n)
@@ -52,8 +52,8 @@ json_t *sc_attempts_json(const struct sc_attempt_rec *a, int n)
   for (int i = 0; arr && i < n; i++)
     if (json_array_append_new(arr, json_pack("{s:i, s:s, s:o, s:o}", "attempt", a[i].attempt,
                                              "reason", a[i].reason, "started_at",
-                                             time_json(a[i].started_ms), "finished_at",
-                                             time_json(a[i].finished_ms))) < 0) {
+                                             sc_time_json(a[i].started_ms), "finished_at",
+                                             sc_time_json(a[i].finished_ms))) < 0) {
       json_decref(arr);
       return NULL;
     }
@@ -139,12 +139,12 @@ static json_t *job_base_json(const struct sc_job_rec *j)
   o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:b}", "id",
                    id, "name", j->name, "tenant", j->tenant, "priority", j->priority, "state",
                    sc_job_state_name(j->state), "reason", text_or_null(j->reason),
-                   "created_at", time_json(j->created_ms), "started_at",
-                   time_json(j->started_ms), "finished_at", time_json(j->finished_ms),
+                   "created_at", sc_time_json(j->created_ms), "started_at",
+                   sc_time_json(j->started_ms), "finished_at", sc_time_json(j->finished_ms),
                    "attempt", j->attempt, "max_retries", j->max_retries, "task_count",
                    j->ntasks, "task_counts", counts_json(j), "held", j->held);
   if (o && (json_object_set_new(o, "preemptions", json_integer(j->preempted)) < 0 ||
-            json_object_set_new(o, "last_checkpoint_at", time_json(j->checkpoint_ms)) < 0)) {
+            json_object_set_new(o, "last_checkpoint_at", sc_time_json(j->checkpoint_ms)) < 0)) {
     json_decref(o);
     return NULL;
   }
@@ -355,16 +355,16 @@ json_t *sc_assignments_json(const struct sc_assignments *a)
 json_t *sc_tenant_json(const struct sc_tenant_rec *t)
 {
   return json_pack("{s:s, s:I, s:o, s:o}", "name", t->name, "id", (json_int_t)t->id, "run_as",
-                   text_or_null(t->run_as), "created_at", time_json(t->created_ms));
+                   text_or_null(t->run_as), "created_at", sc_time_json(t->created_ms));
 }
 
 json_t *sc_token_json(const struct sc_token_rec *t, const char *text)
 {
   json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b}", "id", t->id, "kind",
                         sc_token_kind_name(t->kind), "tenant", text_or_null(t->tenant), "node",
-                        text_or_null(t->node), "created_at", time_json(t->created_ms),
-                        "last_used_at", time_json(t->last_used_ms), "expires_at",
-                        time_json(t->expires_ms), "revoked", t->revoked);
+                        text_or_null(t->node), "created_at", sc_time_json(t->created_ms),
+                        "last_used_at", sc_time_json(t->last_used_ms), "expires_at",
+                        sc_time_json(t->expires_ms), "revoked", t->revoked);
 
   if (o && text && json_object_set_new(o, "token", json_string(text)) < 0) {
     json_decref(o);

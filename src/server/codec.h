@@ -14,6 +14,8 @@
 #include "store/store.h"
 
 /* The API object of a job record (with its tasks when it has them). New ref. */
+/* A time as the API writes it (RFC 3339 UTC, ms), null for ms <= 0. */
+json_t *sc_time_json(int64_t ms);
 json_t *sc_job_json(const struct sc_job_rec *j, int ntasks, int next);
 /* A job in a list: no tasks and no spec (its task counts by state, its
  * resources and models instead), so a page of them stays small. */

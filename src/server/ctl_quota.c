@@ -30,6 +30,7 @@ struct ctl_quota {
   struct sc_tenant *tenants;  /* the core's, parents first */
   int n;
   int *leaf;                  /* by ctl tenant index: its jobs' core leaf */
+  bool *busy;                 /* by ctl tenant index: it has jobs not ended */
   int nctl;
   struct sc_tenancy *tn;
   struct sc_order *order;
@@ -82,14 +83,6 @@ static int has_children(const struct sc_ctl *c, const char *name)
   return 0;
 }
 
-static bool has_jobs(const struct sc_ctl *c, const char *name)
-{
-  for (int k = 0; k < c->njobs; k++)
-    if (!sc_job_state_final(c->jobs[k]->state) && strcmp(c->jobs[k]->spec.tenant, name) == 0)
-      return true;
-  return false;
-}
-
 /* Appends ctl tenant i (core parent p) and its subtree, parents first. */
 static void add_subtree(struct sc_ctl *c, struct ctl_quota *q, int i, int p, int depth)
 {
@@ -113,7 +106,7 @@ static void add_subtree(struct sc_ctl *c, struct ctl_quota *q, int i, int p, int
   q->leaf[i] = self;
   if (depth > 64)
     return;
-  if (has_children(c, t->rec.name) && has_jobs(c, t->rec.name)) {
+  if (q->busy[i] && has_children(c, t->rec.name)) {
     struct sc_tenant *own = &q->tenants[q->n];
     struct sc_res left = x->guarantee;
     memset(own, 0, sizeof *own);
@@ -166,8 +159,14 @@ int ctl_quota_begin(struct sc_ctl *c, const struct sc_cluster *cl, struct ctl_qu
     q->nctl = c->ntenants;
     q->tenants = calloc((size_t)(2 * c->ntenants + 1), sizeof *q->tenants);
     q->leaf = calloc((size_t)(c->ntenants + 1), sizeof *q->leaf);
-    if (!q->tenants || !q->leaf)
+    q->busy = calloc((size_t)(c->ntenants + 1), sizeof *q->busy);
+    if (!q->tenants || !q->leaf || !q->busy)
       rc = SC_ENOMEM;
+  }
+  for (int k = 0; rc == 0 && k < c->njobs; k++) { /* one look at the jobs */
+    const struct ctl_tenant *t = ctl_tenant_find(c, c->jobs[k]->spec.tenant);
+    if (t && !sc_job_state_final(c->jobs[k]->state))
+      q->busy[t - c->tenants] = true;
   }
   for (int i = 0; rc == 0 && i < c->ntenants; i++) {
     q->leaf[i] = -1;
@@ -215,6 +214,7 @@ void ctl_quota_end(struct ctl_quota *q)
   free(q->ojobs);
   free(q->tenants);
   free(q->leaf);
+  free(q->busy);
   free(q);
 }
 

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
   make_cluster(&c, nodes);
   sc_res_of_cluster(&cap, &c);
   make_tree(t, cap.v[SC_RES_GPU]);
-  struct sc_tenancy_opts topts = {t, NTENANTS, cap, c.models, c.nmodels};
+  struct sc_tenancy_opts topts = {t, NTENANTS, cap, c.models, c.nmodels, false};
   if (sc_tenancy_new(&topts, err, sizeof err, &tn) < 0) {
     fprintf(stderr, "bench_tenancy: %s\n", err);
     return 1;

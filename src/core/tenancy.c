@@ -24,6 +24,7 @@ struct sc_tenancy {
   struct sc_tenant *t;
   int n;                      /* tenants; node n is the cluster */
   struct sc_res capacity;
+  bool engine_capacity;       /* opts.engine_capacity */
   char models[SC_RES_MODELS][SC_NAME_MAX];
   int nmodels;
   uint32_t dims;              /* quota dimensions */
@@ -282,6 +283,7 @@ int sc_tenancy_new(const struct sc_tenancy_opts *opts, char *err, size_t errlen,
   tn->t = opts->tenants;
   tn->n = opts->ntenants;
   tn->capacity = opts->capacity;
+  tn->engine_capacity = opts->engine_capacity;
   tn->nmodels = opts->nmodels < SC_RES_MODELS ? opts->nmodels : SC_RES_MODELS;
   for (int m = 0; m < tn->nmodels; m++)
     memcpy(tn->models[m], opts->models[m], SC_NAME_MAX);
@@ -467,7 +469,9 @@ static int fits_dim(const struct sc_tenancy *tn, int leaf, int d, int64_t req, b
       total += tn->t[tn->child_list[k]].usage.v[d];
     total += req;
     if (total > tn->capacity.v[d])
-      return refuse(tn, d, total, tn->capacity.v[d], "capacity", reason, reasonlen);
+      return tn->engine_capacity
+               ? 0
+               : refuse(tn, d, total, tn->capacity.v[d], "capacity", reason, reasonlen);
     return refuse(tn, d, total, total + bal, "lend limit", reason, reasonlen);
   }
   return 0;

@@ -89,6 +89,11 @@ struct sc_tenancy_opts {
   struct sc_res capacity;    /* installed capacity (sc_res_of_cluster) */
   const char (*models)[SC_NAME_MAX];
   int nmodels;
+  bool engine_capacity;      /* sc_tenancy_fits never refuses for the
+                                cluster's capacity ("(capacity)"): the
+                                caller's placement engine finds no room
+                                instead (a controller whose lost nodes'
+                                tasks still count as held) */
 };
 
 /*

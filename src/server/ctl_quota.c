@@ -183,6 +183,10 @@ int ctl_quota_begin(struct sc_ctl *c, const struct sc_cluster *cl, struct ctl_qu
     sc_res_of_cluster(&opts.capacity, cl);
     opts.models = (const char(*)[SC_NAME_MAX])q->models;
     opts.nmodels = q->nmodels;
+    /* Over the fleet's capacity is no quota matter: the engine finds no
+     * room (Resources), and tasks of a lost node still count as held
+     * while its capacity is gone. */
+    opts.engine_capacity = true;
     rc = sc_tenancy_new(&opts, err, sizeof err, &q->tn);
     if (rc == SC_EINVAL)
       sc_warn("tenant tree refused by the core: %s", err);
@@ -307,14 +311,10 @@ bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
       sc_res_add(&req, &r1, 1);
     }
   }
-  if (sc_tenancy_fits(q->tn, leaf, &req, job_spot(j), why, sizeof why) != 0 &&
-      !strstr(why, "(capacity)")) {
+  if (sc_tenancy_fits(q->tn, leaf, &req, job_spot(j), why, sizeof why) != 0) {
     humane(why, j->quota_reason, sizeof j->quota_reason);
     return false;
   }
-  /* Over the fleet's capacity is no quota matter: the engine finds no
-   * room (Resources), and tasks of a lost node still count as held while
-   * its capacity is gone. */
   /* Per-model rules and a job that allows several models: keep only the
    * models it could be charged on within them. */
   for (int m = 0; m < cl->nmodels && m < SC_RES_MODELS && sh->gpu_count > 0; m++) {
@@ -323,8 +323,7 @@ bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
         req.v[SC_RES_MODEL0 + m] > 0)
       continue;
     rm.v[SC_RES_MODEL0 + m] = req.v[SC_RES_GPU];
-    if (sc_tenancy_fits(q->tn, leaf, &rm, job_spot(j), why, sizeof why) == 0 ||
-        strstr(why, "(capacity)"))
+    if (sc_tenancy_fits(q->tn, leaf, &rm, job_spot(j), why, sizeof why) == 0)
       continue;
     if (sh->any_model) {
       sh->any_model = false;

@@ -55,7 +55,7 @@ static void add_tenant(struct world *w, const char *name, int parent, int g_gpus
 
 static void world_tenancy(struct world *w)
 {
-  struct sc_tenancy_opts o = {w->t, w->nt, {{0}}, w->c.models, w->c.nmodels};
+  struct sc_tenancy_opts o = {w->t, w->nt, {{0}}, w->c.models, w->c.nmodels, false};
   char err[128];
 
   sc_res_of_cluster(&o.capacity, &w->c);

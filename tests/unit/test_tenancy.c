@@ -46,7 +46,7 @@ static struct sc_res gpus(int64_t milli, int model)
 
 static struct sc_tenancy *make(struct sc_tenant *t, int n, int64_t capacity_gpu)
 {
-  struct sc_tenancy_opts o = {t, n, gpus(capacity_gpu, -1), models, 2};
+  struct sc_tenancy_opts o = {t, n, gpus(capacity_gpu, -1), models, 2, false};
   struct sc_tenancy *tn;
   char err[160];
 
@@ -58,7 +58,7 @@ static struct sc_tenancy *make(struct sc_tenant *t, int n, int64_t capacity_gpu)
 static void test_validate(void **state)
 {
   struct sc_tenant t[3];
-  struct sc_tenancy_opts o = {t, 3, gpus(G(16), 0), models, 2};
+  struct sc_tenancy_opts o = {t, 3, gpus(G(16), 0), models, 2, false};
   struct sc_tenancy *tn;
   char err[160];
 

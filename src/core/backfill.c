@@ -26,11 +26,14 @@ struct sc_backfill {
   struct sc_sched *s_now, *s_later;
   struct end_item *ends;
   int cap_ends;
-  struct sc_placement *resv;
+  int *bounds;                 /* jobs gone by each distinct end time */
+  int at;                      /* "later" is at bounds[at] while planning */
+  struct sc_placement *resv, *probe;
   int nresv, cap_resv;
   unsigned char *reserved;     /* per node: held by the reservation */
   size_t cap_nodes;
   int64_t t_now, shadow;
+  bool found;                  /* the head has a reservation */
   struct sc_rng *rng;
 };
 
@@ -50,6 +53,8 @@ void sc_backfill_free(struct sc_backfill *bf)
   sc_cluster_release(&bf->later);
   free(bf->ends);
   free(bf->resv);
+  free(bf->probe);
+  free(bf->bounds);
   free(bf->reserved);
   free(bf);
 }
@@ -80,18 +85,24 @@ static int end_cmp(const void *pa, const void *pb)
 
 static int grow(struct sc_backfill *bf, const struct sc_backfill_in *in)
 {
-  if (in->njobs > bf->cap_ends) {
-    struct end_item *ends = realloc(bf->ends, (size_t)in->njobs * sizeof *ends);
-    if (!ends)
+  if (in->njobs + 1 > bf->cap_ends) {
+    struct end_item *ends = realloc(bf->ends, (size_t)(in->njobs + 1) * sizeof *ends);
+    int *bounds = ends ? realloc(bf->bounds, (size_t)(in->njobs + 1) * sizeof *bounds) : NULL;
+    if (ends)
+      bf->ends = ends;
+    if (!bounds)
       return SC_ENOMEM;
-    bf->ends = ends;
-    bf->cap_ends = in->njobs;
+    bf->bounds = bounds;
+    bf->cap_ends = in->njobs + 1;
   }
   if (in->nhead > bf->cap_resv) {
     struct sc_placement *resv = realloc(bf->resv, (size_t)in->nhead * sizeof *resv);
-    if (!resv)
+    struct sc_placement *pr = resv ? realloc(bf->probe, (size_t)in->nhead * sizeof *pr) : NULL;
+    if (resv)
+      bf->resv = resv;
+    if (!pr)
       return SC_ENOMEM;
-    bf->resv = resv;
+    bf->probe = pr;
     bf->cap_resv = in->nhead;
   }
   if (in->cluster->nnodes > bf->cap_nodes) {
@@ -104,43 +115,149 @@ static int grow(struct sc_backfill *bf, const struct sc_backfill_in *in)
   return 0;
 }
 
-/* The shadow time and reservation, on "later" used as scratch: running
- * jobs leave it in end order until the head places. */
+/* Free totals: a necessary condition for a placement, checked before
+ * asking the engine (most end times free too little to matter). */
+struct totals {
+  int64_t cpu, mem, gpu;
+};
+
+static void totals_add(struct totals *t, const struct sc_shape *sh, int n) /* n may be -1 */
+{
+  t->cpu += (int64_t)sh->cpu * n;
+  t->mem += (int64_t)sh->mem * n;
+  t->gpu += (int64_t)sh->gpu_count * sh->gpu_milli * n;
+}
+
+static void totals_add_all(struct totals *t, const struct sc_shape *sh, int n)
+{
+  for (int i = 0; i < n; i++)
+    totals_add(t, &sh[i], 1);
+}
+
+static bool totals_cover(const struct totals *have, const struct totals *need)
+{
+  return have->cpu >= need->cpu && have->mem >= need->mem && have->gpu >= need->gpu;
+}
+
+/* Moves "later" (used as scratch) to the state where the running jobs
+ * ends[0 .. bounds[k]) have left: uncommits or recommits what lies between
+ * here and there, keeping have (the free totals) in step. */
+static int move_to(struct sc_backfill *bf, const struct sc_backfill_in *in, struct totals *have,
+                   int k)
+{
+  int from = bf->bounds[bf->at], to = bf->bounds[k], rc;
+  bool leave = to > from;
+
+  for (int i = leave ? from : to; i < (leave ? to : from); i++) {
+    const struct sc_run_job *job = &in->jobs[bf->ends[i].job];
+    for (int t = 0; t < job->ntasks; t++) {
+      const struct sc_run_task *task = &in->tasks[job->first_task + t];
+      if ((rc = leave ? sc_sched_uncommit(bf->s_later, &task->shape, &task->place)
+                      : sc_sched_commit(bf->s_later, &task->shape, &task->place)) < 0)
+        return rc;
+      totals_add(have, &task->shape, leave ? 1 : -1);
+    }
+  }
+  bf->at = k;
+  return 0;
+}
+
+/* Does the head fit in "later" as it is? Sets *fit, keeping the placement
+ * in resv when it does; the head is taken back out. */
+static int probe(struct sc_backfill *bf, const struct sc_backfill_in *in,
+                 const struct totals *have, const struct totals *need, bool *fit)
+{
+  int rc;
+
+  *fit = false;
+  if (!totals_cover(have, need))
+    return 0; /* a necessary condition fails: no need to ask the engine */
+  rc = sc_sched_place_gang(bf->s_later, in->head, in->nhead, in->rng, bf->probe);
+  if (rc == SC_ENOFIT)
+    return 0;
+  if (rc < 0)
+    return rc;
+  *fit = true;
+  memcpy(bf->resv, bf->probe, (size_t)in->nhead * sizeof *bf->resv);
+  for (int i = 0; i < in->nhead; i++)
+    if ((rc = sc_sched_uncommit(bf->s_later, &in->head[i], &bf->probe[i])) < 0)
+      return rc;
+  return 0;
+}
+
+/*
+ * The shadow time and reservation. Running jobs leave in end order (jobs
+ * without a known end last, one at a time, oldest = lowest index first);
+ * bounds[k] counts the jobs gone by the k-th distinct end time. Whether the
+ * head fits only grows with k, so k is found by bisection: O(log jobs)
+ * placements and O(jobs) task moves, not one placement per end time.
+ */
 static int shadow(struct sc_backfill *bf, const struct sc_backfill_in *in)
 {
-  struct sc_placement *p = bf->resv;
-  int nends = 0, rc;
+  struct totals have = {0, 0, 0}, need = {0, 0, 0};
+  int nends = 0, m = 0, lo, hi, rc;
+  bool fit;
 
   for (int j = 0; j < in->njobs; j++)
-    if (in->jobs[j].end != SC_TIME_NEVER)
-      bf->ends[nends++] = (struct end_item){in->jobs[j].end < in->now ? in->now : in->jobs[j].end, j};
+    bf->ends[nends++] = (struct end_item){in->jobs[j].end < in->now ? in->now : in->jobs[j].end, j};
   if (nends > 1)
     qsort(bf->ends, (size_t)nends, sizeof *bf->ends, end_cmp);
-  bf->shadow = SC_TIME_NEVER;
-  if ((rc = sc_sched_place_gang(bf->s_later, in->head, in->nhead, in->rng, p)) == 0)
-    bf->shadow = in->now;
-  for (int i = 0; rc == SC_ENOFIT && i < nends;) {
-    int64_t t = bf->ends[i].end;
-    for (; i < nends && bf->ends[i].end == t; i++) {
-      const struct sc_run_job *job = &in->jobs[bf->ends[i].job];
-      for (int k = 0; k < job->ntasks && rc == SC_ENOFIT; k++) {
-        const struct sc_run_task *task = &in->tasks[job->first_task + k];
-        if (sc_sched_uncommit(bf->s_later, &task->shape, &task->place) < 0)
-          rc = SC_ENOMEM;
-      }
-    }
-    if (rc == SC_ENOFIT && (rc = sc_sched_place_gang(bf->s_later, in->head, in->nhead, in->rng, p)) == 0)
-      bf->shadow = t;
+  bf->bounds[m++] = 0;
+  for (int i = 0; i < nends; i++)
+    if (i + 1 == nends || bf->ends[i + 1].end != bf->ends[i].end ||
+        bf->ends[i].end == SC_TIME_NEVER)
+      bf->bounds[m++] = i + 1;
+  for (size_t i = 0; i < bf->later.nnodes; i++) {
+    const struct sc_node *n = &bf->later.nodes[i];
+    have.cpu += n->cpu_left;
+    have.mem += n->mem_left;
+    for (int d = 0; d < n->gpu_count; d++)
+      have.gpu += n->gpu_left[d];
   }
-  return rc == SC_ENOFIT ? 0 : rc;
+  totals_add_all(&need, in->head, in->nhead);
+  bf->shadow = SC_TIME_NEVER;
+  bf->found = false;
+  bf->at = 0;
+  if ((rc = probe(bf, in, &have, &need, &fit)) < 0)
+    return rc;
+  if (fit) {
+    bf->shadow = in->now;
+    bf->found = true;
+    return 0;
+  }
+  /* Everything gone: if the head does not fit even then, no reservation. */
+  if (m == 1 || (rc = move_to(bf, in, &have, m - 1)) < 0 ||
+      (rc = probe(bf, in, &have, &need, &fit)) < 0 || !fit)
+    return rc < 0 ? rc : 0;
+  lo = 0;     /* does not fit */
+  hi = m - 1; /* fits; resv holds its placement */
+  while (hi - lo > 1) {
+    int mid = lo + (hi - lo) / 2;
+    if ((rc = move_to(bf, in, &have, mid)) < 0 || (rc = probe(bf, in, &have, &need, &fit)) < 0)
+      return rc;
+    if (fit)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  if (hi != bf->at) { /* the last probe was a miss: place again at hi */
+    if ((rc = move_to(bf, in, &have, hi)) < 0 || (rc = probe(bf, in, &have, &need, &fit)) < 0)
+      return rc;
+    if (!fit)
+      return SC_EINVAL; /* the engine answered differently for one state */
+  }
+  bf->shadow = bf->ends[bf->bounds[hi] - 1].end;
+  bf->found = true;
+  return 0;
 }
 
 int sc_backfill_plan(struct sc_backfill *bf, const struct sc_backfill_in *in)
 {
-  struct sc_sched_opts o = {in->policy, {NULL}, 0};
+  struct sc_sched_opts o = {in->policy, {in->typical}, 0};
   int rc;
 
   bf->shadow = SC_TIME_NEVER;
+  bf->found = false;
   bf->nresv = 0;
   if (!in->cluster || !in->policy || in->nhead <= 0 || !in->head || in->njobs < 0 ||
       (in->njobs > 0 && (!in->jobs || !in->tasks)))
@@ -154,7 +271,7 @@ int sc_backfill_plan(struct sc_backfill *bf, const struct sc_backfill_in *in)
       (rc = sc_sched_new(&bf->later, &o, &bf->s_later)) < 0 || (rc = shadow(bf, in)) < 0)
     return rc;
   memset(bf->reserved, 0, in->cluster->nnodes);
-  if (bf->shadow != SC_TIME_NEVER) {
+  if (bf->found) {
     bf->nresv = in->nhead;
     for (int i = 0; i < in->nhead; i++)
       bf->reserved[bf->resv[i].node] = 1;
@@ -189,6 +306,11 @@ const struct sc_placement *sc_backfill_reservation(const struct sc_backfill *bf,
   return bf->resv;
 }
 
+bool sc_backfill_runs_past(const struct sc_backfill *bf, int64_t max_runtime)
+{
+  return bf->found && !(max_runtime > 0 && max_runtime <= bf->shadow - bf->t_now);
+}
+
 int sc_backfill_try(struct sc_backfill *bf, const struct sc_shape *shapes, int n,
                     int64_t max_runtime, struct sc_placement *p)
 {
@@ -199,8 +321,7 @@ int sc_backfill_try(struct sc_backfill *bf, const struct sc_shape *shapes, int n
     p[i].node = -1;
   if (!bf->s_now || n <= 0 || max_runtime < 0)
     return SC_EINVAL;
-  ends_first = bf->shadow == SC_TIME_NEVER ||
-               (max_runtime > 0 && max_runtime <= bf->shadow - bf->t_now);
+  ends_first = !sc_backfill_runs_past(bf, max_runtime);
   if (ends_first) {
     /* Anywhere free now; mirrored to later off the reserved nodes. */
     if ((rc = sc_sched_place_gang(bf->s_now, shapes, n, bf->rng, p)) < 0)

@@ -7,6 +7,7 @@
 #ifndef SC_CORE_BACKFILL_H
 #define SC_CORE_BACKFILL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/cluster.h"
@@ -26,6 +27,7 @@ struct sc_backfill_in {
   const struct sc_shape *head;      /* the blocked job's tasks */
   int nhead;
   int64_t now;
+  const struct sc_typical *typical; /* FGD's target workload; may be NULL */
 };
 
 /* A plan: copies of the cluster now, at the shadow time and for jobs that
@@ -36,18 +38,27 @@ void sc_backfill_free(struct sc_backfill *bf);
 
 /*
  * Computes the head's reservation: running jobs end in order of .end
- * (ties by index; an end before now counts as now; SC_TIME_NEVER never
- * ends) and the head is placed, by the policy, at the first end after
- * which it fits. Returns 0, SC_EINVAL or SC_ENOMEM. With no such time
- * (the head cannot fit even then) the shadow is SC_TIME_NEVER and there
- * is no reservation: every job that fits may start.
+ * (ties by index; an end before now counts as now) and the head is
+ * placed, by the policy, at the first end after which it fits. Jobs
+ * without a known end (SC_TIME_NEVER) leave after all others, one at a
+ * time, lowest index first: a head that fits only then still gets its
+ * nodes, with the shadow SC_TIME_NEVER (any job with a max_runtime ends
+ * before it). Returns 0, SC_EINVAL or SC_ENOMEM. When the head cannot fit
+ * even on the emptied cluster there is no reservation (n = 0 below):
+ * every job that fits may start.
  */
 int sc_backfill_plan(struct sc_backfill *bf, const struct sc_backfill_in *in);
 
-/* The shadow time, and the reservation's placement (*n entries; the head
- * holds its nodes whole from the shadow time). Valid until the next plan. */
+/* The shadow time, and the reservation's placement (*n entries, 0 for no
+ * reservation; the head holds its nodes whole from the shadow time).
+ * Valid until the next plan. */
 int64_t sc_backfill_shadow(const struct sc_backfill *bf);
 const struct sc_placement *sc_backfill_reservation(const struct sc_backfill *bf, int *n);
+
+/* Would a job of this max_runtime (0: none) run past the shadow time,
+ * so that it may use only nodes the reservation does not hold? False
+ * without a reservation. */
+bool sc_backfill_runs_past(const struct sc_backfill *bf, int64_t max_runtime);
 
 /*
  * May a job of n tasks start now without delaying the head? A job with a

@@ -81,7 +81,7 @@ static struct sc_backfill_in plan_in(struct world *w, const struct sc_shape *hea
                                      int64_t now)
 {
   struct sc_backfill_in in = {&w->c, sc_policy_find("bestfit"), NULL, w->jobs, w->njobs,
-                              w->tasks, head, nhead, now};
+                              w->tasks, head, nhead, now, NULL};
   return in;
 }
 
@@ -129,13 +129,27 @@ static void test_easy_rules(void **state)
   assert_int_equal(sc_backfill_plan(bf, &in), 0);
   assert_int_equal(sc_backfill_shadow(bf), SC_TIME_NEVER);
   assert_int_equal(sc_backfill_try(bf, &two, 1, 0, &p), 0);
-  /* Jobs without a known end never free anything: a head behind them
-   * has no reservation either. */
+  sc_backfill_reservation(bf, &n);
+  assert_int_equal(n, 0);
+  /* Jobs without a known end leave last, oldest first: the head still
+   * holds n0 (job 0, the oldest, runs there), from an unknown time. Each
+   * plan starts from the cluster as it is (6 + 6 taken): a job without a
+   * max_runtime gets n1's 2 free devices, not n0's; one with any
+   * max_runtime ends before the shadow and may use n0's; then nothing
+   * without one fits (n1 full, n0 held). */
   w.jobs[0].end = SC_TIME_NEVER;
   w.jobs[1].end = SC_TIME_NEVER;
   in = plan_in(&w, &head, 1, t);
   assert_int_equal(sc_backfill_plan(bf, &in), 0);
   assert_int_equal(sc_backfill_shadow(bf), SC_TIME_NEVER);
+  r = sc_backfill_reservation(bf, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(r[0].node, 0);
+  assert_int_equal(sc_backfill_try(bf, &two, 1, 0, &p), 0);
+  assert_int_equal(p.node, 1);
+  assert_int_equal(sc_backfill_try(bf, &two, 1, 86400 * 365, &p), 0);
+  assert_int_equal(p.node, 0);
+  assert_int_equal(sc_backfill_try(bf, &one, 1, 0, &p), SC_ENOFIT);
   sc_backfill_free(bf);
   world_release(&w);
 }
@@ -203,7 +217,7 @@ static int simulate(bool backfill, int64_t *drained)
         rc = sc_sched_place_gang(w.s, sh, n, NULL, p);
         if (rc < 0 && backfill) {
           struct sc_backfill_in in = {&w.c, sc_policy_find("bestfit"), NULL, w.jobs,
-                                      w.njobs, w.tasks, sh, n, now};
+                                      w.njobs, w.tasks, sh, n, now, NULL};
           assert_int_equal(sc_backfill_plan(bf, &in), 0);
           have_head = true;
           continue;
@@ -256,11 +270,109 @@ static void test_gang_not_starved(void **state)
   assert_true(start <= drained);
 }
 
+/* The shadow by the plain rule: jobs leave one end time at a time (those
+ * without an end one by one, lowest index first) and the head is placed
+ * after each, on a copy of w. Returns the shadow; *found says whether. */
+static int64_t linear_shadow(struct world *w, const struct sc_shape *head, int nhead, int64_t now,
+                             bool *found)
+{
+  struct sc_sched_opts o = {sc_policy_find("bestfit"), {NULL}, 0};
+  struct sc_cluster c;
+  struct sc_sched *s;
+  struct sc_placement p[2];
+  bool gone[MAXJ] = {false};
+  int64_t t = now;
+
+  sc_cluster_init(&c);
+  for (size_t i = 0; i < w->c.nnodes; i++)
+    sc_cluster_add_node(&c, "n", 64000, 65536, 8, "A");
+  memcpy(c.nodes, w->c.nodes, w->c.nnodes * sizeof *c.nodes);
+  assert_int_equal(sc_sched_new(&c, &o, &s), 0);
+  *found = false;
+  for (;;) {
+    int next = -1;
+    if (sc_sched_place_gang(s, head, nhead, NULL, p) == 0) {
+      *found = true;
+      break;
+    }
+    for (int j = 0; j < w->njobs; j++) { /* the next job to leave */
+      int64_t e = w->jobs[j].end < now ? now : w->jobs[j].end;
+      int64_t ne = next < 0 ? 0 : (w->jobs[next].end < now ? now : w->jobs[next].end);
+      if (!gone[j] && (next < 0 || e < ne))
+        next = j;
+    }
+    if (next < 0)
+      break;
+    t = w->jobs[next].end < now ? now : w->jobs[next].end;
+    for (int j = 0; j < w->njobs; j++) {
+      int64_t e = w->jobs[j].end < now ? now : w->jobs[j].end;
+      if (!gone[j] && e == t && (t != SC_TIME_NEVER || j == next)) {
+        gone[j] = true;
+        sc_sched_uncommit(s, &w->tasks[j].shape, &w->tasks[j].place);
+      }
+    }
+  }
+  sc_sched_free(s);
+  sc_cluster_release(&c);
+  return *found ? t : SC_TIME_NEVER;
+}
+
+/* The bisection over end times finds what the plain rule finds: 500
+ * random clusters of four 8-device nodes with jobs of 1, 2 and 4 devices,
+ * ends shared, distinct or unknown, and heads of 1-2 tasks of 3-9 devices. */
+static void test_shadow_bisection(void **state)
+{
+  struct sc_rng rng;
+  struct sc_backfill *bf;
+  int reserved = 0, never = 0;
+
+  (void)state;
+  sc_rng_seed(&rng, 7);
+  assert_int_equal(sc_backfill_new(&bf), 0);
+  for (int round = 0; round < 500; round++) {
+    struct world w;
+    struct sc_shape head[2];
+    int nhead = 1 + (int)(sc_rng_uint64(&rng) % 2);
+    const int64_t now = 100;
+    struct sc_backfill_in in;
+    bool found;
+    int64_t want;
+    int n;
+
+    world_init(&w, 4);
+    for (int tries = 0; tries < 40 && w.njobs < MAXJ; tries++) {
+      int size = 1 << (sc_rng_uint64(&rng) % 3), node = (int)(sc_rng_uint64(&rng) % 4), k = 0;
+      int64_t end = sc_rng_uint64(&rng) % 5 == 0 ? SC_TIME_NEVER
+                                                : now - 5 + (int64_t)(sc_rng_uint64(&rng) % 8) * 10;
+      for (int d = 0; d < 8; d++)
+        k += w.c.nodes[node].gpu_left[d] == 1000;
+      if (k >= size)
+        start_on(&w, node, size, end);
+    }
+    for (int i = 0; i < nhead; i++)
+      head[i] = gpus(3 + (int)(sc_rng_uint64(&rng) % 7)); /* 9: never fits */
+    want = linear_shadow(&w, head, nhead, now, &found);
+    in = plan_in(&w, head, nhead, now);
+    assert_int_equal(sc_backfill_plan(bf, &in), 0);
+    sc_backfill_reservation(bf, &n);
+    assert_int_equal(n, found ? nhead : 0);
+    assert_true(sc_backfill_shadow(bf) == want);
+    reserved += found;
+    never += found && want == SC_TIME_NEVER;
+    world_release(&w);
+  }
+  print_message("500 plans: %d with a reservation, %d of them after jobs without an end\n",
+                reserved, never);
+  assert_true(reserved > 100 && reserved < 480 && never > 10);
+  sc_backfill_free(bf);
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_easy_rules),
     cmocka_unit_test(test_gang_not_starved),
+    cmocka_unit_test(test_shadow_bisection),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -42,8 +42,9 @@ void sc_backfill_free(struct sc_backfill *bf);
  * placed, by the policy, at the first end after which it fits. Jobs
  * without a known end (SC_TIME_NEVER) leave after all others, one at a
  * time, lowest index first: a head that fits only then still gets its
- * nodes, with the shadow SC_TIME_NEVER (any job with a max_runtime ends
- * before it). Returns 0, SC_EINVAL or SC_ENOMEM. When the head cannot fit
+ * nodes, with the shadow SC_TIME_NEVER: no job can be known to end before
+ * it, so none may use them (a stream of short jobs on them could delay
+ * the head forever). Returns 0, SC_EINVAL or SC_ENOMEM. When the head cannot fit
  * even on the emptied cluster there is no reservation (n = 0 below):
  * every job that fits may start.
  */
@@ -62,7 +63,7 @@ bool sc_backfill_runs_past(const struct sc_backfill *bf, int64_t max_runtime);
 
 /*
  * May a job of n tasks start now without delaying the head? A job with a
- * max_runtime (> 0) that ends by the shadow time may use any free
+ * max_runtime (> 0) that ends by a known shadow time may use any free
  * capacity; any other (longer, or without a max_runtime) only nodes the
  * reservation does not hold. Returns 0 with p (n entries) filled and the
  * job recorded in the plan as started (the caller starts it), SC_ENOFIT

@@ -887,6 +887,8 @@ bool sc_ctl_pending_reason(struct sc_ctl *c, int64_t id, char *buf, size_t size)
       snprintf(buf, size, "Resources (its last attempt's node is lost: waiting for its fence)");
     else if (!could_run(c, &j->spec, why, sizeof why))
       snprintf(buf, size, "Unsatisfiable (%s)", why);
+    else if (j->tried && j->id == c->resv_job)
+      snprintf(buf, size, "Resources (%s)", c->resv_text);
     else if (j->tried)
       snprintf(buf, size, behind_waiting(c, j) ? "Priority" : "Resources");
     else

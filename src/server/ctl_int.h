@@ -19,6 +19,7 @@
 #include <pthread.h>
 
 #include "core/cluster.h"
+#include "core/preempt.h"
 #include "server/ctl.h"
 #include "server/tenant_rules.h"
 
@@ -111,6 +112,7 @@ struct ctl_job {
   struct ctl_task *tasks;
   int64_t created_ms, started_ms, finished_ms; /* wall clock, as stored */
   int64_t started_mono_ms; /* monotonic start, for max_runtime; 0 */
+  int64_t assigned_mono_ms; /* monotonic: when the last pass placed it */
   bool tried;              /* a pass looked at it and it did not fit */
   bool held;               /* a user's hold (stored): not scheduled */
   int64_t hold_until_ms;   /* monotonic: requeued from a lost node, it
@@ -246,6 +248,8 @@ struct sc_ctl {
   struct ctl_task **scratch; /* a snapshot of one node's alive list */
   int capscratch;
   struct sc_ctl_stats stats;
+  int64_t resv_job;           /* the last pass's backfill head, 0 none */
+  char resv_text[160];        /* its reservation, for its pending reason */
   unsigned char task_key[32]; /* signs task credentials (task_token.c) */
 };
 
@@ -404,6 +408,10 @@ bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
 /* Whether v, requeued by a preemption, must leave the capacity it freed
  * to its preemptor: while the preemptor waits for its other victims. */
 bool ctl_quota_victim_waits(const struct sc_ctl *c, const struct ctl_job *v);
+/* Whether j could take capacity back at all: a standard job of a tenant
+ * with a guarantee on its path (reclaim) or a priority preemption rule.
+ * A cheap test before a victim search. */
+bool ctl_quota_may_preempt(struct sc_ctl *c, const struct ctl_quota *q, const struct ctl_job *j);
 /* Job j (gang: its shapes in cl) does not fit: the running jobs the core
  * would evict so it starts (reclaim of borrowed capacity, else priority
  * within its tenant when allowed), into victims (room for every running
@@ -413,6 +421,21 @@ int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
                       const struct sc_cluster *cl, const struct sc_policy *policy,
                       const int *map, const int *inverse, const struct sc_shape *gang,
                       struct ctl_job **victims, int *nvictims, const char **kind);
+/* What runs, as the core's preemption and backfill see it: jobs whose
+ * tasks are all on nodes of the pass (map: controller node -> cl node),
+ * owner[i] the controller's job of jobs[i]. With q, jobs of tenants
+ * outside the core's tree are left out and .tenant is the core's leaf;
+ * without, every running job is in (.tenant -1). .end is on the
+ * monotonic clock (ms): start + max_runtime, SC_TIME_NEVER without one. */
+struct ctl_running {
+  struct sc_run_job *jobs;
+  struct sc_run_task *tasks;
+  struct ctl_job **owner;
+  int n;
+};
+int ctl_running_build(struct sc_ctl *c, struct ctl_quota *q, const struct sc_cluster *cl,
+                      const int *map, struct ctl_running *r);
+void ctl_running_free(struct ctl_running *r);
 /* Whether preemptor j still waits for victims to stop (its nominated
  * nodes are then kept from other jobs). */
 bool ctl_quota_nominated(const struct sc_ctl *c, const struct ctl_job *j);

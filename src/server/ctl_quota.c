@@ -23,6 +23,7 @@
 #include "core/preempt.h"
 #include "core/tenancy.h"
 #include "server/ctl_int.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -371,55 +372,57 @@ bool ctl_quota_victim_waits(const struct sc_ctl *c, const struct ctl_job *v)
   return p && p->state == SC_JOB_PENDING && victims_stopping(c, p);
 }
 
-int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
-                      const struct sc_cluster *cl, const struct sc_policy *policy,
-                      const int *map, const int *inverse, const struct sc_shape *gang,
-                      struct ctl_job **victims, int *nvictims, const char **kind)
+void ctl_running_free(struct ctl_running *r)
 {
-  const struct ctl_tenant *t = q && q->tn ? ctl_tenant_find(c, j->spec.tenant) : NULL;
-  struct sc_run_job *run = NULL;
-  struct sc_run_task *tasks = NULL;
-  struct ctl_job **owner = NULL;
-  struct sc_preempt_in in;
-  struct sc_preempt_out out;
-  int nrun = 0, ntasks = 0, rc = SC_ENOFIT, leaf;
-  int64_t now = ctl_wall_ms(c);
+  free(r->jobs);
+  free(r->tasks);
+  free(r->owner);
+  memset(r, 0, sizeof *r);
+}
 
-  *nvictims = 0;
-  if (!t || (leaf = q->leaf[t - c->tenants]) < 0 || job_spot(j) || victims_stopping(c, j))
-    return SC_ENOFIT;
-  if (!q->ps && sc_preempt_new(&q->ps) < 0)
-    return SC_ENOMEM;
-  run = calloc((size_t)(c->njobs + 1), sizeof *run);
-  owner = calloc((size_t)(c->njobs + 1), sizeof *owner);
+int ctl_running_build(struct sc_ctl *c, struct ctl_quota *q, const struct sc_cluster *cl,
+                      const int *map, struct ctl_running *r)
+{
+  int64_t now = ctl_wall_ms(c), now_mono = sc_clock_mono_ms();
+  int ntasks = 0;
+
+  memset(r, 0, sizeof *r);
   for (int k = 0; k < c->njobs; k++)
     if (c->jobs[k]->state == SC_JOB_RUNNING)
       ntasks += c->jobs[k]->ntasks;
-  tasks = calloc((size_t)(ntasks + 1), sizeof *tasks);
-  if (!run || !owner || !tasks) {
-    rc = SC_ENOMEM;
-    goto out;
+  r->jobs = calloc((size_t)(c->njobs + 1), sizeof *r->jobs);
+  r->owner = calloc((size_t)(c->njobs + 1), sizeof *r->owner);
+  r->tasks = calloc((size_t)(ntasks + 1), sizeof *r->tasks);
+  if (!r->jobs || !r->owner || !r->tasks) {
+    ctl_running_free(r);
+    return SC_ENOMEM;
   }
   ntasks = 0;
   for (int k = 0; k < c->njobs; k++) { /* what runs, where, as the core sees it */
     struct ctl_job *v = c->jobs[k];
-    const struct ctl_tenant *vt = ctl_tenant_find(c, v->spec.tenant);
-    struct sc_run_job *r = &run[nrun];
+    const struct ctl_tenant *vt = q ? ctl_tenant_find(c, v->spec.tenant) : NULL;
+    struct sc_run_job *rj = &r->jobs[r->n];
     bool whole = true;
-    if (v->state != SC_JOB_RUNNING || !vt || q->leaf[vt - c->tenants] < 0)
+    if (v->state != SC_JOB_RUNNING || (q && (!vt || q->leaf[vt - c->tenants] < 0)))
       continue;
-    memset(r, 0, sizeof *r);
-    r->tenant = q->leaf[vt - c->tenants];
-    r->priority = v->priority;
-    r->spot = v->spec.preemptible;
-    r->work_lost = ctl_job_work_lost_gpu_ms(v, now) / 1000;
-    r->end = v->spec.max_runtime_s > 0 && v->started_ms > 0
-               ? v->started_ms / 1000 + v->spec.max_runtime_s
-               : SC_TIME_NEVER;
-    r->first_task = ntasks;
+    memset(rj, 0, sizeof *rj);
+    rj->tenant = q ? q->leaf[vt - c->tenants] : -1;
+    rj->priority = v->priority;
+    rj->spot = v->spec.preemptible;
+    rj->work_lost = ctl_job_work_lost_gpu_ms(v, now) / 1000;
+    /* Assigned but not started yet: it starts about when it was placed
+     * (a fixed estimate: "now" would move the shadow on every pass). */
+    rj->end = v->spec.max_runtime_s <= 0 ? SC_TIME_NEVER
+              : (v->started_mono_ms > 0    ? v->started_mono_ms
+                 : v->assigned_mono_ms > 0 ? v->assigned_mono_ms
+                                           : now_mono) +
+                  v->spec.max_runtime_s * 1000;
+    rj->first_task = ntasks;
     for (int i = 0; i < v->ntasks; i++) {
       const struct ctl_task *tk = &v->tasks[i];
-      struct sc_run_task *rt = &tasks[ntasks];
+      struct sc_run_task *rt = &r->tasks[ntasks];
+      if (tk->node >= 0 && tk->alive_node != tk->node)
+        continue; /* it ended (its gang runs on): it holds nothing */
       if (tk->node < 0 || map[tk->node] < 0) {
         whole = false; /* a task on a node out of the pass: not a candidate */
         break;
@@ -438,20 +441,58 @@ int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
       ntasks++;
     }
     if (!whole) {
-      ntasks = r->first_task;
+      ntasks = rj->first_task;
       continue;
     }
-    r->ntasks = ntasks - r->first_task;
-    job_res(c, v, cl, &r->req);
-    owner[nrun++] = v;
+    rj->ntasks = ntasks - rj->first_task;
+    job_res(c, v, cl, &rj->req);
+    r->owner[r->n++] = v;
   }
+  return 0;
+}
+
+bool ctl_quota_may_preempt(struct sc_ctl *c, const struct ctl_quota *q, const struct ctl_job *j)
+{
+  const struct ctl_tenant *t = q && q->tn ? ctl_tenant_find(c, j->spec.tenant) : NULL;
+  int leaf;
+
+  if (!t || (leaf = q->leaf[t - c->tenants]) < 0 || job_spot(j))
+    return false;
+  for (int i = leaf; i >= 0; i = q->tenants[i].parent) {
+    if (q->tenants[i].preempt_within != SC_PREEMPT_WITHIN_NEVER)
+      return true;
+    for (int d = 0; d < SC_RES_DIMS; d++)
+      if (q->tenants[i].guarantee.v[d] > 0)
+        return true;
+  }
+  return false;
+}
+
+int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
+                      const struct sc_cluster *cl, const struct sc_policy *policy,
+                      const int *map, const int *inverse, const struct sc_shape *gang,
+                      struct ctl_job **victims, int *nvictims, const char **kind)
+{
+  const struct ctl_tenant *t = q && q->tn ? ctl_tenant_find(c, j->spec.tenant) : NULL;
+  struct ctl_running run = {0};
+  struct sc_preempt_in in;
+  struct sc_preempt_out out;
+  int rc = SC_ENOFIT, leaf;
+
+  *nvictims = 0;
+  if (!t || (leaf = q->leaf[t - c->tenants]) < 0 || job_spot(j) || victims_stopping(c, j))
+    return SC_ENOFIT;
+  if (!q->ps && sc_preempt_new(&q->ps) < 0)
+    return SC_ENOMEM;
+  if ((rc = ctl_running_build(c, q, cl, map, &run)) < 0)
+    return rc;
   memset(&in, 0, sizeof in);
   in.cluster = cl;
   in.policy = policy;
   in.tn = q->tn;
-  in.jobs = run;
-  in.njobs = nrun;
-  in.tasks = tasks;
+  in.jobs = run.jobs;
+  in.njobs = run.n;
+  in.tasks = run.tasks;
   in.gang = gang;
   in.ngang = j->ntasks;
   in.tenant = leaf;
@@ -473,7 +514,7 @@ int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
   if (rc == 0 && out.nvictims == 0)
     rc = SC_ENOFIT; /* it fits as things are: the engine said otherwise (memory) */
   for (int i = 0; rc == 0 && i < out.nvictims; i++)
-    victims[(*nvictims)++] = owner[out.victims[i]];
+    victims[(*nvictims)++] = run.owner[out.victims[i]];
   j->nnominated = 0; /* where the gang goes, kept for it until it starts */
   for (int i = 0; rc == 0 && i < j->ntasks; i++) {
     int node = inverse[out.place[i].node];
@@ -483,9 +524,6 @@ int ctl_quota_victims(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
     if (!seen && j->nnominated < 8)
       j->nominated[j->nnominated++] = node;
   }
-out:
-  free(run);
-  free(owner);
-  free(tasks);
+  ctl_running_free(&run);
   return rc;
 }

@@ -6,7 +6,9 @@
  * and only then publishes them to the agents. When only submissions came in
  * since the last pass it tries just those; a gang that did not fit skips the
  * same shape for the rest of the pass; passes are at least PASS_GAP_MS
- * apart. Between passes it ticks: lost nodes, runtimes past their limit,
+ * apart. The first job of a pass that cannot start (and takes nothing
+ * back by preemption) gets a reservation (core/backfill.h, EASY): every
+ * job after it starts only where it cannot delay it. Between passes it ticks: lost nodes, runtimes past their limit,
  * finished jobs leaving memory.
  */
 #include "server/ctl_int.h"
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/backfill.h"
 #include "core/sched.h"
+#include "server/ids.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -31,6 +35,7 @@
 #define MEMO_SLOTS 256   /* shapes that failed in this pass (power of two) */
 #define MEMO_PROBES 8
 #define MAX_SEARCHES 8   /* victim searches per pass (each copies the cluster) */
+#define MAX_PLANS 4      /* backfill heads tried per pass (each copies it too) */
 
 /* Sanitizer builds verify the queue and alive lists after every pass
  * (O(all tasks); release builds keep their asserts, so not there). */
@@ -49,6 +54,7 @@
  * do not fit either (free resources only shrink within a pass). */
 struct memo_slot {
   struct sc_shape sh;
+  bool past;             /* it failed running past the backfill shadow */
   int ntasks;
   uint32_t gen;          /* valid when equal to the buffer's memo_gen */
 };
@@ -77,6 +83,7 @@ struct ctl_pass_buf {
   uint32_t memo_gen;
   char models[SC_MAX_MODELS][SC_NAME_MAX]; /* the last cluster's model ids */
   int nmodels;
+  struct sc_backfill *bf; /* the pass's reservation, once a job is blocked */
 };
 
 /* Grows *buf to hold n elements of size bytes; false when out of memory. */
@@ -113,6 +120,7 @@ void ctl_sched_release(struct sc_ctl *c)
   free(pb->keys);
   free(pb->first);
   free(pb->arun);
+  sc_backfill_free(pb->bf);
   free(pb);
   c->pass = NULL;
 }
@@ -290,21 +298,48 @@ static bool shape_equal(const struct sc_shape *a, const struct sc_shape *b)
          (a->any_model || a->models == b->models) && a->regions == b->regions;
 }
 
-/* The memo slot of sh: its entry when one is there, else a free one or NULL. */
-static struct memo_slot *memo_find(struct ctl_pass_buf *pb, const struct sc_shape *sh)
+/* The memo slot of sh (placed now, or past the backfill shadow): its
+ * entry when one is there, else a free one or NULL. */
+static struct memo_slot *memo_find(struct ctl_pass_buf *pb, const struct sc_shape *sh, bool past)
 {
   uint64_t h = (uint64_t)sh->cpu * 0x9e3779b97f4a7c15ULL ^
                (uint64_t)sh->mem * 0xc2b2ae3d27d4eb4fULL ^
                (uint64_t)(sh->gpu_count * 1001 + sh->gpu_milli) * 0x165667b19e3779f9ULL ^
-               (sh->any_model ? 0 : sh->models);
+               (sh->any_model ? 0 : sh->models) ^ (uint64_t)past;
 
   h ^= h >> 29;
   for (int k = 0; k < MEMO_PROBES; k++) {
     struct memo_slot *m = &pb->memo[(h + (uint64_t)k) & (MEMO_SLOTS - 1)];
-    if (m->gen != pb->memo_gen || shape_equal(&m->sh, sh))
+    if (m->gen != pb->memo_gen || (m->past == past && shape_equal(&m->sh, sh)))
       return m;
   }
   return NULL;
+}
+
+/* Whether a gang of ntasks of sh is known not to fit in this pass: one as
+ * big or smaller did not, placed now, or (when this one would run past
+ * the shadow, with less room) past the shadow too. */
+static bool memo_failed(struct ctl_pass_buf *pb, const struct sc_shape *sh, int ntasks, bool past)
+{
+  for (int k = 0; k <= (int)past; k++) {
+    const struct memo_slot *m = memo_find(pb, sh, k == 1);
+    if (m && m->gen == pb->memo_gen && m->ntasks <= ntasks)
+      return true;
+  }
+  return false;
+}
+
+static void memo_note(struct ctl_pass_buf *pb, const struct sc_shape *sh, int ntasks, bool past)
+{
+  struct memo_slot *m = memo_find(pb, sh, past);
+
+  if (!m)
+    return;
+  if (m->gen != pb->memo_gen || ntasks < m->ntasks)
+    m->ntasks = ntasks;
+  m->sh = *sh;
+  m->past = past;
+  m->gen = pb->memo_gen;
 }
 
 /* One pass's state. */
@@ -319,6 +354,10 @@ struct pass {
   int nids, tried, nplaced;
   struct ctl_quota *quota;  /* tenants' holdings as the pass admits jobs */
   int searches;             /* victim searches in this pass */
+  int plans;                /* backfill plans in this pass */
+  const struct sc_typical *typical; /* FGD's target workload, or NULL */
+  bool planned;             /* a head holds a reservation: jobs go through pb->bf */
+  int64_t last_head;        /* the last pass's head, tried again in a fresh pass */
 };
 
 /* The shape of each task of j in this pass's cluster (model mask cached in
@@ -411,13 +450,101 @@ static bool try_preempt(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   return rc == 0 && n > 0;
 }
 
+/* The reservation of the pass's head j, for its pending reason. */
+static void note_reservation(struct sc_ctl *c, struct pass *ps, const struct ctl_job *j)
+{
+  int n, len;
+  const struct sc_placement *r = sc_backfill_reservation(ps->pb->bf, &n);
+  int64_t shadow = sc_backfill_shadow(ps->pb->bf);
+  char *out = c->resv_text;
+  size_t size = sizeof c->resv_text;
+
+  c->resv_job = j->id;
+  if (shadow == SC_TIME_NEVER) {
+    len = snprintf(out, size, "reserved: when jobs without a max runtime end, on ");
+  } else {
+    char when[40];
+    sc_time_format(ctl_wall_ms(c) + (shadow - sc_clock_mono_ms()), when, sizeof when);
+    len = snprintf(out, size, "reserved: by %s, on ", when);
+  }
+  for (int i = 0; i < n && len > 0 && (size_t)len < size; i++) {
+    const char *name = c->nodes[ps->pb->inverse[r[i].node]].rec.name;
+    bool seen = false;
+    for (int k = 0; k < i; k++)
+      seen = seen || r[k].node == r[i].node;
+    if (!seen)
+      len += snprintf(out + len, size - (size_t)len, "%s%s", i ? "," : "", name);
+  }
+}
+
+/* Job j (its tasks' shapes in pb->shapes) is the first of the pass that
+ * cannot start: the core plans its reservation from the running jobs'
+ * max runtimes (EASY backfill), and every later job of the pass goes
+ * through the plan. A head that cannot fit even on an emptied fleet gets
+ * none (the next blocked job may). False only when out of memory. */
+static bool plan_head(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
+{
+  struct ctl_pass_buf *pb = ps->pb;
+  struct ctl_running run;
+  struct sc_backfill_in in;
+  int rc, n;
+
+  ps->plans++;
+  if (!pb->bf && sc_backfill_new(&pb->bf) < 0)
+    return false;
+  if (ctl_running_build(c, NULL, &ps->cl, pb->map, &run) < 0)
+    return false;
+  memset(&in, 0, sizeof in);
+  in.cluster = &ps->cl;
+  in.policy = c->opts.policy;
+  in.rng = ps->rng;
+  in.jobs = run.jobs;
+  in.njobs = run.n;
+  in.tasks = run.tasks;
+  in.head = pb->shapes;
+  in.nhead = j->ntasks;
+  in.now = sc_clock_mono_ms();
+  in.typical = ps->typical;
+  rc = sc_backfill_plan(pb->bf, &in);
+  ctl_running_free(&run);
+  if (rc == SC_ENOMEM)
+    return false;
+  if (rc < 0) {
+    sc_warn("job j-%06lld: no backfill reservation: %s", (long long)j->id, sc_strerror(rc));
+    return true;
+  }
+  sc_backfill_reservation(pb->bf, &n);
+  if (n > 0) {
+    ps->planned = true;
+    note_reservation(c, ps, j);
+  }
+  return true;
+}
+
+/* Places j's gang (pb->shapes) into pb->p: by the engine, or once a head
+ * holds a reservation, only where it cannot delay the head (and then in
+ * the pass's engine too, which preemption searches read). */
+static int place(struct sc_ctl *c, struct pass *ps, const struct ctl_job *j)
+{
+  struct ctl_pass_buf *pb = ps->pb;
+  int rc;
+
+  (void)c;
+  if (!ps->planned)
+    return sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p);
+  rc = sc_backfill_try(pb->bf, pb->shapes, j->ntasks, j->spec.max_runtime_s * 1000, pb->p);
+  for (int k = 0; rc == 0 && k < j->ntasks; k++)
+    rc = sc_sched_commit(ps->sched, &pb->shapes[k], &pb->p[k]);
+  return rc;
+}
+
 /* Tries to place pending job j; false when the pass must stop (no memory). */
 static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
 {
   struct ctl_pass_buf *pb = ps->pb;
   struct array_run *ar = NULL;
-  struct memo_slot *m;
   struct sc_shape sh;
+  bool past, known, may_preempt;
   int rc;
 
   if (j->held || (j->spec.begin_ms > 0 && j->spec.begin_ms > ctl_wall_ms(c)))
@@ -441,9 +568,13 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
     return true; /* residency: no node it may use is up */
   if (!ctl_quota_admit(c, ps->quota, j, &ps->cl, &sh))
     return true; /* over a limit of its tenant or an ancestor */
-  m = memo_find(pb, &sh);
-  if (m && m->gen == pb->memo_gen && m->ntasks <= j->ntasks)
-    return true; /* the same shape, as big or smaller, did not fit */
+  past = ps->planned && sc_backfill_runs_past(pb->bf, j->spec.max_runtime_s * 1000);
+  /* The same shape, as big or smaller, did not fit: j does not either,
+   * though it may still take capacity back by preemption. */
+  known = memo_failed(pb, &sh, j->ntasks, past);
+  may_preempt = ps->quota && ps->searches < MAX_SEARCHES && ctl_quota_may_preempt(c, ps->quota, j);
+  if (known && !may_preempt)
+    return true;
   sh.id = shape_id(ps->ids, &ps->nids, &sh);
   if (!grow(&pb->shapes, &pb->captasks, j->ntasks, sizeof *pb->shapes) ||
       !grow(&pb->p, &pb->capp, j->ntasks, sizeof *pb->p))
@@ -451,7 +582,7 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   for (int k = 0; k < j->ntasks; k++)
     pb->shapes[k] = sh;
   ps->tried++;
-  rc = sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p);
+  rc = known ? SC_ENOFIT : place(c, ps, j);
   if (rc == 0) {
     struct ctl_event_args args = {.placements = pb->p, .inverse = pb->inverse};
     ctl_job_event(c, j, CTL_EV_ASSIGNED, &args, ps->b);
@@ -460,13 +591,12 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
       ar->running++;
   } else if (rc != SC_ENOFIT) {
     return false; /* out of memory: the engine cannot go on */
-  } else if (ps->quota && ps->searches < MAX_SEARCHES && try_preempt(c, ps, j)) {
+  } else if (may_preempt && try_preempt(c, ps, j)) {
     return true; /* victims get their notice; it starts once they are gone */
-  } else if (m) {
-    if (m->gen != pb->memo_gen || j->ntasks < m->ntasks)
-      m->ntasks = j->ntasks;
-    m->sh = sh;
-    m->gen = pb->memo_gen;
+  } else if (!known) {
+    if (!ps->planned && ps->plans < MAX_PLANS && !plan_head(c, ps, j))
+      return false;
+    memo_note(pb, &sh, j->ntasks, past);
   }
   return true;
 }
@@ -494,21 +624,25 @@ static int pass_prepare(struct sc_ctl *c, struct pass *ps)
   models_check(c, pb, &ps->cl);
   if (strcmp(c->opts.policy->name, "fgd") == 0 &&
       build_typical(c, pb->keys, pb->first, &ps->cl, &ps->typ) == 0)
-    opts.ctx.typical = &ps->typ;
+    opts.ctx.typical = ps->typical = &ps->typ;
   pb->memo_gen++;
   return sc_sched_new(&ps->cl, &opts, &ps->sched);
 }
 
-/* The fresh jobs still pending, in queue order, into pb->jobs. */
-static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb)
+/* The fresh jobs still pending, in queue order, into pb->jobs, with the
+ * last pass's backfill head (so that they cannot delay it either). */
+static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb, int64_t head)
 {
+  struct ctl_job *h = head ? ctl_job_find(c, head) : NULL;
   int n = 0;
 
   for (int i = 0; i < c->nfresh; i++) {
     struct ctl_job *j = ctl_job_find(c, c->fresh[i]);
-    if (j && j->queued)
+    if (j && j->queued && j != h)
       pb->jobs[n++] = j;
   }
+  if (h && h->queued)
+    pb->jobs[n++] = h;
   if (n > 1)
     qsort(pb->jobs, (size_t)n, sizeof *pb->jobs, job_order);
   return n;
@@ -525,7 +659,7 @@ static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
     for (j = ctl_queue_first(&c->queue); j; j = ctl_queue_next(&c->queue, j))
       ps->pb->jobs[n++] = j;
   } else {
-    n = fresh_jobs(c, ps->pb);
+    n = fresh_jobs(c, ps->pb, ps->last_head);
   }
   { /* Preemptors whose victims have stopped go first: the room they
      * freed is theirs (as Kubernetes' nominated pods); one chance each,
@@ -615,7 +749,9 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
     c->pass = calloc(1, sizeof *c->pass);
   ps.pb = c->pass;
   ps.b = sc_store_batch_new();
-  if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh) ||
+  ps.last_head = c->resv_job;
+  c->resv_job = 0; /* the pass chooses its head anew */
+  if (!ps.pb || !ps.b || !pass_buf_fit(c, ps.pb, full ? npending : c->nfresh + 1) ||
       !count_arrays(c, ps.pb))
     rc = SC_ENOMEM;
   else if ((rc = pass_prepare(c, &ps)) == 0 && ctl_quota_begin(c, &ps.cl, &ps.quota) < 0)

@@ -275,6 +275,7 @@ static void job_assigned(struct sc_ctl *c, struct ctl_job *j, const struct ctl_e
     t->notice.set = false; /* the noticed process is gone: it held these */
   }
   j->state = SC_JOB_RUNNING;
+  j->assigned_mono_ms = sc_clock_mono_ms();
   j->reason[0] = '\0';
   ctl_queue_sync(c, j);
   ctl_batch_job(c, b, j);

@@ -112,7 +112,8 @@ while [ "$(sc_now_ms)" -lt "$end" ]; do
   [ "$st" = pending ] || fail "4 of any model is $st on free devices $(device_use): $(sc_job "$four" | jq -c .tasks)"
   sleep 0.2
 done
-check_eq "4 of any model waits" "$(sc_job "$four" | jq -r .pending_reason)" Resources
+check_eq "4 of any model waits" "$(sc_job "$four" | jq -r .pending_reason)" \
+  "Resources (reserved: when jobs without a max runtime end, on hetero)"
 touch "$SC_SHARE/rel-a"
 for id in "$three" "$half1" "$half2"; do sc_wait_job "$id" succeeded; done
 sc_wait_state "$four" running

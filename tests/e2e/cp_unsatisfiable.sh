@@ -45,12 +45,15 @@ check_eq "accepted and pending" "$(sc_job_state "$id")" pending
 check_eq "its reason" "$(sc_job "$id" | jq -r .pending_reason)" \
   "Unsatisfiable (no node has 4 x H100 (largest: 2 x H100 on node-b))"
 
-# Resources: node-b's H100s are taken; the next H100 job waits for them.
+# Resources: node-b's H100s are taken; the next H100 job waits for them,
+# holding a backfill reservation there (the holder has no max runtime, so
+# no time is known).
 hold=$(sc_submit --name holder --gpus 2 --model H100 -- \
   'for i in $(seq 300); do [ -e '"$SC_SHARE"'/release ] && exit 0; sleep 0.1; done; exit 3')
 sc_wait_state "$hold" running
 wait_id=$(sc_submit --name waiter --gpus 1 --model H100 -- true)
-has_reason() { [ "$(sc_job "$wait_id" | jq -r .pending_reason)" = Resources ]; }
+resv="Resources (reserved: when jobs without a max runtime end, on node-b)"
+has_reason() { [ "$(sc_job "$wait_id" | jq -r .pending_reason)" = "$resv" ]; }
 wait_until 10 "the waiter's reason" has_reason
 SC_PASSED=$((SC_PASSED + 1))
 "$SUPERCELL" jobs >"$SC_TMP/jobs.txt"
@@ -62,7 +65,7 @@ low=$(sc_submit --name low --gpus 1 --model H100 --priority -5 -- true)
 has_priority() { [ "$(sc_job "$low" | jq -r .pending_reason)" = Priority ]; }
 wait_until 10 "the low job's reason Priority" has_priority
 SC_PASSED=$((SC_PASSED + 1))
-check_eq "the waiter still says Resources" "$(sc_job "$wait_id" | jq -r .pending_reason)" Resources
+check_eq "the waiter still says Resources" "$(sc_job "$wait_id" | jq -r .pending_reason)" "$resv"
 touch "$SC_SHARE/release"
 sc_wait_job "$wait_id" succeeded 20
 sc_wait_job "$low" succeeded 20

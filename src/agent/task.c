@@ -377,33 +377,75 @@ static void supervisor_fds(const struct launch_plan *p)
   close_range((unsigned)lo, ~0U, 0);
 }
 
-/* The task's main process inside its namespaces, seen from its init. */
-static volatile pid_t ns_task;
+/* What the task's init forwards to the task's process group: what would
+ * end it, and the signals a preemption notice may name. */
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-/* init forwards what would end the task to its process group. */
-static void forward_signal(int sig)
+/* Reaps every child of init that has ended (orphans of the namespace
+ * included). True when the task was among them (its wait status into
+ * *status) or when no child is left. */
+static bool reap_children(pid_t task, int *status)
 {
-  if (ns_task > 0)
-    kill(-ns_task, sig);
+  bool ended = false;
+  pid_t w;
+  int st;
+
+  for (;;) {
+    w = waitpid(-1, &st, WNOHANG);
+    if (w == task) {
+      *status = st;
+      ended = true;
+    } else if (w == 0) {
+      return ended;
+    } else if (w < 0 && errno != EINTR) {
+      return true; /* ECHILD: nothing left to wait for */
+    }
+  }
 }
 
-static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+/*
+ * init's loop: waits for the signals it forwards and for SIGCHLD, all
+ * blocked, with sigwaitinfo, and forwards each to the task's process group
+ * until the task ends. No signal handler: a handler in this process (a
+ * fork child of the agent that never execs) is not reliable. Under
+ * ThreadSanitizer the runtime, in a child forked from a multi-threaded
+ * process, ignores its interceptors, and its own handler only queues an
+ * asynchronous signal for a later interceptor that never comes: the task
+ * never saw its preemption signal. Returns the task's wait status.
+ */
+static int forward_until_exit(pid_t task, const sigset_t *waited)
+{
+  int status = 0, sig;
+
+  while (!reap_children(task, &status)) {
+    sig = sigwaitinfo(waited, NULL);
+    if (sig > 0 && sig != SIGCHLD)
+      kill(-task, sig);
+  }
+  return status;
+}
 
 /*
  * PID 1 of the task's namespaces: joins the cgroups, builds the view,
  * starts the task, forwards signals to it (PID 1 ignores those it has no
- * handler for, so the task would never see a SIGTERM), reaps orphans, and
- * when the task ends hands its wait status to the supervisor and exits,
- * which ends every process left in the namespace.
+ * handler for and does not block, so the task would never see a SIGTERM),
+ * reaps orphans, and when the task ends hands its wait status to the
+ * supervisor and exits, which ends every process left in the namespace.
+ * The forwarded signals are blocked from the start: one sent while the
+ * view is built stays pending and reaches the task once it runs.
  */
 static void ns_init(const struct launch_plan *p)
 {
-  struct sigaction sa;
-  sigset_t block, old;
+  sigset_t waited;
   const char *step;
-  pid_t child, w;
+  pid_t child;
   int status = 0, err;
 
+  sigemptyset(&waited);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    sigaddset(&waited, forwarded[i]);
+  sigaddset(&waited, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &waited, NULL);
   setpgid(0, 0);
   join_cgroups(p);
   if (p->go_r >= 0) { /* a user namespace: wait for its id maps */
@@ -428,37 +470,12 @@ static void ns_init(const struct launch_plan *p)
     (void)!write(p->status_w, &status, sizeof status);
     _exit(1);
   }
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward_signal;
-  sigemptyset(&block);
-  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
-    sigaction(forwarded[i], &sa, NULL);
-    sigaddset(&block, forwarded[i]);
-  }
-  sigprocmask(SIG_BLOCK, &block, &old); /* none is lost before ns_task is set */
   child = fork();
-  if (child == 0) {
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    run_task(p, true);
-  }
+  if (child == 0)
+    run_task(p, true); /* unblocks and resets every signal before exec */
   if (child > 0) /* here too: a signal forwarded first would find no group */
     setpgid(child, child);
-  ns_task = child;
-  sigprocmask(SIG_UNBLOCK, &block, NULL);
-  if (child < 0) {
-    status = 127 << 8;
-  } else {
-    for (;;) {
-      int st;
-      w = waitpid(-1, &st, 0);
-      if (w == child) {
-        status = st;
-        break;
-      }
-      if (w < 0 && errno != EINTR)
-        break;
-    }
-  }
+  status = child < 0 ? 127 << 8 : forward_until_exit(child, &waited);
   (void)!write(p->status_w, &status, sizeof status);
   _exit(0);
 }

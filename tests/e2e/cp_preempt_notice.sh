@@ -13,16 +13,6 @@
 # a checkpoint_grace over --max-checkpoint-grace is refused at submit.
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
-# Under ThreadSanitizer the task never sees its preemption signal (the
-# notice file is written, the SIGKILL after the grace lands): a signal
-# forwarded by the sandbox's init seems deferred by the TSAN runtime. The
-# normal and ASan/UBSan runs check all of this; known issue, see the
-# closing note of the stop that added it.
-if [ -n "${TSAN_OPTIONS:-}" ]; then
-  echo "cp_preempt_notice: skipped under ThreadSanitizer (signal forwarding, see above)"
-  exit 0
-fi
-
 sc_start_server --max-checkpoint-grace 20s
 sc_make_agent_token
 sc_start_agent node-a nvidia:A100:2

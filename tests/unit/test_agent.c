@@ -1,5 +1,6 @@
 /* Agent unit tests: device specs, task environment, assignment decoding,
- * log text cleaning, and launch / kill / adoption against real processes. */
+ * log text cleaning, and launch / kill / adoption / signals against real
+ * processes (in namespaces too, when run as root). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,15 +9,18 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/agent_int.h"
 #include "agent/devices.h"
+#include "agent/sandbox.h"
 #include "agent/task.h"
 #include "agent/task_spec.h"
 #include "util/clock.h"
@@ -438,6 +442,72 @@ static void test_task_survives_supervisor_parent(void **state)
   sc_task_free(again);
 }
 
+/* A thread that waits until its pipe closes: the test process is
+ * multi-threaded when it forks, as the agent is. */
+static void *idle_thread(void *arg)
+{
+  char c;
+
+  while (read(*(int *)arg, &c, 1) < 0 && errno == EINTR)
+    ;
+  return NULL;
+}
+
+/* A task in its namespaces traps SIGUSR1: the signal sent to it (to its
+ * init, which forwards it) reaches the task, which exits on its own before
+ * the SIGKILL. Forked from a multi-threaded process, as by the agent: under
+ * ThreadSanitizer a signal handler in init never ran there. */
+static void test_task_signal_in_sandbox(void **state)
+{
+  struct sc_task_spec spec;
+  struct sc_task_launch how = {0};
+  struct sc_sandbox sb;
+  struct sc_task *t;
+  char err[256], wd[300], root[4300], path[400], *env[] = {"PATH=/usr/bin:/bin", NULL};
+  int fds[2];
+  pthread_t thread;
+  int64_t start;
+  json_t *j;
+
+  (void)state;
+  if (geteuid() != 0)
+    skip(); /* namespaces need root here (the agent uses a user namespace) */
+  snprintf(wd, sizeof wd, "%s/wd", tmp_root);
+  assert_int_equal(mkdir(wd, 0755), 0);
+  j = json_pack("{s:s, s:s, s:s, s:s, s:i}", "task_id", "t-usr1", "job_id", "j-1", "workdir", wd,
+                "shell",
+                "trap 'echo caught >caught; exit 0' USR1; echo ready >ready;"
+                " while :; do sleep 0.05; done",
+                "grace_s", 10);
+  assert_int_equal(sc_task_spec_from_json(&spec, j, err, sizeof err), 0);
+  json_decref(j);
+  assert_int_equal(sc_task_new(tmp_root, &spec, "{}", &t), 0);
+  snprintf(root, sizeof root, "%s/root", t->dir);
+  assert_int_equal(mkdir(root, 0755), 0);
+  sc_sandbox_prepare(&sb, root, NULL, 0, wd, NULL, 0, NULL, NULL, 0);
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(pthread_create(&thread, NULL, idle_thread, &fds[0]), 0);
+  how.envp = env;
+  how.sandbox = &sb;
+  assert_int_equal(sc_task_start(t, &how), 0);
+  snprintf(path, sizeof path, "%s/ready", wd);
+  for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+    usleep(10000);
+  assert_int_equal(access(path, F_OK), 0);
+  start = sc_clock_mono_ms();
+  sc_task_signal_kill(t, start, SIGUSR1, 5000);
+  wait_exit(t, 8000);
+  close(fds[1]);
+  pthread_join(thread, NULL);
+  close(fds[0]);
+  assert_int_equal(t->signal, 0); /* not the SIGKILL after the grace */
+  assert_int_equal(t->exit_code, 0);
+  assert_true(sc_clock_mono_ms() - start < 4000);
+  snprintf(path, sizeof path, "%s/caught", wd);
+  assert_int_equal(access(path, F_OK), 0);
+  sc_task_free(t);
+}
+
 static json_t *gang_start(const char *id, int index, int attempt, const char *script)
 {
   return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:[i], s:s, s:i, s:s, s:i}", "task_id", id,
@@ -607,6 +677,7 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_task_kill_after_grace),
     cmocka_unit_test(test_task_adoption),
     cmocka_unit_test(test_task_survives_supervisor_parent),
+    cmocka_unit_test(test_task_signal_in_sandbox),
     cmocka_unit_test(test_agent_apply_and_adopt),
     cmocka_unit_test(test_nvml_discovery),
   };

@@ -533,14 +533,31 @@ static bool log_args(struct sc_http_req *req, struct sc_http_resp *resp,
          sc_http_query_int(req, resp, "wait", 0, LOG_WAIT_MAX_S, &a->wait);
 }
 
+/* A parked log read (?wait=): what the first call parsed. */
+struct log_park {
+  struct sc_ctl *ctl;
+  struct sc_log_query q;
+  int64_t deadline;
+  uint64_t gen;
+  void *wake_arg;
+};
+
+static void log_park_free(void *arg)
+{
+  struct log_park *lp = arg;
+
+  sc_ctl_log_cancel(lp->ctl, lp->wake_arg);
+  free(lp);
+}
+
 static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl *ctl = sc_server_ctl(req->srv);
+  struct log_park *lp = req->state;
+  struct sc_ctl_waker w = {sc_http_wake, req->wake_arg};
   struct sc_job_rec j;
   struct log_args a;
-  struct sc_log_query q = {.max = LOG_CHUNK_MAX, .attempt = -1};
-  int64_t deadline, end = 0;
-  uint64_t gen = sc_ctl_log_generation(ctl);
+  int64_t end = 0;
   char *data = NULL;
   size_t len = 0;
   bool final;
@@ -548,24 +565,39 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
 
   if (!load_job(req, resp, &j, false))
     return;
-  if (!log_args(req, resp, &j, &a)) {
-    sc_job_rec_release(&j);
-    return;
+  if (!lp) { /* the first call: later ones come when output arrives */
+    if (!log_args(req, resp, &j, &a)) {
+      sc_job_rec_release(&j);
+      return;
+    }
+    if (!(lp = calloc(1, sizeof *lp))) {
+      sc_job_rec_release(&j);
+      store_failed(resp, SC_ENOMEM);
+      return;
+    }
+    lp->ctl = ctl;
+    lp->q = (struct sc_log_query){.max = LOG_CHUNK_MAX, .attempt = (int)a.attempt};
+    lp->q.job_id = j.id;
+    lp->q.task = (int)a.task;
+    lp->q.offset = a.offset;
+    lp->deadline = sc_clock_mono_ms() + a.wait * 1000;
+    lp->gen = sc_ctl_log_generation(ctl);
+    lp->wake_arg = req->wake_arg;
+    sc_http_set_state(req, lp, log_park_free);
   }
-  q.job_id = j.id;
-  q.task = (int)a.task;
-  q.attempt = (int)a.attempt;
-  q.offset = a.offset;
-  deadline = sc_clock_mono_ms() + a.wait * 1000;
   for (;;) {
-    final = log_final(sc_ctl_store(ctl), &j, q.task, q.attempt);
+    final = log_final(sc_ctl_store(ctl), &j, lp->q.task, lp->q.attempt);
     sc_job_rec_release(&j);
     free(data);
-    rc = sc_store_log_read(sc_ctl_store(ctl), &q, &data, &len, &end);
-    if (rc < 0 || len > 0 || final || sc_clock_mono_ms() >= deadline)
+    rc = sc_store_log_read(sc_ctl_store(ctl), &lp->q, &data, &len, &end);
+    if (rc < 0 || len > 0 || final || sc_clock_mono_ms() >= lp->deadline)
       break;
-    sc_ctl_log_wait(ctl, &gen, deadline);
-    if ((rc = sc_store_job_head(sc_ctl_store(ctl), q.job_id, &j)) < 0)
+    if ((rc = sc_ctl_log_park(ctl, &lp->gen, &w)) == SC_EAGAIN) {
+      free(data);
+      sc_http_park(req, resp, lp->deadline); /* woken by the next output */
+      return;
+    }
+    if (rc < 0 || (rc = sc_store_job_head(sc_ctl_store(ctl), lp->q.job_id, &j)) < 0)
       break;
   }
   if (rc < 0) {
@@ -575,7 +607,7 @@ static void api_logs(struct sc_http_req *req, struct sc_http_resp *resp)
   }
   sc_http_reply(resp, 200,
                 json_pack("{s:s%, s:I, s:b}", "data", data, len, "offset", (json_int_t)end,
-                          "done", final && len < q.max));
+                          "done", final && len < lp->q.max));
   free(data);
 }
 

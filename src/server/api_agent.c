@@ -16,6 +16,7 @@
 #include "server/codec.h"
 #include "server/http.h"
 #include "server/ids.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #define UPDATES_MAX 4096
@@ -155,30 +156,67 @@ static void delivery_done(void *arg, bool delivered)
   free(d);
 }
 
+/* A parked assignments poll (http.h: sc_http_park). */
+struct poll_state {
+  struct sc_ctl *ctl;
+  char name[64];
+  struct sc_ctl_poll p;
+  int64_t deadline;
+  void *wake_arg;
+};
+
+static void poll_free(void *arg)
+{
+  struct poll_state *st = arg;
+
+  sc_ctl_poll_cancel(st->ctl, st->name, st->wake_arg);
+  free(st);
+}
+
 void sc_api_agent_assignments(struct sc_http_req *req, struct sc_http_resp *resp)
 {
   struct sc_ctl *ctl = sc_server_ctl(req->srv);
-  const char *name = sc_http_query(req, "name");
+  struct poll_state *st = req->state;
+  struct sc_ctl_waker w = {sc_http_wake, req->wake_arg};
+  const char *name;
   struct delivery *d;
-  long long wait_s = 0;
   json_t *reply;
   int rc;
 
-  if (!name || !sc_spec_name_ok(name, 63)) {
-    bad(resp, "name", "'name' must be a node name");
-    return;
+  if (!st) { /* the first call: later ones come when the poll is woken */
+    long long wait_s = 0;
+    name = sc_http_query(req, "name");
+    if (!name || !sc_spec_name_ok(name, 63)) {
+      bad(resp, "name", "'name' must be a node name");
+      return;
+    }
+    if (!acts_as(req, resp, name, false))
+      return;
+    if (!sc_http_query_int(req, resp, "wait", 0, ASSIGN_WAIT_MAX_S, &wait_s))
+      return;
+    if (!(st = calloc(1, sizeof *st))) {
+      reply_rc(resp, SC_ENOMEM, NULL);
+      return;
+    }
+    st->ctl = ctl;
+    snprintf(st->name, sizeof st->name, "%s", name);
+    st->deadline = sc_clock_mono_ms() + wait_s * 1000;
+    st->wake_arg = req->wake_arg;
+    sc_http_set_state(req, st, poll_free);
   }
-  if (!acts_as(req, resp, name, false))
-    return;
-  if (!sc_http_query_int(req, resp, "wait", 0, ASSIGN_WAIT_MAX_S, &wait_s))
-    return;
+  name = st->name;
   if (!(d = calloc(1, sizeof *d))) {
     reply_rc(resp, SC_ENOMEM, NULL);
     return;
   }
   d->ctl = ctl;
   snprintf(d->name, sizeof d->name, "%s", name);
-  rc = sc_ctl_assignments(ctl, name, wait_s * 1000, &d->a);
+  rc = sc_ctl_assignments_poll(ctl, name, &st->p, st->deadline, &w, &d->a);
+  if (rc == SC_EAGAIN) {
+    free(d);
+    sc_http_park(req, resp, st->deadline); /* woken by the node's changes */
+    return;
+  }
   reply = rc == 0 ? sc_assignments_json(&d->a) : NULL;
   if (rc == 0 && (!reply || sc_http_peer_closed(req))) {
     /* Not encodable (out of memory) or a dead agent's poll: take it back. */

@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/vec.h"
 #include "util/units.h"
 
 #define RESTART_GRACE_MS 10000
@@ -362,7 +363,7 @@ static void load_task(struct sc_ctl *c, struct ctl_job *j, const struct sc_task_
     t->published = true;
     t->delivered = t->state == SC_TASK_RUNNING;
     if (t->state == SC_TASK_ASSIGNED) /* redeliver: agents ignore duplicates */
-      ctl_refq_push(&c->nodes[t->node].start_q, j->id, r->index);
+      ctl_node_push(c, t->node, false, j->id, r->index);
   } else if (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING) {
     t->state = SC_TASK_LOST; /* its node is unknown: fail it below */
   }
@@ -527,6 +528,8 @@ void sc_ctl_stop(struct sc_ctl *c)
   c->stop = true;
   ctl_notify_locked(c);
   ctl_wake_logs_locked(c);
+  for (int i = 0; i < c->nnodes; i++)
+    ctl_node_wake(c, i); /* parked polls answer now */
   pthread_mutex_unlock(&c->mu);
   if (c->started)
     pthread_join(c->thread, NULL);
@@ -554,6 +557,7 @@ void sc_ctl_free(struct sc_ctl *c)
   free(c->doomed);
   free(c->stale);
   free(c->scratch);
+  free(c->log_waiters);
   ctl_sched_release(c);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->changed);
@@ -629,6 +633,33 @@ void sc_ctl_nodes_free(struct sc_node_view *nodes, int n)
 }
 
 /* ---- log followers ---- */
+
+int sc_ctl_log_park(struct sc_ctl *c, uint64_t *gen, const struct sc_ctl_waker *w)
+{
+  int rc = SC_EAGAIN;
+
+  pthread_mutex_lock(&c->mu);
+  if (c->log_gen != *gen || c->stop)
+    rc = 0;
+  else if (SC_VEC_RESERVE_ONE(c->log_waiters, c->nlog_waiters, c->caplog_waiters) < 0)
+    rc = SC_ENOMEM;
+  else
+    c->log_waiters[c->nlog_waiters++] = *w;
+  *gen = c->log_gen;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+void sc_ctl_log_cancel(struct sc_ctl *c, void *arg)
+{
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nlog_waiters; i++)
+    if (c->log_waiters[i].arg == arg) {
+      c->log_waiters[i] = c->log_waiters[--c->nlog_waiters];
+      break;
+    }
+  pthread_mutex_unlock(&c->mu);
+}
 
 uint64_t sc_ctl_log_generation(struct sc_ctl *c)
 {

@@ -330,6 +330,35 @@ int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_upda
 int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms,
                        struct sc_assignments *out);
 /*
+ * The same long-poll without a blocked thread, for an event-driven front.
+ * A wake-up: wake(arg), called at most once per registration, under the
+ * controller's lock (so it may only signal: never call back in).
+ */
+struct sc_ctl_waker {
+  void (*wake)(void *arg);
+  void *arg;          /* identifies the registration */
+};
+/* One poll's progress, zeroed before its first call. */
+struct sc_ctl_poll {
+  uint64_t seq;
+  bool started;
+};
+/*
+ * Takes node name's starts and kills into out (zeroed first). 0: answer
+ * now (with them, or empty: a newer poll of the node superseded this one,
+ * the controller stops, or deadline_ms, monotonic, has come). SC_EAGAIN:
+ * nothing yet; w is registered with the node and woken when it has some,
+ * when a newer poll supersedes this one, or when the controller stops:
+ * then call again with the same p. SC_ENOENT: unknown node. Only the
+ * node's changes wake it (not every change of the fleet).
+ */
+int sc_ctl_assignments_poll(struct sc_ctl *c, const char *name, struct sc_ctl_poll *p,
+                            int64_t deadline_ms, const struct sc_ctl_waker *w,
+                            struct sc_assignments *out);
+/* Drops registration arg of node name if it is still there (the request
+ * ended some other way): it will not be woken. */
+void sc_ctl_poll_cancel(struct sc_ctl *c, const char *name, void *arg);
+/*
  * Takes back a reply of sc_ctl_assignments for node name that never
  * reached its agent: its starts become deliverable again at once and its
  * kills are queued again where their processes may still run. Agents
@@ -359,5 +388,10 @@ int sc_ctl_log_append(struct sc_ctl *c, const struct sc_log_chunk *chunk);
  * monotonic time deadline_ms (sc_clock_mono_ms); updates *gen. */
 void sc_ctl_log_wait(struct sc_ctl *c, uint64_t *gen, int64_t deadline_ms);
 uint64_t sc_ctl_log_generation(struct sc_ctl *c);
+/* The same without a blocked thread: 0 with *gen updated when the
+ * generation differs from *gen (or the controller stops); SC_EAGAIN with
+ * w registered (woken, as above, at the next log append); SC_ENOMEM. */
+int sc_ctl_log_park(struct sc_ctl *c, uint64_t *gen, const struct sc_ctl_waker *w);
+void sc_ctl_log_cancel(struct sc_ctl *c, void *arg);
 
 #endif

@@ -106,7 +106,7 @@ static void reconcile_missing(struct sc_ctl *c, int node, const struct sc_agent_
     if (t->state == SC_TASK_ASSIGNED) {
       if (full && t->delivered) { /* a restarted agent: send it again */
         t->delivered = false;
-        ctl_refq_push(&c->nodes[node].start_q, t->job->id, k);
+        ctl_node_push(c, node, false, t->job->id, k);
       }
     } else if (t->state == SC_TASK_RUNNING && t->node == node) {
       if (full || ++t->missing >= MISSING_LIMIT)
@@ -128,7 +128,7 @@ static void reconcile(struct sc_ctl *c, int node, const struct sc_agent_running 
     if (t)
       ctl_task_event(c, t, CTL_EV_RUNNING, &args, b);
     else
-      ctl_refq_push(&c->nodes[node].kill_q, r->job_id, r->index);
+      ctl_node_push(c, node, true, r->job_id, r->index);
   }
   reconcile_missing(c, node, running, nrunning, full, b);
   take_kills(c, node, kill);
@@ -178,6 +178,7 @@ static void node_seen(struct sc_ctl *c, int node, struct sc_store_batch *b)
 static void supersede_poll(struct sc_ctl *c, int node)
 {
   c->nodes[node].poll_seq++;
+  ctl_node_wake(c, node); /* the older parked poll answers empty */
   pthread_cond_broadcast(&c->changed);
 }
 
@@ -242,7 +243,7 @@ int sc_ctl_heartbeat(struct sc_ctl *c, const char *name, const struct sc_agent_r
     /* The agent sends its list again; the kills go out with the next reply. */
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < kill->n; i++)
-      ctl_refq_push(&c->nodes[node].kill_q, kill->items[i].job_id, kill->items[i].index);
+      ctl_node_push(c, node, true, kill->items[i].job_id, kill->items[i].index);
     pthread_mutex_unlock(&c->mu);
     sc_kill_list_release(kill);
   }
@@ -268,7 +269,7 @@ int sc_ctl_status(struct sc_ctl *c, const char *name, const struct sc_agent_upda
     if (t)
       ctl_task_event(c, t, u[i].exited ? CTL_EV_EXITED : CTL_EV_RUNNING, &args, b);
     else if (!u[i].exited)
-      ctl_refq_push(&c->nodes[node].kill_q, u[i].job_id, u[i].index);
+      ctl_node_push(c, node, true, u[i].job_id, u[i].index);
   }
   if (node >= 0) {
     node_seen(c, node, b);
@@ -383,6 +384,49 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms,
   return rc;
 }
 
+int sc_ctl_assignments_poll(struct sc_ctl *c, const char *name, struct sc_ctl_poll *p,
+                            int64_t deadline_ms, const struct sc_ctl_waker *w,
+                            struct sc_assignments *out)
+{
+  struct ctl_node *n;
+  int node, rc = 0;
+
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&c->mu);
+  if ((node = ctl_node_find(c, name)) < 0) {
+    pthread_mutex_unlock(&c->mu);
+    return SC_ENOENT;
+  }
+  n = &c->nodes[node];
+  if (n->poll.arg == w->arg)
+    n->poll = (struct sc_ctl_waker){NULL, NULL}; /* called again: not parked now */
+  if (!p->started) {
+    /* One poll per node, as in sc_ctl_assignments. */
+    supersede_poll(c, node);
+    p->seq = n->poll_seq;
+    p->started = true;
+  }
+  if (n->poll_seq == p->seq) {
+    n->last_seen_ms = sc_clock_mono_ms();
+    if (!take_assignments(c, node, out) && !c->stop && sc_clock_mono_ms() < deadline_ms) {
+      n->poll = *w;
+      rc = SC_EAGAIN;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+void sc_ctl_poll_cancel(struct sc_ctl *c, const char *name, void *arg)
+{
+  int node;
+
+  pthread_mutex_lock(&c->mu);
+  if ((node = ctl_node_find(c, name)) >= 0 && c->nodes[node].poll.arg == arg)
+    c->nodes[node].poll = (struct sc_ctl_waker){NULL, NULL};
+  pthread_mutex_unlock(&c->mu);
+}
+
 /* A start that did not arrive: deliverable again if still wanted here. */
 static void undo_start(struct sc_ctl *c, int node, const struct sc_task_start *s)
 {
@@ -391,7 +435,7 @@ static void undo_start(struct sc_ctl *c, int node, const struct sc_task_start *s
   if (t && t->node == node && t->state == SC_TASK_ASSIGNED && t->published && t->delivered &&
       t->attempt == s->attempt) {
     t->delivered = false;
-    ctl_refq_push(&c->nodes[node].start_q, s->task.job_id, s->task.index);
+    ctl_node_push(c, node, false, s->task.job_id, s->task.index);
   }
 }
 
@@ -404,7 +448,7 @@ static void undo_kill(struct sc_ctl *c, int node, const struct sc_task_ref *k)
   if (t && (t->alive_node != node ||
             (t->node == node && (t->state == SC_TASK_ASSIGNED || t->state == SC_TASK_RUNNING))))
     return;
-  ctl_refq_push(&c->nodes[node].kill_q, k->job_id, k->index);
+  ctl_node_push(c, node, true, k->job_id, k->index);
 }
 
 void sc_ctl_assignments_undo(struct sc_ctl *c, const char *name, const struct sc_assignments *a)

@@ -172,6 +172,7 @@ struct ctl_node {
                                       register: only the poll holding the
                                       latest value waits, older ones answer
                                       empty (a dead agent's poll takes nothing) */
+  struct sc_ctl_waker poll;        /* its parked poll (event-driven front), or none */
 };
 
 /* One entry of FGD's target workload window. The models list is kept
@@ -210,6 +211,8 @@ struct sc_ctl {
   pthread_cond_t sched_cond; /* scheduling thread (monotonic clock) */
   pthread_cond_t log_cond;   /* log followers (monotonic clock) */
   uint64_t log_gen;
+  struct sc_ctl_waker *log_waiters; /* parked log followers */
+  int nlog_waiters, caplog_waiters;
   bool dirty;                /* a pass is wanted */
   bool full;                 /* ... over every pending job (something was
                                 freed or changed), not only the fresh ones */
@@ -298,6 +301,11 @@ void ctl_task_set_alive(struct sc_ctl *c, struct ctl_task *t, int node);
 int ctl_alive_snapshot(struct sc_ctl *c, int node);
 /* Queues a task reference once: 0 or SC_ENOMEM. */
 int ctl_refq_push(struct ctl_refq *q, int64_t job, int index);
+/* Queues a start (kill false) or kill of task job.index for node and
+ * wakes that node's parked poll, only it: 0 or SC_ENOMEM. */
+int ctl_node_push(struct sc_ctl *c, int node, bool kill, int64_t job, int index);
+/* Wakes node's parked poll, if any (mu held). */
+void ctl_node_wake(struct sc_ctl *c, int node);
 
 /* Store rows of a job, a task, a node (whole or state only), added to b
  * (errors stay on b). ctl_batch_job adds the job row and every task row. */

@@ -720,7 +720,7 @@ static void pass_publish(struct sc_ctl *c, struct pass *ps)
     for (int k = 0; k < j->ntasks; k++) {
       struct ctl_task *t = &j->tasks[k];
       if (t->state == SC_TASK_ASSIGNED && !t->published && t->node >= 0 &&
-          ctl_refq_push(&c->nodes[t->node].start_q, j->id, k) == 0)
+          ctl_node_push(c, t->node, false, j->id, k) == 0)
         t->published = true; /* out of memory: the next register sends it */
     }
   }

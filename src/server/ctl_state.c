@@ -38,7 +38,7 @@ static void kill_task(struct sc_ctl *c, struct ctl_task *t)
     ctl_task_set_alive(c, t, -1); /* never reached the agent */
     return;
   }
-  if (ctl_refq_push(&c->nodes[t->alive_node].kill_q, t->job->id, (int)(t - t->job->tasks)) < 0)
+  if (ctl_node_push(c, t->alive_node, true, t->job->id, (int)(t - t->job->tasks)) < 0)
     sc_error("task j-%06lld.%d: out of memory, its kill is sent at the next heartbeat",
              (long long)t->job->id, (int)(t - t->job->tasks));
 }
@@ -424,7 +424,7 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
     ctl_task_set_alive(c, t, a->node); /* an orphan: holds resources until gone */
     t->alive_attempt = -1;             /* of an attempt we cannot tell */
   }
-  ctl_refq_push(&c->nodes[a->node].kill_q, j->id, index);
+  ctl_node_push(c, a->node, true, j->id, index);
   ctl_notify_locked(c);
 }
 

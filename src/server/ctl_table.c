@@ -531,6 +531,25 @@ void ctl_batch_stale(struct sc_ctl *c, struct sc_store_batch *b)
     }
 }
 
+void ctl_node_wake(struct sc_ctl *c, int node)
+{
+  struct sc_ctl_waker w = c->nodes[node].poll;
+
+  if (w.wake) {
+    c->nodes[node].poll = (struct sc_ctl_waker){NULL, NULL};
+    w.wake(w.arg);
+  }
+}
+
+int ctl_node_push(struct sc_ctl *c, int node, bool kill, int64_t job, int index)
+{
+  int rc = ctl_refq_push(kill ? &c->nodes[node].kill_q : &c->nodes[node].start_q, job, index);
+
+  if (rc == 0)
+    ctl_node_wake(c, node);
+  return rc;
+}
+
 void ctl_notify_locked(struct sc_ctl *c)
 {
   c->dirty = c->full = true;
@@ -540,8 +559,13 @@ void ctl_notify_locked(struct sc_ctl *c)
 
 void ctl_wake_logs_locked(struct sc_ctl *c)
 {
+  int n = c->nlog_waiters;
+
   c->log_gen++;
   pthread_cond_broadcast(&c->log_cond);
+  c->nlog_waiters = 0; /* each is woken once: they park again to wait more */
+  for (int i = 0; i < n; i++)
+    c->log_waiters[i].wake(c->log_waiters[i].arg);
 }
 
 /* ---- invariants ---- */

@@ -2,6 +2,18 @@
  * libmicrohttpd glue: accumulates bodies (413 past 1 MiB, without reading
  * the rest), authenticates, matches the route table and sends the handler's
  * reply. Unknown paths are 404, known paths with another method 405.
+ *
+ * Threads: POOL_THREADS workers, each with its own epoll set, run every
+ * connection (MHD's thread pool), and one park thread resumes parked
+ * requests (woken, or at their deadline, from a min-heap). A parked
+ * request's state (conn_req.park) moves RUNNING -> SUSPENDED (the worker,
+ * after MHD_suspend_connection) -> WOKEN (sc_http_wake or the deadline,
+ * by atomic exchange): whoever moves it from SUSPENDED resumes it, and a
+ * wake that comes while the handler still runs makes the worker resume
+ * at once, so none is lost and none resumes twice. Locks: park_mu is
+ * never held across a call into libmicrohttpd or the controller;
+ * sc_http_wake takes only park_mu (it is called under the controller's
+ * lock).
  */
 #include "server/http.h"
 
@@ -10,16 +22,20 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "server/codec.h"
+#include "util/clock.h"
 #include "util/dynlib.h"
 #include "util/error.h"
 #include "util/units.h"
 #include "util/log.h"
+#include "util/vec.h"
 
 /* The libmicrohttpd functions this file calls, resolved from SC_SONAME_MHD
  * when the first server starts (util/dynlib.h: CLI processes never map it). */
@@ -27,7 +43,8 @@
   X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info)                \
   X(MHD_lookup_connection_value) X(MHD_get_connection_values)                  \
   X(MHD_get_connection_info) X(MHD_create_response_from_buffer)                \
-  X(MHD_add_response_header) X(MHD_queue_response) X(MHD_destroy_response)
+  X(MHD_add_response_header) X(MHD_queue_response) X(MHD_destroy_response)   \
+  X(MHD_suspend_connection) X(MHD_resume_connection)
 
 static struct {
 #define MHD_SLOT(f) __typeof__(f) *f;
@@ -51,6 +68,13 @@ static const struct sc_dynsym mhd_syms[] = {
 #define MHD_add_response_header (mhd_api.MHD_add_response_header)
 #define MHD_queue_response (mhd_api.MHD_queue_response)
 #define MHD_destroy_response (mhd_api.MHD_destroy_response)
+#define MHD_suspend_connection (mhd_api.MHD_suspend_connection)
+#define MHD_resume_connection (mhd_api.MHD_resume_connection)
+
+#define POOL_THREADS 8         /* workers: handlers block at most for a commit */
+#define IDLE_TIMEOUT_S 10      /* a connection silent this long is closed (not
+                                  while parked: MHD does not time those out) */
+#define MAX_CONNECTIONS 60000  /* parked agents' polls count too */
 
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
 static int mhd_rc;
@@ -64,13 +88,7 @@ static void mhd_load(void)
     sc_error("%s", err);
 }
 
-struct sc_server {
-  struct MHD_Daemon *daemon;
-  struct sc_ctl *ctl;
-  struct sc_auth *auth;
-  const struct sc_route *routes;
-  int port;
-};
+enum { PARK_RUNNING = 0, PARK_SUSPENDED = 1, PARK_WOKEN = 2 };
 
 /* Per-request state kept by MHD between calls. */
 struct conn_req {
@@ -79,6 +97,30 @@ struct conn_req {
   bool too_big;
   void (*done)(void *arg, bool delivered); /* the reply's hook, see http.h */
   void *done_arg;
+  struct sc_server *srv;
+  struct MHD_Connection *conn;
+  void *state;                  /* the handler's, across its parks */
+  void (*free_state)(void *state);
+  _Atomic int park;             /* PARK_*, see the top of the file */
+  int64_t deadline;             /* monotonic ms, while parked */
+  int heap_at;                  /* index in srv->heap, -1: not in it */
+  bool resume_queued;           /* on srv->resume */
+  struct conn_req *resume_next;
+};
+
+struct sc_server {
+  struct MHD_Daemon *daemon;
+  struct sc_ctl *ctl;
+  struct sc_auth *auth;
+  const struct sc_route *routes;
+  int port;
+  pthread_mutex_t park_mu;      /* the heap and the resume list */
+  pthread_cond_t park_cond;     /* monotonic */
+  pthread_t park_thread;
+  bool park_started, park_stop;
+  struct conn_req **heap;       /* parked requests, earliest deadline first */
+  int nheap, capheap;
+  struct conn_req *resume;      /* woken while suspended: to resume */
 };
 
 struct sc_ctl *sc_server_ctl(struct sc_server *s)
@@ -372,6 +414,175 @@ static void body_append(struct conn_req *cr, const char *data, size_t size)
   cr->body[cr->len] = '\0';
 }
 
+/* ---- parked requests ---- */
+
+static bool heap_less(const struct conn_req *a, const struct conn_req *b)
+{
+  return a->deadline < b->deadline;
+}
+
+static void heap_set(struct sc_server *s, int i, struct conn_req *cr)
+{
+  s->heap[i] = cr;
+  cr->heap_at = i;
+}
+
+/* Restores the heap order around i (its entry's deadline changed). */
+static void heap_fix(struct sc_server *s, int i)
+{
+  struct conn_req *cr = s->heap[i];
+
+  while (i > 0 && heap_less(cr, s->heap[(i - 1) / 2])) { /* up */
+    heap_set(s, i, s->heap[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  for (;;) { /* down */
+    int k = 2 * i + 1;
+    if (k >= s->nheap)
+      break;
+    if (k + 1 < s->nheap && heap_less(s->heap[k + 1], s->heap[k]))
+      k++;
+    if (!heap_less(s->heap[k], cr))
+      break;
+    heap_set(s, i, s->heap[k]);
+    i = k;
+  }
+  heap_set(s, i, cr);
+}
+
+static void heap_remove(struct sc_server *s, struct conn_req *cr)
+{
+  int i = cr->heap_at;
+  struct conn_req *last = s->heap[--s->nheap];
+
+  cr->heap_at = -1;
+  if (last != cr) {
+    heap_set(s, i, last);
+    heap_fix(s, i);
+  }
+}
+
+/* Puts cr on the resume list (park_mu held). */
+static void resume_queue(struct sc_server *s, struct conn_req *cr)
+{
+  if (cr->resume_queued)
+    return;
+  cr->resume_queued = true;
+  cr->resume_next = s->resume;
+  s->resume = cr;
+  pthread_cond_signal(&s->park_cond);
+}
+
+void sc_http_wake(void *wake_arg)
+{
+  struct conn_req *cr = wake_arg;
+
+  if (atomic_exchange(&cr->park, PARK_WOKEN) == PARK_SUSPENDED) {
+    pthread_mutex_lock(&cr->srv->park_mu);
+    resume_queue(cr->srv, cr);
+    pthread_mutex_unlock(&cr->srv->park_mu);
+  }
+}
+
+void sc_http_set_state(struct sc_http_req *req, void *state, void (*free_state)(void *state))
+{
+  struct conn_req *cr = req->priv;
+
+  cr->state = state;
+  cr->free_state = free_state;
+  req->state = state;
+}
+
+void sc_http_park(struct sc_http_req *req, struct sc_http_resp *resp, int64_t deadline_ms)
+{
+  (void)req;
+  json_decref(resp->json);
+  resp->json = NULL;
+  resp->park_until = deadline_ms > 0 ? deadline_ms : 1;
+}
+
+/* Resumes what was woken and what reached its deadline; the rest of the
+ * time it sleeps until the earliest deadline. */
+static void *park_main(void *arg)
+{
+  struct sc_server *s = arg;
+
+  pthread_mutex_lock(&s->park_mu);
+  while (!s->park_stop) {
+    int64_t now = sc_clock_mono_ms();
+    struct conn_req *list;
+    while (s->nheap > 0 && s->heap[0]->deadline <= now) {
+      struct conn_req *cr = s->heap[0];
+      heap_remove(s, cr);
+      if (atomic_exchange(&cr->park, PARK_WOKEN) == PARK_SUSPENDED)
+        resume_queue(s, cr);
+    }
+    if ((list = s->resume)) {
+      s->resume = NULL;
+      for (struct conn_req *cr = list; cr; cr = cr->resume_next)
+        cr->resume_queued = false;
+      pthread_mutex_unlock(&s->park_mu);
+      /* Suspended connections are not completed (sc_server_stop stops
+       * this thread first): these are all alive. */
+      while (list) {
+        struct conn_req *next = list->resume_next;
+        MHD_resume_connection(list->conn);
+        list = next;
+      }
+      pthread_mutex_lock(&s->park_mu);
+      continue;
+    }
+    if (s->nheap > 0) {
+      struct timespec ts = sc_clock_timespec(s->heap[0]->deadline);
+      pthread_cond_timedwait(&s->park_cond, &s->park_mu, &ts);
+    } else {
+      pthread_cond_wait(&s->park_cond, &s->park_mu);
+    }
+  }
+  pthread_mutex_unlock(&s->park_mu);
+  return NULL;
+}
+
+/* The handler parked cr's request: suspends its connection until it is
+ * woken or its deadline comes. False when out of memory. */
+static bool park(struct sc_server *s, struct conn_req *cr, int64_t deadline)
+{
+  int expected = PARK_RUNNING;
+
+  pthread_mutex_lock(&s->park_mu);
+  if (cr->heap_at < 0 && SC_VEC_RESERVE_ONE(s->heap, s->nheap, s->capheap) < 0) {
+    pthread_mutex_unlock(&s->park_mu);
+    return false;
+  }
+  cr->deadline = deadline;
+  if (cr->heap_at < 0)
+    heap_set(s, s->nheap++, cr);
+  heap_fix(s, cr->heap_at);
+  if (s->heap[0] == cr)
+    pthread_cond_signal(&s->park_cond); /* a new earliest deadline */
+  pthread_mutex_unlock(&s->park_mu);
+  MHD_suspend_connection(cr->conn);
+  if (!atomic_compare_exchange_strong(&cr->park, &expected, PARK_SUSPENDED))
+    MHD_resume_connection(cr->conn); /* woken while its handler ran */
+  return true;
+}
+
+/* cr runs again (or ends): it leaves the heap and the resume list. */
+static void unpark(struct sc_server *s, struct conn_req *cr)
+{
+  pthread_mutex_lock(&s->park_mu);
+  if (cr->heap_at >= 0)
+    heap_remove(s, cr);
+  if (cr->resume_queued) {
+    struct conn_req **pp = &s->resume;
+    while (*pp != cr)
+      pp = &(*pp)->resume_next;
+    *pp = cr->resume_next;
+    cr->resume_queued = false;
+  }
+  pthread_mutex_unlock(&s->park_mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -388,6 +599,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (!cr) {
     if (!(cr = calloc(1, sizeof *cr)))
       return MHD_NO;
+    cr->srv = s;
+    cr->conn = conn;
+    cr->heap_at = -1;
+    atomic_init(&cr->park, PARK_RUNNING);
     *con_cls = cr;
     if ((status = head_too_big(conn, url, &what)) != 0) {
       cr->too_big = true;
@@ -409,15 +624,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (cr->too_big)
     return too_big(conn);
+  if (cr->heap_at >= 0 || cr->resume_queued)
+    unpark(s, cr); /* resumed before its deadline */
+  atomic_store(&cr->park, PARK_RUNNING);
   memset(&req, 0, sizeof req);
   req.srv = s;
   req.conn = conn;
+  req.state = cr->state;
+  req.wake_arg = cr;
+  req.priv = cr;
   req.method = method;
   req.path = url;
   req.body = cr->body ? cr->body : "";
   req.len = cr->len;
   peer_of(conn, req.peer, sizeof req.peer);
   dispatch(s, &req, &resp);
+  if (resp.park_until > 0) {
+    if (park(s, cr, resp.park_until))
+      return MHD_YES; /* called again when woken */
+    sc_http_error(&resp, 503, "internal", "out of memory", NULL);
+  }
   cr->done = resp.done;
   cr->done_arg = resp.done_arg;
   return send_reply(conn, &resp);
@@ -433,6 +659,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (cr) {
     if (cr->done)
       cr->done(cr->done_arg, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (cr->free_state)
+      cr->free_state(cr->state); /* drops what could still wake cr */
+    unpark(cr->srv, cr);
     free(cr->body);
     free(cr);
     *con_cls = NULL;
@@ -459,6 +688,33 @@ int sc_http_parse_listen(const char *text, char *host, size_t hostsize, int *por
   return 0;
 }
 
+/* Parked agents' polls hold a socket each: as many as the hard limit. */
+static void raise_fd_limit(void)
+{
+  struct rlimit r;
+
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+      sc_warn("cannot raise the open file limit: %s", strerror(errno));
+  }
+}
+
+static void server_free(struct sc_server *s)
+{
+  if (s->park_started) {
+    pthread_mutex_lock(&s->park_mu);
+    s->park_stop = true;
+    pthread_cond_signal(&s->park_cond);
+    pthread_mutex_unlock(&s->park_mu);
+    pthread_join(s->park_thread, NULL);
+  }
+  pthread_cond_destroy(&s->park_cond);
+  pthread_mutex_destroy(&s->park_mu);
+  free(s->heap);
+  free(s);
+}
+
 int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
 {
   struct sockaddr_in addr;
@@ -483,14 +739,25 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
   s->ctl = opts->ctl;
   s->auth = opts->auth;
   s->routes = opts->routes;
+  raise_fd_limit();
+  if (pthread_mutex_init(&s->park_mu, NULL) != 0) {
+    free(s);
+    return SC_ENOMEM;
+  }
+  if (sc_clock_cond_init(&s->park_cond) != 0 ||
+      pthread_create(&s->park_thread, NULL, park_main, s) != 0) {
+    server_free(s);
+    return SC_ENOMEM;
+  }
+  s->park_started = true;
   s->daemon = MHD_start_daemon(
-    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
-    NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-    (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
+    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+    s, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+    (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_END);
   if (!s->daemon) {
-    free(s);
+    server_free(s);
     return SC_ENET;
   }
   info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -506,8 +773,43 @@ int sc_server_port(const struct sc_server *s)
 
 void sc_server_stop(struct sc_server *s)
 {
+  struct conn_req **parked;
+  int n = 0;
+
   if (!s)
     return;
+  /* The park thread stops, then every parked request is resumed (MHD
+   * must not stop with suspended connections): they answer or close. */
+  pthread_mutex_lock(&s->park_mu);
+  s->park_stop = true;
+  pthread_cond_signal(&s->park_cond);
+  pthread_mutex_unlock(&s->park_mu);
+  pthread_join(s->park_thread, NULL);
+  s->park_started = false;
+  pthread_mutex_lock(&s->park_mu);
+  for (struct conn_req *cr = s->resume; cr; cr = cr->resume_next)
+    n++;
+  parked = malloc((size_t)(s->nheap + n + 1) * sizeof *parked);
+  n = 0;
+  /* Woken, not yet resumed (the thread stopped first)... */
+  for (struct conn_req *cr = s->resume; cr; cr = cr->resume_next) {
+    cr->resume_queued = false;
+    if (parked)
+      parked[n++] = cr;
+  }
+  s->resume = NULL;
+  /* ... and still asleep (a worker that has not suspended yet resumes
+   * its own: it finds the state moved). */
+  while (s->nheap > 0) {
+    struct conn_req *cr = s->heap[0];
+    heap_remove(s, cr);
+    if (atomic_exchange(&cr->park, PARK_WOKEN) == PARK_SUSPENDED && parked)
+      parked[n++] = cr;
+  }
+  pthread_mutex_unlock(&s->park_mu);
+  for (int i = 0; i < n; i++)
+    MHD_resume_connection(parked[i]->conn);
+  free(parked);
   MHD_stop_daemon(s->daemon);
-  free(s);
+  server_free(s);
 }

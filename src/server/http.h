@@ -1,8 +1,11 @@
 /*
- * The HTTP front of the controller over libmicrohttpd: one thread per
- * connection (long-polls block their own thread only), bodies up to 1 MiB,
+ * The HTTP front of the controller over libmicrohttpd: a small pool of
+ * worker threads on epoll, so idle and half-open connections cost a
+ * socket, not a thread; long-polls are parked (the connection suspended),
+ * not blocking a worker, and woken one by one. Bodies up to 1 MiB,
  * bearer-token authentication and a route table of {method, pattern, who
- * may call, handler}. Handlers parse, call the controller and fill a reply.
+ * may call, handler}. Handlers parse, call the controller and fill a
+ * reply; they must not block for long (a commit's fsync is the most).
  */
 #ifndef SC_SERVER_HTTP_H
 #define SC_SERVER_HTTP_H
@@ -29,6 +32,12 @@ struct sc_http_req {
   size_t len;
   struct sc_principal who;
   char peer[64];                        /* client IP address */
+  /* Parking (sc_http_park): the handler's state from its earlier call
+   * on this request (NULL on the first), and the argument to give
+   * sc_http_wake for this request. */
+  void *state;
+  void *wake_arg;
+  void *priv;                           /* the front's own */
 };
 
 struct sc_http_resp {
@@ -41,6 +50,7 @@ struct sc_http_resp {
    * died or went away). done_arg is owned by the hook. */
   void (*done)(void *arg, bool delivered);
   void *done_arg;
+  int64_t park_until;      /* set by sc_http_park: no reply yet */
 };
 
 typedef void (*sc_http_handler)(struct sc_http_req *req, struct sc_http_resp *resp);
@@ -92,6 +102,21 @@ const char *sc_http_query(struct sc_http_req *req, const char *name);
  * not an integer in [lo, hi]. */
 bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const char *name,
                        long long lo, long long hi, long long *value);
+/*
+ * Long-polls. A handler with nothing to answer yet calls sc_http_park
+ * instead of replying: the connection is suspended (no thread waits) and
+ * the handler is called again, with req->state as it left it, once
+ * sc_http_wake(req->wake_arg) is called (from any thread, any number of
+ * times; a wake before the park is not lost) or at deadline_ms
+ * (monotonic); it then replies or parks again. state is the handler's,
+ * set with sc_http_set_state and freed by free_state when the request
+ * ends however it ends (free_state must drop any registration that could
+ * still call sc_http_wake with this request's wake_arg).
+ */
+void sc_http_set_state(struct sc_http_req *req, void *state, void (*free_state)(void *state));
+void sc_http_park(struct sc_http_req *req, struct sc_http_resp *resp, int64_t deadline_ms);
+void sc_http_wake(void *wake_arg);
+
 /* True when the client has closed its end of the connection (or it broke)
  * while its request was being handled: a reply would reach nobody. */
 bool sc_http_peer_closed(struct sc_http_req *req);

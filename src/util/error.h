@@ -22,7 +22,8 @@
   X(BUSY, "resource busy")                               \
   X(STORE, "storage error")                              \
   X(NET, "network error")                                \
-  X(TIMEOUT, "timed out")
+  X(TIMEOUT, "timed out")                                \
+  X(AGAIN, "nothing yet: waiting")
 
 enum sc_errno {
   SC_OK = 0,

@@ -648,6 +648,26 @@ static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb, int64_t head)
   return n;
 }
 
+/* Whether a node preemptor x was nominated for is still kept for another
+ * preemptor whose victims have not all stopped (build_cluster emptied it).
+ * x's own victims are gone, but its room is there: tried now, it would not
+ * place and would search again, taking victims it does not need. */
+static bool nominated_kept(const struct sc_ctl *c, const struct ctl_job *x)
+{
+  for (int k = 0; k < c->njobs; k++) {
+    const struct ctl_job *y = c->jobs[k];
+    bool shared = false;
+    if (y == x || y->nnominated == 0)
+      continue;
+    for (int a = 0; a < x->nnominated && !shared; a++)
+      for (int b = 0; b < y->nnominated && !shared; b++)
+        shared = x->nominated[a] == y->nominated[b];
+    if (shared && ctl_quota_nominated(c, y))
+      return true;
+  }
+  return false;
+}
+
 /* Tries every pending job (full) or only the fresh ones; false when it
  * stopped short (out of memory). */
 static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
@@ -663,12 +683,15 @@ static bool pass_run(struct sc_ctl *c, struct pass *ps, bool full)
   }
   { /* Preemptors whose victims have stopped go first: the room they
      * freed is theirs (as Kubernetes' nominated pods); one chance each,
-     * then they take their turn (and may search again). */
+     * then they take their turn (and may search again). One whose
+     * nodes are still kept for another preemptor waits for it. */
     int m = 0;
     for (int i = 0; i < n; i++) {
       struct ctl_job *x = ps->pb->jobs[i];
       if (x->nnominated > 0 && !ctl_quota_nominated(c, x)) {
         int placed = ps->nplaced;
+        if (nominated_kept(c, x))
+          continue;
         x->nnominated = 0;
         if (!try_job(c, ps, x))
           return false;

@@ -8,7 +8,7 @@
 # someone can borrow: a third tenant with no guarantee gets no victims.
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
-sc_start_server --grace 1s
+sc_start_server --grace 1s # the stop at the end: B's jobs ignore SIGTERM
 sc_make_agent_token
 sc_start_agent node-1 nvidia:A100:8
 sc_start_agent node-2 nvidia:A100:8

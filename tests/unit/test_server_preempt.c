@@ -3,7 +3,8 @@
  * preempted job is requeued whole whatever its retries, its kill carries a
  * notice for the process that still lives, a later real failure still
  * counts against max_retries, both counters survive a restart; checkpoints
- * and the task credentials that record them; the work a victim would lose.
+ * and the task credentials that record them; the work a victim would lose;
+ * preemptors that share a node take no more victims than they need.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "ctl_helpers.h"
 #include "server/ctl_int.h"
@@ -250,6 +253,86 @@ static void test_checkpoint_credentials(void **state)
   assert_int_equal(sc_ctl_checkpoint(ctl, &r, &at), SC_EPERM); /* its process is gone */
 }
 
+/* Creates tenant name with rules (JSON text). */
+static void put_tenant(const char *name, const char *rules)
+{
+  struct sc_tenant_update u = {.create = true, .rules = json_loads(rules, 0, NULL)};
+  struct sc_tenant_rec rec = {0};
+  struct sc_rules_error err;
+
+  assert_non_null(u.rules);
+  assert_int_equal(sc_ctl_tenant_put(ctl, name, &u, &rec, &err), 0);
+  free(rec.rules);
+  json_decref(u.rules);
+}
+
+/* Polls node's assignments until want kills came (or 5 polls); the jobs
+ * killed into jobs (want of them at most); returns how many came. */
+static int take_kills(const char *node, int want, int wait_ms, int64_t *jobs)
+{
+  int n = 0;
+
+  for (int i = 0; i < 5 && n < want; i++) {
+    struct sc_assignments a = {0};
+    assert_int_equal(sc_ctl_assignments(ctl, node, wait_ms, &a), 0);
+    for (int k = 0; k < a.kills.n; k++, n++)
+      if (n < want)
+        jobs[n] = a.kills.items[k].job_id;
+    assert_int_equal(a.nstarts, 0);
+    sc_assignments_release(&a);
+  }
+  return n;
+}
+
+/* Preemptors that share a node: one whose victim has stopped while the
+ * others' victims still run waits with them (the node is kept for them)
+ * instead of searching again, which took another victim each time (and
+ * spot jobs, never out of candidates, were preempted over and over).
+ * Three spot jobs fill a 3-device node; two 1-GPU jobs of a tenant
+ * guaranteed 2 preempt one each; the first victim's end takes nothing
+ * more (the third spot job runs on); the second's starts both. */
+static void test_preemptors_share_a_node(void **state)
+{
+  struct sc_agent_update gone = {.attempt = 0, .exited = true, .exit_code = -1, .signal = 9};
+  int64_t spot[3], victims[3], extra;
+  struct sc_job_rec j;
+  int started = 0;
+
+  (void)state;
+  th_add_node(ctl, "a", "nvidia", "A100", 3);
+  put_tenant("ta", "{\"guarantee\": {\"gpu\": 2}}");
+  for (int i = 0; i < 3; i++)
+    spot[i] = th_try_submit(ctl, "{\"name\": \"s\", \"command\": \"x\", \"preemptible\": true,"
+                                 " \"resources\": {\"gpus\": 1}}");
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  for (int i = 0; i < 5 && started < 3; i++)
+    started += run_pending("a", NULL);
+  assert_int_equal(started, 3);
+  for (int i = 0; i < 2; i++)
+    assert_true(th_try_submit(ctl, "{\"name\": \"c\", \"command\": \"x\", \"tenant\": \"ta\","
+                                   " \"resources\": {\"gpus\": 1}}") > 0);
+  assert_int_equal(take_kills("a", 2, 2000, victims), 2);
+  assert_true(victims[0] != victims[1]);
+
+  gone.job_id = victims[0];
+  assert_int_equal(sc_ctl_status(ctl, "a", &gone, 1), 0);
+  assert_int_equal(take_kills("a", 1, 100, &extra), 0); /* no third victim */
+  for (int i = 0; i < 3; i++) {
+    get_job(spot[i], &j);
+    assert_int_equal(j.state, spot[i] == victims[0] || spot[i] == victims[1] ? SC_JOB_PENDING
+                                                                             : SC_JOB_RUNNING);
+    assert_int_equal(j.preempted, spot[i] == victims[0] || spot[i] == victims[1] ? 1 : 0);
+    sc_job_rec_release(&j);
+  }
+
+  gone.job_id = victims[1];
+  assert_int_equal(sc_ctl_status(ctl, "a", &gone, 1), 0);
+  started = 0;
+  for (int i = 0; i < 3 && started < 2; i++)
+    started += run_pending("a", NULL);
+  assert_int_equal(started, 2); /* both claims, on the two freed devices */
+}
+
 /* Work lost: what the running tasks hold times the time since the later of
  * the attempt's start and the last checkpoint. By hand: 2 tasks x 2 GPUs
  * = 4000 milli-GPU; 10 s after the start, 4000 x 10000 / 1000 = 40000
@@ -311,6 +394,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_checkpoint_credentials, setup, teardown),
     cmocka_unit_test_setup_teardown(test_work_lost, setup, teardown),
     cmocka_unit_test_setup_teardown(test_token_is_hmac, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_preemptors_share_a_node, setup, teardown),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

@@ -416,9 +416,9 @@ bool ctl_quota_admit(struct sc_ctl *c, struct ctl_quota *q, struct ctl_job *j,
 /* Whether v, requeued by a preemption, must leave the capacity it freed
  * to its preemptor: while the preemptor waits for its other victims. */
 bool ctl_quota_victim_waits(const struct sc_ctl *c, const struct ctl_job *v);
-/* Whether j could take capacity back at all: a standard job of a tenant
- * with a guarantee on its path (reclaim) or a priority preemption rule.
- * A cheap test before a victim search. */
+/* Whether j could take capacity back at all: a standard job while a spot
+ * job runs, or of a tenant with a guarantee on its path (reclaim) or a
+ * priority preemption rule. A cheap test before a victim search. */
 bool ctl_quota_may_preempt(struct sc_ctl *c, const struct ctl_quota *q, const struct ctl_job *j);
 /* Job j (gang: its shapes in cl) does not fit: the running jobs the core
  * would evict so it starts (reclaim of borrowed capacity, else priority

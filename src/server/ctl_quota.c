@@ -40,6 +40,7 @@ struct ctl_quota {
   int njobs;
   const struct sc_cluster *cl;
   struct sc_preempt *ps;       /* the victim search's workspace, once needed */
+  bool spot_running;           /* a spot job runs: any standard job may take it */
   char models[SC_MAX_MODELS][SC_NAME_MAX];
   int nmodels;
 };
@@ -200,6 +201,7 @@ int ctl_quota_begin(struct sc_ctl *c, const struct sc_cluster *cl, struct ctl_qu
       continue;
     job_res(c, j, cl, &r);
     sc_tenancy_charge(q->tn, q->leaf[t - c->tenants], &r, job_spot(j), 1);
+    q->spot_running = q->spot_running || job_spot(j);
   }
   if (rc < 0) {
     ctl_quota_end(q);
@@ -458,6 +460,8 @@ bool ctl_quota_may_preempt(struct sc_ctl *c, const struct ctl_quota *q, const st
 
   if (!t || (leaf = q->leaf[t - c->tenants]) < 0 || job_spot(j))
     return false;
+  if (q->spot_running)
+    return true; /* spot capacity is idle capacity to a standard job */
   for (int i = leaf; i >= 0; i = q->tenants[i].parent) {
     if (q->tenants[i].preempt_within != SC_PREEMPT_WITHIN_NEVER)
       return true;

@@ -4,7 +4,8 @@
 # job by preempting exactly one of its own lower-priority jobs (reason
 # "preempted by j-X (priority)", requeued, not counted as a retry); a
 # tenant with the default rule (never) waits instead, and nothing of
-# another tenant is touched. One node of 4 GPUs, full.
+# another tenant is touched. One node of 4 GPUs, full. Then spot: any
+# standard job, even of a tenant without guarantee, takes spot capacity.
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server --grace 1s
@@ -52,4 +53,22 @@ done
 check_eq "calm's high job still waits" "$(sc_job_state "$ch")" pending
 
 for id in "$e1" "$e2" "$c1" "$c2" "$ch"; do "$SUPERCELL" cancel "$id" >/dev/null; done
+
+# Spot capacity is idle capacity to any standard job: calm (no guarantee,
+# rule never) takes one GPU back from a node full of spot jobs.
+"$SUPERCELL" tenant create spotty --spot-over-limit >/dev/null || fail "create spotty"
+spots=()
+for i in 1 2 3 4; do
+  spots+=("$(sc_submit --tenant spotty --spot --name "spot$i" --gpus 1 --checkpoint-grace 1s -- "trap '' TERM; sleep 60")")
+done
+for id in "${spots[@]}"; do sc_wait_state "$id" running; done
+t0=$(sc_now_ms)
+std=$(sc_submit --tenant calm --name standard --gpus 1 -- 'sleep 0.2')
+sc_wait_job "$std" succeeded 15
+took=$(($(sc_now_ms) - t0))
+check "a standard job of a tenant without guarantee ran within grace + 5 s ($took ms)" [ "$took" -le 6000 ]
+taken=0
+for id in "${spots[@]}"; do taken=$((taken + $(sc_job "$id" | jq -r .preemptions))); done
+check_eq "exactly one spot job was preempted for it" "$taken" 1
+for id in "${spots[@]}"; do "$SUPERCELL" cancel "$id" >/dev/null; done
 sc_finish

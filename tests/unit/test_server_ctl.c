@@ -509,6 +509,54 @@ static void test_one_poll_per_node(void **state)
   assert_true(old.took_ms < 1000);
 }
 
+/* Parked polls (the event-driven front): a waker counts its wake-ups. */
+static _Atomic int woken[3];
+
+static void count_wake(void *arg)
+{
+  atomic_fetch_add(&woken[(intptr_t)arg], 1);
+}
+
+/* Two nodes' polls parked: a start for one wakes that one only; a newer
+ * poll of a node wakes the older (which then answers empty); stopping the
+ * controller wakes the rest. */
+static void test_poll_wakes_its_node_only(void **state)
+{
+  struct sc_ctl_poll pa = {0}, pb = {0}, pb2 = {0};
+  struct sc_ctl_waker wa = {count_wake, (void *)0}, wb = {count_wake, (void *)1},
+                      wb2 = {count_wake, (void *)2};
+  struct sc_assignments a;
+  int64_t deadline = sc_clock_mono_ms() + 5000;
+  int at;
+
+  (void)state;
+  for (int i = 0; i < 3; i++)
+    atomic_store(&woken[i], 0);
+  add_node("a", "nvidia", "A100", 1);
+  add_node("b", "nvidia", "H100", 1);
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "a", &pa, deadline, &wa, &a), SC_EAGAIN);
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "b", &pb, deadline, &wb, &a), SC_EAGAIN);
+  submit("{\"name\": \"on-a\", \"command\": [\"x\"], \"models\": [\"A100\"], \"resources\": {\"gpus\": 1}}");
+  for (at = 0; at < 200 && atomic_load(&woken[0]) == 0; at++)
+    usleep(10 * 1000);
+  assert_int_equal(atomic_load(&woken[0]), 1);
+  assert_int_equal(atomic_load(&woken[1]), 0); /* b has nothing new: asleep */
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "a", &pa, deadline, &wa, &a), 0);
+  assert_int_equal(a.nstarts, 1);
+  sc_assignments_release(&a);
+  /* b's agent polls anew: the old poll is woken and answers empty. */
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "b", &pb2, deadline, &wb2, &a), SC_EAGAIN);
+  assert_int_equal(atomic_load(&woken[1]), 1);
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "b", &pb, deadline, &wb, &a), 0);
+  assert_int_equal(a.nstarts + a.kills.n, 0);
+  /* A deadline already past answers at once. */
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "a", &pa, sc_clock_mono_ms(), &wa, &a), 0);
+  sc_ctl_stop(ctl);
+  assert_int_equal(atomic_load(&woken[2]), 1);
+  assert_int_equal(sc_ctl_assignments_poll(ctl, "b", &pb2, deadline, &wb2, &a), 0);
+}
+
 /* A reply that did not reach the agent: its start and kill go out again. */
 static void test_undelivered_reply(void **state)
 {
@@ -829,6 +877,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_window_keeps_long_model_lists, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_survives_failed_take, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_poll_wakes_its_node_only, setup, teardown),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

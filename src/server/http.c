@@ -105,6 +105,7 @@ struct conn_req {
   int64_t deadline;             /* monotonic ms, while parked */
   int heap_at;                  /* index in srv->heap, -1: not in it */
   bool resume_queued;           /* on srv->resume */
+  bool parked;                  /* it was parked once (its worker's alone) */
   struct conn_req *resume_next;
 };
 
@@ -555,6 +556,7 @@ static bool park(struct sc_server *s, struct conn_req *cr, int64_t deadline)
     return false;
   }
   cr->deadline = deadline;
+  cr->parked = true;
   if (cr->heap_at < 0)
     heap_set(s, s->nheap++, cr);
   heap_fix(s, cr->heap_at);
@@ -624,8 +626,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (cr->too_big)
     return too_big(conn);
-  if (cr->heap_at >= 0 || cr->resume_queued)
-    unpark(s, cr); /* resumed before its deadline */
+  if (cr->parked)
+    unpark(s, cr); /* it runs again: out of the heap (heap_at is park_mu's) */
   atomic_store(&cr->park, PARK_RUNNING);
   memset(&req, 0, sizeof req);
   req.srv = s;
@@ -661,7 +663,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
       cr->done(cr->done_arg, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (cr->free_state)
       cr->free_state(cr->state); /* drops what could still wake cr */
-    unpark(cr->srv, cr);
+    if (cr->parked)
+      unpark(cr->srv, cr);
     free(cr->body);
     free(cr);
     *con_cls = NULL;

@@ -330,10 +330,10 @@ static int load_nodes(struct sc_ctl *c)
     }
     /* After a restart agents reconnect with backoff: give them at least
      * RESTART_GRACE_MS before a node counts as lost. */
-    node->last_seen_ms = sc_clock_mono_ms() +
-                         (c->opts.heartbeat_timeout_ms < RESTART_GRACE_MS
-                            ? RESTART_GRACE_MS - c->opts.heartbeat_timeout_ms
-                            : 0);
+    ctl_node_seen(c, c->nnodes - 1,
+                  sc_clock_mono_ms() + (c->opts.heartbeat_timeout_ms < RESTART_GRACE_MS
+                                          ? RESTART_GRACE_MS - c->opts.heartbeat_timeout_ms
+                                          : 0));
   }
   free(recs); /* labels and devices moved into the nodes */
   return 0;
@@ -558,6 +558,10 @@ void sc_ctl_free(struct sc_ctl *c)
   free(c->stale);
   free(c->scratch);
   free(c->log_waiters);
+  sc_timeheap_release(&c->seen_due);
+  sc_timeheap_release(&c->run_due);
+  sc_timeheap_release(&c->begin_due);
+  sc_timeheap_release(&c->hold_due);
   ctl_sched_release(c);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->changed);

@@ -157,7 +157,7 @@ static void node_seen(struct sc_ctl *c, int node, struct sc_store_batch *b)
   struct ctl_node *n = &c->nodes[node];
   int64_t now = sc_clock_mono_ms();
 
-  n->last_seen_ms = now;
+  ctl_node_seen(c, node, now);
   n->rec.last_heartbeat_ms = ctl_wall_ms(c);
   if (n->rec.state != SC_NODE_READY || now - n->written_ms > STATE_WRITE_MS) {
     if (n->rec.state != SC_NODE_READY) {
@@ -370,7 +370,7 @@ int sc_ctl_assignments(struct sc_ctl *c, const char *name, int64_t wait_ms,
     }
     if (c->nodes[node].poll_seq != seq)
       break; /* superseded: answer empty */
-    c->nodes[node].last_seen_ms = sc_clock_mono_ms();
+    ctl_node_seen(c, node, sc_clock_mono_ms());
     if (take_assignments(c, node, out) || c->stop || sc_clock_mono_ms() >= deadline)
       break;
     timed_out = pthread_cond_timedwait(&c->changed, &c->mu, &ts) == ETIMEDOUT;
@@ -407,7 +407,7 @@ int sc_ctl_assignments_poll(struct sc_ctl *c, const char *name, struct sc_ctl_po
     p->started = true;
   }
   if (n->poll_seq == p->seq) {
-    n->last_seen_ms = sc_clock_mono_ms();
+    ctl_node_seen(c, node, sc_clock_mono_ms());
     if (!take_assignments(c, node, out) && !c->stop && sc_clock_mono_ms() < deadline_ms) {
       n->poll = *w;
       rc = SC_EAGAIN;

@@ -20,6 +20,7 @@
 
 #include "core/cluster.h"
 #include "core/preempt.h"
+#include "util/timeheap.h"
 #include "server/ctl.h"
 #include "server/tenant_rules.h"
 
@@ -223,6 +224,14 @@ struct sc_ctl {
   bool frozen;               /* stopping (sc_ctl_interrupt): place nothing */
   int64_t next_begin_ms;     /* wall: the earliest begin time of a pending
                                 job still to come, 0 */
+  /* The tick's timers (util/timeheap.h: lazy, checked when due), so a
+   * tick costs O(what comes due), not a scan of every node and job:
+   * nodes' heartbeat deadlines (monotonic, by node index), running jobs'
+   * max runtimes (monotonic, by job id), pending jobs' begin times (wall)
+   * and fence holds (monotonic). timers_lost: a push failed (out of
+   * memory): the next tick scans everything and rebuilds them. */
+  struct sc_timeheap seen_due, run_due, begin_due, hold_due;
+  bool timers_lost;
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
   int njobs, capjobs;
@@ -304,6 +313,11 @@ int ctl_refq_push(struct ctl_refq *q, int64_t job, int index);
 /* Queues a start (kill false) or kill of task job.index for node and
  * wakes that node's parked poll, only it: 0 or SC_ENOMEM. */
 int ctl_node_push(struct sc_ctl *c, int node, bool kill, int64_t job, int index);
+/* Node i was heard from now: its last_seen_ms and heartbeat deadline. */
+void ctl_node_seen(struct sc_ctl *c, int i, int64_t now_mono);
+/* The timers of job j (its max runtime, begin time, fence hold), as they
+ * are now; called when one of them is set. */
+void ctl_job_timers(struct sc_ctl *c, const struct ctl_job *j);
 /* Wakes node's parked poll, if any (mu held). */
 void ctl_node_wake(struct sc_ctl *c, int node);
 

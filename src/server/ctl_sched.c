@@ -874,35 +874,63 @@ static int64_t runtime_due(const struct ctl_job *j)
   return j->started_mono_ms + j->spec.max_runtime_s * 1000;
 }
 
-/* Heartbeat timeouts, max runtimes, rows to rewrite and compaction. */
+/* After a failed timer push: every node and job gets its timers again
+ * (O(all), once). */
+static void timers_rebuild(struct sc_ctl *c)
+{
+  int64_t now = sc_clock_mono_ms();
+
+  sc_warn("timers: rebuilt after a failed push (out of memory)");
+  c->timers_lost = false;
+  c->seen_due.n = c->run_due.n = c->begin_due.n = c->hold_due.n = 0;
+  for (int i = 0; i < c->nnodes; i++)
+    ctl_node_seen(c, i, c->nodes[i].last_seen_ms < now ? c->nodes[i].last_seen_ms : now);
+  for (int k = 0; k < c->njobs; k++)
+    ctl_job_timers(c, c->jobs[k]);
+}
+
+/*
+ * Heartbeat timeouts, max runtimes, begin times and fence holds that came
+ * due (from the timer heaps: O(what is due), not a scan of every node and
+ * job), rows to rewrite and compaction.
+ */
 static void tick(struct sc_ctl *c)
 {
   struct sc_store_batch *b = sc_store_batch_new();
-  int64_t now = sc_clock_mono_ms();
+  int64_t now = sc_clock_mono_ms(), wall = ctl_wall_ms(c);
+  struct sc_timer t;
   bool submitted;
 
   if (!b)
     return;
-  for (int i = 0; i < c->nnodes; i++)
-    if (c->nodes[i].rec.state == SC_NODE_READY &&
-        now - c->nodes[i].last_seen_ms > c->opts.heartbeat_timeout_ms)
-      node_lost(c, i, b);
-  c->runtime_due_ms = 0;
-  if (c->next_begin_ms && ctl_wall_ms(c) >= c->next_begin_ms)
-    c->dirty = c->full = true; /* a begin time came */
-  c->next_begin_ms = 0;
-  for (int i = 0; i < c->njobs; i++) {
-    struct ctl_job *j = c->jobs[i];
-    if (j->state == SC_JOB_PENDING && j->spec.begin_ms > ctl_wall_ms(c) &&
-        (!c->next_begin_ms || j->spec.begin_ms < c->next_begin_ms))
-      c->next_begin_ms = j->spec.begin_ms;
-    int64_t due = runtime_due(j);
-    if (j->hold_until_ms > 0 && now >= j->hold_until_ms && j->queued)
-      c->dirty = c->full = true; /* its hold ended: try it */
+  if (c->timers_lost)
+    timers_rebuild(c);
+  while (sc_timeheap_pop_due(&c->seen_due, now, &t)) { /* silent nodes */
+    int i = (int)t.id;
+    if (i >= c->nnodes || c->nodes[i].rec.state != SC_NODE_READY ||
+        now - c->nodes[i].last_seen_ms <= c->opts.heartbeat_timeout_ms)
+      continue; /* heard from since: a later entry stands for it */
+    node_lost(c, i, b);
+    if (c->nodes[i].rec.state == SC_NODE_READY && sc_timeheap_push(&c->seen_due, now + TICK_MS, i) < 0)
+      c->timers_lost = true; /* out of memory in node_lost: again later */
+  }
+  while (sc_timeheap_pop_due(&c->run_due, now, &t)) { /* max runtimes */
+    struct ctl_job *j = ctl_job_find(c, t.id);
+    int64_t due = j ? runtime_due(j) : 0;
     if (due > 0 && now >= due)
       ctl_job_event(c, j, CTL_EV_TIMEOUT, NULL, b);
-    else if (due > 0 && (!c->runtime_due_ms || due < c->runtime_due_ms))
-      c->runtime_due_ms = due;
+  }
+  c->runtime_due_ms = sc_timeheap_next(&c->run_due);
+  while (sc_timeheap_pop_due(&c->begin_due, wall, &t)) { /* begin times */
+    const struct ctl_job *j = ctl_job_find(c, t.id);
+    if (j && j->state == SC_JOB_PENDING && j->spec.begin_ms <= wall)
+      c->dirty = c->full = true;
+  }
+  c->next_begin_ms = sc_timeheap_next(&c->begin_due);
+  while (sc_timeheap_pop_due(&c->hold_due, now, &t)) { /* fence holds */
+    const struct ctl_job *j = ctl_job_find(c, t.id);
+    if (j && j->queued && j->hold_until_ms > 0 && now >= j->hold_until_ms)
+      c->dirty = c->full = true; /* its hold ended: try it */
   }
   ctl_batch_stale(c, b);
   ctl_jobs_compact(c);

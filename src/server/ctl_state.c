@@ -225,6 +225,8 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
     c->nfinal++;
   }
   ctl_queue_sync(c, j);
+  if (retry && j->hold_until_ms > 0)
+    ctl_job_timers(c, j);
   sc_info("job j-%06lld %s: %s", (long long)j->id, retry ? "requeued" : sc_job_state_name(state),
           reason);
   ctl_batch_job(c, b, j);
@@ -408,6 +410,7 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
       if (!j->started_ms) {
         j->started_ms = t->started_ms;
         j->started_mono_ms = sc_clock_mono_ms();
+        ctl_job_timers(c, j);
         ctl_batch_job_row(c, b, j);
       }
     } else if (a->pid <= 0 || a->pid == t->pid) {

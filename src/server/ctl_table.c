@@ -102,6 +102,7 @@ int ctl_jobs_insert(struct sc_ctl *c, struct ctl_job *j)
   c->jobs[pos] = j;
   c->njobs++;
   c->nthrottled += j->spec.array_max_running > 0;
+  ctl_job_timers(c, j);
   return 0;
 }
 
@@ -178,7 +179,7 @@ int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
   n->rec.memory_mib = reg->memory_mib;
   n->rec.state = SC_NODE_READY;
   n->rec.last_heartbeat_ms = ctl_wall_ms(c);
-  n->last_seen_ms = sc_clock_mono_ms();
+  ctl_node_seen(c, i, sc_clock_mono_ms());
   if (ctl_node_region(n) < 0) {
     n->rec.state = SC_NODE_LOST; /* not schedulable without its region */
     return SC_ENOMEM;
@@ -539,6 +540,28 @@ void ctl_node_wake(struct sc_ctl *c, int node)
     c->nodes[node].poll = (struct sc_ctl_waker){NULL, NULL};
     w.wake(w.arg);
   }
+}
+
+void ctl_node_seen(struct sc_ctl *c, int i, int64_t now_mono)
+{
+  c->nodes[i].last_seen_ms = now_mono;
+  /* Due once silent for longer than the timeout (strictly: + 1). */
+  if (sc_timeheap_push(&c->seen_due, now_mono + c->opts.heartbeat_timeout_ms + 1, i) < 0)
+    c->timers_lost = true;
+}
+
+void ctl_job_timers(struct sc_ctl *c, const struct ctl_job *j)
+{
+  int rc = 0;
+
+  if (j->state == SC_JOB_RUNNING && j->spec.max_runtime_s > 0 && j->started_mono_ms > 0)
+    rc |= sc_timeheap_push(&c->run_due, j->started_mono_ms + j->spec.max_runtime_s * 1000, j->id);
+  if (j->state == SC_JOB_PENDING && j->spec.begin_ms > 0)
+    rc |= sc_timeheap_push(&c->begin_due, j->spec.begin_ms, j->id);
+  if (j->state == SC_JOB_PENDING && j->hold_until_ms > 0)
+    rc |= sc_timeheap_push(&c->hold_due, j->hold_until_ms, j->id);
+  if (rc < 0)
+    c->timers_lost = true;
 }
 
 int ctl_node_push(struct sc_ctl *c, int node, bool kill, int64_t job, int index)

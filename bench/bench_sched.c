@@ -9,7 +9,9 @@
  * over what is still pending (the steady state: nothing fits). Several
  * repetitions, median reported. --mixed gives every node both models (4 + 4
  * devices, device groups in the core) instead of one model per node.
- * Usage: bench_sched [--reps 7] [--nodes 100] [--jobs 1000] [--policy fgd] [--mixed]
+ * --gang T makes the first job a gang of T tasks of 8 devices (whole nodes):
+ * with --jobs 1 the pass is that one gang decision.
+ * Usage: bench_sched [--reps 7] [--nodes 100] [--jobs 1000] [--policy fgd] [--mixed] [--gang T]
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -30,6 +32,7 @@ struct cfg {
   int reps, nodes, jobs;
   const char *policy;
   bool mixed; /* each node 4 A100-80G + 4 H800 */
+  int gang; /* --gang: tasks of 8 devices in job 1, 0 none */
 };
 
 static unsigned lcg(unsigned *s)
@@ -119,7 +122,17 @@ static int fill_store(struct sc_store *st, const struct cfg *cfg)
     j->id = i + 1;
     snprintf(j->name, sizeof j->name, "sched-%d", i);
     snprintf(j->tenant, sizeof j->tenant, "default");
-    j->spec = job_spec(i, &seed, &j->ntasks);
+    if (i == 0 && cfg->gang > 0) { /* one gang of whole nodes first */
+      char text[256];
+      snprintf(text, sizeof text,
+               "{\"name\": \"gang\", \"command\": [\"true\"], \"tasks\": %d, "
+               "\"resources\": {\"gpus\": 8, \"cpu_milli\": 8000, \"memory\": \"64Gi\"}}",
+               cfg->gang);
+      j->spec = strdup(text);
+      j->ntasks = cfg->gang;
+    } else {
+      j->spec = job_spec(i, &seed, &j->ntasks);
+    }
     j->state = SC_JOB_PENDING;
     j->created_ms = now;
     sc_store_batch_add(b, &op);
@@ -203,8 +216,11 @@ static int run_rep(const struct cfg *cfg, struct rep *r)
   while (published(c) < r->placed_tasks && bh_mono_ns() - t0 < 20 * (int64_t)1000000000)
     bh_sleep_ms(1);
   r->publish_ms = (double)(bh_mono_ns() - t0) / 1e6;
-  /* Steady state: passes over the jobs that did not fit. */
-  for (int k = 0; k < STEADY_PASSES; k++) {
+  /* Steady state: passes over the jobs that did not fit (none when all
+   * fit: a pass over nothing does not run). */
+  memset(steady, 0, sizeof steady);
+  r->still_pending = 0;
+  for (int k = 0; k < STEADY_PASSES && r->placed_jobs < r->pending; k++) {
     uint64_t before;
     sc_ctl_stats(c, &st);
     before = st.passes;
@@ -243,9 +259,12 @@ int main(int argc, char **argv)
       cfg.policy = v, i++;
     else if (strcmp(argv[i], "--mixed") == 0)
       cfg.mixed = true;
+    else if (strcmp(argv[i], "--gang") == 0 && v)
+      cfg.gang = atoi(v), i++;
     else {
       fprintf(stderr,
-              "usage: bench_sched [--reps N] [--nodes N] [--jobs N] [--policy NAME] [--mixed]\n");
+              "usage: bench_sched [--reps N] [--nodes N] [--jobs N] [--policy NAME] [--mixed] "
+              "[--gang TASKS]\n");
       return 2;
     }
   }

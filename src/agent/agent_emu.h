@@ -10,6 +10,7 @@
 #define SC_AGENT_EMU_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,5 +98,24 @@ int sc_emu_plan_trace(struct sc_emu_plan *p, const struct sc_trace_nodes *list, 
 json_t *sc_emu_plan_labels(const struct sc_emu_plan *p, int i);
 
 void sc_emu_plan_release(struct sc_emu_plan *p);
+
+/* How the emulator runs. */
+struct sc_emu_config {
+  const char *server;      /* controller URL (http:// only) */
+  const char *token;       /* agent (bootstrap) or admin token */
+  const struct sc_emu_plan *plan;
+  int64_t heartbeat_ms;    /* 0: as the controller says */
+  double fail_rate;        /* fraction of tasks that exit 1 */
+  uint64_t seed;           /* of the failures */
+  int connections;         /* shared keep-alive connections; 0: 16 */
+  bool quiet;              /* no log line per task */
+};
+
+/* Runs the fleet until *stop becomes non-zero (a signal handler may set
+ * it), then ends the tasks as the real agent does on SIGTERM and reports
+ * what it can within a few seconds. Returns 0, SC_EAUTH when the controller
+ * refuses the token at the first registration, SC_EINVAL for a server URL
+ * it cannot use, or SC_ENOMEM. Single-threaded: one libevent loop. */
+int sc_emu_run(const struct sc_emu_config *cfg, atomic_int *stop);
 
 #endif

@@ -13,6 +13,9 @@
 # AUTH=agent (default): the nodes register with a bootstrap agent token and
 # each gets its own credential, as real agents do; AUTH=admin: all use the
 # admin token (no credentials: the controller's token table stays small).
+# STUB=1: bench/agent_stub.py stands in for the controller (it answers at
+# once and holds the long-polls), to measure the emulator alone at sizes
+# today's controller cannot hold (N=10000 STUB=1).
 # Loopback only, a temp dir, bounded (registration waits at most 120 s);
 # every process started here is stopped by its PID at the end, also on
 # failure or Ctrl-C, and the temp dir removed. Today's controller runs a
@@ -26,6 +29,9 @@ N=${N:-1000}
 IDLE=${IDLE:-20}
 CONNECTIONS=${CONNECTIONS:-16}
 AUTH=${AUTH:-agent}
+STUB=${STUB:-}
+CTL=controller
+[ -z "$STUB" ] || CTL=stub
 [ -x "$SC" ] || { echo "emulate.sh: $SC is missing: build first (make build)" >&2; exit 2; }
 command -v jq >/dev/null || { echo "emulate.sh: jq is required" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-emulate.XXXXXX")
@@ -64,18 +70,30 @@ ready() { "$SC" nodes -o json | jq '[.nodes[] | select(.state == "ready")] | len
 all_ready() { [ "$(ready)" -ge "$N" ]; }
 
 echo "== Emulated fleet: $N nodes x 8 GPUs, one emulator, $CONNECTIONS shared connections," \
-  "$AUTH token =="
+  "$([ -n "$STUB" ] && echo "a stub controller" || echo "$AUTH token") =="
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$SC" server --listen 127.0.0.1:0 --state-dir "$TMP/server" >"$TMP/server.log" 2>&1 &
-SERVER=$!
-PIDS+=("$SERVER")
-wait_for 20 "the controller" test -s "$TMP/server/controller.url"
 export SUPERCELL_SERVER SUPERCELL_TOKEN
-SUPERCELL_SERVER=$(head -n1 "$TMP/server/controller.url")
-wait_for 20 "the controller's /healthz" curl -sf "$SUPERCELL_SERVER/healthz"
-SUPERCELL_TOKEN=$(cat "$TMP/server/admin.token")
-if [ "$AUTH" = admin ]; then
+if [ -n "$STUB" ]; then
+  python3 bench/agent_stub.py "$TMP/stub.port" 1000 >"$TMP/stub.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  wait_for 20 "the stub" test -s "$TMP/stub.port"
+  SUPERCELL_SERVER=http://127.0.0.1:$(cat "$TMP/stub.port")
+  echo stub >"$TMP/agent.token"
+  all_ready() { grep -q "all $N nodes registered" "$TMP/emulator.log"; }
+else
+  "$SC" server --listen 127.0.0.1:0 --state-dir "$TMP/server" >"$TMP/server.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  wait_for 20 "the controller" test -s "$TMP/server/controller.url"
+  SUPERCELL_SERVER=$(head -n1 "$TMP/server/controller.url")
+  wait_for 20 "the controller's /healthz" curl -sf "$SUPERCELL_SERVER/healthz"
+  SUPERCELL_TOKEN=$(cat "$TMP/server/admin.token")
+fi
+if [ -n "$STUB" ]; then
+  :
+elif [ "$AUTH" = admin ]; then
   cp "$TMP/server/admin.token" "$TMP/agent.token"
 else
   (umask 077; "$SC" token create --kind agent >"$TMP/agent.token")
@@ -102,9 +120,14 @@ e0=$(ticks "$EMU") s0=$(ticks "$SERVER") w0=$(now_ms)
 sleep "$IDLE"
 e1=$(ticks "$EMU") s1=$(ticks "$SERVER") w1=$(now_ms)
 pct() { awk -v t=$(($2 - $1)) -v hz="$hz" -v ms=$((w1 - w0)) 'BEGIN {printf "%.1f", 100 * t / hz / (ms / 1000)}'; }
-printf "idle %ds: emulator   CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" \
-  "$(pct "$e0" "$e1")" "$(rss_mib "$EMU")" "$(threads "$EMU")"
-printf "idle %ds: controller CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" \
+printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" \
+  emulator "$(pct "$e0" "$e1")" "$(rss_mib "$EMU")" "$(threads "$EMU")"
+printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" "$CTL" \
   "$(pct "$s0" "$s1")" "$(rss_mib "$SERVER")" "$(threads "$SERVER")"
-lost=$("$SC" nodes -o json | jq '[.nodes[] | select(.state != "ready")] | length')
-echo "nodes not ready at the end: $lost of $N"
+echo "emulator: $(ls "/proc/$EMU/fd" | wc -l) file descriptors"
+if [ -n "$STUB" ]; then
+  echo "stub: $(tail -n1 "$TMP/stub.log")"
+else
+  lost=$("$SC" nodes -o json | jq '[.nodes[] | select(.state != "ready")] | length')
+  echo "nodes not ready at the end: $lost of $N"
+fi

@@ -8,7 +8,6 @@
  * real agent (agent.c): unreachable or unknown, register again; a refused
  * report is dropped. docs/emulation.md.
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,13 +343,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
   (void)fd, (void)what;
   if (e->stopping)
     return;
+  check_fence(node, now); /* also while it cannot register again */
   if (node->state == EMU_NODE_NEW) {
     node_register(node);
     return;
   }
   if (node->state != EMU_NODE_READY)
     return;
-  check_fence(node, now);
   if (!node->beating) /* else the last one is still out: skip a round */
     node_heartbeat(node);
   node->next_beat_ms += e->heartbeat_ms;
@@ -446,12 +445,19 @@ static void on_log(void *arg, long status, json_t *body)
 
   (void)body;
   node->reporting = false;
-  /* Refused for good (the task is gone, another attempt runs): dropped,
-   * as the real agent drops a chunk the controller will never take. */
-  if (rc == SC_CLIENT_REFUSED || rc == SC_CLIENT_UNKNOWN_NODE || report_settled(node, status))
-    node->log_task->log_sent = true;
-  if (node->log_task->log_sent)
-    node_report(node);
+  if (rc == SC_CLIENT_UNREACHABLE || rc == SC_CLIENT_LATER) {
+    note_failure(node->emu, status);
+    node_report_soon(node, RETRY_MS);
+    return;
+  }
+  /* Any other error reply means the controller will never take this line
+   * (no such task, or no process of it runs here any more): it is
+   * dropped, as the real agent drops such a chunk. A revoked credential
+   * shows in the status request that follows. */
+  if (rc != SC_CLIENT_OK)
+    note_failure(node->emu, status);
+  node->log_task->log_sent = true;
+  node_report(node);
 }
 
 static void on_status(void *arg, long status, json_t *body)

@@ -129,14 +129,23 @@ static void call_unlink(struct emu_call *c)
     c->next->prev = c->prev;
 }
 
-/* Ends call c: its callback, then it is freed. */
-static void finish(struct emu_call *c, long status, json_t *body)
+/* Forgets call c: off its connection's count and the list, freed. */
+static void call_drop(struct emu_call *c)
 {
   if (c->shared >= 0)
     c->h->inflight[c->shared]--;
   call_unlink(c);
-  c->fn(c->arg, status, body);
   free(c);
+}
+
+/* Ends call c: its callback, then it is freed. */
+static void finish(struct emu_call *c, long status, json_t *body)
+{
+  emu_reply_fn fn = c->fn;
+  void *arg = c->arg;
+
+  call_drop(c);
+  fn(arg, status, body);
 }
 
 static void deliver_failure(evutil_socket_t fd, short what, void *arg)
@@ -229,22 +238,14 @@ int emu_http_send(struct emu_http *h, struct evhttp_connection *conn, bool post,
   /* On failure evhttp_make_request has freed req, without an answer. */
   if (evhttp_make_request(conn ? conn : h->shared[c->shared], req,
                           post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, target) != 0) {
-    if (c->shared >= 0)
-      h->inflight[c->shared]--;
-    call_unlink(c);
-    free(c);
+    call_drop(c);
     return SC_ENOMEM;
   }
   c->sending = false;
-  if (c->failed_early) {
-    struct timeval now = {0, 0};
-    if (event_base_once(h->base, -1, EV_TIMEOUT, deliver_failure, c, &now) != 0) {
-      if (c->shared >= 0)
-        h->inflight[c->shared]--;
-      call_unlink(c);
-      free(c);
-      return SC_ENOMEM;
-    }
+  if (c->failed_early &&
+      event_base_once(h->base, -1, EV_TIMEOUT, deliver_failure, c, &(struct timeval){0, 0}) != 0) {
+    call_drop(c);
+    return SC_ENOMEM;
   }
   return 0;
 }

@@ -55,11 +55,20 @@ static enum sc_client_rc outcome(struct sc_client *c, int rc, const struct sc_ht
   msg = sc_http_error_message(r, &field, buf, sizeof buf);
   snprintf(c->error, sizeof c->error, "%s%s%s%s", msg, field ? " (field '" : "",
            field ? field : "", field ? "')" : "");
-  if (r->status == 404)
+  return sc_client_outcome(r->status);
+}
+
+enum sc_client_rc sc_client_outcome(long status)
+{
+  if (status == 200)
+    return SC_CLIENT_OK;
+  if (status <= 0)
+    return SC_CLIENT_UNREACHABLE;
+  if (status == 404)
     return SC_CLIENT_UNKNOWN_NODE;
-  if (r->status == 401 || r->status == 403)
+  if (status == 401 || status == 403)
     return SC_CLIENT_DENIED;
-  if (r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429)
+  if (status >= 400 && status < 500 && status != 408 && status != 429)
     return SC_CLIENT_REFUSED;
   return SC_CLIENT_LATER;
 }
@@ -140,8 +149,7 @@ static void notices_of(json_t *reply, struct sc_client_kills *k)
   }
 }
 
-/* The "kill" list of a reply into k, with its notices. */
-static void kills_of(json_t *reply, struct sc_client_kills *k)
+void sc_client_kills_decode(json_t *reply, struct sc_client_kills *k)
 {
   json_t *arr = json_object_get(reply, "kill"), *v;
   size_t i;
@@ -167,39 +175,52 @@ void sc_client_kills_release(struct sc_client_kills *k)
   memset(k, 0, sizeof *k);
 }
 
+json_t *sc_client_register_body(const char *name, const struct sc_client_node *node,
+                                const struct sc_client_task *running, int n)
+{
+  return json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", name, "cpu_milli",
+                   (json_int_t)node->cpu_milli, "memory_mib", (json_int_t)node->memory_mib,
+                   "labels", node->labels, "devices", sc_devices_to_json(node->devices),
+                   "running", running_json(running, n));
+}
+
+int sc_client_registered_decode(json_t *reply, struct sc_client_registered *reg)
+{
+  json_t *v;
+
+  memset(reg, 0, sizeof *reg);
+  v = json_object_get(reply, "heartbeat_interval_ms");
+  if (json_is_integer(v) && json_integer_value(v) > 0)
+    reg->heartbeat_ms = json_integer_value(v);
+  v = json_object_get(reply, "fence_after_ms");
+  if (json_is_integer(v) && json_integer_value(v) > 0)
+    reg->fence_after_ms = json_integer_value(v);
+  v = json_object_get(reply, "grace_ms");
+  if (json_is_integer(v) && json_integer_value(v) > 0)
+    reg->grace_ms = json_integer_value(v);
+  sc_client_kills_decode(reply, &reg->kills);
+  v = json_object_get(reply, "credential");
+  if (json_is_string(v) && !(reg->credential = strdup(json_string_value(v))))
+    return SC_ENOMEM;
+  return 0;
+}
+
 enum sc_client_rc sc_client_register(struct sc_client *c, const struct sc_client_node *node,
                                      const struct sc_client_task *running, int n,
                                      struct sc_client_registered *reg)
 {
-  json_t *body = json_pack("{s:s, s:I, s:I, s:O, s:o, s:o}", "name", c->node, "cpu_milli",
-                           (json_int_t)node->cpu_milli, "memory_mib",
-                           (json_int_t)node->memory_mib, "labels", node->labels, "devices",
-                           sc_devices_to_json(node->devices), "running",
-                           running_json(running, n));
+  json_t *body = sc_client_register_body(c->node, node, running, n);
   struct sc_http_reply r;
   enum sc_client_rc out;
 
   out = call(c, "POST", "/v1/agent/register", body, CALL_TIMEOUT_MS, &r);
-  json_t *hb, *cred;
-
   memset(reg, 0, sizeof *reg);
   if (out != SC_CLIENT_OK)
     return out;
-  hb = json_object_get(r.body, "heartbeat_interval_ms");
-  if (json_is_integer(hb) && json_integer_value(hb) > 0)
-    reg->heartbeat_ms = json_integer_value(hb);
-  hb = json_object_get(r.body, "fence_after_ms");
-  if (json_is_integer(hb) && json_integer_value(hb) > 0)
-    reg->fence_after_ms = json_integer_value(hb);
-  hb = json_object_get(r.body, "grace_ms");
-  if (json_is_integer(hb) && json_integer_value(hb) > 0)
-    reg->grace_ms = json_integer_value(hb);
-  cred = json_object_get(r.body, "credential");
-  if (json_is_string(cred) && !(reg->credential = strdup(json_string_value(cred)))) {
+  if (sc_client_registered_decode(r.body, reg) != 0) {
     snprintf(c->error, sizeof c->error, "out of memory");
     out = SC_CLIENT_LATER;
   }
-  kills_of(r.body, &reg->kills);
   sc_http_reply_release(&r);
   return out;
 }
@@ -216,16 +237,21 @@ int sc_client_set_token(struct sc_client *c, const char *token)
   return sc_http_set_token(&c->http, token);
 }
 
+json_t *sc_client_heartbeat_body(const char *name, const struct sc_client_task *running, int n)
+{
+  return json_pack("{s:s, s:o}", "name", name, "running", running_json(running, n));
+}
+
 enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
                                       int n, struct sc_client_kills *kills)
 {
-  json_t *body = json_pack("{s:s, s:o}", "name", c->node, "running", running_json(running, n));
+  json_t *body = sc_client_heartbeat_body(c->node, running, n);
   struct sc_http_reply r;
   enum sc_client_rc out = call(c, "POST", "/v1/agent/heartbeat", body, CALL_TIMEOUT_MS, &r);
 
   memset(kills, 0, sizeof *kills);
   if (out == SC_CLIENT_OK) {
-    kills_of(r.body, kills);
+    sc_client_kills_decode(r.body, kills);
     sc_http_reply_release(&r);
   }
   return out;
@@ -252,34 +278,48 @@ static json_t *update_json(const struct sc_client_update *u)
   return o;
 }
 
-enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n)
+json_t *sc_client_status_body(const char *name, const struct sc_client_update *u, int n)
 {
-  json_t *updates = json_array(), *body;
-  struct sc_http_reply r;
-  enum sc_client_rc out;
+  json_t *updates = json_array();
 
   for (int i = 0; updates && i < n; i++)
     if (json_array_append_new(updates, update_json(&u[i])) < 0) {
       json_decref(updates);
       updates = NULL;
     }
-  body = updates ? json_pack("{s:s, s:o}", "name", c->node, "updates", updates) : NULL;
+  return updates ? json_pack("{s:s, s:o}", "name", name, "updates", updates) : NULL;
+}
+
+enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n)
+{
+  json_t *body = sc_client_status_body(c->node, u, n);
+  struct sc_http_reply r;
+  enum sc_client_rc out;
+
   out = call(c, "POST", "/v1/agent/status", body, CALL_TIMEOUT_MS, &r);
   if (out == SC_CLIENT_OK)
     sc_http_reply_release(&r);
   return out;
 }
 
-enum sc_client_rc sc_client_log(struct sc_client *c, const char *task_id, int attempt,
-                                int64_t offset, const char *data, size_t len)
+json_t *sc_client_log_body(const char *task_id, int attempt, int64_t offset, const char *data,
+                           size_t len)
 {
   json_t *body = json_pack("{s:s, s:I, s:s%}", "task_id", task_id, "offset",
                            (json_int_t)offset, "data", data, len);
-  struct sc_http_reply r;
-  enum sc_client_rc out;
 
   if (body && attempt >= 0) /* offsets restart at 0 for each attempt */
     json_object_set_new(body, "attempt", json_integer(attempt));
+  return body;
+}
+
+enum sc_client_rc sc_client_log(struct sc_client *c, const char *task_id, int attempt,
+                                int64_t offset, const char *data, size_t len)
+{
+  json_t *body = sc_client_log_body(task_id, attempt, offset, data, len);
+  struct sc_http_reply r;
+  enum sc_client_rc out;
+
   out = call(c, "POST", "/v1/agent/logs", body, CALL_TIMEOUT_MS, &r);
   if (out == SC_CLIENT_OK)
     sc_http_reply_release(&r);
@@ -314,16 +354,24 @@ static void starts_of(json_t *reply, struct sc_client_assignments *a)
   }
 }
 
+char *sc_client_assignments_path(const char *name, int wait_s, char *buf, size_t size)
+{
+  char escaped[256];
+
+  snprintf(buf, size, "/v1/agent/assignments?name=%s&wait=%d",
+           sc_http_escape(name, escaped, sizeof escaped), wait_s);
+  return buf;
+}
+
 enum sc_client_rc sc_client_assignments(struct sc_client *c, int wait_s,
                                         struct sc_client_assignments *out)
 {
   struct sc_http_reply r;
-  char path[512], name[256];
   enum sc_client_rc rc;
+  char path[512];
 
   memset(out, 0, sizeof *out);
-  snprintf(path, sizeof path, "/v1/agent/assignments?name=%s&wait=%d",
-           sc_http_escape(c->node, name, sizeof name), wait_s);
+  sc_client_assignments_path(c->node, wait_s, path, sizeof path);
   rc = call(c, "GET", path, NULL, (long)wait_s * 1000 + 15000, &r);
   if (rc != SC_CLIENT_OK)
     return rc;
@@ -341,7 +389,7 @@ void sc_client_assignments_decode(json_t *reply, struct sc_client_assignments *o
 {
   memset(out, 0, sizeof *out);
   starts_of(reply, out);
-  kills_of(reply, &out->kills);
+  sc_client_kills_decode(reply, &out->kills);
 }
 
 void sc_client_assignments_release(struct sc_client_assignments *a)

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/devices.h"
@@ -135,5 +136,28 @@ void sc_client_assignments_decode(json_t *reply, struct sc_client_assignments *o
 
 void sc_client_kills_release(struct sc_client_kills *k);
 void sc_client_assignments_release(struct sc_client_assignments *a);
+
+/*
+ * The wire format on its own, for a caller with its own transport (the
+ * emulator, agent_emu.c): the calls above are these encoders and decoders
+ * around one blocking request. Bodies are new references (NULL when out of
+ * memory); decoders fill their out-parameter, zeroed first.
+ */
+json_t *sc_client_register_body(const char *name, const struct sc_client_node *node,
+                                const struct sc_client_task *running, int n);
+/* A register reply into reg (release with sc_client_registered_release);
+ * SC_ENOMEM when its credential could not be kept, else 0. */
+int sc_client_registered_decode(json_t *reply, struct sc_client_registered *reg);
+json_t *sc_client_heartbeat_body(const char *name, const struct sc_client_task *running, int n);
+/* The "kill" list of a reply (heartbeat, register, assignments) and its
+ * preemption notices into k (release with sc_client_kills_release). */
+void sc_client_kills_decode(json_t *reply, struct sc_client_kills *k);
+json_t *sc_client_status_body(const char *name, const struct sc_client_update *u, int n);
+json_t *sc_client_log_body(const char *task_id, int attempt, int64_t offset, const char *data,
+                           size_t len);
+/* The long-poll's path and query for node name into buf; returns buf. */
+char *sc_client_assignments_path(const char *name, int wait_s, char *buf, size_t size);
+/* What an HTTP status means to an agent (0 or less: no reply came). */
+enum sc_client_rc sc_client_outcome(long status);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent_emu.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/token_file.h"
@@ -81,7 +82,36 @@ static void agent_usage(FILE *out)
     "them running: the next agent with the same --state-dir adopts them.\n"
     "SIGTERM or SIGINT stops the agent and its tasks (TERM, then KILL after\n"
     "the task's grace period). Fractional GPU shares (SUPERCELL_GPU_MILLI) are\n"
-    "advisory: nothing isolates a share of a device.\n");
+    "advisory: nothing isolates a share of a device.\n"
+    "\n"
+    "Emulated fleets (docs/emulation.md): one process registers many nodes that\n"
+    "speak the agent protocol but run no process: a task lasts the S of a\n"
+    "leading `sleep S` in its command (0 otherwise, `sleep infinity`: until\n"
+    "killed), then exits 0. --devices, --cpu, --memory and --label describe\n"
+    "every node; --name, --state-dir and the flags about processes do not apply.\n"
+    "  --emulate N            emulate N nodes named PREFIX-00001 ... PREFIX-N\n"
+    "  --emulate-prefix P     their name prefix (default emu)\n"
+    "  --emulate-nodes FILE   one node per row of an OpenB node list (sn,\n"
+    "                         cpu_milli,memory_mib,gpu,model: GPUs as nvidia\n"
+    "                         devices of the model), named by its sn column or\n"
+    "                         by --emulate-prefix; with --emulate N, the first N\n"
+    "  --emulate-label K=V1,V2,...\n"
+    "                         spread label K over the nodes round robin: node i\n"
+    "                         (from 0) gets V[i mod k]; a value may hold a range,\n"
+    "                         rack=r[01-40] is r01 ... r40; repeatable\n"
+    "  --emulate-label-blocks K=V1,V2,...\n"
+    "                         the same in contiguous blocks: the first n/k\n"
+    "                         nodes get V1, the next n/k V2 ...\n"
+    "  --emulate-fail-rate P  a fraction P (0..1) of tasks exit 1, chosen by a\n"
+    "                         hash of the seed, task id and attempt (default 0)\n"
+    "  --emulate-seed N       the seed of the failures (default 1)\n"
+    "  --emulate-connections K\n"
+    "                         keep-alive connections shared by all nodes for\n"
+    "                         register, heartbeat, status and logs (default 16);\n"
+    "                         each node has its own for its long-poll\n"
+    "  --emulate-quiet        no log line per task (one request less per task)\n"
+    "SIGTERM or SIGINT ends the emulated tasks (reported killed by SIGTERM) and\n"
+    "stops the emulator.\n");
 }
 
 static int64_t machine_memory_mib(void)
@@ -112,6 +142,21 @@ struct agent_opts {
   const char *token_file, *log_level;
   char *token, *state_dir, name[256];
   bool devices_given;
+  /* --emulate*: */
+  int emulate;                  /* nodes, 0: not emulating (unless a file) */
+  const char *emu_prefix, *emu_nodes;
+  struct sc_emu_label spread[SC_EMU_LABELS_MAX];
+  int nspread;
+  double fail_rate;
+  uint64_t seed;
+  int connections;
+  bool quiet;
+};
+
+/* The long-only flags of emulated fleets. */
+enum {
+  OPT_EMULATE = 256, OPT_EMU_PREFIX, OPT_EMU_NODES, OPT_EMU_LABEL, OPT_EMU_LABEL_BLOCKS,
+  OPT_EMU_FAIL_RATE, OPT_EMU_SEED, OPT_EMU_CONNECTIONS, OPT_EMU_QUIET,
 };
 
 static int bad_flag(const char *flag, const char *value, const char *what)
@@ -131,6 +176,52 @@ static int parse_label(json_t *labels, const char *text)
   snprintf(key, sizeof key, "%.*s", (int)(eq - text), text);
   json_object_set_new(labels, key, json_string(eq + 1));
   return 0;
+}
+
+/* Parses one --emulate* option; returns 0 or 2 (usage). */
+static int emulate_option(struct agent_opts *o, int c, const char *arg)
+{
+  char err[256], *end;
+
+  switch (c) {
+  case OPT_EMULATE: {
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > SC_EMU_NODES_MAX)
+      return bad_flag("--emulate", arg, "want a number of nodes, 1..100000");
+    o->emulate = (int)n;
+    return 0;
+  }
+  case OPT_EMU_PREFIX: o->emu_prefix = arg; return 0;
+  case OPT_EMU_NODES: o->emu_nodes = arg; return 0;
+  case OPT_EMU_LABEL:
+  case OPT_EMU_LABEL_BLOCKS:
+    if (o->nspread >= SC_EMU_LABELS_MAX)
+      return bad_flag("--emulate-label", arg, "at most 8 spread labels");
+    if (sc_emu_label_parse(&o->spread[o->nspread], arg, c == OPT_EMU_LABEL_BLOCKS, err,
+                           sizeof err) != 0)
+      return fprintf(stderr, "supercell agent: %s\n", err), 2;
+    o->nspread++;
+    return 0;
+  case OPT_EMU_FAIL_RATE:
+    o->fail_rate = strtod(arg, &end);
+    if (end == arg || *end || !(o->fail_rate >= 0 && o->fail_rate <= 1))
+      return bad_flag("--emulate-fail-rate", arg, "want a fraction of 0..1");
+    return 0;
+  case OPT_EMU_SEED:
+    o->seed = strtoull(arg, &end, 10);
+    if (end == arg || *end || arg[0] == '-')
+      return bad_flag("--emulate-seed", arg, "want a non-negative integer");
+    return 0;
+  case OPT_EMU_CONNECTIONS: {
+    long n = strtol(arg, &end, 10);
+    if (*end || n < 1 || n > 256)
+      return bad_flag("--emulate-connections", arg, "want 1..256");
+    o->connections = (int)n;
+    return 0;
+  }
+  case OPT_EMU_QUIET: o->quiet = true; return 0;
+  default: return 2;
+  }
 }
 
 /* Parses one option; returns 0, 2 for a usage error or -1 for --help. */
@@ -214,7 +305,7 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     return 0;
   case 'L': o->log_level = arg; return 0;
   case 'h': return -1;
-  default: return 2;
+  default: return c >= OPT_EMULATE ? emulate_option(o, c, arg) : 2;
   }
 }
 
@@ -232,6 +323,15 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"share", required_argument, NULL, 'R'}, {"task-uid-base", required_argument, NULL, 'U'},
     {"single-user", no_argument, NULL, '1'}, {"image-dir", required_argument, NULL, 'i'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+    {"emulate", required_argument, NULL, OPT_EMULATE},
+    {"emulate-prefix", required_argument, NULL, OPT_EMU_PREFIX},
+    {"emulate-nodes", required_argument, NULL, OPT_EMU_NODES},
+    {"emulate-label", required_argument, NULL, OPT_EMU_LABEL},
+    {"emulate-label-blocks", required_argument, NULL, OPT_EMU_LABEL_BLOCKS},
+    {"emulate-fail-rate", required_argument, NULL, OPT_EMU_FAIL_RATE},
+    {"emulate-seed", required_argument, NULL, OPT_EMU_SEED},
+    {"emulate-connections", required_argument, NULL, OPT_EMU_CONNECTIONS},
+    {"emulate-quiet", no_argument, NULL, OPT_EMU_QUIET},
     {NULL, 0, NULL, 0},
   };
   int c, rc;
@@ -249,10 +349,9 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
 
 /* Fills what the flags left out: server, token, name, state dir, machine
  * resources and discovered devices. Returns 0 or 2 (usage). */
-static int agent_defaults(struct agent_opts *o)
+static int controller_defaults(struct agent_opts *o)
 {
-  const char *home = getenv("SUPERCELL_HOME"), *env;
-  size_t len;
+  const char *env;
 
   if (!o->cfg.server)
     o->cfg.server = (env = getenv("SUPERCELL_SERVER")) ? env : "http://127.0.0.1:8420";
@@ -266,6 +365,17 @@ static int agent_defaults(struct agent_opts *o)
     fprintf(stderr, "supercell agent: an agent token is required (--token or --token-file)\n");
     return 2;
   }
+  o->cfg.token = o->token;
+  return 0;
+}
+
+static int agent_defaults(struct agent_opts *o)
+{
+  const char *home = getenv("SUPERCELL_HOME");
+  size_t len;
+
+  if (controller_defaults(o) != 0)
+    return 2;
   if (!o->name[0] && gethostname(o->name, sizeof o->name - 1) != 0)
     snprintf(o->name, sizeof o->name, "node");
   if (!o->state_dir) {
@@ -283,7 +393,6 @@ static int agent_defaults(struct agent_opts *o)
   if (!o->devices_given && sc_devices_discover_nvml(&o->cfg.devices) > 0)
     sc_info("NVML: %d NVIDIA device(s), model %s", o->cfg.devices.count,
             o->cfg.devices.dev[0].model);
-  o->cfg.token = o->token;
   o->cfg.name = o->name;
   o->cfg.state_dir = o->state_dir;
   return 0;
@@ -302,10 +411,86 @@ static enum sc_log_level parse_level(const char *text)
   return SC_LOG_INFO;
 }
 
+/* SIGTERM and SIGINT stop the agent; SIGPIPE is ignored. */
+static void install_signals(void)
+{
+  struct sigaction sa;
+
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The fleet of the --emulate* flags into plan (which then owns the spread
+ * labels). Returns 0 or 2 after a message. */
+static int emulate_plan(struct agent_opts *o, struct sc_emu_plan *plan)
+{
+  struct sc_emu_shape shape = {.devices = o->cfg.devices, .cpu_milli = o->cfg.cpu_milli,
+                               .memory_mib = o->cfg.memory_mib};
+  struct sc_trace_nodes list;
+  char err[512];
+  int rc;
+
+  if (o->emu_nodes && (o->devices_given || o->cfg.cpu_milli || o->cfg.memory_mib)) {
+    fprintf(stderr, "supercell agent: --devices, --cpu and --memory come from the node list "
+                    "with --emulate-nodes\n");
+    return 2;
+  }
+  if (o->emu_nodes) {
+    if ((rc = sc_trace_read_nodes(o->emu_nodes, &list, err, sizeof err)) == 0) {
+      rc = sc_emu_plan_trace(plan, &list, o->emulate, o->emu_prefix, err, sizeof err);
+      sc_trace_nodes_release(&list);
+    }
+  } else {
+    shape.cpu_milli = shape.cpu_milli ? shape.cpu_milli : machine_cpu_milli();
+    shape.memory_mib = shape.memory_mib ? shape.memory_mib : machine_memory_mib();
+    rc = sc_emu_plan_uniform(plan, o->emulate, o->emu_prefix ? o->emu_prefix : "emu", &shape,
+                             err, sizeof err);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "supercell agent: %s\n", err);
+    return 2;
+  }
+  plan->labels = json_incref(o->cfg.labels);
+  memcpy(plan->spread, o->spread, sizeof plan->spread);
+  plan->nspread = o->nspread;
+  o->nspread = 0;
+  return 0;
+}
+
+/* `supercell agent --emulate N` or `--emulate-nodes FILE`. */
+static int emulate_main(struct agent_opts *o)
+{
+  struct sc_emu_plan plan;
+  struct sc_emu_config cfg;
+  int rc;
+
+  sc_log_setup(parse_level(o->log_level), "emulator");
+  if (o->name[0] || o->state_dir) {
+    fprintf(stderr, "supercell agent: --name and --state-dir do not go with --emulate: nodes "
+                    "are named by --emulate-prefix and keep no state on disk\n");
+    return 2;
+  }
+  if ((rc = controller_defaults(o)) != 0 || (rc = emulate_plan(o, &plan)) != 0)
+    return rc;
+  cfg = (struct sc_emu_config){.server = o->cfg.server, .token = o->token, .plan = &plan,
+                               .heartbeat_ms = o->cfg.heartbeat_ms, .fail_rate = o->fail_rate,
+                               .seed = o->seed, .connections = o->connections,
+                               .quiet = o->quiet};
+  install_signals();
+  rc = sc_emu_run(&cfg, &agent_stop);
+  sc_emu_plan_release(&plan);
+  if (rc == SC_EAUTH)
+    fprintf(stderr, "supercell agent: the controller refused the agent token\n");
+  return rc ? 1 : 0;
+}
+
 static int agent_main(struct agent_opts *o)
 {
   struct sc_agent *agent;
-  struct sigaction sa;
   char err[512];
   int rc;
 
@@ -313,12 +498,7 @@ static int agent_main(struct agent_opts *o)
   umask(077); /* task specs, logs, the node's credential; tasks get 022 */
   if ((rc = agent_defaults(o)) != 0)
     return rc;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, NULL);
+  install_signals();
   if ((rc = sc_agent_new(&o->cfg, &agent, err, sizeof err)) != 0) {
     fprintf(stderr, "supercell agent: %s\n", err);
     return 1;
@@ -342,16 +522,25 @@ int sc_cmd_agent(int argc, char **argv)
 
   memset(&o, 0, sizeof o);
   o.cfg.labels = json_object();
+  o.seed = 1;
   rc = agent_parse(&o, argc, argv);
   if (rc == -1) {
     agent_usage(stdout);
     rc = 0;
+  } else if (rc == 0 && (o.emulate || o.emu_nodes)) {
+    rc = emulate_main(&o);
+  } else if (rc == 0 && (o.nspread || o.emu_prefix || o.fail_rate > 0 || o.connections ||
+                         o.quiet)) {
+    fprintf(stderr, "supercell agent: the --emulate-* flags need --emulate or --emulate-nodes\n");
+    rc = 2;
   } else if (rc == 0) {
     rc = agent_main(&o);
   } else {
     fprintf(stderr, "Run 'supercell agent --help' for usage.\n");
   }
   json_decref(o.cfg.labels);
+  for (int i = 0; i < o.nspread; i++)
+    sc_emu_label_release(&o.spread[i]);
   free(o.token);
   free(o.state_dir);
   return rc;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# An emulated fleet against a real controller (docs/emulation.md): starts
+# `supercell server` (default heartbeat timeout, so the default heartbeat
+# interval) and one `supercell agent --emulate N` of 8-GPU nodes with
+# regions, and prints
+#  - registration: from the emulator's start until the controller lists all
+#    N nodes ready (and the emulator's own figure);
+#  - idle load: CPU (% of one core) and RSS of the emulator and of the
+#    controller over IDLE seconds with every node idle, and that no node
+#    was lost meanwhile.
+# Usage: bench/emulate.sh   (BUILD=build-dir, SUPERCELL=binary, N=1000,
+#                            IDLE=20, CONNECTIONS=16, AUTH=agent|admin)
+# AUTH=agent (default): the nodes register with a bootstrap agent token and
+# each gets its own credential, as real agents do; AUTH=admin: all use the
+# admin token (no credentials: the controller's token table stays small).
+# STUB=1: bench/agent_stub.py stands in for the controller (it answers at
+# once and holds the long-polls), to measure the emulator alone at sizes
+# today's controller cannot hold (N=10000 STUB=1).
+# Loopback only, a temp dir, bounded (registration waits at most 120 s);
+# every process started here is stopped by its PID at the end, also on
+# failure or Ctrl-C, and the temp dir removed. Today's controller runs a
+# thread per connection, at most 4,096: N much above ~4,000 leaves some
+# nodes retrying their long-poll (they stay registered by heartbeats).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SC=$(realpath "${SUPERCELL:-$BUILD/supercell}")
+N=${N:-1000}
+IDLE=${IDLE:-20}
+CONNECTIONS=${CONNECTIONS:-16}
+AUTH=${AUTH:-agent}
+STUB=${STUB:-}
+CTL=controller
+[ -z "$STUB" ] || CTL=stub
+[ -x "$SC" ] || { echo "emulate.sh: $SC is missing: build first (make build)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "emulate.sh: jq is required" >&2; exit 2; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-emulate.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid alive
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+say() { if [ -t 1 ]; then echo "$*" >&2; fi; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+# wait_for SECONDS WHAT CMD...: polls CMD every 0.2 s.
+wait_for() {
+  local end=$(($(now_ms) + $1 * 1000)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$end" ] || { echo "emulate.sh: timed out waiting for $what" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+# CPU ticks (user + system) of a process, and its RSS in MiB.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
+ready() { "$SC" nodes -o json | jq '[.nodes[] | select(.state == "ready")] | length'; }
+all_ready() { [ "$(ready)" -ge "$N" ]; }
+
+echo "== Emulated fleet: $N nodes x 8 GPUs, one emulator, $CONNECTIONS shared connections," \
+  "$([ -n "$STUB" ] && echo "a stub controller" || echo "$AUTH token") =="
+echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+export SUPERCELL_SERVER SUPERCELL_TOKEN
+if [ -n "$STUB" ]; then
+  python3 bench/agent_stub.py "$TMP/stub.port" 1000 >"$TMP/stub.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  wait_for 20 "the stub" test -s "$TMP/stub.port"
+  SUPERCELL_SERVER=http://127.0.0.1:$(cat "$TMP/stub.port")
+  echo stub >"$TMP/agent.token"
+  all_ready() { grep -q "all $N nodes registered" "$TMP/emulator.log"; }
+else
+  "$SC" server --listen 127.0.0.1:0 --state-dir "$TMP/server" >"$TMP/server.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  wait_for 20 "the controller" test -s "$TMP/server/controller.url"
+  SUPERCELL_SERVER=$(head -n1 "$TMP/server/controller.url")
+  wait_for 20 "the controller's /healthz" curl -sf "$SUPERCELL_SERVER/healthz"
+  SUPERCELL_TOKEN=$(cat "$TMP/server/admin.token")
+fi
+if [ -n "$STUB" ]; then
+  :
+elif [ "$AUTH" = admin ]; then
+  cp "$TMP/server/admin.token" "$TMP/agent.token"
+else
+  (umask 077; "$SC" token create --kind agent >"$TMP/agent.token")
+fi
+
+say "starting the emulator"
+t0=$(now_ms)
+"$SC" agent --server "$SUPERCELL_SERVER" --token-file "$TMP/agent.token" --emulate "$N" \
+  --devices nvidia:A100-80G:8 --cpu 64000 --memory 512Gi --emulate-label region=eu,us \
+  --emulate-label-blocks "rack=r[001-$(((N + 39) / 40))]" \
+  --emulate-connections "$CONNECTIONS" >"$TMP/emulator.log" 2>&1 &
+EMU=$!
+PIDS+=("$EMU")
+wait_for 120 "$N nodes ready" all_ready
+t1=$(now_ms)
+own=$(sed -n 's/.*all [0-9]* nodes registered in \([0-9.]*\) s.*/\1/p' "$TMP/emulator.log")
+printf "registration: %d nodes ready in %.2f s (the emulator: all registered in %s s)\n" \
+  "$N" "$(awk -v ms=$((t1 - t0)) 'BEGIN {print ms / 1000}')" "${own:-?}"
+
+say "idle for ${IDLE}s"
+sleep 2 # the registration burst settles
+hz=$(getconf CLK_TCK)
+e0=$(ticks "$EMU") s0=$(ticks "$SERVER") w0=$(now_ms)
+sleep "$IDLE"
+e1=$(ticks "$EMU") s1=$(ticks "$SERVER") w1=$(now_ms)
+pct() { awk -v t=$(($2 - $1)) -v hz="$hz" -v ms=$((w1 - w0)) 'BEGIN {printf "%.1f", 100 * t / hz / (ms / 1000)}'; }
+printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" \
+  emulator "$(pct "$e0" "$e1")" "$(rss_mib "$EMU")" "$(threads "$EMU")"
+printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" "$CTL" \
+  "$(pct "$s0" "$s1")" "$(rss_mib "$SERVER")" "$(threads "$SERVER")"
+echo "emulator: $(ls "/proc/$EMU/fd" | wc -l) file descriptors"
+if [ -n "$STUB" ]; then
+  echo "stub: $(tail -n1 "$TMP/stub.log")"
+else
+  lost=$("$SC" nodes -o json | jq '[.nodes[] | select(.state != "ready")] | length')
+  echo "nodes not ready at the end: $lost of $N"
+fi

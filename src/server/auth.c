@@ -111,14 +111,53 @@ static void token_id(const unsigned char hash[32], char id[SC_STORE_TOKEN_ID_MAX
 }
 
 /* The token with hash or id (mu held), or NULL. */
+/* The slot where hash is, or the free one where it would go. The table
+ * is keyed by the SHA-256 of the token, never the token itself: how long
+ * a probe takes says nothing about a secret (the hash of a random 256-bit
+ * token cannot be turned back into it), and the match itself is compared
+ * in constant time. O(1) per request, not a scan of every token (10,000
+ * nodes each hold a credential). */
+static size_t slot_of(const struct sc_auth *a, const unsigned char hash[32])
+{
+  uint64_t h;
+  size_t i;
+
+  memcpy(&h, hash, sizeof h);
+  for (i = (size_t)h & (a->nslots - 1);; i = (i + 1) & (a->nslots - 1)) {
+    int k = a->slots[i];
+    if (k == 0 || CRYPTO_memcmp(a->tokens[k - 1].rec.hash, hash, 32) == 0)
+      return i;
+  }
+}
+
+/* Indexes token k (its hash in tokens[k]); grows the table (rehashing)
+ * to stay at most half full: 0 or SC_ENOMEM (unchanged). */
+static int index_token(struct sc_auth *a, int k)
+{
+  if ((size_t)(a->n + 1) * 2 > a->nslots) {
+    size_t n = a->nslots ? a->nslots * 2 : 64;
+    int *slots = calloc(n, sizeof *slots), *old = a->slots;
+    if (!slots)
+      return SC_ENOMEM;
+    a->slots = slots;
+    a->nslots = n;
+    for (int i = 0; i < a->n; i++)
+      if (i != k)
+        a->slots[slot_of(a, a->tokens[i].rec.hash)] = i + 1;
+    free(old);
+  }
+  a->slots[slot_of(a, a->tokens[k].rec.hash)] = k + 1;
+  return 0;
+}
+
 static struct auth_token *find_hash(struct sc_auth *a, const unsigned char hash[32])
 {
-  struct auth_token *found = NULL;
+  int k;
 
-  for (int i = 0; i < a->n; i++) /* constant time over the candidates */
-    if (CRYPTO_memcmp(a->tokens[i].rec.hash, hash, 32) == 0)
-      found = &a->tokens[i];
-  return found;
+  if (a->nslots == 0)
+    return NULL;
+  k = a->slots[slot_of(a, hash)];
+  return k > 0 ? &a->tokens[k - 1] : NULL;
 }
 
 static struct auth_token *find_id(struct sc_auth *a, const char *id)
@@ -135,8 +174,12 @@ static int remember(struct sc_auth *a, const struct sc_token_rec *rec)
   struct auth_token *t = find_hash(a, rec->hash);
   int rc = 0;
 
-  if (!t && (rc = SC_VEC_RESERVE_ONE(a->tokens, a->n, a->cap)) == 0)
+  if (!t && (rc = SC_VEC_RESERVE_ONE(a->tokens, a->n, a->cap)) == 0) {
+    a->tokens[a->n].rec = *rec;
+    if ((rc = index_token(a, a->n)) < 0)
+      return rc;
     t = &a->tokens[a->n++];
+  }
   if (t) {
     t->rec = *rec;
     t->last_written_ms = rec->last_used_ms;
@@ -185,8 +228,11 @@ int sc_auth_init(struct sc_auth *a, struct sc_store *store)
 void sc_auth_release(struct sc_auth *a)
 {
   free(a->tokens);
+  free(a->slots);
   pthread_mutex_destroy(&a->mu);
   a->tokens = NULL;
+  a->slots = NULL;
+  a->nslots = 0;
   a->n = a->cap = 0;
 }
 
@@ -243,19 +289,21 @@ int sc_auth_node_credential(struct sc_auth *a, const char *node, char out[SC_TOK
 {
   struct sc_token_req req = {.kind = SC_TOKEN_AGENT, .node = node};
   struct sc_token_rec *old = NULL, rec;
-  int n = 0, rc = sc_token_generate(out);
+  int n = 0, cap = 0, rc = sc_token_generate(out);
 
   if (rc == 0)
     rc = make_rec(a, out, &req, &rec);
   pthread_mutex_lock(&a->mu);
-  if (rc == 0 && !(old = calloc((size_t)a->n + 1, sizeof *old)))
-    rc = SC_ENOMEM;
-  for (int i = 0; rc == 0 && i < a->n; i++)
+  for (int i = 0; rc == 0 && i < a->n; i++) /* (a scan: once per registration) */
     if (a->tokens[i].rec.kind == SC_TOKEN_AGENT && !a->tokens[i].rec.revoked &&
         strcmp(a->tokens[i].rec.node, node) == 0) {
+      if ((rc = SC_VEC_RESERVE_ONE(old, n, cap)) < 0)
+        break;
       old[n] = a->tokens[i].rec;
       old[n++].revoked = true;
     }
+  if (rc == 0)
+    rc = SC_VEC_RESERVE_ONE(old, n, cap); /* room for the new one */
   pthread_mutex_unlock(&a->mu);
   if (rc == 0) {
     old[n] = rec; /* the new one and the revocations commit together */

@@ -24,6 +24,8 @@ struct sc_auth {
   pthread_mutex_t mu;
   struct auth_token *tokens;
   int n, cap;
+  int *slots;               /* open addressing by hash: token index + 1, 0 free */
+  size_t nslots;            /* a power of two, at least 2 n */
   struct sc_store *store;   /* borrowed */
   int64_t (*wall_ms)(void); /* the wall clock (expiry, last use); NULL: the system's */
 };

@@ -320,8 +320,15 @@ static int load_nodes(struct sc_ctl *c)
   }
   c->capnodes = n > 0 ? n : 1;
   for (int i = 0; i < n; i++) {
-    struct ctl_node *node = &c->nodes[c->nnodes++];
+    struct ctl_node *node = &c->nodes[c->nnodes];
     node->rec = recs[i];
+    if (ctl_node_index(c, c->nnodes) < 0) {
+      for (int k = i; k < n; k++)
+        sc_node_rec_release(&recs[k]);
+      free(recs);
+      return SC_ENOMEM;
+    }
+    c->nnodes++;
     if (ctl_node_region(node) < 0) {
       for (int k = i + 1; k < n; k++)
         sc_node_rec_release(&recs[k]);
@@ -558,6 +565,7 @@ void sc_ctl_free(struct sc_ctl *c)
   free(c->stale);
   free(c->scratch);
   free(c->log_waiters);
+  free(c->node_slots);
   sc_timeheap_release(&c->seen_due);
   sc_timeheap_release(&c->run_due);
   sc_timeheap_release(&c->begin_due);

@@ -231,6 +231,8 @@ struct sc_ctl {
    * and fence holds (monotonic). timers_lost: a push failed (out of
    * memory): the next tick scans everything and rebuilds them. */
   struct sc_timeheap seen_due, run_due, begin_due, hold_due;
+  int *node_slots;           /* nodes by name (ctl_table.c) */
+  size_t nnode_slots;
   bool timers_lost;
   pthread_t thread;
   struct ctl_job **jobs;     /* active jobs, ascending id */
@@ -293,6 +295,9 @@ int ctl_jobs_insert(struct sc_ctl *c, struct ctl_job *j);
 void ctl_jobs_compact(struct sc_ctl *c);
 
 int ctl_node_find(struct sc_ctl *c, const char *name);
+/* Adds node i (its name set, i = nnodes before it counts) to the index
+ * by name: 0 or SC_ENOMEM. */
+int ctl_node_index(struct sc_ctl *c, int i);
 /* Sets n->region from its labels: 0 or SC_ENOMEM. */
 int ctl_node_region(struct ctl_node *n);
 /* Adds a node or refreshes a known one from reg; returns its index or

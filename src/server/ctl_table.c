@@ -131,12 +131,40 @@ void ctl_jobs_compact(struct sc_ctl *c)
 
 /* ---- nodes ---- */
 
+/* Nodes by name: open addressing (FNV-1a of the name), node index + 1 in
+ * each slot, 0 free; at most half full. Nodes are never removed. */
+static size_t node_slot(const struct sc_ctl *c, const char *name)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 0x100000001b3ULL;
+  for (size_t i = (size_t)h & (c->nnode_slots - 1);; i = (i + 1) & (c->nnode_slots - 1))
+    if (c->node_slots[i] == 0 || strcmp(c->nodes[c->node_slots[i] - 1].rec.name, name) == 0)
+      return i;
+}
+
+int ctl_node_index(struct sc_ctl *c, int i)
+{
+  if ((size_t)(c->nnodes + 1) * 2 > c->nnode_slots) {
+    size_t n = c->nnode_slots ? c->nnode_slots * 2 : 64;
+    int *slots = calloc(n, sizeof *slots), *old = c->node_slots;
+    if (!slots)
+      return SC_ENOMEM;
+    c->node_slots = slots;
+    c->nnode_slots = n;
+    for (int k = 0; k < c->nnodes; k++)
+      if (k != i)
+        c->node_slots[node_slot(c, c->nodes[k].rec.name)] = k + 1;
+    free(old);
+  }
+  c->node_slots[node_slot(c, c->nodes[i].rec.name)] = i + 1;
+  return 0;
+}
+
 int ctl_node_find(struct sc_ctl *c, const char *name)
 {
-  for (int i = 0; i < c->nnodes; i++)
-    if (strcmp(c->nodes[i].rec.name, name) == 0)
-      return i;
-  return -1;
+  return c->nnode_slots ? c->node_slots[node_slot(c, name)] - 1 : -1;
 }
 
 int ctl_node_region(struct ctl_node *n)
@@ -164,9 +192,14 @@ int ctl_node_upsert(struct sc_ctl *c, const struct sc_agent_reg *reg)
     return SC_ENOMEM;
   }
   if (i < 0) {
-    i = c->nnodes++;
+    i = c->nnodes;
     memset(&c->nodes[i], 0, sizeof c->nodes[i]);
     snprintf(c->nodes[i].rec.name, sizeof c->nodes[i].rec.name, "%s", reg->name);
+    if (ctl_node_index(c, i) < 0) {
+      sc_node_rec_release(&fresh);
+      return SC_ENOMEM;
+    }
+    c->nnodes++;
     c->nodes[i].rec.registered_ms = ctl_wall_ms(c);
   }
   n = &c->nodes[i];

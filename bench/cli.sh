@@ -33,18 +33,10 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-cli.XXXXXX")
 PIDS=()
 BC_PID=
+source "$(dirname "$0")/lib.sh"
 cleanup() {
-  local pid alive
   [ -n "$BC_PID" ] && kill -TERM "$BC_PID" 2>/dev/null
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$TMP"
 }
 trap cleanup EXIT

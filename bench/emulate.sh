@@ -36,17 +36,9 @@ CTL=controller
 command -v jq >/dev/null || { echo "emulate.sh: jq is required" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-emulate.XXXXXX")
 PIDS=()
+source "$(dirname "$0")/lib.sh"
 cleanup() {
-  local pid alive
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -299,8 +299,9 @@ void sc_api_agent_logs(struct sc_http_req *req, struct sc_http_resp *resp)
     rc = sc_ctl_log_append(sc_server_ctl(req->srv), &chunk);
     if (rc == SC_ENOENT)
       sc_http_error(resp, 404, "not_found", "no such task", "task_id");
-    else if (rc == SC_EPERM)
-      sc_http_error(resp, 403, "forbidden",
+    else if (rc == SC_EPERM) /* 409, not 403: the credential is fine, the chunk is
+                                not wanted (an agent takes 403 as "register again") */
+      sc_http_error(resp, 409, "conflict",
                     "no process of this task and attempt runs on this node", "task_id");
     else
       reply_rc(resp, rc, rc == 0 ? json_object() : NULL);

@@ -62,7 +62,7 @@ check_eq "beta's job still runs" "$(sc_job_state "$id")" running
 # 2. node-a's credential appends to beta's log, as itself or as node-b.
 call "$cred_a" POST /v1/agent/logs "${J[@]}" --data \
   "{\"task_id\": \"$task\", \"offset\": 100000, \"data\": \"forged by node-a\\n\"}"
-expect_status "log chunk for a task of node-b" 403
+expect_status "log chunk for a task of node-b (not on node-a: 409, dropped by an agent)" 409
 call "$cred_a" POST /v1/agent/logs "${J[@]}" --data \
   "{\"name\": \"node-b\", \"task_id\": \"$task\", \"offset\": 100000, \"data\": \"forged\\n\"}"
 expect_status "log chunk naming node-b" 403

@@ -542,7 +542,7 @@ static bool agent_heartbeat(struct sc_agent *a)
   struct sc_client_kills kills = {0};
   struct sc_client_task *running;
   enum sc_client_rc rc;
-  int64_t sent;
+  int64_t sent, interval = 0;
   int n;
 
   sc_task_table_lock(&a->tasks);
@@ -550,8 +550,10 @@ static bool agent_heartbeat(struct sc_agent *a)
   sc_task_table_unlock(&a->tasks);
   /* The ids stay valid unlocked: only this thread frees tasks. */
   sent = sc_clock_mono_ms();
-  rc = n < 0 ? SC_CLIENT_LATER : sc_client_heartbeat(&a->client, running, n, &kills);
+  rc = n < 0 ? SC_CLIENT_LATER : sc_client_heartbeat(&a->client, running, n, &kills, &interval);
   free(running);
+  if (rc == SC_CLIENT_OK && interval > 0 && a->cfg.heartbeat_ms <= 0)
+    a->heartbeat_ms = interval; /* the controller's, as the fleet grows */
   a->next_heartbeat_ms = sc_clock_mono_ms() + a->heartbeat_ms;
   if (!settle(a, rc, "heartbeat"))
     return false;

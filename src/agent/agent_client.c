@@ -189,9 +189,7 @@ int sc_client_registered_decode(json_t *reply, struct sc_client_registered *reg)
   json_t *v;
 
   memset(reg, 0, sizeof *reg);
-  v = json_object_get(reply, "heartbeat_interval_ms");
-  if (json_is_integer(v) && json_integer_value(v) > 0)
-    reg->heartbeat_ms = json_integer_value(v);
+  reg->heartbeat_ms = sc_client_interval_decode(reply);
   v = json_object_get(reply, "fence_after_ms");
   if (json_is_integer(v) && json_integer_value(v) > 0)
     reg->fence_after_ms = json_integer_value(v);
@@ -243,18 +241,29 @@ json_t *sc_client_heartbeat_body(const char *name, const struct sc_client_task *
 }
 
 enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
-                                      int n, struct sc_client_kills *kills)
+                                      int n, struct sc_client_kills *kills, int64_t *interval_ms)
 {
   json_t *body = sc_client_heartbeat_body(c->node, running, n);
   struct sc_http_reply r;
   enum sc_client_rc out = call(c, "POST", "/v1/agent/heartbeat", body, CALL_TIMEOUT_MS, &r);
 
   memset(kills, 0, sizeof *kills);
+  if (interval_ms)
+    *interval_ms = 0;
   if (out == SC_CLIENT_OK) {
     sc_client_kills_decode(r.body, kills);
+    if (interval_ms)
+      *interval_ms = sc_client_interval_decode(r.body);
     sc_http_reply_release(&r);
   }
   return out;
+}
+
+int64_t sc_client_interval_decode(json_t *reply)
+{
+  json_t *v = json_object_get(reply, "heartbeat_interval_ms");
+
+  return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
 }
 
 static json_t *update_json(const struct sc_client_update *u)

@@ -119,8 +119,11 @@ void sc_client_registered_release(struct sc_client_registered *r);
 
 /* The token of the next calls (copied): 0 or SC_ENOMEM. Thread-safe. */
 int sc_client_set_token(struct sc_client *c, const char *token);
+/* A heartbeat; *interval_ms (may be NULL) gets the interval the reply
+ * asks for from now on (the controller lengthens it as the fleet grows),
+ * 0 when it names none. */
 enum sc_client_rc sc_client_heartbeat(struct sc_client *c, const struct sc_client_task *running,
-                                      int n, struct sc_client_kills *kills);
+                                      int n, struct sc_client_kills *kills, int64_t *interval_ms);
 enum sc_client_rc sc_client_status(struct sc_client *c, const struct sc_client_update *u, int n);
 /* Sends len bytes of a task's output at offset of its attempt (-1: none). */
 enum sc_client_rc sc_client_log(struct sc_client *c, const char *task_id, int attempt,
@@ -149,6 +152,8 @@ json_t *sc_client_register_body(const char *name, const struct sc_client_node *n
  * SC_ENOMEM when its credential could not be kept, else 0. */
 int sc_client_registered_decode(json_t *reply, struct sc_client_registered *reg);
 json_t *sc_client_heartbeat_body(const char *name, const struct sc_client_task *running, int n);
+/* The heartbeat interval a register or heartbeat reply asks for, 0 none. */
+int64_t sc_client_interval_decode(json_t *reply);
 /* The "kill" list of a reply (heartbeat, register, assignments) and its
  * preemption notices into k (release with sc_client_kills_release). */
 void sc_client_kills_decode(json_t *reply, struct sc_client_kills *k);

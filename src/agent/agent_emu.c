@@ -301,7 +301,10 @@ static void on_beat(void *arg, long status, json_t *body)
   if (e->stopping || node->state != EMU_NODE_READY)
     return;
   if (rc == SC_CLIENT_OK) {
+    int64_t interval = sc_client_interval_decode(body);
     note_contact(node, node->sent_ms);
+    if (interval > 0 && e->cfg->heartbeat_ms <= 0)
+      e->heartbeat_ms = interval; /* the controller's, as the fleet grows */
     sc_client_kills_decode(body, &kills);
     apply_kills(node, &kills);
     sc_client_kills_release(&kills);

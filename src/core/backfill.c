@@ -309,7 +309,7 @@ const struct sc_placement *sc_backfill_reservation(const struct sc_backfill *bf,
 bool sc_backfill_runs_past(const struct sc_backfill *bf, int64_t max_runtime)
 {
   return bf->found && !(bf->shadow != SC_TIME_NEVER && max_runtime > 0 &&
-                        max_runtime <= bf->shadow - bf->t_now);
+                        max_runtime < bf->shadow - bf->t_now);
 }
 
 int sc_backfill_try(struct sc_backfill *bf, const struct sc_shape *shapes, int n,

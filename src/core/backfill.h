@@ -63,8 +63,10 @@ bool sc_backfill_runs_past(const struct sc_backfill *bf, int64_t max_runtime);
 
 /*
  * May a job of n tasks start now without delaying the head? A job with a
- * max_runtime (> 0) that ends by a known shadow time may use any free
- * capacity; any other (longer, or without a max_runtime) only nodes the
+ * max_runtime (> 0) that ends before a known shadow time (strictly: one
+ * ending with the job that sets it, as a job started in the same
+ * millisecond with the same limit does, is not known to be out of the
+ * way) may use any free capacity; any other (longer, or without a max_runtime) only nodes the
  * reservation does not hold. Returns 0 with p (n entries) filled and the
  * job recorded in the plan as started (the caller starts it), SC_ENOFIT
  * when it may not (p[i].node = -1), SC_EINVAL, SC_ENOMEM.

@@ -128,7 +128,10 @@ void sc_api_agent_heartbeat(struct sc_http_req *req, struct sc_http_resp *resp)
   if (sc_agent_decode_name(body, resp, name, sizeof name) && acts_as(req, resp, name, false) &&
       sc_agent_decode_running(body, resp, &running, &n)) {
     rc = sc_ctl_heartbeat(sc_server_ctl(req->srv), name, running, n, &kill);
-    if (rc == 0 && sc_kill_list_put(reply = json_object(), &kill) < 0) {
+    if (rc == 0 && (sc_kill_list_put(reply = json_object(), &kill) < 0 ||
+                    json_object_set_new(reply, "heartbeat_interval_ms",
+                                        json_integer(sc_ctl_heartbeat_interval_ms(
+                                          sc_server_ctl(req->srv)))) < 0)) {
       json_decref(reply);
       reply = NULL;
     }

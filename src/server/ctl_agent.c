@@ -134,11 +134,23 @@ static void reconcile(struct sc_ctl *c, int node, const struct sc_agent_running 
   take_kills(c, node, kill);
 }
 
+/* Heartbeats the controller takes per second at most, once the fleet is
+ * large (Nomad's max_heartbeats_per_second rule, with more room). */
+#define HEARTBEATS_PER_S 1000
+
 int64_t sc_ctl_heartbeat_interval_ms(struct sc_ctl *c)
 {
-  int64_t ms = c->opts.heartbeat_timeout_ms / 4;
+  int64_t ms = c->opts.heartbeat_timeout_ms / 4, fleet, cap = c->opts.heartbeat_timeout_ms / 3;
+  int nodes;
 
-  return ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
+  pthread_mutex_lock(&c->mu);
+  nodes = c->nnodes;
+  pthread_mutex_unlock(&c->mu);
+  ms = ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
+  fleet = (int64_t)nodes * 1000 / HEARTBEATS_PER_S; /* 10,000 nodes: 10 s */
+  if (fleet > ms)
+    ms = fleet < cap ? fleet : cap; /* three beats missed before a node is lost */
+  return ms;
 }
 
 int64_t sc_ctl_grace_ms(struct sc_ctl *c)

@@ -115,10 +115,12 @@ static void test_easy_rules(void **state)
   /* 3 h, 2 devices: runs past the shadow; n1 has 1 left, n0 is held. */
   assert_int_equal(sc_backfill_try(bf, &two, 1, 10800, &p), SC_ENOFIT);
   assert_int_equal(p.node, -1);
-  /* 1 h, 2 devices: ends by the shadow, may use n0's free devices. */
+  /* Ending exactly at the shadow is not before it: held off n0 too. */
+  assert_int_equal(sc_backfill_try(bf, &two, 1, 7200, &p), SC_ENOFIT);
+  /* 1 h, 2 devices: ends before the shadow, may use n0's free devices. */
   assert_int_equal(sc_backfill_try(bf, &two, 1, 3600, &p), 0);
   assert_int_equal(p.node, 0);
-  /* Exactly at the shadow is still "by": 2 h, 1 device, n1's last one. */
+  /* 2 h, 1 device: n1's last one, off the reservation. */
   assert_int_equal(sc_backfill_try(bf, &one, 1, 7200, &p), 0);
   assert_int_equal(p.node, 1);
   /* Now all 16 devices are taken: nothing more. */

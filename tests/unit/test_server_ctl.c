@@ -557,6 +557,26 @@ static void test_poll_wakes_its_node_only(void **state)
   assert_int_equal(sc_ctl_assignments_poll(ctl, "b", &pb2, deadline, &wb2, &a), 0);
 }
 
+/* The heartbeat interval agents are told, with the setup's 400 ms timeout:
+ * a quarter of it (100 ms) for a small fleet; nodes x 1 ms (1,000 beats a
+ * second) once that is longer: 120 nodes, 120 ms; never over a third of
+ * the timeout: 140 nodes, 133 ms. */
+static void test_heartbeat_interval_grows(void **state)
+{
+  char name[32];
+
+  (void)state;
+  for (int i = 0; i < 140; i++) {
+    snprintf(name, sizeof name, "n%03d", i);
+    add_node(name, "nvidia", "A100", 1);
+    if (i + 1 == 50)
+      assert_int_equal(sc_ctl_heartbeat_interval_ms(ctl), 100);
+    if (i + 1 == 120)
+      assert_int_equal(sc_ctl_heartbeat_interval_ms(ctl), 120);
+  }
+  assert_int_equal(sc_ctl_heartbeat_interval_ms(ctl), 133);
+}
+
 /* A reply that did not reach the agent: its start and kill go out again. */
 static void test_undelivered_reply(void **state)
 {
@@ -881,6 +901,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_survives_failed_take, setup, teardown),
     cmocka_unit_test_setup_teardown(test_poll_wakes_its_node_only, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_heartbeat_interval_grows, setup, teardown),
   };
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
 }

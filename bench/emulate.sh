@@ -9,7 +9,10 @@
 #    controller over IDLE seconds with every node idle, and that no node
 #    was lost meanwhile.
 # Usage: bench/emulate.sh   (BUILD=build-dir, SUPERCELL=binary, N=1000,
-#                            IDLE=20, CONNECTIONS=16, AUTH=agent|admin)
+#                            IDLE=20, CONNECTIONS=16, AUTH=agent|admin,
+#                            HOSTILE=5000: then that many half-open sockets
+#                            are held while /healthz and an authenticated
+#                            GET /v1/jobs?limit=10 are timed)
 # AUTH=agent (default): the nodes register with a bootstrap agent token and
 # each gets its own credential, as real agents do; AUTH=admin: all use the
 # admin token (no credentials: the controller's token table stays small).
@@ -29,6 +32,7 @@ N=${N:-1000}
 IDLE=${IDLE:-20}
 CONNECTIONS=${CONNECTIONS:-16}
 AUTH=${AUTH:-agent}
+HOSTILE=${HOSTILE:-}
 STUB=${STUB:-}
 CTL=controller
 [ -z "$STUB" ] || CTL=stub
@@ -117,6 +121,33 @@ printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE
 printf "idle %ds: %-10s CPU %5s%% of a core, RSS %4s MiB, %s thread(s)\n" "$IDLE" "$CTL" \
   "$(pct "$s0" "$s1")" "$(rss_mib "$SERVER")" "$(threads "$SERVER")"
 echo "emulator: $(ls "/proc/$EMU/fd" | wc -l) file descriptors"
+if [ -n "$HOSTILE" ] && [ -z "$STUB" ]; then
+  # Hostile clients: HOSTILE sockets that send half a request head and stay
+  # silent; meanwhile the API must still answer at once.
+  python3 - "${SUPERCELL_SERVER##*:}" "$HOSTILE" "$TMP/hostile.ready" <<'PY' &
+import resource, socket, sys, time
+n = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 100, max(n + 100, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
+open(sys.argv[3], "w").close()
+time.sleep(60)
+PY
+  PIDS+=("$!")
+  wait_for 60 "$HOSTILE hostile sockets" test -e "$TMP/hostile.ready"
+  lat() { # URL [curl args]: 20 answers' times in ms, sorted
+    for _ in $(seq 20); do
+      curl -s -o /dev/null -w '%{time_total}\n' "$@"
+    done | awk '{printf "%.1f\n", $1 * 1000}' | sort -n
+  }
+  h=$(lat "$SUPERCELL_SERVER/healthz")
+  j=$(lat -H "Authorization: Bearer $SUPERCELL_TOKEN" "$SUPERCELL_SERVER/v1/jobs?limit=10")
+  printf "with %d nodes and %d hostile sockets: /healthz p50 %s ms, max %s ms; GET /v1/jobs?limit=10 p50 %s ms, max %s ms (20 each)\n" \
+    "$N" "$HOSTILE" "$(sed -n 10p <<<"$h")" "$(tail -n1 <<<"$h")" "$(sed -n 10p <<<"$j")" "$(tail -n1 <<<"$j")"
+fi
 if [ -n "$STUB" ]; then
   echo "stub: $(tail -n1 "$TMP/stub.log")"
 else

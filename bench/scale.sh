@@ -119,8 +119,13 @@ echo "4. submit-to-start under that load: p50 $(pct 0.5 <<<"$lat") ms, p99 $(pct
 
 # 5. Mass node loss.
 say "filling the $BUSY busy nodes"
-"$SC" submit --name fill --array "0-$((BUSY * 8 - 1))" --gpus 1 --cpu 100 --memory 64Mi \
-  --region busy -- 'sleep infinity' >/dev/null
+left=$((BUSY * 8))
+while [ "$left" -gt 0 ]; do # arrays hold at most 10,000 elements
+  n=$((left < 8000 ? left : 8000))
+  "$SC" submit --name fill --array "0-$((n - 1))" --gpus 1 --cpu 100 --memory 64Mi --max-retries 3 \
+    --region busy -- 'sleep infinity' >/dev/null
+  left=$((left - n))
+done
 running_fill() { [ "$(db "SELECT count(*) FROM jobs WHERE name = 'fill' AND state = 'running'")" -ge $((BUSY * 8)) ]; }
 wait_for 120 "$((BUSY * 8)) fill tasks running" running_fill
 ( while :; do ms_list -H "Authorization: Bearer $SUPERCELL_TOKEN" "$URL/v1/jobs?limit=10"; sleep 0.05; done ) \
@@ -129,11 +134,16 @@ PROBE=$!
 PIDS+=("$PROBE")
 t0=$(now_ms)
 kill -9 "$BUSY_EMU"
+wait "$BUSY_EMU" 2>/dev/null || true
 lost_all() {
   [ "$("$SC" nodes -o json | jq '[.nodes[] | select(.state == "lost")] | length')" -ge "$BUSY" ] &&
     [ "$(db "SELECT count(*) FROM jobs WHERE name = 'fill' AND state = 'pending'")" -ge $((BUSY * 8)) ]
 }
-wait_for $((TIMEOUT + 60)) "$BUSY nodes lost and their jobs requeued" lost_all
+if ! (wait_for $((TIMEOUT + 60)) "$BUSY nodes lost and their jobs requeued" lost_all); then
+  echo "scale.sh: lost nodes $("$SC" nodes -o json | jq '[.nodes[] | select(.state == "lost")] | length')," \
+    "fill jobs by state: $(db "SELECT state || '=' || count(*) FROM jobs WHERE name = 'fill' GROUP BY state" | tr '\n' ' ')" >&2
+  exit 1
+fi
 t1=$(now_ms)
 kill "$PROBE" 2>/dev/null || true
 api=$(cat "$TMP/api.ms")

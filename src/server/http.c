@@ -71,7 +71,9 @@ static const struct sc_dynsym mhd_syms[] = {
 #define MHD_suspend_connection (mhd_api.MHD_suspend_connection)
 #define MHD_resume_connection (mhd_api.MHD_resume_connection)
 
-#define POOL_THREADS 8         /* workers: handlers block at most for a commit */
+#define POOL_THREADS 32        /* workers: a handler may wait for a commit (the
+                                  store batches what waits meanwhile), so more
+                                  than cores: at 10,000 nodes 8 held back starts */
 #define IDLE_TIMEOUT_S 10      /* a connection silent this long is closed (not
                                   while parked: MHD does not time those out) */
 #define MAX_CONNECTIONS 60000  /* parked agents' polls count too */

@@ -105,7 +105,7 @@ static int token_list(struct sc_cli *c)
     const char *exp = sc_cli_str(t, "expires_at", NULL);
     int64_t exp_ms = 0;
     const char *state = json_is_true(json_object_get(t, "revoked")) ? "revoked"
-                        : exp && sc_cli_parse_time(exp, &exp_ms) == 0 && exp_ms <= now
+                        : exp && sc_parse_rfc3339_ms(exp, &exp_ms) == 0 && exp_ms <= now
                           ? "expired"
                           : "active";
     sc_cli_age(sc_cli_str(t, "created_at", NULL), now, created, sizeof created);

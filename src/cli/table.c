@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util/error.h"
 #include "util/units.h"
@@ -82,33 +81,12 @@ void sc_table_release(struct sc_table *t)
   memset(t, 0, sizeof *t);
 }
 
-int sc_cli_parse_time(const char *text, int64_t *ms)
-{
-  struct tm tm;
-  const char *p;
-  int frac = 0, digits = 0;
-
-  *ms = 0;
-  memset(&tm, 0, sizeof tm);
-  if (!text || !(p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm)))
-    return SC_EPARSE;
-  if (*p == '.')
-    for (p++; *p >= '0' && *p <= '9'; p++)
-      if (digits < 3)
-        frac = frac * 10 + (*p - '0'), digits++;
-  while (digits > 0 && digits < 3)
-    frac *= 10, digits++;
-  if (*p != 'Z' && strcmp(p, "+00:00") != 0)
-    return SC_EPARSE;
-  *ms = (int64_t)timegm(&tm) * 1000 + frac;
-  return 0;
-}
 
 void sc_cli_age(const char *text, int64_t now_ms, char *buf, size_t size)
 {
   int64_t then;
 
-  if (sc_cli_parse_time(text, &then) != 0) {
+  if (sc_parse_rfc3339_ms(text, &then) != 0) {
     snprintf(buf, size, "-");
     return;
   }

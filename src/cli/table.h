@@ -30,10 +30,6 @@ int sc_table_print(const struct sc_table *t, FILE *out);
 
 void sc_table_release(struct sc_table *t);
 
-/* Parses an RFC 3339 UTC time ("2026-11-29T10:00:00.123Z") into ms since
- * the epoch. Returns 0 or SC_EPARSE. */
-int sc_cli_parse_time(const char *text, int64_t *ms);
-
 /* The age of an RFC 3339 time at now_ms, as "42s", "5m", "3h", "2d"; "-"
  * when text is NULL or unparsable. */
 void sc_cli_age(const char *text, int64_t now_ms, char *buf, size_t size);

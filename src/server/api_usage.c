@@ -31,7 +31,6 @@ static int parse_when(const char *text, int64_t now, int64_t *ms)
   struct tm tm;
   const char *p;
   int64_t d;
-  int frac = 0, digits = 0;
 
   *ms = 0;
   if (strcmp(text, "now") == 0) {
@@ -53,19 +52,7 @@ static int parse_when(const char *text, int64_t now, int64_t *ms)
     *ms = (int64_t)timegm(&tm) * 1000;
     return 0;
   }
-  memset(&tm, 0, sizeof tm);
-  if (!(p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm)))
-    return SC_EPARSE;
-  if (*p == '.')
-    for (p++; *p >= '0' && *p <= '9'; p++)
-      if (digits < 3)
-        frac = frac * 10 + (*p - '0'), digits++;
-  while (digits > 0 && digits < 3)
-    frac *= 10, digits++;
-  if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
-    return SC_EPARSE;
-  *ms = (int64_t)timegm(&tm) * 1000 + frac;
-  return 0;
+  return sc_parse_rfc3339_ms(text, ms);
 }
 
 /* Query argument name as a time into *ms (left alone when absent); replies

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/error.h"
 
@@ -128,5 +129,27 @@ int sc_parse_int_range(const char *text, long long lo, long long hi, long long *
   if (errno || *end || n < lo || n > hi)
     return SC_EPARSE;
   *v = n;
+  return 0;
+}
+
+int sc_parse_rfc3339_ms(const char *text, int64_t *ms)
+{
+  struct tm tm;
+  const char *p;
+  int frac = 0, digits = 0;
+
+  *ms = 0;
+  memset(&tm, 0, sizeof tm);
+  if (!text || !(p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm)))
+    return SC_EPARSE;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      if (digits < 3)
+        frac = frac * 10 + (*p - '0'), digits++;
+  while (digits > 0 && digits < 3)
+    frac *= 10, digits++;
+  if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+    return SC_EPARSE;
+  *ms = (int64_t)timegm(&tm) * 1000 + frac;
   return 0;
 }

@@ -17,6 +17,9 @@ int sc_parse_memory_mib(const char *text, int64_t *mib);
 /* Parses a duration into milliseconds: a bare number is seconds; units
  * ms, s, m, h, d may be combined ("1h30m"). Returns 0 or SC_EPARSE. */
 int sc_parse_duration_ms(const char *text, int64_t *ms);
+/* An RFC 3339 UTC time as the API writes it, "2026-11-30T01:02:03.456Z"
+ * (fraction optional, "+00:00" for "Z"), into Unix ms: 0 or SC_EPARSE. */
+int sc_parse_rfc3339_ms(const char *text, int64_t *ms);
 
 /* Parses a whole decimal integer in [lo, hi] (an optional '-', digits,
  * nothing else: no spaces, no '+', no hex). Returns 0 or SC_EPARSE. */

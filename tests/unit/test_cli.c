@@ -15,6 +15,7 @@
 #include "cli/jobspec.h"
 #include "cli/table.h"
 #include "util/error.h"
+#include "util/units.h"
 
 static json_t *parse_ok(const char *text)
 {
@@ -213,10 +214,10 @@ static void test_formatters(void **state)
   json_t *spec;
 
   (void)state;
-  assert_int_equal(sc_cli_parse_time("2026-11-29T10:00:00.123Z", &ms), 0);
+  assert_int_equal(sc_parse_rfc3339_ms("2026-11-29T10:00:00.123Z", &ms), 0);
   assert_int_equal(ms, 1795946400123LL);
-  assert_int_equal(sc_cli_parse_time("2026-11-29T10:00:00Z", &ms), 0);
-  assert_int_equal(sc_cli_parse_time("yesterday", &ms), SC_EPARSE);
+  assert_int_equal(sc_parse_rfc3339_ms("2026-11-29T10:00:00Z", &ms), 0);
+  assert_int_equal(sc_parse_rfc3339_ms("yesterday", &ms), SC_EPARSE);
   sc_cli_age("2026-11-29T10:00:00.000Z", 1795946400000LL + 5 * 60000 + 1000, buf, sizeof buf);
   assert_string_equal(buf, "5m");
   sc_cli_age("2026-11-29T10:00:00.000Z", 1795946400000LL + 42000, buf, sizeof buf);

@@ -41,19 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-say() { if [ -t 1 ]; then echo "$*" >&2; fi; }
+WAIT_STEP=0.1 # lib.sh's wait_for
 # field KEY LINE: the value of KEY=VALUE in a bench_cli result line.
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
-# wait_for SECONDS WHAT CMD...: polls CMD every 0.1 s.
-wait_for() {
-  local n=$(($1 * 10)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    n=$((n - 1))
-    [ "$n" -gt 0 ] || { echo "cli.sh: timed out waiting for $what" >&2; exit 1; }
-    sleep 0.1
-  done
-}
 # measure ARGS...: bench_cli ARGS, its result line appended to $TMP/results,
 # run in the background so that a signal reaches the trap at once.
 measure() {

@@ -41,26 +41,8 @@ command -v jq >/dev/null || { echo "emulate.sh: jq is required" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-emulate.XXXXXX")
 PIDS=()
 source "$(dirname "$0")/lib.sh"
-cleanup() {
-  stop_pids
-  rm -rf "$TMP"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-say() { if [ -t 1 ]; then echo "$*" >&2; fi; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-# wait_for SECONDS WHAT CMD...: polls CMD every 0.2 s.
-wait_for() {
-  local end=$(($(now_ms) + $1 * 1000)) what=$2
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$end" ] || { echo "emulate.sh: timed out waiting for $what" >&2; exit 1; }
-    sleep 0.2
-  done
-}
-# CPU ticks (user + system) of a process, and its RSS in MiB.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
 ready() { "$SC" nodes -o json | jq '[.nodes[] | select(.state == "ready")] | length'; }
 all_ready() { [ "$(ready)" -ge "$N" ]; }

@@ -35,26 +35,9 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench-scale.XXXXXX")
 PIDS=()
 source "$(dirname "$0")/lib.sh"
-cleanup() {
-  stop_pids
-  rm -rf "$TMP"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-say() { if [ -t 1 ]; then echo "$*" >&2; fi; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-wait_for() { # SECONDS WHAT CMD...
-  local limit=$1 what=$2 end
-  shift 2
-  end=$(($(now_ms) + limit * 1000))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$end" ] || { echo "scale.sh: timed out waiting for $what" >&2; exit 1; }
-    sleep 0.2
-  done
-}
 secs() { awk -v ms="$1" 'BEGIN {printf "%.2f", ms / 1000}'; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 db() { sqlite3 "file:$TMP/server/supercell.db?mode=ro" "$@"; }
 ready() { "$SC" nodes -o json | jq '[.nodes[] | select(.state == "ready")] | length'; }
 ready_at_least() { [ "$(ready)" -ge "$1" ]; }

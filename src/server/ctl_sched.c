@@ -524,12 +524,11 @@ static bool plan_head(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
 /* Places j's gang (pb->shapes) into pb->p: by the engine, or once a head
  * holds a reservation, only where it cannot delay the head (and then in
  * the pass's engine too, which preemption searches read). */
-static int place(struct sc_ctl *c, struct pass *ps, const struct ctl_job *j)
+static int place(struct pass *ps, const struct ctl_job *j)
 {
   struct ctl_pass_buf *pb = ps->pb;
   int rc;
 
-  (void)c;
   if (!ps->planned)
     return sc_sched_place_gang(ps->sched, pb->shapes, j->ntasks, ps->rng, pb->p);
   rc = sc_backfill_try(pb->bf, pb->shapes, j->ntasks, j->spec.max_runtime_s * 1000, pb->p);
@@ -582,7 +581,7 @@ static bool try_job(struct sc_ctl *c, struct pass *ps, struct ctl_job *j)
   for (int k = 0; k < j->ntasks; k++)
     pb->shapes[k] = sh;
   ps->tried++;
-  rc = known ? SC_ENOFIT : place(c, ps, j);
+  rc = known ? SC_ENOFIT : place(ps, j);
   if (rc == 0) {
     struct ctl_event_args args = {.placements = pb->p, .inverse = pb->inverse};
     ctl_job_event(c, j, CTL_EV_ASSIGNED, &args, ps->b);

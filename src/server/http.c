@@ -71,9 +71,11 @@ static const struct sc_dynsym mhd_syms[] = {
 #define MHD_suspend_connection (mhd_api.MHD_suspend_connection)
 #define MHD_resume_connection (mhd_api.MHD_resume_connection)
 
-#define POOL_THREADS 32        /* workers: a handler may wait for a commit (the
-                                  store batches what waits meanwhile), so more
-                                  than cores: at 10,000 nodes 8 held back starts */
+#define POOL_THREADS 8         /* workers: a handler may wait for a commit. 32
+                                  started more at 10,000 nodes (bench/scale.sh)
+                                  but grew the ASan build's RSS past
+                                  security_bounded's 20 MB: each new worker's
+                                  allocator cache; kept at 8 until measured */
 #define IDLE_TIMEOUT_S 10      /* a connection silent this long is closed (not
                                   while parked: MHD does not time those out) */
 #define MAX_CONNECTIONS 60000  /* parked agents' polls count too */

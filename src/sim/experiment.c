@@ -88,53 +88,84 @@ static int add_nodes(struct sc_workload *w, const struct sc_trace_nodes *nodes, 
   return rc < 0 ? rc : 0;
 }
 
-/* Assigns each pod a shape and a cache id shared by equal shapes, and
- * counts the typical-pod keys (shape plus the model list as written). */
+int sc_target_keys(const struct sc_trace_pod *pods, size_t npods, struct sc_typical_key **out,
+                   int *nout, int *key_of)
+{
+  struct sc_typical_key *keys = calloc(npods + 1, sizeof *keys);
+  int nkeys = 0;
+
+  *out = NULL;
+  *nout = 0;
+  if (!keys)
+    return SC_ENOMEM;
+  for (size_t i = 0; i < npods; i++) {
+    const struct sc_trace_pod *p = &pods[i];
+    int k;
+    for (k = 0; k < nkeys; k++) {
+      const struct sc_shape *q = &keys[k].shape;
+      if (q->cpu == p->cpu_milli && q->gpu_milli == p->gpu_milli && q->gpu_count == p->num_gpu &&
+          strcmp(keys[k].spec, p->spec) == 0)
+        break;
+    }
+    if (k == nkeys) {
+      struct sc_shape *q = &keys[k].shape;
+      q->cpu = p->cpu_milli;
+      q->mem = p->memory_mib;
+      q->gpu_count = p->num_gpu;
+      q->gpu_milli = p->gpu_milli;
+      q->any_model = p->spec[0] == '\0';
+      q->id = -1;
+      memcpy(keys[k].spec, p->spec, sizeof p->spec);
+      nkeys++;
+    }
+    keys[k].count += 1;
+    if (key_of)
+      key_of[i] = k;
+  }
+  *out = keys;
+  *nout = nkeys;
+  return 0;
+}
+
+/* Assigns each pod a shape and a cache id shared by equal shapes (same
+ * CPU, GPU request and model mask), and builds FGD's target workload. */
 static int add_shapes(struct sc_workload *w)
 {
-  struct sc_typical_key *keys = calloc(w->npods, sizeof *keys);
+  struct sc_typical_key *keys = NULL;
+  int *key_of = calloc(w->npods + 1, sizeof *key_of);
   int nkeys = 0, rc;
 
   w->shapes = calloc(w->npods, sizeof *w->shapes);
-  if (!keys || !w->shapes) {
-    free(keys);
-    return SC_ENOMEM;
-  }
-  for (size_t i = 0; i < w->npods; i++) {
-    const struct sc_trace_pod *p = &w->pods[i];
-    struct sc_shape *s = &w->shapes[i];
-    int k;
-    s->cpu = p->cpu_milli;
-    s->mem = p->memory_mib;
-    s->gpu_count = p->num_gpu;
-    s->gpu_milli = p->gpu_milli;
-    sc_shape_set_models(s, &w->cluster, p->spec);
-    s->id = -1;
-    for (k = 0; k < nkeys; k++) {
-      const struct sc_shape *q = &keys[k].shape;
+  rc = key_of && w->shapes ? sc_target_keys(w->pods, w->npods, &keys, &nkeys, key_of) : SC_ENOMEM;
+  for (int k = 0; k < nkeys; k++) { /* ids in order of first appearance */
+    struct sc_shape *s = &keys[k].shape;
+    sc_shape_set_models(s, &w->cluster, keys[k].spec);
+    for (int j = 0; j < k && s->id < 0; j++) {
+      const struct sc_shape *q = &keys[j].shape;
       if (q->cpu == s->cpu && q->gpu_milli == s->gpu_milli && q->gpu_count == s->gpu_count &&
-          strcmp(keys[k].spec, p->spec) == 0)
-        break;
-      if (s->id < 0 && q->cpu == s->cpu && q->gpu_milli == s->gpu_milli &&
-          q->gpu_count == s->gpu_count && q->any_model == s->any_model &&
-          q->models == s->models)
+          q->any_model == s->any_model && q->models == s->models)
         s->id = q->id;
     }
-    if (k == nkeys) {
-      keys[k].shape = *s;
-      if (s->id < 0)
-        s->id = w->nshapes++;
-      keys[k].shape.id = s->id;
-      memcpy(keys[k].spec, p->spec, sizeof keys[k].spec);
-      nkeys++;
-    } else {
-      s->id = keys[k].shape.id;
-    }
-    keys[k].count += 1;
+    if (s->id < 0)
+      s->id = w->nshapes++;
   }
-  rc = sc_typical_build(keys, nkeys, 95.0, &w->typical);
+  for (size_t i = 0; i < w->npods && rc == 0; i++) {
+    const struct sc_trace_pod *p = &w->pods[i];
+    const struct sc_shape *key = &keys[key_of[i]].shape;
+    struct sc_shape *s = &w->shapes[i];
+    *s = *key;
+    s->mem = p->memory_mib; /* the key's is its first pod's */
+  }
+  if (rc == 0)
+    rc = sc_typical_build(keys, nkeys, SC_TARGET_THRESHOLD, &w->typical);
   free(keys);
+  free(key_of);
   return rc;
+}
+
+void sc_trace_pods_sort(struct sc_trace_pod *pods, size_t n)
+{
+  qsort(pods, n, sizeof *pods, cmp_pod_name);
 }
 
 int sc_workload_init(struct sc_workload *w, const char *name,
@@ -157,7 +188,7 @@ int sc_workload_init(struct sc_workload *w, const char *name,
     rc = w->pods ? 0 : SC_ENOMEM;
   }
   if (rc == 0) {
-    qsort(w->pods, w->npods, sizeof *w->pods, cmp_pod_name);
+    sc_trace_pods_sort(w->pods, w->npods);
     rc = add_shapes(w);
   }
   if (rc == SC_ENOMEM)
@@ -309,9 +340,31 @@ static int add_failed(struct sc_experiment_result *r, const struct sc_trace_pod 
   return 0;
 }
 
-static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct sc_rng *rng,
-                     const struct sc_experiment_plan *plan, bool check,
-                     struct sc_experiment_result *r)
+/* Whether a placement made elsewhere fits node n (devices distinct). */
+static bool given_fits(const struct sc_cluster *c, const struct sc_shape *s,
+                       const struct sc_placement *p)
+{
+  const struct sc_node *n;
+  uint32_t seen = 0;
+
+  if (p->node < 0 || (size_t)p->node >= c->nnodes)
+    return false;
+  n = &c->nodes[p->node];
+  if (n->cpu_left < s->cpu || n->mem_left < s->mem || p->ndev != s->gpu_count)
+    return false;
+  for (int d = 0; d < p->ndev; d++) {
+    int x = p->dev[d];
+    if (x < 0 || x >= n->gpu_count || (seen & (1u << x)) || n->gpu_left[x] < s->gpu_milli)
+      return false;
+    seen |= 1u << x;
+  }
+  return true;
+}
+
+static int place_all(const struct sc_workload *w, const struct sc_cluster *cl,
+                     struct sc_sched *sched, struct sc_rng *rng,
+                     const struct sc_experiment_plan *plan,
+                     const struct sc_experiment_opts *opts, struct sc_experiment_result *r)
 {
   const int32_t *order = plan->order;
   size_t n = plan->n;
@@ -325,7 +378,14 @@ static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct
     const struct sc_shape *s = &w->shapes[order[i]];
     struct sc_placement p;
     arrived += sc_shape_total_milli(s);
-    rc = sc_sched_pick(sched, s, rng, &p);
+    if (opts->given) {
+      p = opts->given[i];
+      rc = given_fits(cl, s, &p) ? 0 : SC_ENOFIT;
+    } else {
+      rc = sc_sched_pick(sched, s, rng, &p);
+    }
+    if (r->placed)
+      r->placed[i] = rc == 0 ? p : (struct sc_placement){.node = -1};
     if (rc == 0) {
       rc = sc_sched_commit(sched, s, &p);
     } else if (rc == SC_ENOFIT) {
@@ -333,7 +393,7 @@ static int place_all(const struct sc_workload *w, struct sc_sched *sched, struct
       rc = add_failed(r, &w->pods[order[i]], &cap);
     }
     record_row(b, w, arrived, sched);
-    if (check && rc == 0)
+    if (opts->check && rc == 0)
       rc = sc_sched_check(sched);
     if (sc_sched_nclasses(sched) > r->max_classes)
       r->max_classes = sc_sched_nclasses(sched);
@@ -405,8 +465,10 @@ int sc_experiment_run(const struct sc_workload *w, const struct sc_experiment_op
   for (size_t i = 0; i < c.nnodes; i++)
     c.nodes[i].rank = plan.ranks[i];
   rc = sc_sched_new(&c, &so, &sched);
+  if (rc == 0 && opts->record && !(r->placed = calloc(plan.n + 1, sizeof *r->placed)))
+    rc = SC_ENOMEM;
   if (rc == 0)
-    rc = place_all(w, sched, &rng, &plan, opts->check, r);
+    rc = place_all(w, &c, sched, &rng, &plan, opts, r);
 out:
   r->seconds = (sc_clock_mono_msf() - t0) / 1e3;
   sc_sched_free(sched);
@@ -420,6 +482,8 @@ out:
 void sc_experiment_result_release(struct sc_experiment_result *r)
 {
   free(r->failed);
+  free(r->placed);
+  r->placed = NULL;
   r->failed = NULL;
   r->nfailed = 0;
 }

@@ -19,6 +19,25 @@
 #define SC_SIM_MAX_PCT 130
 #define SC_SIM_NCOLS (SC_SIM_MAX_PCT + 1)
 
+/* FGD's target workload keeps the most popular shapes covering this % of
+ * the tasks (the paper's 95). */
+#define SC_TARGET_THRESHOLD 95.0
+
+/* Sorts pods by name, the order every experiment starts from. */
+void sc_trace_pods_sort(struct sc_trace_pod *pods, size_t n);
+
+/*
+ * FGD's target workload of a pod list (sorted by name) as the experiment
+ * computes it: one key per (CPU, GPU count, GPU share, model list as
+ * written), with the shape of its first pod (memory included) and its
+ * count. Model masks are the caller's: sc_shape_set_models against its own
+ * cluster, then sc_typical_build. key_of (optional, npods entries) gets
+ * each pod's key. *out is owned by the caller (free). Returns 0 or
+ * SC_ENOMEM. The controller's --fgd-target reads the same keys.
+ */
+int sc_target_keys(const struct sc_trace_pod *pods, size_t npods, struct sc_typical_key **out,
+                   int *nout, int *key_of);
+
 /* A workload prepared once and shared read-only by its experiments. */
 struct sc_workload {
   char name[64];
@@ -61,6 +80,8 @@ struct sc_experiment_result {
   int nfailed;
   double seconds;                    /* wall time of the placement loop */
   size_t max_classes;                /* most distinct node states seen */
+  struct sc_placement *placed;       /* with opts.record: per task of the
+                                        plan, node -1 when it failed */
 };
 
 struct sc_experiment_opts {
@@ -69,6 +90,11 @@ struct sc_experiment_opts {
   double tune;                       /* target demand / capacity, e.g. 1.3 */
   int skip_draws;                    /* reference RNG draws before Perm: 10 */
   bool check;                        /* verify the engine after every event */
+  bool record;                       /* fill result.placed */
+  /* Optional, one per task of the plan: commit these placements (node -1:
+   * the task fails) instead of picking, to measure placements made
+   * elsewhere (bench/replay-openb.sh measures the controller's). */
+  const struct sc_placement *given;
 };
 
 /* The order of tasks and node ranks of one experiment, before placement. */

@@ -34,7 +34,7 @@ static int load(struct sc_workload *w, const char *name, int scale)
 static void check_plan(const struct sc_workload *w, int64_t seed, size_t n, int64_t total,
                        const char *first, const uint32_t *ranks)
 {
-  struct sc_experiment_opts o = {sc_policy_find("fgd"), seed, 1.3, 10, false};
+  struct sc_experiment_opts o = {.policy = sc_policy_find("fgd"), .seed = seed, .tune = 1.3, .skip_draws = 10};
   struct sc_experiment_plan plan;
   struct sc_rng rng;
 
@@ -52,7 +52,7 @@ static void check_plan(const struct sc_workload *w, int64_t seed, size_t n, int6
 static void test_default_plans(void **state)
 {
   struct sc_workload w;
-  struct sc_experiment_opts o = {sc_policy_find("fgd"), 42, 1.3, 10, true};
+  struct sc_experiment_opts o = {.policy = sc_policy_find("fgd"), .seed = 42, .tune = 1.3, .skip_draws = 10, .check = true};
   struct sc_experiment_plan plan;
   struct sc_rng rng;
 
@@ -92,7 +92,7 @@ static void test_tune_down(void **state)
 static void test_run_checkpoint(void **state)
 {
   struct sc_workload w;
-  struct sc_experiment_opts o = {sc_policy_find("fgd"), 42, 1.3, 10, true};
+  struct sc_experiment_opts o = {.policy = sc_policy_find("fgd"), .seed = 42, .tune = 1.3, .skip_draws = 10, .check = true};
   struct sc_experiment_result r;
 
   (void)state;

@@ -21,30 +21,70 @@
 
 #define RESTART_GRACE_MS 10000
 
-/* Adds the shapes of a submitted job to FGD's window of recent tasks (an
- * entry whose long models list cannot be copied is left out). */
+/* The window shape of spec s, added with count 0 if new; -1 when out of
+ * memory. O(shapes in the window). */
+static int window_key(struct sc_ctl *c, const struct sc_job_spec *s)
+{
+  struct ctl_shape_key *k;
+  bool fits = strlen(s->models) < sizeof k->models;
+
+  for (int i = 0; i < c->nwkeys; i++) {
+    k = &c->wkeys[i];
+    if (k->cpu == s->cpu_milli && k->mem == s->memory_mib && k->gpus == s->gpus &&
+        k->gpu_milli == s->gpu_milli && strcmp(ctl_key_models(k), s->models) == 0)
+      return i;
+  }
+  if (SC_VEC_RESERVE_ONE(c->wkeys, c->nwkeys, c->capwkeys) < 0)
+    return -1;
+  k = &c->wkeys[c->nwkeys];
+  memset(k, 0, sizeof *k);
+  if (!fits && !(k->models_long = strdup(s->models)))
+    return -1;
+  if (fits)
+    memcpy(k->models, s->models, strlen(s->models) + 1);
+  k->cpu = s->cpu_milli;
+  k->mem = s->memory_mib;
+  k->gpus = s->gpus;
+  k->gpu_milli = s->gpu_milli;
+  return c->nwkeys++;
+}
+
+/* Drops window shape i, now unused: the last takes its place. */
+static void window_key_drop(struct sc_ctl *c, int i)
+{
+  int last = --c->nwkeys;
+
+  free(c->wkeys[i].models_long);
+  if (i == last)
+    return;
+  c->wkeys[i] = c->wkeys[last];
+  for (int e = 0; e < c->wcount; e++)
+    if (c->window[e] == last)
+      c->window[e] = i;
+}
+
+/* Adds the tasks of a submitted job to FGD's window of recent tasks (left
+ * out when out of memory). O(shapes + tasks), and O(window) more when a
+ * shape leaves the window. */
 static void window_add(struct sc_ctl *c, const struct sc_job_spec *s)
 {
   int n = s->tasks < c->opts.window ? s->tasks : c->opts.window;
-  bool fits = strlen(s->models) < sizeof c->window[0].models;
+  int key = n > 0 ? window_key(c, s) : -1;
 
-  for (int i = 0; i < n; i++) {
-    struct ctl_shape_key *k = &c->window[c->wpos];
-    char *copy = fits ? NULL : strdup(s->models);
-    if (!fits && !copy)
-      return;
-    free(k->models_long);
-    memset(k, 0, sizeof *k);
-    k->cpu = s->cpu_milli;
-    k->mem = s->memory_mib;
-    k->gpus = s->gpus;
-    k->gpu_milli = s->gpu_milli;
-    if (fits)
-      memcpy(k->models, s->models, strlen(s->models) + 1);
-    k->models_long = copy;
-    c->wpos = (c->wpos + 1) % c->opts.window;
-    if (c->wcount < c->opts.window)
+  for (int i = 0; i < n && key >= 0; i++) {
+    c->wkeys[key].count++;
+    if (c->wcount == c->opts.window) { /* the oldest entry leaves */
+      int old = c->window[c->wpos];
+      if (--c->wkeys[old].count == 0) {
+        window_key_drop(c, old);
+        if (key == c->nwkeys) /* key was the last: moved to old */
+          key = old;
+      }
+    } else {
       c->wcount++;
+    }
+    c->window[c->wpos] = key;
+    c->wpos = (c->wpos + 1) % c->opts.window;
   }
 }
 
@@ -557,8 +597,9 @@ void sc_ctl_free(struct sc_ctl *c)
   free(c->jobs);
   free(c->nodes);
   ctl_tenants_free(c);
-  for (int i = 0; c->window && i < c->opts.window; i++)
-    free(c->window[i].models_long);
+  for (int i = 0; i < c->nwkeys; i++)
+    free(c->wkeys[i].models_long);
+  free(c->wkeys);
   free(c->window);
   free(c->fresh);
   free(c->doomed);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/frag.h"
 #include "core/policy.h"
 #include "server/spec.h"
 #include "server/tenant_rules.h"
@@ -31,6 +32,10 @@ struct sc_ctl_opts {
                                        timeout; < 0: never (and work of a
                                        lost node is requeued at once) */
   int window;                       /* tasks in FGD's target workload, 1000 */
+  /* A fixed target workload instead (--fgd-target): keys with their model
+   * lists as text (masks unset), borrowed; NULL: the window's. */
+  const struct sc_typical_key *target;
+  int ntarget;
   int64_t max_checkpoint_grace_ms;  /* the longest preemption notice a job
                                        may ask (checkpoint_grace): 0 is
                                        taken as the default, 10 min */

@@ -176,17 +176,18 @@ struct ctl_node {
   struct sc_ctl_waker poll;        /* its parked poll (event-driven front), or none */
 };
 
-/* One entry of FGD's target workload window. The models list is kept
- * whole: inline when short (the common case keeps entries small, so a pass
- * scans the window fast), else in an owned copy. */
+/* One distinct task shape of FGD's target window, with the number of
+ * window entries that have it. The models list is kept whole: inline when
+ * short, else in an owned copy. */
 struct ctl_shape_key {
   int64_t cpu, mem;
   int gpus, gpu_milli;
   char models[64];
   char *models_long;     /* owned, when the list does not fit models */
+  int count;
 };
 
-/* The models list of a window entry. */
+/* The models list of a window shape. */
 static inline const char *ctl_key_models(const struct ctl_shape_key *k)
 {
   return k->models_long ? k->models_long : k->models;
@@ -255,8 +256,13 @@ struct sc_ctl {
   struct ctl_tenant *tenants; /* by name */
   int ntenants, captenants;
   int64_t next_tenant_id;
-  struct ctl_shape_key *window;
+  /* FGD's target workload: the last opts.window tasks submitted, as a ring
+   * of indices into wkeys, the distinct shapes with their counts. Both
+   * change per task submitted, so a pass reads O(shapes), not the window. */
+  int *window;
   int wpos, wcount;
+  struct ctl_shape_key *wkeys;
+  int nwkeys, capwkeys;
   uint32_t models_epoch;     /* bumped when the pass's model ids change */
   struct ctl_pass_buf *pass; /* the scheduling thread's buffers */
   struct ctl_task **scratch; /* a snapshot of one node's alive list */

@@ -77,8 +77,11 @@ struct ctl_pass_buf {
   struct sc_shape *shapes;
   struct sc_placement *p;
   int captasks, capp;
-  struct sc_typical_key *keys; /* opts.window entries */
-  int *first;                  /* the window entry of each key */
+  uint32_t *rank;              /* per node: its place in name order */
+  const struct ctl_node **byname;
+  int nranked, caprank, capbyname; /* rank holds nranked nodes */
+  struct sc_typical_key *keys; /* FGD's target: a key per shape (at most
+                                  opts.window, or opts.ntarget) */
   struct memo_slot memo[MEMO_SLOTS];
   uint32_t memo_gen;
   char models[SC_MAX_MODELS][SC_NAME_MAX]; /* the last cluster's model ids */
@@ -95,9 +98,9 @@ static bool grow(void *buf, int *cap, int n, size_t size)
 /* Room in pb for every node and for njobs jobs. */
 static bool pass_buf_fit(struct sc_ctl *c, struct ctl_pass_buf *pb, int njobs)
 {
-  if (!pb->keys && !(pb->keys = malloc((size_t)c->opts.window * sizeof *pb->keys)))
-    return false;
-  if (!pb->first && !(pb->first = malloc((size_t)c->opts.window * sizeof *pb->first)))
+  int nkeys = c->opts.ntarget > c->opts.window ? c->opts.ntarget : c->opts.window;
+
+  if (!pb->keys && !(pb->keys = malloc((size_t)nkeys * sizeof *pb->keys)))
     return false;
   return grow(&pb->map, &pb->capmap, c->nnodes, sizeof *pb->map) &&
          grow(&pb->inverse, &pb->capinverse, c->nnodes, sizeof *pb->inverse) &&
@@ -118,7 +121,8 @@ void ctl_sched_release(struct sc_ctl *c)
   free(pb->shapes);
   free(pb->p);
   free(pb->keys);
-  free(pb->first);
+  free(pb->rank);
+  free(pb->byname);
   free(pb->arun);
   sc_backfill_free(pb->bf);
   free(pb);
@@ -231,39 +235,35 @@ static void models_check(struct sc_ctl *c, struct ctl_pass_buf *pb, const struct
   c->models_epoch++;
 }
 
-/* FGD's target workload: the task shapes of the recent window. Shapes
- * are told apart by their whole models list (first[k]: the window entry
- * key k came from); the key's spec text is only a tie-break for ordering. */
-static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys, int *first,
+/* FGD's target workload: the distinct task shapes of the recent window
+ * with their counts (kept as tasks arrive, ctl.c), or the fixed target of
+ * --fgd-target; model masks for this pass's cluster. O(shapes). A key's
+ * spec text is only a tie-break for ordering: a cut copy is enough. */
+static int build_typical(struct sc_ctl *c, struct sc_typical_key *keys,
                          const struct sc_cluster *cl, struct sc_typical *typ)
 {
   int nkeys = 0;
 
   memset(typ, 0, sizeof *typ);
-  for (int i = 0; i < c->wcount; i++) {
-    const struct ctl_shape_key *w = &c->window[i];
-    int k;
-    for (k = 0; k < nkeys; k++)
-      if (keys[k].shape.cpu == w->cpu && keys[k].shape.mem == w->mem &&
-          keys[k].shape.gpu_count == w->gpus && keys[k].shape.gpu_milli == w->gpu_milli &&
-          strcmp(ctl_key_models(&c->window[first[k]]), ctl_key_models(w)) == 0)
-        break;
-    if (k == nkeys) {
-      memset(&keys[k], 0, sizeof keys[k]);
-      keys[k].shape.cpu = w->cpu;
-      keys[k].shape.mem = w->mem;
-      keys[k].shape.gpu_count = w->gpus;
-      keys[k].shape.gpu_milli = w->gpus > 0 ? w->gpu_milli : 0;
-      keys[k].shape.any_model = true;
-      keys[k].shape.id = -1;
-      sc_shape_set_models(&keys[k].shape, cl, ctl_key_models(w));
-      /* A tie-break only: a cut copy is enough (and always terminated). */
-      snprintf(keys[k].spec, sizeof keys[k].spec, "%.*s", (int)sizeof keys[k].spec - 1,
-               ctl_key_models(w));
-      first[k] = i;
-      nkeys++;
-    }
-    keys[k].count += 1;
+  if (c->opts.ntarget > 0) {
+    memcpy(keys, c->opts.target, (size_t)c->opts.ntarget * sizeof *keys);
+    nkeys = c->opts.ntarget;
+    for (int k = 0; k < nkeys; k++)
+      sc_shape_set_models(&keys[k].shape, cl, keys[k].spec);
+  }
+  for (int i = 0; i < c->nwkeys && c->opts.ntarget == 0; i++) {
+    const struct ctl_shape_key *w = &c->wkeys[i];
+    struct sc_typical_key *k = &keys[nkeys++];
+    memset(k, 0, sizeof *k);
+    k->shape.cpu = w->cpu;
+    k->shape.mem = w->mem;
+    k->shape.gpu_count = w->gpus;
+    k->shape.gpu_milli = w->gpus > 0 ? w->gpu_milli : 0;
+    k->shape.any_model = true;
+    k->shape.id = -1;
+    sc_shape_set_models(&k->shape, cl, ctl_key_models(w));
+    snprintf(k->spec, sizeof k->spec, "%.*s", (int)sizeof k->spec - 1, ctl_key_models(w));
+    k->count = w->count;
   }
   return nkeys > 0 ? sc_typical_build(keys, nkeys, TYPICAL_THRESHOLD, typ) : SC_ENOENT;
 }
@@ -608,6 +608,38 @@ static bool any_ready(const struct sc_ctl *c)
   return false;
 }
 
+static int name_order(const void *pa, const void *pb)
+{
+  const struct ctl_node *a = *(const struct ctl_node *const *)pa;
+  const struct ctl_node *b = *(const struct ctl_node *const *)pb;
+
+  return strcmp(a->rec.name, b->rec.name);
+}
+
+/* Ties between equally good nodes go to the name that sorts first: the
+ * same order after every restart, and one an operator can choose (the
+ * replay of bench/replay-openb.sh names nodes in the simulator's rank
+ * order). Ranks are sorted again only when nodes join: O(n log n) then,
+ * O(n) per pass. */
+static int rank_by_name(struct sc_ctl *c, struct ctl_pass_buf *pb, struct sc_cluster *cl)
+{
+  if (pb->nranked != c->nnodes) {
+    if (!grow(&pb->rank, &pb->caprank, c->nnodes, sizeof *pb->rank) ||
+        !grow(&pb->byname, &pb->capbyname, c->nnodes, sizeof *pb->byname))
+      return SC_ENOMEM;
+    for (int i = 0; i < c->nnodes; i++)
+      pb->byname[i] = &c->nodes[i];
+    qsort(pb->byname, (size_t)c->nnodes, sizeof *pb->byname, name_order);
+    for (int r = 0; r < c->nnodes; r++)
+      pb->rank[pb->byname[r] - c->nodes] = (uint32_t)r;
+    pb->nranked = c->nnodes;
+  }
+  for (int i = 0; i < c->nnodes; i++)
+    if (pb->map[i] >= 0)
+      cl->nodes[pb->map[i]].rank = pb->rank[i];
+  return 0;
+}
+
 /* Builds the cluster, FGD's target workload and the engine for ps. */
 static int pass_prepare(struct sc_ctl *c, struct pass *ps)
 {
@@ -620,9 +652,11 @@ static int pass_prepare(struct sc_ctl *c, struct pass *ps)
   for (int i = 0; i < c->nnodes; i++)
     if (pb->map[i] >= 0)
       pb->inverse[pb->map[i]] = i;
+  if (rank_by_name(c, pb, &ps->cl) < 0)
+    return SC_ENOMEM;
   models_check(c, pb, &ps->cl);
   if (strcmp(c->opts.policy->name, "fgd") == 0 &&
-      build_typical(c, pb->keys, pb->first, &ps->cl, &ps->typ) == 0)
+      build_typical(c, pb->keys, &ps->cl, &ps->typ) == 0)
     opts.ctx.typical = ps->typical = &ps->typ;
   pb->memo_gen++;
   return sc_sched_new(&ps->cl, &opts, &ps->sched);

@@ -24,6 +24,8 @@
 #include "server/auth.h"
 #include "server/ctl.h"
 #include "server/http.h"
+#include "sim/experiment.h"
+#include "sim/trace.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/token_file.h"
@@ -37,6 +39,7 @@ struct cmd_opts {
   char state_dir[PATH_MAX];
   struct sc_ctl_opts ctl;
   const char *devices[MAX_DEVICE_ARGS];
+  const char *fgd_target;      /* --fgd-target FILE, or NULL */
   int ndevices;
   bool up;
 };
@@ -56,7 +59,7 @@ static void usage_server(FILE *out)
   fprintf(out,
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
-          "                        [--grace D] [--max-checkpoint-grace D]\n\n"
+          "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -72,6 +75,9 @@ static void usage_server(FILE *out)
                "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
                "                           (checkpoint_grace; default 10m): a job asking more is\n"
                "                           refused at submit\n"
+               "  --fgd-target FILE        fixes FGD's target workload to the task shapes of an\n"
+               "                           OpenB pod list (as `supercell sim` computes it), instead\n"
+               "                           of the last 1,000 tasks submitted\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
                "controller.url.\n");
 }
@@ -127,6 +133,36 @@ static int parse_duration_opt(const char *flag, const char *text, int64_t *ms)
   return 0;
 }
 
+/* --fgd-target FILE: the keys of an OpenB pod list, as the simulator
+ * counts them (sc_target_keys); they live as long as the process. */
+static int load_target(struct cmd_opts *o)
+{
+  struct sc_trace_pods pods;
+  struct sc_typical_key *keys;
+  char err[512];
+  int n, rc;
+
+  if (o->ctl.policy && strcmp(o->ctl.policy->name, "fgd") != 0) {
+    fprintf(stderr, "supercell: --fgd-target needs --policy fgd (not %s)\n", o->ctl.policy->name);
+    return SC_EINVAL;
+  }
+  if ((rc = sc_trace_read_pods(o->fgd_target, &pods, err, sizeof err)) < 0) {
+    fprintf(stderr, "supercell: --fgd-target: %s\n", err);
+    return SC_EINVAL;
+  }
+  sc_trace_pods_sort(pods.items, pods.n);
+  rc = pods.n > 0 ? sc_target_keys(pods.items, pods.n, &keys, &n, NULL) : SC_EINVAL;
+  sc_trace_pods_release(&pods);
+  if (rc < 0) {
+    fprintf(stderr, "supercell: --fgd-target: %s: %s\n", o->fgd_target,
+            rc == SC_EINVAL ? "no task in the list" : sc_strerror(rc));
+    return SC_EINVAL;
+  }
+  o->ctl.target = keys;
+  o->ctl.ntarget = n;
+  return 0;
+}
+
 /* Parses one option; returns 0, 1 (--help printed) or SC_EINVAL. */
 static int parse_one(struct cmd_opts *o, int ch, const char *arg)
 {
@@ -149,6 +185,9 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
       return 0;
     }
     return parse_duration_opt("--fence-after", arg, &o->ctl.fence_after_ms);
+  case 'T':
+    o->fgd_target = arg;
+    return 0;
   case 'p':
     if (!(o->ctl.policy = sc_policy_find(arg))) {
       fprintf(stderr, "supercell: unknown policy '%s'\n", arg);
@@ -187,6 +226,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
+    {"fgd-target", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -214,7 +254,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     fprintf(stderr, "supercell: no state directory: set --state-dir, SUPERCELL_HOME or HOME\n");
     return SC_EINVAL;
   }
-  return 0;
+  return o->fgd_target ? load_target(o) : 0;
 }
 
 static int mkdir_p(const char *path)

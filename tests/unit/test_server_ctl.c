@@ -801,8 +801,62 @@ static void test_window_keeps_long_model_lists(void **state)
   submit(spec);
   pthread_mutex_lock(&ctl->mu);
   assert_int_equal(ctl->wcount, 1);
-  assert_string_equal(ctl_key_models(&ctl->window[0]), models);
+  assert_string_equal(ctl_key_models(&ctl->wkeys[ctl->window[0]]), models);
   pthread_mutex_unlock(&ctl->mu);
+}
+
+/*
+ * FGD's window keeps its distinct shapes and their counts as tasks come and
+ * go (a pass reads the shapes, not the window). A window of 5 tasks; jobs
+ * of 1..3 tasks of three shapes in a fixed pseudo-random sequence; after
+ * each submission the counts equal those of the last 5 tasks counted by
+ * hand, and no shape with count 0 is kept. E.g. after jobs A(2), B(3),
+ * C(1): the last 5 tasks are A B B B C (the first A left), so A:1 B:3 C:1;
+ * after B(2) more: B B C B B, so A is gone, B:4 C:1.
+ */
+static void test_window_counts_follow_tasks(void **state)
+{
+  static const char *const shapes[3] = {
+    "\"resources\": {\"gpus\": 1}", "\"resources\": {\"gpus\": 2}",
+    "\"resources\": {\"gpu_milli\": 500}"};
+  struct sc_ctl_opts opts = {.heartbeat_timeout_ms = 60000, .window = 5};
+  int last[5], nlast = 0;
+  unsigned x = 7;
+
+  (void)state;
+  sc_ctl_stop(ctl);
+  sc_ctl_free(ctl);
+  assert_int_equal(sc_ctl_new(&opts, store, &ctl), 0);
+  for (int round = 0; round < 60; round++) {
+    char spec[256];
+    int shape, tasks, want[3] = {0}, got[3] = {0};
+    x = x * 1103515245u + 12345u;
+    shape = (int)((x >> 16) % 3);
+    tasks = 1 + (int)((x >> 8) % 3);
+    snprintf(spec, sizeof spec, "{\"name\": \"w\", \"command\": [\"x\"], \"tasks\": %d, %s}",
+             tasks, shapes[shape]);
+    submit(spec);
+    for (int t = 0; t < tasks; t++) { /* the last 5 tasks, oldest first */
+      if (nlast == 5)
+        memmove(last, last + 1, 4 * sizeof *last);
+      last[nlast < 5 ? nlast++ : 4] = shape;
+    }
+    for (int i = 0; i < nlast; i++)
+      want[last[i]]++;
+    pthread_mutex_lock(&ctl->mu);
+    assert_int_equal(ctl->wcount, nlast);
+    for (int k = 0; k < ctl->nwkeys; k++) {
+      const struct ctl_shape_key *w = &ctl->wkeys[k];
+      int s = w->gpus == 2 ? 1 : w->gpu_milli == 500 ? 2 : 0;
+      assert_true(w->count > 0);
+      got[s] += w->count;
+    }
+    for (int e = 0; e < ctl->wcount; e++)
+      assert_true(ctl->window[e] >= 0 && ctl->window[e] < ctl->nwkeys);
+    pthread_mutex_unlock(&ctl->mu);
+    for (int s = 0; s < 3; s++)
+      assert_int_equal(got[s], want[s]);
+  }
 }
 
 /*
@@ -898,6 +952,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_nodes_registered_at, setup, teardown),
     cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
     cmocka_unit_test_setup_teardown(test_window_keeps_long_model_lists, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_window_counts_follow_tasks, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_survives_failed_take, setup, teardown),
     cmocka_unit_test_setup_teardown(test_poll_wakes_its_node_only, setup, teardown),

@@ -52,6 +52,7 @@ ms_list() { # URL [curl args]: one time in ms per line
   curl -s -o /dev/null -w '%{time_total}\n' "$@" | awk '{printf "%.1f\n", $1 * 1000}'
 }
 pct() { sort -n | awk -v q="$1" '{a[NR] = $1} END {i = int(NR * q); if (i < 1) i = 1; print a[i]}'; }
+fig() { if [ -n "${FIGURES:-}" ]; then echo "$1,$2" >>"$FIGURES"; fi; } # NAME VALUE, for scale-sweep.sh
 
 echo "== Scale: $N nodes x 8 GPUs ($BUSY busy), $TASKS tasks, heartbeat timeout ${TIMEOUT}s =="
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -83,6 +84,7 @@ BUSY_EMU=$LAST
 wait_for 120 "$N nodes ready" ready_at_least "$N"
 t1=$(now_ms)
 echo "1. registration: $N nodes ready in $(secs $((t1 - t0))) s (target < 30 s)"
+fig registration_s "$(secs $((t1 - t0)))"
 
 # 2. Idle load.
 sleep 2
@@ -92,6 +94,8 @@ sleep "$IDLE"
 c1=$(ticks "$SERVER") w1=$(now_ms)
 cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v ms=$((w1 - w0)) 'BEGIN {printf "%.1f", 100 * t / hz / (ms / 1000)}')
 echo "2. idle ${IDLE}s: controller CPU ${cpu}% of a core (target < 25 %), RSS $(rss_mib "$SERVER") MiB (target < 1 GB)"
+fig idle_cpu_pct "$cpu"
+fig idle_rss_mib "$(rss_mib "$SERVER")"
 
 # 3 and 4. Throughput and latency.
 say "submitting $TASKS tasks"
@@ -104,6 +108,7 @@ wait_for 300 "$((arrays * 1000)) tasks to succeed" done_all
 span=$(db "SELECT max(finished_ms) - min(created_ms) FROM jobs WHERE name LIKE 't%'")
 rate=$(awk -v n=$((arrays * 1000)) -v ms="$span" 'BEGIN {printf "%.0f", n / (ms / 1000)}')
 echo "3. throughput: $((arrays * 1000)) tasks of sleep 0 in $(secs "$span") s from the first submission to the last exit: $rate tasks/s (target >= 5,000)"
+fig throughput_tps "$rate"
 lat=$(db "SELECT started_ms - created_ms FROM jobs WHERE name LIKE 't%' AND started_ms > 0")
 echo "   (submit-to-start at saturation, the backlog's: p50 $(pct 0.5 <<<"$lat") ms, p99 $(pct 0.99 <<<"$lat") ms)"
 say "pacing $RATE tasks/s for $PACE s"
@@ -113,6 +118,8 @@ paced() { [ "$(db "SELECT count(*) FROM jobs WHERE name = 'pace' AND state = 'su
 wait_for 60 "the paced tasks to succeed" paced
 lat=$(db "SELECT started_ms - created_ms FROM jobs WHERE name = 'pace' AND started_ms > 0")
 echo "4. submit-to-start at $RATE tasks/s for $PACE s ($(sed 's/;.*//' "$TMP/pace.txt")): p50 $(pct 0.5 <<<"$lat") ms, p90 $(pct 0.9 <<<"$lat") ms, p99 $(pct 0.99 <<<"$lat") ms, max $(pct 1 <<<"$lat") ms (target p99 < 100 ms)"
+fig start_p50_ms "$(pct 0.5 <<<"$lat")"
+fig start_p99_ms "$(pct 0.99 <<<"$lat")"
 
 # 5. Mass node loss.
 say "filling the $BUSY busy nodes"
@@ -146,6 +153,8 @@ kill "$PROBE" 2>/dev/null || true
 api=$(cat "$TMP/api.ms")
 echo "5. mass node loss: $BUSY busy nodes lost and $((BUSY * 8)) jobs requeued $(secs $((t1 - t0))) s after kill -9 (target ${TIMEOUT} + 5 s);" \
   "GET /v1/jobs?limit=10 meanwhile: $(wc -l <<<"$api") calls, p50 $(pct 0.5 <<<"$api") ms, p99 $(pct 0.99 <<<"$api") ms (target < 100 ms)"
+fig loss_s "$(secs $((t1 - t0)))"
+fig loss_api_p99_ms "$(pct 0.99 <<<"$api")"
 
 # 6. Crash at scale.
 acked=$(db "SELECT count(*) FROM jobs")
@@ -162,3 +171,4 @@ t1=$(now_ms)
 jobs_now=$("$SC" jobs --all --expand -o json | jq '.jobs | length')
 echo "6. crash at scale: after kill -9 and a restart, $((N - BUSY)) live nodes ready again in $(secs $((t1 - t0))) s (target < 60 s);" \
   "jobs acknowledged before $acked, listed after $jobs_now"
+fig crash_s "$(secs $((t1 - t0)))"

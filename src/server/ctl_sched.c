@@ -30,6 +30,9 @@
 #define TICK_MS 200
 #define STALE_GAP_MS 20  /* rewrites of rows that failed to commit, at most this often */
 #define PASS_GAP_MS 1.0  /* passes at most this often while changes stream in */
+#define LOSS_CHUNK 64    /* nodes lost per lock hold and commit (a fleet
+                            that falls silent at once is settled in steps
+                            that let API calls and heartbeats in between) */
 #define TYPICAL_THRESHOLD 95.0
 #define MAX_SHAPE_IDS 64
 #define MEMO_SLOTS 256   /* shapes that failed in this pass (power of two) */
@@ -922,10 +925,23 @@ static void timers_rebuild(struct sc_ctl *c)
     ctl_job_timers(c, c->jobs[k]);
 }
 
+/* Commits b (mu dropped meanwhile) and starts a new batch; NULL when out
+ * of memory. */
+static struct sc_store_batch *tick_flush(struct sc_ctl *c, struct sc_store_batch *b)
+{
+  bool submitted = ctl_submit_locked(c, b);
+
+  pthread_mutex_unlock(&c->mu);
+  ctl_finish(c, b, submitted);
+  pthread_mutex_lock(&c->mu);
+  return sc_store_batch_new();
+}
+
 /*
  * Heartbeat timeouts, max runtimes, begin times and fence holds that came
  * due (from the timer heaps: O(what is due), not a scan of every node and
- * job), rows to rewrite and compaction.
+ * job), rows to rewrite and compaction. Silent nodes are settled
+ * LOSS_CHUNK at a time, each chunk committed before the next.
  */
 static void tick(struct sc_ctl *c)
 {
@@ -933,6 +949,7 @@ static void tick(struct sc_ctl *c)
   int64_t now = sc_clock_mono_ms(), wall = ctl_wall_ms(c);
   struct sc_timer t;
   bool submitted;
+  int lost = 0;
 
   if (!b)
     return;
@@ -946,6 +963,8 @@ static void tick(struct sc_ctl *c)
     node_lost(c, i, b);
     if (c->nodes[i].rec.state == SC_NODE_READY && sc_timeheap_push(&c->seen_due, now + TICK_MS, i) < 0)
       c->timers_lost = true; /* out of memory in node_lost: again later */
+    if (++lost % LOSS_CHUNK == 0 && !(b = tick_flush(c, b)))
+      return;
   }
   while (sc_timeheap_pop_due(&c->run_due, now, &t)) { /* max runtimes */
     struct ctl_job *j = ctl_job_find(c, t.id);

@@ -806,6 +806,48 @@ static void test_window_keeps_long_model_lists(void **state)
 }
 
 /*
+ * A fleet that falls silent at once is settled in chunks of 64 nodes, each
+ * committed before the next (the lock is let go in between): 150 one-GPU
+ * nodes each running a job all go lost, and every job is pending again in
+ * the store, none left running on a lost node (150 = two full chunks and a
+ * part one).
+ */
+static void test_mass_loss_in_chunks(void **state)
+{
+  enum { NODES = 150 };
+  int64_t ids[NODES];
+  struct sc_node_view *nodes;
+  int n, lost = 0, pending = 0;
+
+  (void)state;
+  for (int i = 0; i < NODES; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "n%03d", i);
+    add_node(name, "nvidia", "A100", 1);
+    ids[i] = submit("{\"name\": \"r\", \"command\": [\"x\"], \"max_retries\": 1,"
+                    " \"resources\": {\"gpus\": 1}}");
+  }
+  assert_int_equal(sc_ctl_start(ctl), 0);
+  for (int tries = 0; tries < 100 && lost < NODES; tries++) { /* 400 ms timeout */
+    usleep(50 * 1000);
+    assert_int_equal(sc_ctl_nodes(ctl, &nodes, &n), 0);
+    lost = 0;
+    for (int i = 0; i < n; i++)
+      lost += nodes[i].rec.state == SC_NODE_LOST;
+    sc_ctl_nodes_free(nodes, n);
+  }
+  assert_int_equal(lost, NODES);
+  for (int tries = 0; tries < 100 && pending < NODES; tries++) { /* the last chunk's commit */
+    pending = 0;
+    for (int i = 0; i < NODES; i++)
+      pending += job_state(ids[i]) == SC_JOB_PENDING;
+    if (pending < NODES)
+      usleep(20 * 1000);
+  }
+  assert_int_equal(pending, NODES);
+}
+
+/*
  * FGD's window keeps its distinct shapes and their counts as tasks come and
  * go (a pass reads the shapes, not the window). A window of 5 tasks; jobs
  * of 1..3 tasks of three shapes in a fixed pseudo-random sequence; after
@@ -953,6 +995,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_wall_clock_step, setup, teardown),
     cmocka_unit_test_setup_teardown(test_window_keeps_long_model_lists, setup, teardown),
     cmocka_unit_test_setup_teardown(test_window_counts_follow_tasks, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_mass_loss_in_chunks, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rebuild_out_of_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_survives_failed_take, setup, teardown),
     cmocka_unit_test_setup_teardown(test_poll_wakes_its_node_only, setup, teardown),

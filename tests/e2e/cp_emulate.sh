@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # End to end: an emulated fleet (docs/emulation.md). One `supercell agent
-# --emulate 200` process registers 200 nodes of 8 A100s, regions spread
+# --emulate 500` process registers 500 nodes of 8 A100s, regions spread
 # round robin, over the real agent protocol; they run an array of 100
-# `sleep 1` tasks and a 2-task gang of whole nodes to completion (a log
-# line each); a cancel ends a running emulated task, reported killed by
+# `sleep 1` tasks, an array of 2,000 `sleep 0` tasks and a 2-task gang of
+# whole nodes to completion (a log line each); a cancel ends a running
+# emulated task, reported killed by
 # SIGTERM as a real `sleep` would be; a second emulator with
 # --emulate-fail-rate 1 fails its task with exit code 1 and stops cleanly
-# on SIGTERM; kill -9 of the first loses all its 200 nodes and requeues the
-# job that ran there. 200 nodes is what today's controller (one thread per
-# connection, a long-poll per node) holds with ease on 2 cores.
+# on SIGTERM; kill -9 of the first loses all its 500 nodes and requeues the
+# job that ran there. (bench/scale.sh runs the same at 10,000 nodes.)
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
-N=200
+N=500
 sc_start_server
 sc_make_agent_token
 sc_spawn "$SC_TMP/emulator.log" "$SUPERCELL" agent --server "$SC_URL" \
@@ -19,7 +19,7 @@ sc_spawn "$SC_TMP/emulator.log" "$SUPERCELL" agent --server "$SC_URL" \
   --memory 256Gi --emulate-label region=eu,cn
 EMU=$SC_LAST_PID
 t0=$(sc_now_ms)
-wait_until 20 "$N emulated nodes" sc_has_ready "$N"
+wait_until 30 "$N emulated nodes" sc_has_ready "$N"
 sc_log "$N emulated nodes registered in $(($(sc_now_ms) - t0)) ms"
 
 # 1. The fleet: names PREFIX-00001..., 8 devices each, regions round robin.
@@ -33,11 +33,12 @@ check_eq "regions round robin" \
   "emu-00001=eu emu-00002=cn"
 check_eq "regions split evenly" \
   "$(jq -r '[.nodes[].labels.region] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' <<<"$nodes")" \
-  "cn=100 eu=100"
+  "cn=250 eu=250"
 
 # 2. An array of sleep 1, a gang of two whole nodes, a job for region cn
 #    only, and a long task.
 arr=$(sc_submit --name arr --array 0-99 --gpus 1 -- sleep 1)
+fast=$(sc_submit --name fast --array 0-1999 --cpu 100 --memory 64Mi -- sleep 0)
 cn=$(sc_submit --name in-cn --region cn --gpus 1 -- sleep 0)
 gang=$(sc_submit --name gang --tasks 2 --gpus 8 -- 'sleep 1; echo done')
 long=$(sc_submit --name long --gpus 1 -- sleep 600)
@@ -54,6 +55,8 @@ check_eq "the region job's node $node is in cn" \
 sc_wait_job "$arr" succeeded 20
 check_eq "array elements succeeded" "$(sc_job "$arr" | jq -r .array.counts.succeeded)" 100
 sc_wait_job "$gang" succeeded 20
+sc_wait_job "$fast" succeeded 90
+check_eq "all 2,000 sleep 0 elements succeeded" "$(sc_job "$fast" | jq -r .array.counts.succeeded)" 2000
 job=$(sc_job "$gang")
 check_eq "the gang spans two nodes" "$(jq '[.tasks[].node] | unique | length' <<<"$job")" 2
 check_eq "the gang's exit codes" "$(jq -c '[.tasks[].exit_code]' <<<"$job")" "[0,0]"
@@ -80,7 +83,7 @@ sc_wait_state "$surv" running 15
 sc_crash "$EMU"
 t0=$(sc_now_ms)
 lost() { [ "$(sc_nodes_json | jq '[.nodes[] | select(.state == "lost" and (.name | startswith("emu-")))] | length')" = "$N" ]; }
-wait_until 20 "all $N emulated nodes lost" lost
+wait_until 30 "all $N emulated nodes lost" lost
 sc_log "$N nodes lost $(($(sc_now_ms) - t0)) ms after kill -9"
 SC_PASSED=$((SC_PASSED + 1))
 check_eq "the failing emulator's nodes stay" "$(sc_ready_count)" 2

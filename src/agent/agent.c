@@ -24,6 +24,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/token_file.h"
 
 #define LOOP_MS 100             /* the loop looks at its tasks this often */
@@ -528,6 +529,12 @@ static int agent_register(struct sc_agent *a, bool *first)
   apply_kills(a, &reg.kills);
   sc_client_registered_release(&reg);
   atomic_store(&a->registered, true);
+  {
+    char status[200];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=registered as %s with %s", a->cfg.name,
+             a->cfg.server);
+    sc_notify(status);
+  }
   pthread_mutex_lock(&a->mu);
   pthread_cond_broadcast(&a->wake); /* the poll thread starts polling */
   pthread_mutex_unlock(&a->mu);

@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_emu.h"
+#include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/token_file.h"
@@ -75,6 +76,8 @@ static void agent_usage(FILE *out)
     "                         (they can then read and signal each other); without\n"
     "                         it a non-root agent serves one tenant only\n"
     "  --log-level L          debug, info, warn or error (default info)\n"
+    "  --config FILE          flags from FILE, one 'name = value' a line (e.g.\n"
+    "                         'server = http://ctl:8420'); the command line wins\n"
     "  -h, --help             show this help\n"
     "\n"
     "Tasks run in their own session under a small supervisor process that\n"
@@ -304,6 +307,7 @@ static int agent_option(struct agent_opts *o, int c, const char *arg)
     o->cfg.image_dir = arg;
     return 0;
   case 'L': o->log_level = arg; return 0;
+  case 'C': return 0; /* --config: its settings are already in argv */
   case 'h': return -1;
   default: return c >= OPT_EMULATE ? emulate_option(o, c, arg) : 2;
   }
@@ -323,6 +327,7 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"share", required_argument, NULL, 'R'}, {"task-uid-base", required_argument, NULL, 'U'},
     {"single-user", no_argument, NULL, '1'}, {"image-dir", required_argument, NULL, 'i'},
     {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+    {"config", required_argument, NULL, 'C'},
     {"emulate", required_argument, NULL, OPT_EMULATE},
     {"emulate-prefix", required_argument, NULL, OPT_EMU_PREFIX},
     {"emulate-nodes", required_argument, NULL, OPT_EMU_NODES},
@@ -334,12 +339,24 @@ static int agent_parse(struct agent_opts *o, int argc, char **argv)
     {"emulate-quiet", no_argument, NULL, OPT_EMU_QUIET},
     {NULL, 0, NULL, 0},
   };
-  int c, rc;
+  char err[600], **file_argv;
+  int c, rc, file_argc;
 
+  if (sc_config_argv(argc, argv, longopts, &file_argc, &file_argv, err, sizeof err) < 0) {
+    fprintf(stderr, "supercell agent: %s\n", err);
+    return 2;
+  }
+  if (file_argv) { /* kept for the life of the process: options point into it */
+    argc = file_argc;
+    argv = file_argv;
+  }
   optind = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-    if ((rc = agent_option(o, c, optarg)) != 0)
+    if ((rc = agent_option(o, c, optarg)) != 0) {
+      if (rc > 0 && sc_config_origin(optind - 1, err, sizeof err))
+        fprintf(stderr, "supercell agent: (the setting at %s)\n", err);
       return rc;
+    }
   if (optind < argc) {
     fprintf(stderr, "supercell agent: unexpected argument '%s'\n", argv[optind]);
     return 2;

@@ -26,8 +26,10 @@
 #include "server/http.h"
 #include "sim/experiment.h"
 #include "sim/trace.h"
+#include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/notify.h"
 #include "util/token_file.h"
 #include "util/units.h"
 
@@ -40,6 +42,7 @@ struct cmd_opts {
   struct sc_ctl_opts ctl;
   const char *devices[MAX_DEVICE_ARGS];
   const char *fgd_target;      /* --fgd-target FILE, or NULL */
+  bool check_config;           /* --check-config: check, print, exit */
   int ndevices;
   bool up;
 };
@@ -59,7 +62,8 @@ static void usage_server(FILE *out)
   fprintf(out,
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
-          "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n\n"
+          "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
+          "                        [--config FILE] [--check-config]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -78,6 +82,10 @@ static void usage_server(FILE *out)
                "  --fgd-target FILE        fixes FGD's target workload to the task shapes of an\n"
                "                           OpenB pod list (as `supercell sim` computes it), instead\n"
                "                           of the last 1,000 tasks submitted\n"
+               "  --config FILE            flags from FILE, one 'name = value' a line (e.g.\n"
+               "                           'listen = 0.0.0.0:8420'); the command line wins\n"
+               "  --check-config           check the flags and the config file, say what would\n"
+               "                           run, and exit: 0 when it can start, 2 when not\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
                "controller.url.\n");
 }
@@ -188,6 +196,11 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   case 'T':
     o->fgd_target = arg;
     return 0;
+  case 'C': /* --config: its settings are already in argv (sc_config_argv) */
+    return 0;
+  case 'K':
+    o->check_config = true;
+    return 0;
   case 'p':
     if (!(o->ctl.policy = sc_policy_find(arg))) {
       fprintf(stderr, "supercell: unknown policy '%s'\n", arg);
@@ -227,6 +240,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
     {"fgd-target", required_argument, NULL, 'T'},
+    {"config", required_argument, NULL, 'C'},  {"check-config", no_argument, NULL, 'K'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -237,15 +251,28 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
-  int ch, rc;
+  const struct option *table = o->up ? up_long : server_long;
+  char err[600], **file_argv;
+  int ch, rc, file_argc;
 
+  if ((rc = sc_config_argv(argc, argv, table, &file_argc, &file_argv, err, sizeof err)) < 0) {
+    fprintf(stderr, "supercell: %s\n", err);
+    return SC_EINVAL;
+  }
+  if (file_argv) { /* kept for the life of the process: options point into it */
+    argc = file_argc;
+    argv = file_argv;
+  }
   snprintf(o->listen, sizeof o->listen, "127.0.0.1:%d", UP_PORT);
   if (default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
     o->state_dir[0] = '\0';
   optind = 1;
-  while ((ch = getopt_long(argc, argv, "h", o->up ? up_long : server_long, NULL)) != -1)
-    if ((rc = parse_one(o, ch, optarg)) != 0)
+  while ((ch = getopt_long(argc, argv, "h", table, NULL)) != -1)
+    if ((rc = parse_one(o, ch, optarg)) != 0) {
+      if (rc < 0 && sc_config_origin(optind - 1, err, sizeof err))
+        fprintf(stderr, "supercell: (the setting at %s)\n", err);
       return rc;
+    }
   if (optind < argc) {
     fprintf(stderr, "supercell: unexpected argument '%s'\n", argv[optind]);
     return SC_EINVAL;
@@ -399,6 +426,54 @@ static void block_signals(sigset_t *set)
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* --check-config: what parse_opts has not checked yet, without changing
+ * anything (no directory made, no database opened for writing). */
+static int check_config(const struct cmd_opts *o)
+{
+  char host[64], path[PATH_MAX + 32];
+  int port, bad = 0;
+  struct stat st;
+
+  if (sc_http_parse_listen(o->listen, host, sizeof host, &port) < 0) {
+    fprintf(stderr, "supercell: listen: bad address '%s' (want ADDR:PORT)\n", o->listen);
+    bad = 1;
+  }
+  if (stat(o->state_dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode) || access(o->state_dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "supercell: state-dir: %s is not a directory this user can write\n",
+              o->state_dir);
+      bad = 1;
+    }
+    snprintf(path, sizeof path, "%s/supercell.db", o->state_dir);
+    if (stat(path, &st) == 0 && access(path, R_OK | W_OK) != 0) {
+      fprintf(stderr, "supercell: state-dir: %s cannot be read and written\n", path);
+      bad = 1;
+    }
+  } else {
+    char parent[PATH_MAX];
+    char *slash;
+    snprintf(parent, sizeof parent, "%s", o->state_dir);
+    slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+      *slash = '\0';
+    else
+      snprintf(parent, sizeof parent, "%s", slash ? "/" : ".");
+    while (stat(parent, &st) != 0 && (slash = strrchr(parent, '/')) && slash != parent)
+      *slash = '\0'; /* the nearest existing ancestor is where it would be made */
+    if (access(parent, W_OK | X_OK) != 0) {
+      fprintf(stderr, "supercell: state-dir: %s does not exist and cannot be made under %s\n",
+              o->state_dir, parent);
+      bad = 1;
+    }
+  }
+  if (bad)
+    return 2;
+  printf("configuration OK: listen %s, state-dir %s, policy %s%s%s\n", o->listen, o->state_dir,
+         o->ctl.policy ? o->ctl.policy->name : "fgd", o->fgd_target ? ", fgd-target " : "",
+         o->fgd_target ? o->fgd_target : "");
+  return 0;
+}
+
 int sc_cmd_server(int argc, char **argv)
 {
   struct cmd_opts o = {.up = false};
@@ -410,11 +485,19 @@ int sc_cmd_server(int argc, char **argv)
   umask(077); /* the database, its WAL and the token files: the owner's only */
   if ((rc = parse_opts(argc, argv, &o)) != 0)
     return rc > 0 ? 0 : 2;
+  if (o.check_config)
+    return check_config(&o);
   block_signals(&set);
   if (controller_start(&o, &c) < 0)
     return 1;
+  {
+    char status[300];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s", o.listen);
+    sc_notify(status);
+  }
   sigwait(&set, &sig);
   sc_info("signal %d: stopping", sig);
+  sc_notify("STOPPING=1");
   controller_stop(&c);
   return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * Store tests against the real SQLite backend in a temporary directory:
- * round trips of every record, filters, log offsets and duplicates, group
- * commit from several threads, and persistence across close/reopen.
+ * Store tests against a real backend: SQLite in a temporary directory, or
+ * with --pg PostgreSQL in a private cluster (store_backend.h): round trips
+ * of every record, filters, log offsets and duplicates, group commit from
+ * several threads, and persistence across close/reopen. The same tests
+ * run against both, so both read back the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,45 +14,20 @@
 #include "runner.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "failalloc.h"
+#include "store_backend.h"
 #include "store/rows.h"
 #include "store/store.h"
 #include "util/error.h"
 
-static char dir[256];
-static char path[300];
-
-static int setup(void **state)
-{
-  (void)state;
-  snprintf(dir, sizeof dir, "/tmp/sc-test-store-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  char cmd[400];
-
-  (void)state;
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
 static struct sc_store *open_store(void)
 {
-  struct sc_store *s = NULL;
-
-  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &s), 0);
-  assert_non_null(s);
-  return s;
+  return tb_open();
 }
 
 static void put_job(struct sc_store *s, int64_t id, const char *tenant, int ntasks)
@@ -374,8 +351,7 @@ static void test_devices_are_json(void **state)
   struct sc_store_op op = {.kind = SC_STORE_TASK_PUT};
   struct sc_task_rec t = {0};
   struct sc_job_rec j;
-  sqlite3 *db;
-  sqlite3_stmt *st;
+  char *text;
 
   (void)state;
   put_job(s, 3, "default", 1);
@@ -387,13 +363,10 @@ static void test_devices_are_json(void **state)
   sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT devices FROM tasks WHERE job_id = 3", -1,
-                                      &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), "[15,0,7]");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  text = tb_query_text("SELECT devices FROM tasks WHERE job_id = 3");
+  assert_non_null(text);
+  assert_string_equal(text, "[15,0,7]");
+  free(text);
   assert_int_equal(sc_store_job_get(s, 3, &j), 0);
   assert_int_equal(j.tasks[0].ndev, 3);
   assert_int_equal(j.tasks[0].devices[0], 15);
@@ -491,6 +464,261 @@ static void test_faulty_store(void **state)
   sc_store_close(s); /* closes inner too */
 }
 
+/* Inserts array element id (index idx of the array first) in state. */
+static void put_element(struct sc_store *s, int64_t id, int64_t first, int idx, int state)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+
+  op.u.job.id = id;
+  snprintf(op.u.job.name, sizeof op.u.job.name, "arr");
+  snprintf(op.u.job.tenant, sizeof op.u.job.tenant, "acme");
+  op.u.job.spec = "{\"name\": \"arr\", \"tasks\": 2, \"array\": \"0-2\","
+                  " \"resources\": {\"gpu\": 1}, \"command\": [\"x\"]}";
+  op.u.job.ntasks = 2;
+  op.u.job.array_id = first;
+  op.u.job.array_index = idx;
+  sc_store_batch_add(b, &op);
+  op.kind = SC_STORE_JOB_UPDATE;
+  op.u.job.state = state;
+  sc_store_batch_add(b, &op);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+/* Arrays in lists: collapsed to their first element with counts by state
+ * (listed when any element is in the state asked), one array's elements,
+ * one element; summaries carry the bounded spec and task counts. */
+static void test_job_list_arrays(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_job_filter f = {.state = -1, .limit = 100, .collapse = true, .summary = true};
+  struct sc_job_rec *jobs;
+  int n;
+
+  (void)state;
+  put_job(s, 1, "acme", 1);
+  put_element(s, 2, 2, 0, SC_JOB_SUCCEEDED);
+  put_element(s, 3, 2, 1, SC_JOB_RUNNING);
+  put_element(s, 4, 2, 2, SC_JOB_PENDING);
+  put_job(s, 5, "acme", 3);
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(jobs[0].id, 1);
+  assert_int_equal(jobs[1].id, 2);
+  assert_int_equal(jobs[1].array_size, 3);
+  assert_int_equal(jobs[1].array_counts[SC_JOB_RUNNING], 1);
+  assert_int_equal(jobs[1].array_counts[SC_JOB_SUCCEEDED], 1);
+  assert_int_equal(jobs[1].counts[SC_TASK_PENDING], 2);
+  assert_non_null(strstr(jobs[1].spec, "\"tasks\""));
+  assert_non_null(strstr(jobs[1].spec, "\"array\""));
+  assert_null(strstr(jobs[1].spec, "command"));
+  assert_int_equal(jobs[2].id, 5);
+  assert_int_equal(jobs[2].counts[SC_TASK_PENDING], 3);
+  sc_store_free_jobs(jobs, n);
+  f.state = SC_JOB_RUNNING; /* the array, for its running element */
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(jobs[0].id, 2);
+  sc_store_free_jobs(jobs, n);
+  f = (struct sc_job_filter){.state = -1, .limit = 2, .array_id = 2, .array_index = -1,
+                             .with_tasks = true, .after = 2};
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(jobs[0].id, 3);
+  assert_int_equal(jobs[0].array_index, 1);
+  assert_int_equal(jobs[0].ntasks, 2);
+  assert_int_equal(jobs[1].tasks[1].index, 1);
+  sc_store_free_jobs(jobs, n);
+  f.array_index = 2;
+  f.after = 0;
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(jobs[0].id, 4);
+  sc_store_free_jobs(jobs, n);
+  sc_store_close(s);
+}
+
+static void put_op(struct sc_store *s, const struct sc_store_op *op)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+
+  sc_store_batch_add(b, op);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+static void put_node_at(struct sc_store *s, const char *name, int64_t registered_ms)
+{
+  struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
+
+  snprintf(op.u.node.name, sizeof op.u.node.name, "%s", name);
+  op.u.node.registered_ms = registered_ms;
+  op.u.node.cpu_milli = 1000;
+  put_op(s, &op);
+}
+
+static void put_tenant(struct sc_store *s, const char *name, int64_t id)
+{
+  struct sc_store_op op = {.kind = SC_STORE_TENANT_PUT};
+
+  snprintf(op.u.tenant.name, sizeof op.u.tenant.name, "%s", name);
+  op.u.tenant.id = id;
+  op.u.tenant.weight = 2.5;
+  op.u.tenant.rules = "{\"limit\": {\"gpu\": 8000}}";
+  put_op(s, &op);
+}
+
+/* The orders and replacements every backend keeps: nodes by registration
+ * then name (bytewise), tenants by id (a tenant put again with an id
+ * another holds replaces that one), attempts, task pages and heads, and
+ * prices by item, case folded, then time. */
+static void test_reads_agree(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_op op = {.kind = SC_STORE_ATTEMPT_PUT};
+  struct sc_node_rec *nodes;
+  struct sc_tenant_rec *tenants;
+  struct sc_attempt_rec *attempts;
+  struct sc_task_rec *tasks;
+  struct sc_price_rec *prices;
+  struct sc_job_rec head;
+  int n;
+
+  (void)state;
+  put_node_at(s, "b", 0);
+  put_node_at(s, "a", 20);
+  put_node_at(s, "B", 20);
+  put_node_at(s, "_x", 20);
+  assert_int_equal(sc_store_node_list(s, &nodes, &n), 0);
+  assert_int_equal(n, 4);
+  assert_string_equal(nodes[0].name, "b");   /* no registration time first */
+  assert_string_equal(nodes[1].name, "B");   /* then bytewise: B < _ < a */
+  assert_string_equal(nodes[2].name, "_x");
+  assert_string_equal(nodes[3].name, "a");
+  sc_store_free_nodes(nodes, n);
+  put_tenant(s, "zeta", 1);
+  put_tenant(s, "alpha", 2);
+  put_tenant(s, "beta", 1); /* takes id 1 from zeta */
+  assert_int_equal(sc_store_tenant_list(s, &tenants, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(tenants[0].name, "beta");
+  assert_string_equal(tenants[1].name, "alpha");
+  assert_true(tenants[1].weight == 2.5);
+  assert_string_equal(tenants[1].rules, "{\"limit\": {\"gpu\": 8000}}");
+  sc_store_free_tenants(tenants, n);
+  put_job(s, 9, "acme", 5);
+  for (int a = 2; a >= 1; a--) {
+    op.u.attempt.job_id = 9;
+    op.u.attempt.attempt = a;
+    snprintf(op.u.attempt.reason, sizeof op.u.attempt.reason, "lost %d", a);
+    op.u.attempt.started_ms = 100 * a;
+    put_op(s, &op);
+  }
+  assert_int_equal(sc_store_attempt_list(s, 9, &attempts, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(attempts[0].attempt, 1);
+  assert_string_equal(attempts[1].reason, "lost 2");
+  assert_int_equal(attempts[1].finished_ms, 0);
+  free(attempts);
+  assert_int_equal(sc_store_task_page(s, 9, 1, 2, &tasks, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(tasks[0].index, 2);
+  assert_int_equal(tasks[1].index, 3);
+  assert_int_equal(tasks[1].exit_code, -1);
+  free(tasks);
+  assert_int_equal(sc_store_job_head(s, 9, &head), 0);
+  assert_int_equal(head.counts[SC_TASK_PENDING], 5);
+  assert_null(head.tasks);
+  sc_job_rec_release(&head);
+  assert_int_equal(sc_store_job_head(s, 10, &head), SC_ENOENT);
+  op.kind = SC_STORE_PRICE_PUT;
+  const char *items[] = {"cpu", "H100", "a100", "A100"};
+  for (int i = 0; i < 4; i++) {
+    memset(&op.u.price, 0, sizeof op.u.price);
+    snprintf(op.u.price.item, sizeof op.u.price.item, "%s", items[i]);
+    op.u.price.from_ms = i == 3 ? 5 : 10;
+    op.u.price.per_hour = i + 0.25;
+    op.u.price.spot_per_hour = i == 0 ? 0.1 : -1;
+    put_op(s, &op);
+  }
+  op.u.price.from_ms = 10; /* "A100" at 10 replaces "a100" at 10 */
+  put_op(s, &op);
+  assert_int_equal(sc_store_price_list(s, &prices, &n), 0);
+  assert_int_equal(n, 4);
+  assert_string_equal(prices[0].item, "A100");
+  assert_int_equal(prices[0].from_ms, 5);
+  assert_string_equal(prices[1].item, "A100");
+  assert_int_equal(prices[1].from_ms, 10);
+  assert_true(prices[1].per_hour == 3.25);
+  assert_string_equal(prices[2].item, "cpu");
+  assert_true(prices[2].spot_per_hour == 0.1);
+  assert_string_equal(prices[3].item, "H100");
+  assert_true(prices[3].spot_per_hour == -1);
+  free(prices);
+  sc_store_close(s);
+}
+
+/* PostgreSQL: every commit checks the lease epoch it was given, and one
+ * that finds another fails whole, nothing of it written. */
+static void pg_fence(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_job_rec j;
+
+  (void)state;
+  tb_exec("UPDATE lease SET epoch = 1, holder = 'me'");
+  assert_int_equal(sc_store_pg_fence(s, 1), 0);
+  put_job(s, 1, "acme", 1);
+  tb_exec("UPDATE lease SET epoch = 2, holder = 'successor'");
+  {
+    struct sc_store_batch *b = sc_store_batch_new(), *b2 = sc_store_batch_new();
+    struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+    op.u.job.id = 2;
+    strcpy(op.u.job.name, "x");
+    strcpy(op.u.job.tenant, "acme");
+    op.u.job.ntasks = 1;
+    sc_store_batch_add(b, &op);
+    op.u.job.id = 3;
+    sc_store_batch_add(b2, &op);
+    assert_int_equal(sc_store_submit(s, b), 0);
+    assert_int_equal(sc_store_submit(s, b2), 0);
+    assert_int_equal(sc_store_wait(s, b), SC_ESTORE);
+    assert_int_equal(sc_store_wait(s, b2), SC_ESTORE);
+    sc_store_batch_free(b);
+    sc_store_batch_free(b2);
+  }
+  assert_int_equal(sc_store_job_get(s, 1, &j), 0);
+  sc_job_rec_release(&j);
+  assert_int_equal(sc_store_job_get(s, 2, &j), SC_ENOENT);
+  assert_int_equal(sc_store_job_get(s, 3, &j), SC_ENOENT);
+  assert_int_equal(sc_store_pg_fence(s, 2), 0); /* the new epoch: commits again */
+  put_job(s, 4, "acme", 1);
+  assert_int_equal(sc_store_pg_fence(s, 0), 0); /* no check */
+  put_job(s, 5, "acme", 1);
+  sc_store_close(s);
+}
+
+/* PostgreSQL: a new database is migrated to the latest version once; a
+ * database newer than the binary is refused. */
+static void pg_migrations(void **state)
+{
+  struct sc_store *s = open_store();
+  char *version;
+
+  (void)state;
+  sc_store_close(s);
+  s = open_store(); /* nothing to do the second time */
+  sc_store_close(s);
+  version = tb_query_text("SELECT version FROM supercell_schema");
+  assert_string_equal(version, "9");
+  free(version);
+  tb_exec("UPDATE supercell_schema SET version = 99");
+  assert_int_equal(sc_store_open(&sc_store_pg, tb_where(), &s), SC_ESTORE);
+  assert_null(s);
+  assert_int_equal(sc_store_pg_fence(NULL, 1), SC_EINVAL);
+}
+
 static void test_names(void **state)
 {
   (void)state;
@@ -503,19 +731,31 @@ static void test_names(void **state)
   assert_false(sc_job_state_final(SC_JOB_RUNNING));
 }
 
+#define STORE_TESTS                                                                 \
+  cmocka_unit_test_setup_teardown(test_job_roundtrip, tb_setup, tb_teardown),            \
+  cmocka_unit_test_setup_teardown(test_job_list_filters, tb_setup, tb_teardown),         \
+  cmocka_unit_test_setup_teardown(test_nodes_tokens, tb_setup, tb_teardown),             \
+  cmocka_unit_test_setup_teardown(test_logs, tb_setup, tb_teardown),                     \
+  cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, tb_setup, tb_teardown),  \
+  cmocka_unit_test_setup_teardown(test_failed_batch_alone, tb_setup, tb_teardown),       \
+  cmocka_unit_test_setup_teardown(test_devices_are_json, tb_setup, tb_teardown),         \
+  cmocka_unit_test_setup_teardown(test_batch_error_sticky, tb_setup, tb_teardown),       \
+  cmocka_unit_test_setup_teardown(test_faulty_store, tb_setup, tb_teardown),             \
+  cmocka_unit_test_setup_teardown(test_job_list_arrays, tb_setup, tb_teardown),          \
+  cmocka_unit_test_setup_teardown(test_reads_agree, tb_setup, tb_teardown),              \
+  cmocka_unit_test(test_names)
+
 int main(int argc, char **argv)
 {
-  const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_job_roundtrip, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_job_list_filters, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nodes_tokens, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_failed_batch_alone, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_devices_are_json, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_batch_error_sticky, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_faulty_store, setup, teardown),
-    cmocka_unit_test(test_names),
+  const struct CMUnitTest tests[] = {STORE_TESTS};
+  const struct CMUnitTest pg_tests[] = {
+    STORE_TESTS,
+    cmocka_unit_test_setup_teardown(pg_fence, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_migrations, tb_setup, tb_teardown),
   };
-  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
+
+  tb_parse_args(&argc, &argv);
+  if (tb_pg())
+    return SC_RUN_TESTS(argc, argv, pg_tests, tb_group_setup, tb_group_teardown);
+  return SC_RUN_TESTS(argc, argv, tests, tb_group_setup, tb_group_teardown);
 }

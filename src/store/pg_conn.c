@@ -75,6 +75,7 @@ int sc_pg_connect(const char *conninfo, PGconn **out)
 #define OID_INT8 20
 #define OID_TEXT 25
 #define OID_FLOAT8 701
+#define OID_INT8_ARRAY 1016
 
 static int arg_slot(struct sc_pg_args *a, Oid type)
 {
@@ -106,6 +107,11 @@ void sc_pg_arg_f64(struct sc_pg_args *a, double v)
 void sc_pg_arg_text(struct sc_pg_args *a, const char *text)
 {
   a->val[arg_slot(a, OID_TEXT)] = text;
+}
+
+void sc_pg_arg_i64_array(struct sc_pg_args *a, const char *text)
+{
+  a->val[arg_slot(a, OID_INT8_ARRAY)] = text;
 }
 
 void sc_pg_arg_null(struct sc_pg_args *a)

@@ -127,6 +127,9 @@ void sc_pg_arg_i64(struct sc_pg_args *a, int64_t v);
 void sc_pg_arg_f64(struct sc_pg_args *a, double v);
 void sc_pg_arg_text(struct sc_pg_args *a, const char *text); /* NULL: SQL NULL */
 void sc_pg_arg_null(struct sc_pg_args *a);
+/* A bigint[] in PostgreSQL's text form, "{1,2}": typed, so the server
+ * reads it once per query, not once per row it compares. */
+void sc_pg_arg_i64_array(struct sc_pg_args *a, const char *text);
 void sc_pg_arg_bin(struct sc_pg_args *a, const void *data, size_t len);
 
 /* Opens a connection with the backend's settings (notices to the debug

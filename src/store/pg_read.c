@@ -93,7 +93,7 @@ static int by_ids(PGconn *c, const char *sql, const struct sc_job_rec *jobs, int
   *out = NULL;
   if (!ids)
     return SC_ENOMEM;
-  sc_pg_arg_text(&a, ids);
+  sc_pg_arg_i64_array(&a, ids);
   rc = sc_pg_run(c, "read", sql, &a, out);
   free(ids);
   return rc;

@@ -213,12 +213,12 @@ const char sc_pg_sql_jobs_active[] =
 /* Tasks, task counts and array counts of many jobs at once ($1 an array
  * of ids), by job: one round trip for a page of jobs, not one per job. */
 const char sc_pg_sql_tasks_of_jobs[] =
-  "SELECT " TASK_COLS " FROM tasks WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, idx";
+  "SELECT " TASK_COLS " FROM tasks WHERE job_id = ANY($1) ORDER BY job_id, idx";
 const char sc_pg_sql_task_counts[] =
-  "SELECT job_id, state, count(*) FROM tasks WHERE job_id = ANY($1::bigint[])"
+  "SELECT job_id, state, count(*) FROM tasks WHERE job_id = ANY($1)"
   " GROUP BY job_id, state";
 const char sc_pg_sql_array_counts[] =
-  "SELECT array_id, state, count(*) FROM jobs WHERE array_id = ANY($1::bigint[])"
+  "SELECT array_id, state, count(*) FROM jobs WHERE array_id = ANY($1)"
   " GROUP BY array_id, state";
 const char sc_pg_sql_task_page[] =
   "SELECT " TASK_COLS " FROM tasks WHERE job_id = $1 AND idx > $2 ORDER BY idx LIMIT $3";

@@ -663,10 +663,13 @@ static void test_reads_agree(void **state)
  * that finds another fails whole, nothing of it written. */
 static void pg_fence(void **state)
 {
-  struct sc_store *s = open_store();
+  struct sc_store *s;
   struct sc_job_rec j;
 
   (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
   tb_exec("UPDATE lease SET epoch = 1, holder = 'me'");
   assert_int_equal(sc_store_pg_fence(s, 1), 0);
   put_job(s, 1, "acme", 1);
@@ -703,10 +706,13 @@ static void pg_fence(void **state)
  * database newer than the binary is refused. */
 static void pg_migrations(void **state)
 {
-  struct sc_store *s = open_store();
+  struct sc_store *s;
   char *version;
 
   (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
   sc_store_close(s);
   s = open_store(); /* nothing to do the second time */
   sc_store_close(s);
@@ -731,31 +737,26 @@ static void test_names(void **state)
   assert_false(sc_job_state_final(SC_JOB_RUNNING));
 }
 
-#define STORE_TESTS                                                                 \
-  cmocka_unit_test_setup_teardown(test_job_roundtrip, tb_setup, tb_teardown),            \
-  cmocka_unit_test_setup_teardown(test_job_list_filters, tb_setup, tb_teardown),         \
-  cmocka_unit_test_setup_teardown(test_nodes_tokens, tb_setup, tb_teardown),             \
-  cmocka_unit_test_setup_teardown(test_logs, tb_setup, tb_teardown),                     \
-  cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, tb_setup, tb_teardown),  \
-  cmocka_unit_test_setup_teardown(test_failed_batch_alone, tb_setup, tb_teardown),       \
-  cmocka_unit_test_setup_teardown(test_devices_are_json, tb_setup, tb_teardown),         \
-  cmocka_unit_test_setup_teardown(test_batch_error_sticky, tb_setup, tb_teardown),       \
-  cmocka_unit_test_setup_teardown(test_faulty_store, tb_setup, tb_teardown),             \
-  cmocka_unit_test_setup_teardown(test_job_list_arrays, tb_setup, tb_teardown),          \
-  cmocka_unit_test_setup_teardown(test_reads_agree, tb_setup, tb_teardown),              \
-  cmocka_unit_test(test_names)
-
 int main(int argc, char **argv)
 {
-  const struct CMUnitTest tests[] = {STORE_TESTS};
-  const struct CMUnitTest pg_tests[] = {
-    STORE_TESTS,
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_job_roundtrip, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_job_list_filters, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_nodes_tokens, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_logs, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_failed_batch_alone, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_devices_are_json, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_batch_error_sticky, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_faulty_store, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_job_list_arrays, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_reads_agree, tb_setup, tb_teardown),
+    cmocka_unit_test(test_names),
+    /* PostgreSQL only (skipped on SQLite): run by unit/store/postgres */
     cmocka_unit_test_setup_teardown(pg_fence, tb_setup, tb_teardown),
     cmocka_unit_test_setup_teardown(pg_migrations, tb_setup, tb_teardown),
   };
 
   tb_parse_args(&argc, &argv);
-  if (tb_pg())
-    return SC_RUN_TESTS(argc, argv, pg_tests, tb_group_setup, tb_group_teardown);
   return SC_RUN_TESTS(argc, argv, tests, tb_group_setup, tb_group_teardown);
 }

@@ -197,3 +197,62 @@ void sc_pg_pool_put(struct sc_store *s, PGconn *c)
   pthread_mutex_unlock(&s->pool_mu);
   PQfinish(c);
 }
+
+/* Closes every idle pooled connection (after one broke, the others have
+ * most likely broken with it: a server restart). */
+static void pool_drain(struct sc_store *s)
+{
+  PGconn *idle[PG_POOL_MAX];
+  int n;
+
+  pthread_mutex_lock(&s->pool_mu);
+  n = s->npool;
+  memcpy(idle, s->pool, (size_t)n * sizeof *idle);
+  s->npool = 0;
+  pthread_mutex_unlock(&s->pool_mu);
+  for (int i = 0; i < n; i++)
+    PQfinish(idle[i]);
+}
+
+int sc_pg_with_conn(struct sc_store *s, int (*fn)(PGconn *c, void *arg), void *arg)
+{
+  PGconn *c;
+  int rc;
+
+  if ((rc = sc_pg_pool_get(s, &c)) < 0)
+    return rc;
+  rc = fn(c, arg);
+  if (rc < 0 && PQstatus(c) != CONNECTION_OK) {
+    sc_warn("store: a PostgreSQL connection broke: reading again on a new one");
+    PQfinish(c);
+    pool_drain(s);
+    if ((rc = sc_pg_connect(s->conninfo, &c)) < 0)
+      return rc;
+    rc = fn(c, arg);
+  }
+  sc_pg_pool_put(s, c);
+  return rc;
+}
+
+struct one_query {
+  const char *what, *sql;
+  const struct sc_pg_args *args;
+  PGresult *result;
+};
+
+static int run_one(PGconn *c, void *arg)
+{
+  struct one_query *q = arg;
+
+  return sc_pg_run(c, q->what, q->sql, q->args, &q->result);
+}
+
+int sc_pg_query(struct sc_store *s, const char *what, const char *sql,
+                const struct sc_pg_args *a, PGresult **out)
+{
+  struct one_query q = {what, sql, a, NULL};
+  int rc = sc_pg_with_conn(s, run_one, &q);
+
+  *out = rc == 0 ? q.result : NULL;
+  return rc;
+}

@@ -142,6 +142,13 @@ void sc_pg_log_error(const char *what, const char *msg);
 /* A pooled read connection, and back (a broken one is closed). */
 int sc_pg_pool_get(struct sc_store *s, PGconn **c);
 void sc_pg_pool_put(struct sc_store *s, PGconn *c);
+/* Runs fn on a pooled read connection; when it fails because the
+ * connection broke (a server restart), once more on a new one (fn must
+ * start afresh: reads are idempotent). Returns what fn returns. */
+int sc_pg_with_conn(struct sc_store *s, int (*fn)(PGconn *c, void *arg), void *arg);
+/* One statement on a pooled connection (sc_pg_with_conn, sc_pg_run). */
+int sc_pg_query(struct sc_store *s, const char *what, const char *sql,
+                const struct sc_pg_args *a, PGresult **out);
 /* Runs sql with args (NULL: none) on c; *out is the result to PQclear
  * when 0. A failure is logged with what, and SC_ESTORE. */
 int sc_pg_run(PGconn *c, const char *what, const char *sql, const struct sc_pg_args *a,

@@ -191,44 +191,58 @@ struct job_read {
   bool tasks, counts, arrays;
 };
 
-/* Runs a job query and what it wants, in one snapshot when it needs more
- * than one query. */
-static int read_jobs(struct sc_store *s, const struct job_read *q, struct sc_job_rec **out,
-                     int *n)
-{
-  bool more = q->tasks || q->counts || q->arrays;
-  PGconn *c;
-  PGresult *r = NULL;
-  int rc;
+struct jobs_out {
+  const struct job_read *q;
+  struct sc_job_rec *jobs;
+  int n;
+};
 
-  *out = NULL;
-  *n = 0;
-  if ((rc = sc_pg_pool_get(s, &c)) < 0)
-    return rc;
+/* Runs a job query and what it wants on c, in one snapshot when it needs
+ * more than one query. */
+static int read_jobs_on(PGconn *c, void *arg)
+{
+  struct jobs_out *o = arg;
+  const struct job_read *q = o->q;
+  bool more = q->tasks || q->counts || q->arrays;
+  PGresult *r = NULL;
+  int rc = 0;
+
+  o->jobs = NULL;
+  o->n = 0;
   if (more && (rc = sc_pg_run(c, "read", SNAPSHOT, NULL, &r)) == 0)
     PQclear(r);
   if (rc == 0 && (rc = sc_pg_run(c, "read jobs", q->sql, q->args, &r)) == 0) {
     int rows = PQntuples(r);
-    if (rows > 0 && !(*out = calloc((size_t)rows, sizeof **out)))
+    if (rows > 0 && !(o->jobs = calloc((size_t)rows, sizeof *o->jobs)))
       rc = SC_ENOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++, (*n)++)
-      rc = row_job(r, i, &(*out)[i]);
+    for (int i = 0; rc == 0 && i < rows; i++, o->n++)
+      rc = row_job(r, i, &o->jobs[i]);
     PQclear(r);
   }
-  if (rc == 0 && *n > 0 && q->tasks)
-    rc = load_tasks(c, *out, *n);
-  if (rc == 0 && *n > 0 && q->counts)
-    rc = load_counts(c, *out, *n);
-  if (rc == 0 && *n > 0 && q->arrays)
-    rc = load_array_counts(c, *out, *n);
+  if (rc == 0 && o->n > 0 && q->tasks)
+    rc = load_tasks(c, o->jobs, o->n);
+  if (rc == 0 && o->n > 0 && q->counts)
+    rc = load_counts(c, o->jobs, o->n);
+  if (rc == 0 && o->n > 0 && q->arrays)
+    rc = load_array_counts(c, o->jobs, o->n);
   if (more && rc == 0 && sc_pg_run(c, "read", "COMMIT", NULL, &r) == 0)
     PQclear(r);
-  sc_pg_pool_put(s, c); /* one left in a transaction is closed */
-  if (rc < 0) {
-    sc_store_free_jobs(*out, *n);
-    *out = NULL;
-    *n = 0;
+  if (rc < 0) { /* a connection left in a transaction is closed, not pooled */
+    sc_store_free_jobs(o->jobs, o->n);
+    o->jobs = NULL;
+    o->n = 0;
   }
+  return rc;
+}
+
+static int read_jobs(struct sc_store *s, const struct job_read *q, struct sc_job_rec **out,
+                     int *n)
+{
+  struct jobs_out o = {.q = q};
+  int rc = sc_pg_with_conn(s, read_jobs_on, &o);
+
+  *out = o.jobs;
+  *n = o.n;
   return rc;
 }
 
@@ -300,19 +314,10 @@ int sc_pg_jobs_active(struct sc_store *s, struct sc_job_rec **out, int *n)
   return read_jobs(s, &q, out, n);
 }
 
-/* Runs sql (args may be NULL) on a pooled connection: *r to PQclear. */
 static int query(struct sc_store *s, const char *sql, const struct sc_pg_args *a,
                  PGresult **r)
 {
-  PGconn *c;
-  int rc;
-
-  *r = NULL;
-  if ((rc = sc_pg_pool_get(s, &c)) < 0)
-    return rc;
-  rc = sc_pg_run(c, "read", sql, a, r);
-  sc_pg_pool_put(s, c);
-  return rc;
+  return sc_pg_query(s, "read", sql, a, r);
 }
 
 int sc_pg_task_page(struct sc_store *s, int64_t job_id, int after, int limit,
@@ -571,36 +576,47 @@ static int log_collect(const PGresult *r, const struct sc_log_query *q, char **d
   return 0;
 }
 
+struct log_read {
+  const struct sc_log_query *q;
+  PGresult *r;
+};
+
+/* The start of the chunk holding the offset, then the chunks from it. */
+static int log_read_on(PGconn *c, void *arg)
+{
+  struct log_read *l = arg;
+  const struct sc_log_query *q = l->q;
+  int by_task = q->task >= 0, by_attempt = q->attempt >= 0;
+  struct sc_pg_args a = {.binary = true};
+  int64_t start = 0;
+  PGresult *r;
+  int rc;
+
+  l->r = NULL;
+  sc_pg_arg_i64(&a, q->job_id);
+  sc_pg_arg_i64(&a, q->task);
+  sc_pg_arg_i64(&a, q->offset);
+  sc_pg_arg_i64(&a, q->attempt);
+  if ((rc = sc_pg_run(c, "read log", log_start_sql[by_task][by_attempt], &a, &r)) < 0)
+    return rc;
+  start = PQntuples(r) == 1 ? bin_i64(r, 0, 0) : 0;
+  PQclear(r);
+  snprintf(a.num[2], sizeof a.num[2], "%lld", (long long)start);
+  return sc_pg_run(c, "read log", log_read_sql[by_task][by_attempt], &a, &l->r);
+}
+
 int sc_pg_log_read(struct sc_store *s, const struct sc_log_query *q, char **data, size_t *len,
                    int64_t *end)
 {
-  int by_task = q->task >= 0, by_attempt = q->attempt >= 0;
-  struct sc_pg_args a = {0};
-  PGconn *c;
-  PGresult *r;
-  int64_t start = 0;
+  struct log_read l = {.q = q};
   int rc;
 
   *data = NULL;
   *len = 0;
   *end = q->offset;
-  sc_pg_arg_i64(&a, q->job_id);
-  sc_pg_arg_i64(&a, q->task);
-  sc_pg_arg_i64(&a, q->offset);
-  sc_pg_arg_i64(&a, q->attempt);
-  if ((rc = sc_pg_pool_get(s, &c)) < 0)
+  if ((rc = sc_pg_with_conn(s, log_read_on, &l)) < 0)
     return rc;
-  a.binary = true;
-  if ((rc = sc_pg_run(c, "read log", log_start_sql[by_task][by_attempt], &a, &r)) == 0) {
-    start = PQntuples(r) == 1 ? bin_i64(r, 0, 0) : 0;
-    PQclear(r);
-    snprintf(a.num[2], sizeof a.num[2], "%lld", (long long)start);
-    rc = sc_pg_run(c, "read log", log_read_sql[by_task][by_attempt], &a, &r);
-  }
-  sc_pg_pool_put(s, c);
-  if (rc < 0)
-    return rc;
-  rc = log_collect(r, q, data, len, end);
-  PQclear(r);
+  rc = log_collect(l.r, q, data, len, end);
+  PQclear(l.r);
   return rc;
 }

@@ -115,19 +115,10 @@ static void row_report(const PGresult *r, int i, struct sc_usage_row *u)
   u->cost_spot = sc_pg_f64(r, i, 8);
 }
 
-/* Runs sql with args on a pooled connection; *r to PQclear. */
 static int query(struct sc_store *s, const char *sql, const struct sc_pg_args *a,
                  PGresult **r)
 {
-  PGconn *c;
-  int rc;
-
-  *r = NULL;
-  if ((rc = sc_pg_pool_get(s, &c)) < 0)
-    return rc;
-  rc = sc_pg_run(c, "usage", sql, a, r);
-  sc_pg_pool_put(s, c);
-  return rc;
+  return sc_pg_query(s, "usage", sql, a, r);
 }
 
 int sc_pg_usage_report(struct sc_store *s, const struct sc_usage_query *q,

@@ -725,6 +725,40 @@ static void pg_migrations(void **state)
   assert_int_equal(sc_store_pg_fence(NULL, 1), SC_EINVAL);
 }
 
+/* PostgreSQL: connections the server drops (a restart, a failover) are
+ * replaced: a read is retried on a new one at once; the commit that was
+ * in flight fails (its outcome is unknown to us) and the next reconnects. */
+static void pg_reconnect(void **state)
+{
+  struct sc_store *s;
+  struct sc_store_batch *b;
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+  struct sc_job_rec j;
+  int64_t max;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
+  put_job(s, 1, "acme", 1);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0); /* a pooled connection */
+  tb_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+          " WHERE application_name = 'supercell'");
+  assert_int_equal(sc_store_job_get(s, 1, &j), 0);
+  sc_job_rec_release(&j);
+  op.u.job.id = 2;
+  strcpy(op.u.job.name, "x");
+  strcpy(op.u.job.tenant, "acme");
+  b = sc_store_batch_new();
+  sc_store_batch_add(b, &op);
+  assert_int_equal(sc_store_write(s, b), SC_ESTORE);
+  sc_store_batch_free(b);
+  put_job(s, 3, "acme", 1);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  assert_int_equal(max, 3);
+  sc_store_close(s);
+}
+
 static void test_names(void **state)
 {
   (void)state;
@@ -755,6 +789,7 @@ int main(int argc, char **argv)
     /* PostgreSQL only (skipped on SQLite): run by unit/store/postgres */
     cmocka_unit_test_setup_teardown(pg_fence, tb_setup, tb_teardown),
     cmocka_unit_test_setup_teardown(pg_migrations, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_reconnect, tb_setup, tb_teardown),
   };
 
   tb_parse_args(&argc, &argv);

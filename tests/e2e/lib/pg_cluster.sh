@@ -18,6 +18,7 @@
 # (/usr/lib/postgresql/VERSION/bin, scripts/install-deps); without them
 # this fails with a message saying so. SC_PG_BIN=DIR picks the binaries.
 set -euo pipefail
+SELF=$(realpath "$0")
 
 die() { echo "pg_cluster: $*" >&2; exit 1; }
 
@@ -79,6 +80,7 @@ start() {
     esac
   done
   bin=$(find_bin)
+  cd / # the owner may not be allowed into the caller's directory
   dir=$(mktemp -d /tmp/sc-pg.XXXXXX) # short: a socket path has at most 107 bytes
   chmod 755 "$dir"
   [ "$(id -u)" = 0 ] && chown nobody "$dir"
@@ -100,7 +102,7 @@ start() {
     # Detached, with no descriptor of ours: a test runner waiting for our
     # output must not wait for the watcher.
     setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done; "$3" stop "$2"' \
-      watcher "$watch" "$dir" "$(realpath "$0")" </dev/null >/dev/null 2>&1 &
+      watcher "$watch" "$dir" "$SELF" </dev/null >/dev/null 2>&1 &
   fi
   echo "$dir"
 }

@@ -13,6 +13,7 @@
 
 #include "runner.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -759,6 +760,372 @@ static void pg_reconnect(void **state)
   sc_store_close(s);
 }
 
+/* ---- PostgreSQL reads what SQLite reads ---- */
+
+static uint32_t rng_state = 12345;
+
+static int rnd(int n)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return (int)(rng_state % (uint32_t)n);
+}
+
+static const char *const names[] = {"a", "b", "B", "_x", "a-1"};
+
+/* The same batch into both stores. */
+static void put_both(struct sc_store *x, struct sc_store *y, const struct sc_store_op *ops,
+                     int n)
+{
+  struct sc_store *both[2] = {x, y};
+
+  for (int k = 0; k < 2; k++) {
+    struct sc_store_batch *b = sc_store_batch_new();
+    for (int i = 0; i < n; i++)
+      sc_store_batch_add(b, &ops[i]);
+    assert_int_equal(sc_store_write(both[k], b), 0);
+    sc_store_batch_free(b);
+  }
+}
+
+/* A history of every kind of op, drawn from a fixed seed. */
+static void fill_both(struct sc_store *x, struct sc_store *y)
+{
+  static char spec[] = "{\"name\": \"j\", \"tasks\": 2, \"resources\": {\"gpu\": 1,"
+                       " \"cpu_milli\": 100}, \"models\": [\"H100\"], \"command\": [\"x\"]}";
+  struct sc_store_op op;
+
+  for (int t = 0; t < 5; t++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_TENANT_PUT;
+    snprintf(op.u.tenant.name, sizeof op.u.tenant.name, "%s", names[t]);
+    snprintf(op.u.tenant.parent, sizeof op.u.tenant.parent, "%s", t > 1 ? names[t % 2] : "");
+    op.u.tenant.id = t + 1;
+    op.u.tenant.weight = 1 + t / 4.0;
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 12; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_NODE_PUT;
+    snprintf(op.u.node.name, sizeof op.u.node.name, "%s-%d", names[rnd(5)], i % 4);
+    op.u.node.registered_ms = rnd(3) * 1000;
+    op.u.node.state = rnd(2);
+    op.u.node.labels = "{\"region\": \"eu\"}";
+    put_both(x, y, &op, 1);
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_TOKEN_PUT;
+    memset(op.u.token.hash, i * 7 + 1, sizeof op.u.token.hash);
+    op.u.token.kind = rnd(3);
+    snprintf(op.u.token.tenant, sizeof op.u.token.tenant, "%s", names[rnd(5)]);
+    op.u.token.created_ms = rnd(3) * 10;
+    snprintf(op.u.token.id, sizeof op.u.token.id, "tk-%s%d", rnd(2) ? "A" : "a", i); /* unique */
+    put_both(x, y, &op, 1);
+  }
+  for (int64_t id = 1; id <= 120; id++) {
+    struct sc_store_op ops[3];
+    int n = 0;
+    bool element = id > 40 && id <= 60; /* arrays 41-50, 51-60 */
+    memset(ops, 0, sizeof ops);
+    ops[n].kind = SC_STORE_JOB_INSERT;
+    ops[n].u.job.id = id;
+    snprintf(ops[n].u.job.name, sizeof ops[n].u.job.name, "job %lld", (long long)id);
+    snprintf(ops[n].u.job.tenant, sizeof ops[n].u.job.tenant, "%s", names[rnd(5)]);
+    ops[n].u.job.priority = rnd(3);
+    ops[n].u.job.spec = spec;
+    ops[n].u.job.ntasks = 1 + rnd(3);
+    ops[n].u.job.created_ms = 1000 + id;
+    ops[n].u.job.array_id = element ? (id - 1) / 10 * 10 + 1 : 0;
+    ops[n].u.job.array_index = element ? (int)((id - 1) % 10) : -1;
+    ops[n + 1] = ops[n];
+    ops[++n].kind = SC_STORE_JOB_UPDATE;
+    ops[n].u.job.state = rnd(SC_JOB_NSTATES);
+    if (rnd(2))
+      snprintf(ops[n].u.job.reason, sizeof ops[n].u.job.reason, "why %d", rnd(9));
+    ops[n].u.job.started_ms = rnd(2) * (2000 + id);
+    ops[n].u.job.held = rnd(4) == 0;
+    n++;
+    ops[n].kind = SC_STORE_TASK_PUT;
+    ops[n].u.task.job_id = id;
+    ops[n].u.task.state = rnd(SC_TASK_NSTATES);
+    snprintf(ops[n].u.task.node, sizeof ops[n].u.task.node, "%s", rnd(2) ? "b-1" : "");
+    ops[n].u.task.ndev = rnd(3);
+    ops[n].u.task.devices[1] = 4;
+    ops[n].u.task.exit_code = rnd(3) - 1;
+    ops[n].u.task.signal = -1;
+    n++;
+    put_both(x, y, ops, n);
+    if (id % 9 == 0) {
+      memset(&op, 0, sizeof op);
+      op.kind = SC_STORE_ATTEMPT_PUT;
+      op.u.attempt.job_id = id;
+      op.u.attempt.attempt = rnd(3);
+      put_both(x, y, &op, 1);
+    }
+  }
+  for (int i = 0; i < 60; i++) {
+    char chunk[32];
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_LOG_APPEND;
+    op.u.log.job_id = 1 + rnd(3);
+    op.u.log.task = rnd(2);
+    op.u.log.attempt = rnd(3) - 1;
+    op.u.log.offset = rnd(40);
+    snprintf(chunk, sizeof chunk, "%d:%.*s\n", i, rnd(12), "abcdefghijklmnop");
+    op.u.log.data = chunk;
+    op.u.log.len = strlen(chunk);
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 40; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_USAGE_PUT;
+    op.u.usage.job_id = 1 + rnd(30);
+    op.u.usage.task = rnd(2);
+    op.u.usage.attempt = rnd(2);
+    snprintf(op.u.usage.tenant, sizeof op.u.usage.tenant, "%s", names[rnd(5)]);
+    snprintf(op.u.usage.model, sizeof op.u.usage.model, "%s", rnd(2) ? "H100" : "a100");
+    snprintf(op.u.usage.region, sizeof op.u.usage.region, "%s", rnd(2) ? "eu" : "");
+    op.u.usage.devices = 1 + rnd(4);
+    op.u.usage.gpu_milli = rnd(3) ? 1000 : 250;
+    op.u.usage.cpu_milli = 1000 * rnd(8);
+    op.u.usage.memory_mib = 1024 * rnd(8);
+    op.u.usage.spot = rnd(2);
+    op.u.usage.start_ms = 86400000LL * 20000 + 3600000LL * rnd(60);
+    op.u.usage.end_ms = rnd(4) ? op.u.usage.start_ms + 600000LL * (1 + rnd(50)) : 0;
+    op.u.usage.how = rnd(SC_USAGE_NENDS);
+    op.u.usage.exit_code = rnd(2) - 1;
+    op.u.usage.signal = -1;
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 8; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_PRICE_PUT;
+    snprintf(op.u.price.item, sizeof op.u.price.item, "%s",
+             (const char *[]){"H100", "h100", "A100", "cpu", "memory"}[rnd(5)]);
+    op.u.price.from_ms = 86400000LL * 20000 + 3600000LL * rnd(40);
+    op.u.price.per_hour = 0.5 + rnd(8);
+    op.u.price.spot_per_hour = rnd(2) ? 0.25 * rnd(4) : -1;
+    put_both(x, y, &op, 1);
+  }
+}
+
+static void same_spec(const char *a, const char *b)
+{
+  json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL);
+
+  if (!ja || !jb || !json_equal(ja, jb))
+    fail_msg("specs differ: %s | %s", a, b);
+  json_decref(ja);
+  json_decref(jb);
+}
+
+static void same_job(const struct sc_job_rec *a, const struct sc_job_rec *b)
+{
+  assert_int_equal(a->id, b->id);
+  assert_string_equal(a->name, b->name);
+  assert_string_equal(a->tenant, b->tenant);
+  assert_int_equal(a->priority, b->priority);
+  same_spec(a->spec, b->spec);
+  assert_int_equal(a->state, b->state);
+  assert_string_equal(a->reason, b->reason);
+  assert_int_equal(a->created_ms, b->created_ms);
+  assert_int_equal(a->started_ms, b->started_ms);
+  assert_int_equal(a->finished_ms, b->finished_ms);
+  assert_int_equal(a->held, b->held);
+  assert_int_equal(a->array_id, b->array_id);
+  assert_int_equal(a->array_index, b->array_index);
+  assert_int_equal(a->array_size, b->array_size);
+  assert_memory_equal(a->array_counts, b->array_counts, sizeof a->array_counts);
+  assert_memory_equal(a->counts, b->counts, sizeof a->counts);
+  assert_int_equal(a->ntasks, b->ntasks);
+  for (int i = 0; a->tasks && b->tasks && i < a->ntasks; i++)
+    assert_memory_equal(&a->tasks[i], &b->tasks[i], sizeof a->tasks[i]);
+  assert_true((a->tasks == NULL) == (b->tasks == NULL));
+}
+
+static void same_lists(struct sc_store *x, struct sc_store *y, const struct sc_job_filter *f)
+{
+  struct sc_job_rec *a, *b;
+  int na, nb;
+
+  assert_int_equal(sc_store_job_list(x, f, &a, &na), 0);
+  assert_int_equal(sc_store_job_list(y, f, &b, &nb), 0);
+  assert_int_equal(na, nb);
+  for (int i = 0; i < na; i++)
+    same_job(&a[i], &b[i]);
+  sc_store_free_jobs(a, na);
+  sc_store_free_jobs(b, nb);
+}
+
+static void same_job_lists(struct sc_store *x, struct sc_store *y)
+{
+  static const char *tenants[] = {NULL, "a", "B"};
+  struct sc_job_rec *a, *b;
+  int na, nb;
+
+  for (int state = -1; state < SC_JOB_NSTATES; state++)
+    for (int t = 0; t < 3; t++)
+      for (int mode = 0; mode < 4; mode++) {
+        struct sc_job_filter f = {.state = state, .tenant = tenants[t], .limit = 7 + 50 * t,
+                                  .after = 13 * mode, .with_tasks = mode & 1,
+                                  .summary = mode & 2, .collapse = mode > 1,
+                                  .array_index = -1};
+        same_lists(x, y, &f);
+      }
+  for (int idx = -1; idx < 3; idx++) {
+    struct sc_job_filter f = {.state = -1, .limit = 100, .array_id = 41, .array_index = idx,
+                              .with_tasks = true};
+    same_lists(x, y, &f);
+  }
+  assert_int_equal(sc_store_jobs_active(x, &a, &na), 0);
+  assert_int_equal(sc_store_jobs_active(y, &b, &nb), 0);
+  assert_int_equal(na, nb);
+  for (int i = 0; i < na; i++)
+    same_job(&a[i], &b[i]);
+  sc_store_free_jobs(a, na);
+  sc_store_free_jobs(b, nb);
+  for (int64_t id = 1; id <= 121; id += 5) {
+    struct sc_job_rec ja, jb;
+    assert_int_equal(sc_store_job_head(x, id, &ja), sc_store_job_head(y, id, &jb));
+    if (id <= 120)
+      same_job(&ja, &jb);
+    sc_job_rec_release(&ja);
+    sc_job_rec_release(&jb);
+  }
+}
+
+static void same_rows(struct sc_store *x, struct sc_store *y)
+{
+  struct sc_node_rec *na, *nb;
+  struct sc_token_rec *ta, *tb;
+  struct sc_tenant_rec *tea, *teb;
+  struct sc_price_rec *pa, *pb;
+  struct sc_usage_rec *ua, *ub;
+  int a, b;
+
+  assert_int_equal(sc_store_node_list(x, &na, &a), 0);
+  assert_int_equal(sc_store_node_list(y, &nb, &b), 0);
+  assert_int_equal(a, b);
+  for (int i = 0; i < a; i++) {
+    assert_string_equal(na[i].name, nb[i].name);
+    assert_int_equal(na[i].registered_ms, nb[i].registered_ms);
+    assert_int_equal(na[i].state, nb[i].state);
+  }
+  sc_store_free_nodes(na, a);
+  sc_store_free_nodes(nb, b);
+  assert_int_equal(sc_store_token_list(x, &ta, &a), 0);
+  assert_int_equal(sc_store_token_list(y, &tb, &b), 0);
+  assert_int_equal(a, b);
+  assert_memory_equal(ta, tb, (size_t)a * sizeof *ta);
+  free(ta);
+  free(tb);
+  assert_int_equal(sc_store_tenant_list(x, &tea, &a), 0);
+  assert_int_equal(sc_store_tenant_list(y, &teb, &b), 0);
+  assert_int_equal(a, b);
+  for (int i = 0; i < a; i++) {
+    assert_string_equal(tea[i].name, teb[i].name);
+    assert_string_equal(tea[i].parent, teb[i].parent);
+    assert_true(tea[i].weight == teb[i].weight);
+  }
+  sc_store_free_tenants(tea, a);
+  sc_store_free_tenants(teb, b);
+  assert_int_equal(sc_store_price_list(x, &pa, &a), 0);
+  assert_int_equal(sc_store_price_list(y, &pb, &b), 0);
+  assert_int_equal(a, b);
+  assert_memory_equal(pa, pb, (size_t)a * sizeof *pa);
+  free(pa);
+  free(pb);
+  for (int64_t job = 1; job <= 30; job++) {
+    assert_int_equal(sc_store_usage_list(x, job, &ua, &a), 0);
+    assert_int_equal(sc_store_usage_list(y, job, &ub, &b), 0);
+    assert_int_equal(a, b);
+    assert_memory_equal(ua, ub, (size_t)a * sizeof *ua);
+    free(ua);
+    free(ub);
+  }
+}
+
+static void same_logs(struct sc_store *x, struct sc_store *y)
+{
+  for (int job = 1; job <= 3; job++)
+    for (int task = -1; task < 2; task++)
+      for (int attempt = -1; attempt < 2; attempt++)
+        for (int off = 0; off < 60; off += 7) {
+          struct sc_log_query q = {job, task, off, 1 + (size_t)off % 23, attempt};
+          char *da, *db;
+          size_t la, lb;
+          int64_t ea, eb;
+          assert_int_equal(sc_store_log_read(x, &q, &da, &la, &ea), 0);
+          assert_int_equal(sc_store_log_read(y, &q, &db, &lb, &eb), 0);
+          assert_string_equal(da, db);
+          assert_int_equal(ea, eb);
+          free(da);
+          free(db);
+        }
+}
+
+static void same_reports(struct sc_store *x, struct sc_store *y)
+{
+  static const char *tenants[] = {NULL, "a", "b"};
+  const int64_t day0 = 86400000LL * 20000;
+
+  for (int by = 0; by < SC_USAGE_BY_N; by++)
+    for (int t = 0; t < 3; t++)
+      for (int w = 0; w < 3; w++) {
+        struct sc_usage_query q = {.tenant = tenants[t], .within = w == 2 ? "a" : NULL,
+                                   .since_ms = w ? day0 + 3600000LL * 7 : 0,
+                                   .until_ms = day0 + 3600000LL * (30 + 20 * w),
+                                   .now_ms = day0 + 3600000LL * 40, .by = by};
+        struct sc_usage_row *a, *b;
+        int na, nb;
+        assert_int_equal(sc_store_usage_report(x, &q, &a, &na), 0);
+        assert_int_equal(sc_store_usage_report(y, &q, &b, &nb), 0);
+        assert_int_equal(na, nb);
+        for (int i = 0; i < na; i++) {
+          assert_string_equal(a[i].key, b[i].key);
+          assert_int_equal(a[i].records, b[i].records);
+          assert_float_equal(a[i].gpu_hours, b[i].gpu_hours, 1e-9 * (1 + a[i].gpu_hours));
+          assert_float_equal(a[i].spot_gpu_hours, b[i].spot_gpu_hours, 1e-9 * (1 + a[i].gpu_hours));
+          assert_float_equal(a[i].cpu_core_hours, b[i].cpu_core_hours,
+                             1e-9 * (1 + a[i].cpu_core_hours));
+          assert_float_equal(a[i].memory_gib_hours, b[i].memory_gib_hours,
+                             1e-9 * (1 + a[i].memory_gib_hours));
+          assert_float_equal(a[i].cost, b[i].cost, 1e-9 * (1 + a[i].cost));
+          assert_float_equal(a[i].cost_spot, b[i].cost_spot, 1e-9 * (1 + a[i].cost));
+        }
+        free(a);
+        free(b);
+      }
+}
+
+/* PostgreSQL: the same history written to both backends reads back the
+ * same from both, through every read: lists under every filter, paging
+ * and collapse, heads, nodes, tokens, tenants, prices, usage records and
+ * reports, and log reads at many offsets. */
+static void pg_same_as_sqlite(void **state)
+{
+  char dir[64], path[96], cmd[128];
+  struct sc_store *x = NULL, *y;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  snprintf(dir, sizeof dir, "/tmp/sc-test-same-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/supercell.db", dir);
+  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &x), 0);
+  y = open_store();
+  fill_both(x, y);
+  same_job_lists(x, y);
+  same_rows(x, y);
+  same_logs(x, y);
+  same_reports(x, y);
+  sc_store_close(x);
+  sc_store_close(y);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static void test_names(void **state)
 {
   (void)state;
@@ -790,6 +1157,7 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(pg_fence, tb_setup, tb_teardown),
     cmocka_unit_test_setup_teardown(pg_migrations, tb_setup, tb_teardown),
     cmocka_unit_test_setup_teardown(pg_reconnect, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_same_as_sqlite, tb_setup, tb_teardown),
   };
 
   tb_parse_args(&argc, &argv);

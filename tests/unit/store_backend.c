@@ -16,7 +16,7 @@
 
 static bool use_pg;
 static char cluster[256]; /* the PostgreSQL cluster's directory */
-static char dir[256];     /* SQLite: this test's temporary directory */
+static char dir[256];     /* this test's temporary directory */
 static char where[600];
 static int schemas;
 
@@ -111,6 +111,8 @@ static PGresult *run_raw(PGconn *c, const char *sql)
 int tb_setup(void **state)
 {
   (void)state;
+  snprintf(dir, sizeof dir, "/tmp/sc-test-store-XXXXXX");
+  assert_non_null(mkdtemp(dir));
   if (use_pg) {
     char schema[32], sql[64];
     PGconn *c = connect_raw();
@@ -121,8 +123,6 @@ int tb_setup(void **state)
     cluster_uri(where, sizeof where, schema);
     return 0;
   }
-  snprintf(dir, sizeof dir, "/tmp/sc-test-store-XXXXXX");
-  assert_non_null(mkdtemp(dir));
   snprintf(where, sizeof where, "%s/supercell.db", dir);
   return 0;
 }
@@ -131,11 +131,14 @@ int tb_teardown(void **state)
 {
   char cmd[400];
 
-  (void)state;
-  if (use_pg)
-    return 0; /* the schema goes with the cluster */
+  (void)state; /* a PostgreSQL schema goes with the cluster */
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   return system(cmd) == 0 ? 0 : -1;
+}
+
+const char *tb_dir(void)
+{
+  return dir;
 }
 
 const char *tb_where(void)

@@ -22,6 +22,8 @@ int tb_group_teardown(void **state);
 /* cmocka test fixtures: a fresh, empty place for the test's store. */
 int tb_setup(void **state);
 int tb_teardown(void **state);
+/* The current test's temporary directory (removed by tb_teardown). */
+const char *tb_dir(void);
 /* Where the current test's store lives: a file path or a libpq URI. */
 const char *tb_where(void);
 /* Opens the current test's store (asserting success). */

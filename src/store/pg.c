@@ -641,19 +641,11 @@ static int migrate(PGconn *c)
   PGresult *r;
   int version = 0, rc;
 
-  rc = exec_simple(c, "BEGIN");
+  rc = exec_simple(c, "BEGIN; SELECT pg_advisory_xact_lock(7232001);"
+                      " CREATE TABLE IF NOT EXISTS supercell_schema (version integer NOT NULL)");
   if (rc == 0)
-    rc = sc_pg_run(c, "migrate", "SELECT pg_advisory_xact_lock(7232001)", NULL, &r);
-  if (rc == 0) {
-    PQclear(r);
-    rc = sc_pg_run(c, "migrate", "CREATE TABLE IF NOT EXISTS supercell_schema (version integer NOT NULL)",
-                   NULL, &r);
-  }
-  if (rc == 0) {
-    PQclear(r);
     rc = sc_pg_run(c, "migrate", "SELECT coalesce(max(version), 0) FROM supercell_schema", NULL,
                    &r);
-  }
   if (rc == 0) {
     version = (int)sc_pg_i64(r, 0, 0);
     PQclear(r);
@@ -666,18 +658,18 @@ static int migrate(PGconn *c)
   for (int i = 0; rc == 0 && i < sc_pg_nmigrations; i++) {
     if (sc_pg_migrations[i].version <= version)
       continue;
-    if ((rc = exec_simple(c, sc_pg_migrations[i].sql)) == 0)
-      sc_info("store: schema migrated to version %d", sc_pg_migrations[i].version);
+    rc = exec_simple(c, sc_pg_migrations[i].sql);
   }
   if (rc == 0 && version < latest) {
     char sql[96];
-    snprintf(sql, sizeof sql, "DELETE FROM supercell_schema; INSERT INTO supercell_schema VALUES (%d)",
-             latest);
+    snprintf(sql, sizeof sql,
+             "DELETE FROM supercell_schema; INSERT INTO supercell_schema VALUES (%d)", latest);
     rc = exec_simple(c, sql);
   }
-  if (rc == 0)
-    return exec_simple(c, "COMMIT");
-  exec_simple(c, "ROLLBACK");
+  if (rc == 0 && (rc = exec_simple(c, "COMMIT")) == 0 && version < latest)
+    sc_info("store: PostgreSQL schema migrated from version %d to %d", version, latest);
+  if (rc < 0)
+    exec_simple(c, "ROLLBACK");
   return rc;
 }
 

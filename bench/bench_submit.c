@@ -6,6 +6,9 @@
  * and a check that every job that got a 201 is there.
  * Usage: bench_submit [--supercell PATH] [--clients 8] [--duration 10]
  *                     [--max-jobs 200000] [--policy NAME] [--full-node]
+ *                     [--postgres]
+ * --postgres keeps the controller's state in PostgreSQL (a private
+ * cluster, fsync on, on a Unix socket) instead of SQLite.
  * --full-node registers (agent API, no agent process) one ready node with
  * 50 milli-CPU, on which no job fits: every pass then also tries every
  * pending job, as a busy cluster does. Without it no node exists.
@@ -26,6 +29,7 @@ struct cfg {
   long max_jobs;
   const char *policy;
   bool full_node;         /* register a READY node nothing fits on */
+  bool postgres;          /* --store in a private PostgreSQL cluster */
 };
 
 struct shared {
@@ -105,9 +109,11 @@ static int parse_args(int argc, char **argv, struct cfg *c)
       c->policy = v, i++;
     else if (strcmp(argv[i], "--full-node") == 0)
       c->full_node = true;
+    else if (strcmp(argv[i], "--postgres") == 0)
+      c->postgres = true;
     else {
       fprintf(stderr, "usage: bench_submit [--supercell PATH] [--clients N] [--duration S]"
-                      " [--max-jobs N] [--policy NAME] [--full-node]\n");
+                      " [--max-jobs N] [--policy NAME] [--full-node] [--postgres]\n");
       return -1;
     }
   }
@@ -197,8 +203,8 @@ int main(int argc, char **argv)
   struct bh_server srv = {0};
   struct client *clients;
   pthread_t *threads;
-  char *tmp, state[600];
-  const char *extra[3] = {NULL};
+  char *tmp, state[600], uri[400], *pg = NULL;
+  const char *extra[5] = {NULL};
   double *lat, elapsed;
   long acked_at_kill, nlat = 0, last = 0, issued, per_sec[600];
   int nsec = 0;
@@ -211,8 +217,16 @@ int main(int argc, char **argv)
     extra[0] = "--policy", extra[1] = cfg.policy;
   tmp = bh_tmpdir("submit");
   snprintf(state, sizeof state, "%s/state", tmp);
-  printf("== Durable submissions: %d clients, keep-alive POST /v1/jobs, %.0f s (max %ld jobs) ==\n",
-         cfg.clients, cfg.duration_s, cfg.max_jobs);
+  printf("== Durable submissions: %d clients, keep-alive POST /v1/jobs, %.0f s (max %ld jobs),"
+         " store %s ==\n", cfg.clients, cfg.duration_s, cfg.max_jobs,
+         cfg.postgres ? "PostgreSQL" : "SQLite");
+  if (cfg.postgres) {
+    if (!(pg = bh_pg_start(uri, sizeof uri)))
+      goto fail;
+    extra[cfg.policy ? 2 : 0] = "--store";
+    extra[cfg.policy ? 3 : 1] = uri;
+    printf("PostgreSQL cluster in %s\n", pg);
+  }
   if (bh_server_start(&srv, cfg.supercell, state, extra, 10000) < 0)
     goto fail;
   printf("server %s (pid %d), state %s\n", srv.url, (int)srv.pid, state);
@@ -305,6 +319,7 @@ int main(int argc, char **argv)
            found_total - found);
     free(seen);
     bh_server_kill(&srv, SIGTERM, 10000);
+    bh_pg_stop(pg);
     bh_rm_rf(tmp);
     return missing == 0 && found_total >= 0 ? 0 : 1;
   }
@@ -317,6 +332,7 @@ fail:
     fprintf(stderr, "%s\n", log ? log : "(none)");
     free(log);
   }
+  bh_pg_stop(pg);
   bh_rm_rf(tmp);
   return 1;
 }

@@ -124,6 +124,41 @@ void bh_rm_rf(const char *path)
       tracked_dirs[i] = NULL;
 }
 
+char *bh_pg_start(char *uri, size_t size)
+{
+  char cmd[700], dir[256];
+  FILE *out;
+  int rc;
+
+  snprintf(cmd, sizeof cmd, "bash '%s/tests/e2e/lib/pg_cluster.sh' start --watch %d",
+           SC_SOURCE_DIR, (int)getpid());
+  if (!(out = popen(cmd, "r")))
+    return NULL;
+  if (!fgets(dir, sizeof dir, out))
+    dir[0] = '\0';
+  rc = pclose(out);
+  dir[strcspn(dir, "\n")] = '\0';
+  if (rc != 0 || !dir[0]) {
+    fprintf(stderr, "bench: cannot start a PostgreSQL cluster (see above)\n");
+    return NULL;
+  }
+  snprintf(uri, size, "postgresql:///postgres?host=%s&port=5432&user=supercell", dir);
+  return strdup(dir);
+}
+
+void bh_pg_stop(char *dir)
+{
+  char cmd[700];
+
+  if (!dir)
+    return;
+  snprintf(cmd, sizeof cmd, "bash '%s/tests/e2e/lib/pg_cluster.sh' stop '%s'", SC_SOURCE_DIR,
+           dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "bench: could not stop the PostgreSQL cluster in %s\n", dir);
+  free(dir);
+}
+
 char *bh_read_file(const char *path)
 {
   FILE *f = fopen(path, "r");

@@ -47,6 +47,13 @@ int bh_server_start(struct bh_server *s, const char *supercell, const char *stat
 /* Sends sig and reaps the child (SIGKILL after wait_ms for SIGTERM). */
 void bh_server_kill(struct bh_server *s, int sig, int wait_ms);
 
+/* A private PostgreSQL cluster (tests/e2e/lib/pg_cluster.sh: a Unix
+ * socket in a temporary directory, stopped when this process exits even
+ * by a signal): its directory (malloc'd) and the store URI for it in uri;
+ * NULL when it did not start (message printed). bh_pg_stop stops it. */
+char *bh_pg_start(char *uri, size_t size);
+void bh_pg_stop(char *dir);
+
 /* Starts `supercell agent ...` (argv after "agent"), output to log_path. */
 pid_t bh_spawn(const char *supercell, const char *const *argv, const char *log_path);
 void bh_kill_wait(pid_t pid, int sig, int wait_ms);

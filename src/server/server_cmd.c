@@ -39,6 +39,7 @@
 struct cmd_opts {
   char listen[128];
   char state_dir[PATH_MAX];
+  char store[PATH_MAX];      /* --store: "" = <state-dir>/supercell.db */
   struct sc_ctl_opts ctl;
   const char *devices[MAX_DEVICE_ARGS];
   const char *fgd_target;      /* --fgd-target FILE, or NULL */
@@ -60,13 +61,16 @@ struct controller {
 static void usage_server(FILE *out)
 {
   fprintf(out,
-          "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
+          "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR] [--store WHERE]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
           "                        [--config FILE] [--check-config]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
+          "  --store WHERE            the database: a SQLite file (default DIR/supercell.db) or\n"
+          "                           PostgreSQL, postgres://USER@HOST/DB or postgresql://...\n"
+          "                           (libpq's URI; docs/operations.md)\n"
           "  --heartbeat-timeout D    a node without heartbeats for D is lost (default 30s)\n"
           "  --fence-after D          an agent cut off from the controller for D stops its\n"
           "                           tasks (default twice the heartbeat timeout; 0 = never);\n"
@@ -181,6 +185,13 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   case 's':
     snprintf(o->state_dir, sizeof o->state_dir, "%s", arg);
     return 0;
+  case 'S':
+    if (strlen(arg) >= sizeof o->store) {
+      fprintf(stderr, "supercell: '--store' is too long\n");
+      return SC_EINVAL;
+    }
+    snprintf(o->store, sizeof o->store, "%s", arg);
+    return 0;
   case 't':
     return parse_duration_opt("--heartbeat-timeout", arg, &o->ctl.heartbeat_timeout_ms);
   case 'g':
@@ -235,6 +246,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
 {
   static const struct option server_long[] = {
     {"listen", required_argument, NULL, 'l'},  {"state-dir", required_argument, NULL, 's'},
+    {"store", required_argument, NULL, 'S'},
     {"heartbeat-timeout", required_argument, NULL, 't'},
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
@@ -348,6 +360,7 @@ static int task_key(const char *path, unsigned char key[32])
 /* Locks the state directory, opens the store and makes the token files. */
 static int open_state(const struct cmd_opts *o, struct controller *c)
 {
+  const struct sc_store_ops *ops;
   char path[PATH_MAX + 32];
   int rc;
 
@@ -362,8 +375,13 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
     return SC_EBUSY;
   }
   snprintf(path, sizeof path, "%s/supercell.db", o->state_dir);
-  if ((rc = sc_store_open(&sc_store_sqlite, path, &c->store)) < 0) {
-    fprintf(stderr, "supercell: cannot open '%s'\n", path);
+  ops = sc_store_backend(o->store[0] ? o->store : path);
+  if ((rc = sc_store_open(ops, o->store[0] ? o->store : path, &c->store)) < 0) {
+    /* a URI may hold a password: name the backend, not the URI */
+    if (ops == &sc_store_pg)
+      fprintf(stderr, "supercell: cannot open the PostgreSQL store (see the log above)\n");
+    else
+      fprintf(stderr, "supercell: cannot open '%s'\n", o->store[0] ? o->store : path);
     return rc;
   }
   if ((rc = sc_auth_init(&c->auth, c->store)) < 0)
@@ -406,8 +424,9 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
     goto fail;
   }
   write_url_file(o->state_dir, sc_server_port(c->server), host);
-  sc_info("controller listening on http://%s:%d (policy %s, state %s)", host,
-          sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir);
+  sc_info("controller listening on http://%s:%d (policy %s, state %s, store %s)", host,
+          sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir,
+          sc_store_backend(o->store)->name);
   return 0;
 fail:
   if (rc != SC_EBUSY && rc != SC_EIO)

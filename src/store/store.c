@@ -24,6 +24,13 @@ int sc_store_open(const struct sc_store_ops *ops, const char *path, struct sc_st
   return ops->open(path, out);
 }
 
+const struct sc_store_ops *sc_store_backend(const char *where)
+{
+  if (where && (strncmp(where, "postgres://", 11) == 0 || strncmp(where, "postgresql://", 13) == 0))
+    return &sc_store_pg;
+  return &sc_store_sqlite;
+}
+
 void sc_store_close(struct sc_store *s)
 {
   if (s)

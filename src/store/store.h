@@ -337,8 +337,30 @@ struct sc_store_ops {
   int (*price_list)(struct sc_store *s, struct sc_price_rec **out, int *n);
 };
 
-/* The embedded SQLite backend (store/sqlite.c). */
+/* The embedded SQLite backend (store/sqlite.c): path is a database file. */
 extern const struct sc_store_ops sc_store_sqlite;
+
+/*
+ * The PostgreSQL backend (store/pg*.c, on libpq): path is a libpq URI,
+ * postgres://user@host/db or postgresql://...?host=/run/dir (a Unix socket
+ * directory); passwords come from the URI, ~/.pgpass or PGPASSWORD, as
+ * libpq reads them. The same records, order and durability as SQLite;
+ * see docs/operations.md, "PostgreSQL store".
+ */
+extern const struct sc_store_ops sc_store_pg;
+
+/*
+ * The fencing seam for a standby controller: from the next commit on,
+ * every transaction of s first checks that the lease row's epoch is still
+ * epoch (holding it FOR SHARE until COMMIT), and fails whole with
+ * SC_ESTORE once another controller has moved it on; 0 turns the check
+ * off (the default). SC_EINVAL for a store that is not PostgreSQL.
+ */
+int sc_store_pg_fence(struct sc_store *s, int64_t epoch);
+
+/* The backend for a --store value: PostgreSQL for a postgres:// or
+ * postgresql:// URI, SQLite (a file path) for anything else. */
+const struct sc_store_ops *sc_store_backend(const char *where);
 
 /*
  * A fault-injecting store (store/faulty.c) over another one, in the spirit

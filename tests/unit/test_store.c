@@ -1,7 +1,9 @@
 /*
- * Store tests against the real SQLite backend in a temporary directory:
- * round trips of every record, filters, log offsets and duplicates, group
- * commit from several threads, and persistence across close/reopen.
+ * Store tests against a real backend: SQLite in a temporary directory, or
+ * with --pg PostgreSQL in a private cluster (store_backend.h): round trips
+ * of every record, filters, log offsets and duplicates, group commit from
+ * several threads, and persistence across close/reopen. The same tests
+ * run against both, so both read back the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,46 +13,22 @@
 
 #include "runner.h"
 
+#include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "failalloc.h"
+#include "store_backend.h"
 #include "store/rows.h"
 #include "store/store.h"
 #include "util/error.h"
 
-static char dir[256];
-static char path[300];
-
-static int setup(void **state)
-{
-  (void)state;
-  snprintf(dir, sizeof dir, "/tmp/sc-test-store-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  char cmd[400];
-
-  (void)state;
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
 static struct sc_store *open_store(void)
 {
-  struct sc_store *s = NULL;
-
-  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &s), 0);
-  assert_non_null(s);
-  return s;
+  return tb_open();
 }
 
 static void put_job(struct sc_store *s, int64_t id, const char *tenant, int ntasks)
@@ -374,8 +352,7 @@ static void test_devices_are_json(void **state)
   struct sc_store_op op = {.kind = SC_STORE_TASK_PUT};
   struct sc_task_rec t = {0};
   struct sc_job_rec j;
-  sqlite3 *db;
-  sqlite3_stmt *st;
+  char *text;
 
   (void)state;
   put_job(s, 3, "default", 1);
@@ -387,13 +364,10 @@ static void test_devices_are_json(void **state)
   sc_store_batch_add(b, &op);
   assert_int_equal(sc_store_write(s, b), 0);
   sc_store_batch_free(b);
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_prepare_v2(db, "SELECT devices FROM tasks WHERE job_id = 3", -1,
-                                      &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), "[15,0,7]");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  text = tb_query_text("SELECT devices FROM tasks WHERE job_id = 3");
+  assert_non_null(text);
+  assert_string_equal(text, "[15,0,7]");
+  free(text);
   assert_int_equal(sc_store_job_get(s, 3, &j), 0);
   assert_int_equal(j.tasks[0].ndev, 3);
   assert_int_equal(j.tasks[0].devices[0], 15);
@@ -491,6 +465,663 @@ static void test_faulty_store(void **state)
   sc_store_close(s); /* closes inner too */
 }
 
+/* Inserts array element id (index idx of the array first) in state. */
+static void put_element(struct sc_store *s, int64_t id, int64_t first, int idx, int state)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+
+  op.u.job.id = id;
+  snprintf(op.u.job.name, sizeof op.u.job.name, "arr");
+  snprintf(op.u.job.tenant, sizeof op.u.job.tenant, "acme");
+  op.u.job.spec = "{\"name\": \"arr\", \"tasks\": 2, \"array\": \"0-2\","
+                  " \"resources\": {\"gpu\": 1}, \"command\": [\"x\"]}";
+  op.u.job.ntasks = 2;
+  op.u.job.array_id = first;
+  op.u.job.array_index = idx;
+  sc_store_batch_add(b, &op);
+  op.kind = SC_STORE_JOB_UPDATE;
+  op.u.job.state = state;
+  sc_store_batch_add(b, &op);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+/* Arrays in lists: collapsed to their first element with counts by state
+ * (listed when any element is in the state asked), one array's elements,
+ * one element; summaries carry the bounded spec and task counts. */
+static void test_job_list_arrays(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_job_filter f = {.state = -1, .limit = 100, .collapse = true, .summary = true};
+  struct sc_job_rec *jobs;
+  int n;
+
+  (void)state;
+  put_job(s, 1, "acme", 1);
+  put_element(s, 2, 2, 0, SC_JOB_SUCCEEDED);
+  put_element(s, 3, 2, 1, SC_JOB_RUNNING);
+  put_element(s, 4, 2, 2, SC_JOB_PENDING);
+  put_job(s, 5, "acme", 3);
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(jobs[0].id, 1);
+  assert_int_equal(jobs[1].id, 2);
+  assert_int_equal(jobs[1].array_size, 3);
+  assert_int_equal(jobs[1].array_counts[SC_JOB_RUNNING], 1);
+  assert_int_equal(jobs[1].array_counts[SC_JOB_SUCCEEDED], 1);
+  assert_int_equal(jobs[1].counts[SC_TASK_PENDING], 2);
+  assert_non_null(strstr(jobs[1].spec, "\"tasks\""));
+  assert_non_null(strstr(jobs[1].spec, "\"array\""));
+  assert_null(strstr(jobs[1].spec, "command"));
+  assert_int_equal(jobs[2].id, 5);
+  assert_int_equal(jobs[2].counts[SC_TASK_PENDING], 3);
+  sc_store_free_jobs(jobs, n);
+  f.state = SC_JOB_RUNNING; /* the array, for its running element */
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(jobs[0].id, 2);
+  sc_store_free_jobs(jobs, n);
+  f = (struct sc_job_filter){.state = -1, .limit = 2, .array_id = 2, .array_index = -1,
+                             .with_tasks = true, .after = 2};
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(jobs[0].id, 3);
+  assert_int_equal(jobs[0].array_index, 1);
+  assert_int_equal(jobs[0].ntasks, 2);
+  assert_int_equal(jobs[1].tasks[1].index, 1);
+  sc_store_free_jobs(jobs, n);
+  f.array_index = 2;
+  f.after = 0;
+  assert_int_equal(sc_store_job_list(s, &f, &jobs, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(jobs[0].id, 4);
+  sc_store_free_jobs(jobs, n);
+  sc_store_close(s);
+}
+
+static void put_op(struct sc_store *s, const struct sc_store_op *op)
+{
+  struct sc_store_batch *b = sc_store_batch_new();
+
+  sc_store_batch_add(b, op);
+  assert_int_equal(sc_store_write(s, b), 0);
+  sc_store_batch_free(b);
+}
+
+static void put_node_at(struct sc_store *s, const char *name, int64_t registered_ms)
+{
+  struct sc_store_op op = {.kind = SC_STORE_NODE_PUT};
+
+  snprintf(op.u.node.name, sizeof op.u.node.name, "%s", name);
+  op.u.node.registered_ms = registered_ms;
+  op.u.node.cpu_milli = 1000;
+  put_op(s, &op);
+}
+
+static void put_tenant(struct sc_store *s, const char *name, int64_t id)
+{
+  struct sc_store_op op = {.kind = SC_STORE_TENANT_PUT};
+
+  snprintf(op.u.tenant.name, sizeof op.u.tenant.name, "%s", name);
+  op.u.tenant.id = id;
+  op.u.tenant.weight = 2.5;
+  op.u.tenant.rules = "{\"limit\": {\"gpu\": 8000}}";
+  put_op(s, &op);
+}
+
+/* The orders and replacements every backend keeps: nodes by registration
+ * then name (bytewise), tenants by id (a tenant put again with an id
+ * another holds replaces that one), attempts, task pages and heads, and
+ * prices by item, case folded, then time. */
+static void test_reads_agree(void **state)
+{
+  struct sc_store *s = open_store();
+  struct sc_store_op op = {.kind = SC_STORE_ATTEMPT_PUT};
+  struct sc_node_rec *nodes;
+  struct sc_tenant_rec *tenants;
+  struct sc_attempt_rec *attempts;
+  struct sc_task_rec *tasks;
+  struct sc_price_rec *prices;
+  struct sc_job_rec head;
+  int n;
+
+  (void)state;
+  put_node_at(s, "b", 0);
+  put_node_at(s, "a", 20);
+  put_node_at(s, "B", 20);
+  put_node_at(s, "_x", 20);
+  assert_int_equal(sc_store_node_list(s, &nodes, &n), 0);
+  assert_int_equal(n, 4);
+  assert_string_equal(nodes[0].name, "b");   /* no registration time first */
+  assert_string_equal(nodes[1].name, "B");   /* then bytewise: B < _ < a */
+  assert_string_equal(nodes[2].name, "_x");
+  assert_string_equal(nodes[3].name, "a");
+  sc_store_free_nodes(nodes, n);
+  put_tenant(s, "zeta", 1);
+  put_tenant(s, "alpha", 2);
+  put_tenant(s, "beta", 1); /* takes id 1 from zeta */
+  assert_int_equal(sc_store_tenant_list(s, &tenants, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(tenants[0].name, "beta");
+  assert_string_equal(tenants[1].name, "alpha");
+  assert_true(tenants[1].weight == 2.5);
+  assert_string_equal(tenants[1].rules, "{\"limit\": {\"gpu\": 8000}}");
+  sc_store_free_tenants(tenants, n);
+  put_job(s, 9, "acme", 5);
+  for (int a = 2; a >= 1; a--) {
+    op.u.attempt.job_id = 9;
+    op.u.attempt.attempt = a;
+    snprintf(op.u.attempt.reason, sizeof op.u.attempt.reason, "lost %d", a);
+    op.u.attempt.started_ms = 100 * a;
+    put_op(s, &op);
+  }
+  assert_int_equal(sc_store_attempt_list(s, 9, &attempts, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(attempts[0].attempt, 1);
+  assert_string_equal(attempts[1].reason, "lost 2");
+  assert_int_equal(attempts[1].finished_ms, 0);
+  free(attempts);
+  assert_int_equal(sc_store_task_page(s, 9, 1, 2, &tasks, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(tasks[0].index, 2);
+  assert_int_equal(tasks[1].index, 3);
+  assert_int_equal(tasks[1].exit_code, -1);
+  free(tasks);
+  assert_int_equal(sc_store_job_head(s, 9, &head), 0);
+  assert_int_equal(head.counts[SC_TASK_PENDING], 5);
+  assert_null(head.tasks);
+  sc_job_rec_release(&head);
+  assert_int_equal(sc_store_job_head(s, 10, &head), SC_ENOENT);
+  op.kind = SC_STORE_PRICE_PUT;
+  const char *items[] = {"cpu", "H100", "a100", "A100"};
+  for (int i = 0; i < 4; i++) {
+    memset(&op.u.price, 0, sizeof op.u.price);
+    snprintf(op.u.price.item, sizeof op.u.price.item, "%s", items[i]);
+    op.u.price.from_ms = i == 3 ? 5 : 10;
+    op.u.price.per_hour = i + 0.25;
+    op.u.price.spot_per_hour = i == 0 ? 0.1 : -1;
+    put_op(s, &op);
+  }
+  op.u.price.from_ms = 10; /* "A100" at 10 replaces "a100" at 10 */
+  put_op(s, &op);
+  assert_int_equal(sc_store_price_list(s, &prices, &n), 0);
+  assert_int_equal(n, 4);
+  assert_string_equal(prices[0].item, "A100");
+  assert_int_equal(prices[0].from_ms, 5);
+  assert_string_equal(prices[1].item, "A100");
+  assert_int_equal(prices[1].from_ms, 10);
+  assert_true(prices[1].per_hour == 3.25);
+  assert_string_equal(prices[2].item, "cpu");
+  assert_true(prices[2].spot_per_hour == 0.1);
+  assert_string_equal(prices[3].item, "H100");
+  assert_true(prices[3].spot_per_hour == -1);
+  free(prices);
+  sc_store_close(s);
+}
+
+/* PostgreSQL: every commit checks the lease epoch it was given, and one
+ * that finds another fails whole, nothing of it written. */
+static void pg_fence(void **state)
+{
+  struct sc_store *s;
+  struct sc_job_rec j;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
+  tb_exec("UPDATE lease SET epoch = 1, holder = 'me'");
+  assert_int_equal(sc_store_pg_fence(s, 1), 0);
+  put_job(s, 1, "acme", 1);
+  tb_exec("UPDATE lease SET epoch = 2, holder = 'successor'");
+  {
+    struct sc_store_batch *b = sc_store_batch_new(), *b2 = sc_store_batch_new();
+    struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+    op.u.job.id = 2;
+    strcpy(op.u.job.name, "x");
+    strcpy(op.u.job.tenant, "acme");
+    op.u.job.ntasks = 1;
+    sc_store_batch_add(b, &op);
+    op.u.job.id = 3;
+    sc_store_batch_add(b2, &op);
+    assert_int_equal(sc_store_submit(s, b), 0);
+    assert_int_equal(sc_store_submit(s, b2), 0);
+    assert_int_equal(sc_store_wait(s, b), SC_ESTORE);
+    assert_int_equal(sc_store_wait(s, b2), SC_ESTORE);
+    sc_store_batch_free(b);
+    sc_store_batch_free(b2);
+  }
+  assert_int_equal(sc_store_job_get(s, 1, &j), 0);
+  sc_job_rec_release(&j);
+  assert_int_equal(sc_store_job_get(s, 2, &j), SC_ENOENT);
+  assert_int_equal(sc_store_job_get(s, 3, &j), SC_ENOENT);
+  assert_int_equal(sc_store_pg_fence(s, 2), 0); /* the new epoch: commits again */
+  put_job(s, 4, "acme", 1);
+  assert_int_equal(sc_store_pg_fence(s, 0), 0); /* no check */
+  put_job(s, 5, "acme", 1);
+  sc_store_close(s);
+}
+
+/* PostgreSQL: a new database is migrated to the latest version once; a
+ * database newer than the binary is refused. */
+static void pg_migrations(void **state)
+{
+  struct sc_store *s;
+  char *version;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
+  sc_store_close(s);
+  s = open_store(); /* nothing to do the second time */
+  sc_store_close(s);
+  version = tb_query_text("SELECT version FROM supercell_schema");
+  assert_string_equal(version, "9");
+  free(version);
+  tb_exec("UPDATE supercell_schema SET version = 99");
+  assert_int_equal(sc_store_open(&sc_store_pg, tb_where(), &s), SC_ESTORE);
+  assert_null(s);
+  assert_int_equal(sc_store_pg_fence(NULL, 1), SC_EINVAL);
+}
+
+/* PostgreSQL: connections the server drops (a restart, a failover) are
+ * replaced: a read is retried on a new one at once; the commit that was
+ * in flight fails (its outcome is unknown to us) and the next reconnects. */
+static void pg_reconnect(void **state)
+{
+  struct sc_store *s;
+  struct sc_store_batch *b;
+  struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
+  struct sc_job_rec j;
+  int64_t max;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  s = open_store();
+  put_job(s, 1, "acme", 1);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0); /* a pooled connection */
+  tb_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+          " WHERE application_name = 'supercell'");
+  assert_int_equal(sc_store_job_get(s, 1, &j), 0);
+  sc_job_rec_release(&j);
+  op.u.job.id = 2;
+  strcpy(op.u.job.name, "x");
+  strcpy(op.u.job.tenant, "acme");
+  b = sc_store_batch_new();
+  sc_store_batch_add(b, &op);
+  assert_int_equal(sc_store_write(s, b), SC_ESTORE);
+  sc_store_batch_free(b);
+  put_job(s, 3, "acme", 1);
+  assert_int_equal(sc_store_max_job_id(s, &max), 0);
+  assert_int_equal(max, 3);
+  sc_store_close(s);
+}
+
+/* ---- PostgreSQL reads what SQLite reads ---- */
+
+static uint32_t rng_state = 12345;
+
+static int rnd(int n)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return (int)(rng_state % (uint32_t)n);
+}
+
+static const char *const names[] = {"a", "b", "B", "_x", "a-1"};
+
+/* The same batch into both stores. */
+static void put_both(struct sc_store *x, struct sc_store *y, const struct sc_store_op *ops,
+                     int n)
+{
+  struct sc_store *both[2] = {x, y};
+
+  for (int k = 0; k < 2; k++) {
+    struct sc_store_batch *b = sc_store_batch_new();
+    for (int i = 0; i < n; i++)
+      sc_store_batch_add(b, &ops[i]);
+    assert_int_equal(sc_store_write(both[k], b), 0);
+    sc_store_batch_free(b);
+  }
+}
+
+/* A history of every kind of op, drawn from a fixed seed. */
+static void fill_both(struct sc_store *x, struct sc_store *y)
+{
+  static char spec[] = "{\"name\": \"j\", \"tasks\": 2, \"resources\": {\"gpu\": 1,"
+                       " \"cpu_milli\": 100}, \"models\": [\"H100\"], \"command\": [\"x\"]}";
+  struct sc_store_op op;
+
+  for (int t = 0; t < 5; t++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_TENANT_PUT;
+    snprintf(op.u.tenant.name, sizeof op.u.tenant.name, "%s", names[t]);
+    snprintf(op.u.tenant.parent, sizeof op.u.tenant.parent, "%s", t > 1 ? names[t % 2] : "");
+    op.u.tenant.id = t + 1;
+    op.u.tenant.weight = 1 + t / 4.0;
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 12; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_NODE_PUT;
+    snprintf(op.u.node.name, sizeof op.u.node.name, "%s-%d", names[rnd(5)], i % 4);
+    op.u.node.registered_ms = rnd(3) * 1000;
+    op.u.node.state = rnd(2);
+    op.u.node.labels = "{\"region\": \"eu\"}";
+    put_both(x, y, &op, 1);
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_TOKEN_PUT;
+    memset(op.u.token.hash, i * 7 + 1, sizeof op.u.token.hash);
+    op.u.token.kind = rnd(3);
+    snprintf(op.u.token.tenant, sizeof op.u.token.tenant, "%s", names[rnd(5)]);
+    op.u.token.created_ms = rnd(3) * 10;
+    snprintf(op.u.token.id, sizeof op.u.token.id, "tk-%s%d", rnd(2) ? "A" : "a", i); /* unique */
+    put_both(x, y, &op, 1);
+  }
+  for (int64_t id = 1; id <= 120; id++) {
+    struct sc_store_op ops[3];
+    int n = 0;
+    bool element = id > 40 && id <= 60; /* arrays 41-50, 51-60 */
+    memset(ops, 0, sizeof ops);
+    ops[n].kind = SC_STORE_JOB_INSERT;
+    ops[n].u.job.id = id;
+    snprintf(ops[n].u.job.name, sizeof ops[n].u.job.name, "job %lld", (long long)id);
+    snprintf(ops[n].u.job.tenant, sizeof ops[n].u.job.tenant, "%s", names[rnd(5)]);
+    ops[n].u.job.priority = rnd(3);
+    ops[n].u.job.spec = spec;
+    ops[n].u.job.ntasks = 1 + rnd(3);
+    ops[n].u.job.created_ms = 1000 + id;
+    ops[n].u.job.array_id = element ? (id - 1) / 10 * 10 + 1 : 0;
+    ops[n].u.job.array_index = element ? (int)((id - 1) % 10) : -1;
+    ops[n + 1] = ops[n];
+    ops[++n].kind = SC_STORE_JOB_UPDATE;
+    ops[n].u.job.state = rnd(SC_JOB_NSTATES);
+    if (rnd(2))
+      snprintf(ops[n].u.job.reason, sizeof ops[n].u.job.reason, "why %d", rnd(9));
+    ops[n].u.job.started_ms = rnd(2) * (2000 + id);
+    ops[n].u.job.held = rnd(4) == 0;
+    n++;
+    ops[n].kind = SC_STORE_TASK_PUT;
+    ops[n].u.task.job_id = id;
+    ops[n].u.task.state = rnd(SC_TASK_NSTATES);
+    snprintf(ops[n].u.task.node, sizeof ops[n].u.task.node, "%s", rnd(2) ? "b-1" : "");
+    ops[n].u.task.ndev = rnd(3);
+    ops[n].u.task.devices[1] = 4;
+    ops[n].u.task.exit_code = rnd(3) - 1;
+    ops[n].u.task.signal = -1;
+    n++;
+    put_both(x, y, ops, n);
+    if (id % 9 == 0) {
+      memset(&op, 0, sizeof op);
+      op.kind = SC_STORE_ATTEMPT_PUT;
+      op.u.attempt.job_id = id;
+      op.u.attempt.attempt = rnd(3);
+      put_both(x, y, &op, 1);
+    }
+  }
+  for (int i = 0; i < 60; i++) {
+    char chunk[32];
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_LOG_APPEND;
+    op.u.log.job_id = 1 + rnd(3);
+    op.u.log.task = rnd(2);
+    op.u.log.attempt = rnd(3) - 1;
+    op.u.log.offset = rnd(40);
+    snprintf(chunk, sizeof chunk, "%d:%.*s\n", i, rnd(12), "abcdefghijklmnop");
+    op.u.log.data = chunk;
+    op.u.log.len = strlen(chunk);
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 40; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_USAGE_PUT;
+    op.u.usage.job_id = 1 + rnd(30);
+    op.u.usage.task = rnd(2);
+    op.u.usage.attempt = rnd(2);
+    snprintf(op.u.usage.tenant, sizeof op.u.usage.tenant, "%s", names[rnd(5)]);
+    snprintf(op.u.usage.model, sizeof op.u.usage.model, "%s", rnd(2) ? "H100" : "a100");
+    snprintf(op.u.usage.region, sizeof op.u.usage.region, "%s", rnd(2) ? "eu" : "");
+    op.u.usage.devices = 1 + rnd(4);
+    op.u.usage.gpu_milli = rnd(3) ? 1000 : 250;
+    op.u.usage.cpu_milli = 1000 * rnd(8);
+    op.u.usage.memory_mib = 1024 * rnd(8);
+    op.u.usage.spot = rnd(2);
+    op.u.usage.start_ms = 86400000LL * 20000 + 3600000LL * rnd(60);
+    op.u.usage.end_ms = rnd(4) ? op.u.usage.start_ms + 600000LL * (1 + rnd(50)) : 0;
+    op.u.usage.how = rnd(SC_USAGE_NENDS);
+    op.u.usage.exit_code = rnd(2) - 1;
+    op.u.usage.signal = -1;
+    put_both(x, y, &op, 1);
+  }
+  for (int i = 0; i < 8; i++) {
+    memset(&op, 0, sizeof op);
+    op.kind = SC_STORE_PRICE_PUT;
+    snprintf(op.u.price.item, sizeof op.u.price.item, "%s",
+             (const char *[]){"H100", "h100", "A100", "cpu", "memory"}[rnd(5)]);
+    op.u.price.from_ms = 86400000LL * 20000 + 3600000LL * rnd(40);
+    op.u.price.per_hour = 0.5 + rnd(8);
+    op.u.price.spot_per_hour = rnd(2) ? 0.25 * rnd(4) : -1;
+    put_both(x, y, &op, 1);
+  }
+}
+
+static void same_spec(const char *a, const char *b)
+{
+  json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL);
+
+  if (!ja || !jb || !json_equal(ja, jb))
+    fail_msg("specs differ: %s | %s", a, b);
+  json_decref(ja);
+  json_decref(jb);
+}
+
+static void same_job(const struct sc_job_rec *a, const struct sc_job_rec *b)
+{
+  assert_int_equal(a->id, b->id);
+  assert_string_equal(a->name, b->name);
+  assert_string_equal(a->tenant, b->tenant);
+  assert_int_equal(a->priority, b->priority);
+  same_spec(a->spec, b->spec);
+  assert_int_equal(a->state, b->state);
+  assert_string_equal(a->reason, b->reason);
+  assert_int_equal(a->created_ms, b->created_ms);
+  assert_int_equal(a->started_ms, b->started_ms);
+  assert_int_equal(a->finished_ms, b->finished_ms);
+  assert_int_equal(a->held, b->held);
+  assert_int_equal(a->array_id, b->array_id);
+  assert_int_equal(a->array_index, b->array_index);
+  assert_int_equal(a->array_size, b->array_size);
+  assert_memory_equal(a->array_counts, b->array_counts, sizeof a->array_counts);
+  assert_memory_equal(a->counts, b->counts, sizeof a->counts);
+  assert_int_equal(a->ntasks, b->ntasks);
+  for (int i = 0; a->tasks && b->tasks && i < a->ntasks; i++)
+    assert_memory_equal(&a->tasks[i], &b->tasks[i], sizeof a->tasks[i]);
+  assert_true((a->tasks == NULL) == (b->tasks == NULL));
+}
+
+static void same_lists(struct sc_store *x, struct sc_store *y, const struct sc_job_filter *f)
+{
+  struct sc_job_rec *a, *b;
+  int na, nb;
+
+  assert_int_equal(sc_store_job_list(x, f, &a, &na), 0);
+  assert_int_equal(sc_store_job_list(y, f, &b, &nb), 0);
+  assert_int_equal(na, nb);
+  for (int i = 0; i < na; i++)
+    same_job(&a[i], &b[i]);
+  sc_store_free_jobs(a, na);
+  sc_store_free_jobs(b, nb);
+}
+
+static void same_job_lists(struct sc_store *x, struct sc_store *y)
+{
+  static const char *tenants[] = {NULL, "a", "B"};
+  struct sc_job_rec *a, *b;
+  int na, nb;
+
+  for (int state = -1; state < SC_JOB_NSTATES; state++)
+    for (int t = 0; t < 3; t++)
+      for (int mode = 0; mode < 4; mode++) {
+        struct sc_job_filter f = {.state = state, .tenant = tenants[t], .limit = 7 + 50 * t,
+                                  .after = 13 * mode, .with_tasks = mode & 1,
+                                  .summary = mode & 2, .collapse = mode > 1,
+                                  .array_index = -1};
+        same_lists(x, y, &f);
+      }
+  for (int idx = -1; idx < 3; idx++) {
+    struct sc_job_filter f = {.state = -1, .limit = 100, .array_id = 41, .array_index = idx,
+                              .with_tasks = true};
+    same_lists(x, y, &f);
+  }
+  assert_int_equal(sc_store_jobs_active(x, &a, &na), 0);
+  assert_int_equal(sc_store_jobs_active(y, &b, &nb), 0);
+  assert_int_equal(na, nb);
+  for (int i = 0; i < na; i++)
+    same_job(&a[i], &b[i]);
+  sc_store_free_jobs(a, na);
+  sc_store_free_jobs(b, nb);
+  for (int64_t id = 1; id <= 121; id += 5) {
+    struct sc_job_rec ja, jb;
+    assert_int_equal(sc_store_job_head(x, id, &ja), sc_store_job_head(y, id, &jb));
+    if (id <= 120)
+      same_job(&ja, &jb);
+    sc_job_rec_release(&ja);
+    sc_job_rec_release(&jb);
+  }
+}
+
+static void same_rows(struct sc_store *x, struct sc_store *y)
+{
+  struct sc_node_rec *na, *nb;
+  struct sc_token_rec *ta, *tb;
+  struct sc_tenant_rec *tea, *teb;
+  struct sc_price_rec *pa, *pb;
+  struct sc_usage_rec *ua, *ub;
+  int a, b;
+
+  assert_int_equal(sc_store_node_list(x, &na, &a), 0);
+  assert_int_equal(sc_store_node_list(y, &nb, &b), 0);
+  assert_int_equal(a, b);
+  for (int i = 0; i < a; i++) {
+    assert_string_equal(na[i].name, nb[i].name);
+    assert_int_equal(na[i].registered_ms, nb[i].registered_ms);
+    assert_int_equal(na[i].state, nb[i].state);
+  }
+  sc_store_free_nodes(na, a);
+  sc_store_free_nodes(nb, b);
+  assert_int_equal(sc_store_token_list(x, &ta, &a), 0);
+  assert_int_equal(sc_store_token_list(y, &tb, &b), 0);
+  assert_int_equal(a, b);
+  assert_memory_equal(ta, tb, (size_t)a * sizeof *ta);
+  free(ta);
+  free(tb);
+  assert_int_equal(sc_store_tenant_list(x, &tea, &a), 0);
+  assert_int_equal(sc_store_tenant_list(y, &teb, &b), 0);
+  assert_int_equal(a, b);
+  for (int i = 0; i < a; i++) {
+    assert_string_equal(tea[i].name, teb[i].name);
+    assert_string_equal(tea[i].parent, teb[i].parent);
+    assert_true(tea[i].weight == teb[i].weight);
+  }
+  sc_store_free_tenants(tea, a);
+  sc_store_free_tenants(teb, b);
+  assert_int_equal(sc_store_price_list(x, &pa, &a), 0);
+  assert_int_equal(sc_store_price_list(y, &pb, &b), 0);
+  assert_int_equal(a, b);
+  assert_memory_equal(pa, pb, (size_t)a * sizeof *pa);
+  free(pa);
+  free(pb);
+  for (int64_t job = 1; job <= 30; job++) {
+    assert_int_equal(sc_store_usage_list(x, job, &ua, &a), 0);
+    assert_int_equal(sc_store_usage_list(y, job, &ub, &b), 0);
+    assert_int_equal(a, b);
+    assert_memory_equal(ua, ub, (size_t)a * sizeof *ua);
+    free(ua);
+    free(ub);
+  }
+}
+
+static void same_logs(struct sc_store *x, struct sc_store *y)
+{
+  for (int job = 1; job <= 3; job++)
+    for (int task = -1; task < 2; task++)
+      for (int attempt = -1; attempt < 2; attempt++)
+        for (int off = 0; off < 60; off += 7) {
+          struct sc_log_query q = {job, task, off, 1 + (size_t)off % 23, attempt};
+          char *da, *db;
+          size_t la, lb;
+          int64_t ea, eb;
+          assert_int_equal(sc_store_log_read(x, &q, &da, &la, &ea), 0);
+          assert_int_equal(sc_store_log_read(y, &q, &db, &lb, &eb), 0);
+          assert_string_equal(da, db);
+          assert_int_equal(ea, eb);
+          free(da);
+          free(db);
+        }
+}
+
+static void same_reports(struct sc_store *x, struct sc_store *y)
+{
+  static const char *tenants[] = {NULL, "a", "b"};
+  const int64_t day0 = 86400000LL * 20000;
+
+  for (int by = 0; by < SC_USAGE_BY_N; by++)
+    for (int t = 0; t < 3; t++)
+      for (int w = 0; w < 3; w++) {
+        struct sc_usage_query q = {.tenant = tenants[t], .within = w == 2 ? "a" : NULL,
+                                   .since_ms = w ? day0 + 3600000LL * 7 : 0,
+                                   .until_ms = day0 + 3600000LL * (30 + 20 * w),
+                                   .now_ms = day0 + 3600000LL * 40, .by = by};
+        struct sc_usage_row *a, *b;
+        int na, nb;
+        assert_int_equal(sc_store_usage_report(x, &q, &a, &na), 0);
+        assert_int_equal(sc_store_usage_report(y, &q, &b, &nb), 0);
+        assert_int_equal(na, nb);
+        for (int i = 0; i < na; i++) {
+          assert_string_equal(a[i].key, b[i].key);
+          assert_int_equal(a[i].records, b[i].records);
+          assert_float_equal(a[i].gpu_hours, b[i].gpu_hours, 1e-9 * (1 + a[i].gpu_hours));
+          assert_float_equal(a[i].spot_gpu_hours, b[i].spot_gpu_hours, 1e-9 * (1 + a[i].gpu_hours));
+          assert_float_equal(a[i].cpu_core_hours, b[i].cpu_core_hours,
+                             1e-9 * (1 + a[i].cpu_core_hours));
+          assert_float_equal(a[i].memory_gib_hours, b[i].memory_gib_hours,
+                             1e-9 * (1 + a[i].memory_gib_hours));
+          assert_float_equal(a[i].cost, b[i].cost, 1e-9 * (1 + a[i].cost));
+          assert_float_equal(a[i].cost_spot, b[i].cost_spot, 1e-9 * (1 + a[i].cost));
+        }
+        free(a);
+        free(b);
+      }
+}
+
+/* PostgreSQL: the same history written to both backends reads back the
+ * same from both, through every read: lists under every filter, paging
+ * and collapse, heads, nodes, tokens, tenants, prices, usage records and
+ * reports, and log reads at many offsets. */
+static void pg_same_as_sqlite(void **state)
+{
+  char path[300];
+  struct sc_store *x = NULL, *y;
+
+  (void)state;
+  if (!tb_pg())
+    skip();
+  snprintf(path, sizeof path, "%s/beside.db", tb_dir());
+  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &x), 0);
+  y = open_store();
+  fill_both(x, y);
+  same_job_lists(x, y);
+  same_rows(x, y);
+  same_logs(x, y);
+  same_reports(x, y);
+  sc_store_close(x);
+  sc_store_close(y);
+}
+
 static void test_names(void **state)
 {
   (void)state;
@@ -506,16 +1137,25 @@ static void test_names(void **state)
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_job_roundtrip, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_job_list_filters, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_nodes_tokens, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_failed_batch_alone, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_devices_are_json, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_batch_error_sticky, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_faulty_store, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_job_roundtrip, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_job_list_filters, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_nodes_tokens, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_logs, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_group_commit_and_reopen, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_failed_batch_alone, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_devices_are_json, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_batch_error_sticky, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_faulty_store, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_job_list_arrays, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(test_reads_agree, tb_setup, tb_teardown),
     cmocka_unit_test(test_names),
+    /* PostgreSQL only (skipped on SQLite): run by unit/store/postgres */
+    cmocka_unit_test_setup_teardown(pg_fence, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_migrations, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_reconnect, tb_setup, tb_teardown),
+    cmocka_unit_test_setup_teardown(pg_same_as_sqlite, tb_setup, tb_teardown),
   };
-  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
+
+  tb_parse_args(&argc, &argv);
+  return SC_RUN_TESTS(argc, argv, tests, tb_group_setup, tb_group_teardown);
 }

@@ -1,5 +1,6 @@
 /*
- * Accounting in the store (SQLite backend): usage records and price
+ * Accounting in the store (SQLite, or with --pg PostgreSQL: the same
+ * figures from both, store_backend.h): usage records and price
  * versions round trip, and reports aggregate them in SQL: piecewise prices
  * over a record that spans a price change, milli-GPU shares, spot against
  * on-demand prices, running records counted up to now, windows, tenant
@@ -20,14 +21,13 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store_backend.h"
 #include "util/error.h"
 
 #define H 3600000LL
 #define B 1767225600000LL
 #define EPS 1e-9
 
-static char dir[256];
-static char path[300];
 static struct sc_store *store;
 
 static void put(const struct sc_store_op *op)
@@ -112,11 +112,8 @@ static int setup(void **state)
     {"d", "X", 5, 0, 1, 1000, 0, 0, false, B + 23 * H, B + 25 * H},
   };
 
-  (void)state;
-  snprintf(dir, sizeof dir, "/tmp/sc-test-usage-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  assert_int_equal(sc_store_open(&sc_store_sqlite, path, &store), 0);
+  tb_setup(state);
+  store = tb_open();
   put_tenant("a", "", 1);
   put_tenant("b", "a", 2);
   put_tenant("c", "", 3);
@@ -133,13 +130,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-  char cmd[400];
-
-  (void)state;
   sc_store_close(store);
   store = NULL;
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return tb_teardown(state);
 }
 
 static struct sc_usage_row *report(const struct sc_usage_query *q, int want)
@@ -342,5 +335,6 @@ int main(int argc, char **argv)
     cmocka_unit_test_setup_teardown(test_usage_close_and_reprice, setup, teardown),
   };
 
-  return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);
+  tb_parse_args(&argc, &argv);
+  return SC_RUN_TESTS(argc, argv, tests, tb_group_setup, tb_group_teardown);
 }

@@ -20,6 +20,12 @@
 #   sc_finish
 set -euo pipefail
 
+# Sourced once: a test may source another test's body after setting up
+# (cp_controller_crash_pg.sh runs cp_controller_crash.sh on PostgreSQL).
+[ -n "${SC_COMMON_LOADED:-}" ] && return 0
+SC_COMMON_LOADED=1
+SC_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 SUPERCELL=${SUPERCELL:-build/supercell}
 case $SUPERCELL in /*) ;; *) SUPERCELL=$PWD/$SUPERCELL ;; esac
 [ -x "$SUPERCELL" ] || { echo "FAIL: no supercell binary at $SUPERCELL" >&2; exit 1; }
@@ -181,13 +187,28 @@ wait_until() {
 
 sc_healthy() { curl -sf --max-time 2 "$SC_URL/healthz" >/dev/null; }
 
+# sc_start_pg: a private PostgreSQL cluster for this test (pg_cluster.sh:
+# a Unix socket in its own directory), stopped at exit; sets SC_STORE, so
+# sc_start_server keeps the controller's state there. Fails the test when
+# the server is not installed (scripts/install-deps installs it).
+sc_start_pg() {
+  local dir
+  dir=$(bash "$SC_LIB_DIR/pg_cluster.sh" start --watch $$) ||
+    fail "cannot start a PostgreSQL cluster (tests/e2e/lib/pg_cluster.sh said why above)"
+  sc_at_exit "bash '$SC_LIB_DIR/pg_cluster.sh' stop '$dir'"
+  SC_STORE="postgresql:///postgres?host=$dir&port=5432&user=supercell"
+  sc_log "PostgreSQL cluster in $dir"
+}
+
 # sc_start_server [EXTRA ARGS...]: starts (or restarts, same port) the
-# controller with state in $SC_TMP/server and a 2 s heartbeat timeout.
+# controller with state in $SC_TMP/server (the database in $SC_STORE when
+# set) and a 2 s heartbeat timeout.
 sc_start_server() {
-  local listen=127.0.0.1:${SC_PORT:-0} end
+  local listen=127.0.0.1:${SC_PORT:-0} end store=()
+  [ -n "${SC_STORE:-}" ] && store=(--store "$SC_STORE")
   rm -f "$SC_TMP/server/controller.url"
   sc_spawn "$SC_TMP/server.log" "$SUPERCELL" server --listen "$listen" \
-    --state-dir "$SC_TMP/server" --heartbeat-timeout 2s "$@"
+    --state-dir "$SC_TMP/server" --heartbeat-timeout 2s "${store[@]}" "$@"
   SC_SERVER_PID=$SC_LAST_PID
   end=$(($(sc_now_ms) + 20000 * SC_SLOW))
   until [ -s "$SC_TMP/server/controller.url" ]; do

@@ -40,6 +40,7 @@ void sc_api_price_list(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_price_set(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_get(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_set(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_fleet_timeline(struct sc_http_req *req, struct sc_http_resp *resp);
 
 static const char *tenant_scope(const struct sc_http_req *req)
 {
@@ -773,6 +774,7 @@ const struct sc_route sc_api_routes[] = {
   {"GET", "/v1/prices", SC_ROUTE_USER, sc_api_price_list},
   {"POST", "/v1/prices", SC_ROUTE_ADMIN, sc_api_price_set},
   {"GET", "/v1/stats", SC_ROUTE_ADMIN, api_stats},
+  {"GET", "/v1/fleet/timeline", SC_ROUTE_USER, sc_api_fleet_timeline},
   {"POST", "/v1/agent/register", SC_ROUTE_AGENT, sc_api_agent_register},
   {"POST", "/v1/agent/heartbeat", SC_ROUTE_AGENT, sc_api_agent_heartbeat},
   {"GET", "/v1/agent/assignments", SC_ROUTE_AGENT, sc_api_agent_assignments},

@@ -56,7 +56,8 @@ static void usage_server(FILE *out)
   fprintf(out,
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
-          "                        [--grace D] [--max-checkpoint-grace D]\n\n"
+          "                        [--grace D] [--max-checkpoint-grace D]\n"
+          "                        [--timeline-interval D]\n\n"
           "Runs the controller: REST API, scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -72,6 +73,8 @@ static void usage_server(FILE *out)
                "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
                "                           (checkpoint_grace; default 10m): a job asking more is\n"
                "                           refused at submit\n"
+               "  --timeline-interval D    the fleet timeline takes a sample every D (default\n"
+               "                           5s; the last 720 are kept)\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
                "controller.url.\n");
 }
@@ -81,7 +84,8 @@ static void usage_up(FILE *out)
   fprintf(out,
           "usage: supercell up [--state-dir DIR] [--port N] [--devices VENDOR:MODEL:COUNT ...]\n"
           "                    [--policy NAME] [--heartbeat-timeout D] [--fence-after D]\n"
-          "                    [--grace D] [--max-checkpoint-grace D]\n\n"
+          "                    [--grace D] [--max-checkpoint-grace D]\n"
+          "                    [--timeline-interval D]\n\n"
           "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
           "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
           "  --state-dir DIR          state directory (the CLI finds this controller through\n"
@@ -99,7 +103,8 @@ static void usage_up(FILE *out)
           "  --grace D                SIGTERM to SIGKILL when a task is stopped (default 10s)\n"
           "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
           "                           (checkpoint_grace; default 10m): a job asking more is\n"
-          "                           refused at submit\n",
+          "                           refused at submit\n"
+          "  --timeline-interval D    the fleet timeline takes a sample every D (default 5s)\n",
           UP_PORT, UP_PORT);
 }
 
@@ -143,6 +148,8 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
     return parse_duration_opt("--grace", arg, &o->ctl.grace_ms);
   case 'G':
     return parse_duration_opt("--max-checkpoint-grace", arg, &o->ctl.max_checkpoint_grace_ms);
+  case 'T':
+    return parse_duration_opt("--timeline-interval", arg, &o->ctl.timeline_interval_ms);
   case 'f':
     if (strcmp(arg, "0") == 0) {
       o->ctl.fence_after_ms = -1; /* never */
@@ -187,6 +194,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
+    {"timeline-interval", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -195,6 +203,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
+    {"timeline-interval", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   int ch, rc;

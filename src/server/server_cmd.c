@@ -58,7 +58,7 @@ static void usage_server(FILE *out)
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D]\n"
           "                        [--timeline-interval D]\n\n"
-          "Runs the controller: REST API, scheduler and store.\n\n"
+          "Runs the controller: REST API, dashboard (/ui), scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
           "  --heartbeat-timeout D    a node without heartbeats for D is lost (default 30s)\n"
@@ -537,10 +537,11 @@ static void print_banner(const struct cmd_opts *o, int port, const char *name, p
 
   printf("Supercell is up.\n\n"
          "  API:          http://127.0.0.1:%d\n"
+         "  Dashboard:    http://127.0.0.1:%d/ui (sign in with the admin token)\n"
          "  Admin token:  %s/admin.token\n"
          "  State:        %s (supercell.db)\n"
          "  Local agent:  node '%s' (pid %d)\n",
-         port, o->state_dir, o->state_dir, name, (int)agent);
+         port, port, o->state_dir, o->state_dir, name, (int)agent);
   if (jobs > 0)
     printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
   cli_prefix(o, prefix, sizeof prefix);

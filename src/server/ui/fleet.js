@@ -127,6 +127,7 @@ export function mount(root, ctx) {
   modelSel.addEventListener('change', () => { state.model = modelSel.value; redraw(); });
   root.append(h('h1', null, 'Fleet'), h('div', { class: 'overview' }, summary, models), controls, list);
   let nodes = [];
+  let last = null; // the newest timeline sample seen (the next call asks only for later ones)
 
   function redraw() {
     setHashParams({ group: state.group === 'region,rack' ? '' : state.group, model: state.model, q: state.text });
@@ -142,14 +143,13 @@ export function mount(root, ctx) {
   ctx.every(async () => {
     const [n, tl] = await Promise.all([
       api('/v1/nodes', { signal: ctx.signal }),
-      api('/v1/fleet/timeline', { signal: ctx.signal, params: { since: new Date(Date.now() - 60000).toISOString() } })
-        .catch(() => null),
+      api('/v1/fleet/timeline', { signal: ctx.signal, params: { since: last?.at } }).catch(() => null),
     ]);
+    if (tl?.samples?.length) last = tl.samples[tl.samples.length - 1];
     nodes = n.nodes.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
     const ready = nodes.filter((x) => x.state === 'ready' && !x.drained);
     const gpus = ready.reduce((s, x) => s + x.devices.length, 0);
     const used = ready.reduce((s, x) => s + usedMilli(x), 0) / 1000;
-    const last = tl?.samples?.[tl.samples.length - 1];
     fill(summary,
       tile('Nodes', `${ready.length} ready`, `${nodes.length - ready.length} lost or drained`),
       tile('GPUs in use', `${num(used, 2)} / ${gpus}`, pct(gpus ? used / gpus : 0)),

@@ -1,8 +1,8 @@
 /*
  * User endpoints: health, jobs (submit, list, get, cancel, logs), nodes,
- * tokens and the OpenAPI document, plus the route table. A user token sees
- * only its tenant: other tenants' jobs answer 404, not 403, so ids leak
- * nothing.
+ * tokens and the OpenAPI document, plus the route table (the dashboard's
+ * files and timeline: api_ui.c). A user token sees only its tenant: other
+ * tenants' jobs answer 404, not 403, so ids leak nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,9 @@ void sc_api_price_list(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_price_set(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_get(struct sc_http_req *req, struct sc_http_resp *resp);
 void sc_api_tenant_set(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_ui_index(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_ui_file(struct sc_http_req *req, struct sc_http_resp *resp);
+void sc_api_fleet_timeline(struct sc_http_req *req, struct sc_http_resp *resp);
 
 static const char *tenant_scope(const struct sc_http_req *req)
 {
@@ -773,6 +776,10 @@ const struct sc_route sc_api_routes[] = {
   {"GET", "/v1/prices", SC_ROUTE_USER, sc_api_price_list},
   {"POST", "/v1/prices", SC_ROUTE_ADMIN, sc_api_price_set},
   {"GET", "/v1/stats", SC_ROUTE_ADMIN, api_stats},
+  {"GET", "/v1/fleet/timeline", SC_ROUTE_USER, sc_api_fleet_timeline},
+  {"GET", "/ui", SC_ROUTE_PUBLIC, sc_api_ui_index},
+  {"GET", "/ui/", SC_ROUTE_PUBLIC, sc_api_ui_index},
+  {"GET", "/ui/{file}", SC_ROUTE_PUBLIC, sc_api_ui_file},
   {"POST", "/v1/agent/register", SC_ROUTE_AGENT, sc_api_agent_register},
   {"POST", "/v1/agent/heartbeat", SC_ROUTE_AGENT, sc_api_agent_heartbeat},
   {"GET", "/v1/agent/assignments", SC_ROUTE_AGENT, sc_api_agent_assignments},

@@ -541,6 +541,8 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
   c->window = calloc((size_t)c->opts.window, sizeof *c->window);
   rc = c->window ? ctl_preempt_init(c) : SC_ENOMEM;
   if (rc == 0)
+    rc = ctl_timeline_init(c);
+  if (rc == 0)
     rc = sc_store_max_job_id(store, &c->next_id);
   c->next_id++;
   if (rc == 0)
@@ -612,6 +614,7 @@ void sc_ctl_free(struct sc_ctl *c)
   sc_timeheap_release(&c->begin_due);
   sc_timeheap_release(&c->hold_due);
   ctl_sched_release(c);
+  ctl_timeline_release(c);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->changed);
   pthread_cond_destroy(&c->sched_cond);

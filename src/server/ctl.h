@@ -46,6 +46,11 @@ struct sc_ctl_opts {
    * system's. Timeouts and deadlines never read it: they run on the
    * monotonic clock, so a stepped wall clock changes only timestamps. */
   int64_t (*wall_ms)(void);
+  /* The fleet timeline (sc_ctl_timeline): one sample every
+   * timeline_interval_ms (0: 5 s; at most one per scheduler tick, 200
+   * ms), the last timeline_samples kept (0: 720, an hour at 5 s). */
+  int64_t timeline_interval_ms;
+  int timeline_samples;
 };
 
 /* Counters for logs and benchmarks. */
@@ -97,6 +102,29 @@ struct sc_node_view {
 /* Copies the nodes into *out (caller frees with sc_ctl_nodes_free). */
 int sc_ctl_nodes(struct sc_ctl *c, struct sc_node_view **out, int *n);
 void sc_ctl_nodes_free(struct sc_node_view *nodes, int n);
+
+/* ---- the fleet timeline (ctl_timeline.c, docs/operations.md) ---- */
+
+/* One sample of the schedulable fleet (ready nodes not drained), as the
+ * scheduler sees it. */
+struct sc_timeline_sample {
+  int64_t at_ms;             /* wall clock, Unix ms */
+  int nodes;                 /* ready, not drained */
+  int gpus;                  /* their devices */
+  int64_t gpu_milli_used;    /* held by live tasks, in milli-GPU */
+  double frag_milli;         /* FGD's fragmented milli-GPU (core/frag.h)
+                                against the recent workload; < 0 when no
+                                workload is known yet (no job submitted) */
+  int pending;               /* jobs pending */
+};
+
+/* The samples taken after since_ms (wall, Unix ms; 0: all), oldest first,
+ * copied into *out (caller frees), and the sampling interval. 0 or
+ * SC_ENOMEM (then *out NULL, *n 0). */
+int sc_ctl_timeline(struct sc_ctl *c, int64_t since_ms, struct sc_timeline_sample **out,
+                    int *n, int64_t *interval_ms);
+/* The most samples the timeline keeps. */
+int sc_ctl_timeline_capacity(struct sc_ctl *c);
 
 /* ---- preemption and checkpoints (docs/control-plane.md) ---- */
 

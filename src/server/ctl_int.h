@@ -9,6 +9,7 @@
  *   ctl_state.c  the job and task state machine: one entry per event
  *   ctl_preempt.c preemption and checkpoints: entry points, task credentials
  *   ctl_agent.c  the agent protocol: reports become events
+ *   ctl_timeline.c the fleet timeline: a bounded ring of samples
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
  *   ctl.c        lifecycle, rebuild from the store, submit, cancel, views
  * Everything here is guarded by sc_ctl.mu.
@@ -19,6 +20,7 @@
 #include <pthread.h>
 
 #include "core/cluster.h"
+#include "core/frag.h"
 #include "core/preempt.h"
 #include "util/timeheap.h"
 #include "server/ctl.h"
@@ -205,6 +207,13 @@ struct ctl_tenant {
 
 struct ctl_pass_buf;
 
+/* The fleet timeline: the last cap samples, a ring (ctl_timeline.c). */
+struct ctl_timeline {
+  struct sc_timeline_sample *ring; /* cap entries, allocated at start */
+  int cap, n, next;          /* n kept; next: where the next one goes */
+  int64_t due_ms;            /* monotonic: when the next sample is due */
+};
+
 struct sc_ctl {
   struct sc_ctl_opts opts;
   struct sc_store *store;
@@ -271,6 +280,7 @@ struct sc_ctl {
   int64_t resv_job;           /* the last pass's backfill head, 0 none */
   char resv_text[160];        /* its reservation, for its pending reason */
   unsigned char task_key[32]; /* signs task credentials (task_token.c) */
+  struct ctl_timeline timeline;
 };
 
 /* ---- ctl_queue.c: the pending queue ---- */
@@ -530,10 +540,25 @@ int64_t ctl_job_work_lost_gpu_ms(const struct ctl_job *j, int64_t now);
  * task key (random when none is given): 0 or an SC_E* code. */
 int ctl_preempt_init(struct sc_ctl *c);
 
+/* ---- ctl_timeline.c: the fleet timeline ---- */
+
+/* Fills in its options when unset and allocates the ring: 0 or SC_ENOMEM. */
+int ctl_timeline_init(struct sc_ctl *c);
+void ctl_timeline_release(struct sc_ctl *c);
+/* Adds a sample of cluster cl (the schedulable nodes with what their live
+ * tasks hold) taken at wall time now, its fragmentation measured against
+ * typ (NULL: no workload known yet). O(nodes x typ's shapes). */
+void ctl_timeline_record(struct sc_ctl *c, const struct sc_cluster *cl,
+                         const struct sc_typical *typ, int64_t now);
+
 /* ---- ctl_sched.c ---- */
 
 void *ctl_sched_main(void *arg);
 /* Frees the scheduling thread's buffers (after sc_ctl_stop). */
 void ctl_sched_release(struct sc_ctl *c);
+/* Takes a timeline sample now (mu held): the cluster and FGD's workload
+ * built as a pass builds them. The scheduling thread calls it when one is
+ * due; tests call it directly. */
+void ctl_sched_sample(struct sc_ctl *c);
 
 #endif

@@ -9,7 +9,8 @@
  * apart. The first job of a pass that cannot start (and takes nothing
  * back by preemption) gets a reservation (core/backfill.h, EASY): every
  * job after it starts only where it cannot delay it. Between passes it ticks: lost nodes, runtimes past their limit,
- * finished jobs leaving memory.
+ * finished jobs leaving memory, and every few seconds a sample of the fleet
+ * for its timeline (ctl_timeline.c).
  */
 #include "server/ctl_int.h"
 
@@ -182,10 +183,11 @@ static void apply_alive(const struct sc_ctl *c, int i, struct sc_node *n, int in
   }
 }
 
-/* Builds the cluster of ready nodes (map: node -> cluster index or -1).
- * Each device keeps its position and model, so a node of several models
- * is one node of device groups in the core (docs/design.md). */
-static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
+/* Builds the cluster of ready nodes (map: node -> cluster index or -1)
+ * with what their live tasks hold. Each device keeps its position and
+ * model, so a node of several models is one node of device groups in the
+ * core (docs/design.md). */
+static void build_nodes(struct sc_ctl *c, struct sc_cluster *cl, int *map)
 {
   sc_cluster_init(cl);
   for (int i = 0; i < c->nnodes; i++) {
@@ -209,6 +211,13 @@ static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
     }
     apply_alive(c, i, &cl->nodes[map[i]], map[i]);
   }
+}
+
+/* The cluster a pass places on: build_nodes, less the nodes kept for
+ * preemptors. */
+static void build_cluster(struct sc_ctl *c, struct sc_cluster *cl, int *map)
+{
+  build_nodes(c, cl, map);
   /* Nodes a preemptor will take once its victims have stopped are kept
    * from every job meanwhile (it places there when they are gone). */
   for (int k = 0; k < c->njobs; k++) {
@@ -938,6 +947,34 @@ static struct sc_store_batch *tick_flush(struct sc_ctl *c, struct sc_store_batch
 }
 
 /*
+ * A timeline sample: the ready nodes not drained with what their live
+ * tasks hold (not emptied for preemptors: those hold nothing yet) and
+ * FGD's workload, built as a pass builds them, into the fixed ring.
+ * Cost, once per interval (5 s by default): O(nodes + live tasks) for the
+ * cluster, O(window x its distinct shapes) for the workload (what every
+ * pass pays) and O(nodes x typical shapes) for the measure; no allocation
+ * past the cluster's and the workload's.
+ */
+void ctl_sched_sample(struct sc_ctl *c)
+{
+  struct ctl_pass_buf *pb;
+  struct sc_cluster cl;
+  struct sc_typical typ;
+  bool known;
+
+  if (!c->pass)
+    c->pass = calloc(1, sizeof *c->pass);
+  if (!(pb = c->pass) || !pass_buf_fit(c, pb, 0))
+    return; /* out of memory: no sample this time */
+  build_nodes(c, &cl, pb->map);
+  known = c->wcount > 0 && build_typical(c, pb->keys, pb->first, &cl, &typ) == 0;
+  ctl_timeline_record(c, &cl, known ? &typ : NULL, ctl_wall_ms(c));
+  if (known)
+    sc_typical_release(&typ);
+  sc_cluster_release(&cl);
+}
+
+/*
  * Heartbeat timeouts, max runtimes, begin times and fence holds that came
  * due (from the timer heaps: O(what is due), not a scan of every node and
  * job), rows to rewrite and compaction. Silent nodes are settled
@@ -986,6 +1023,10 @@ static void tick(struct sc_ctl *c)
   }
   ctl_batch_stale(c, b);
   ctl_jobs_compact(c);
+  if (now >= c->timeline.due_ms) {
+    ctl_sched_sample(c);
+    c->timeline.due_ms = now + c->opts.timeline_interval_ms;
+  }
   submitted = ctl_submit_locked(c, b);
   pthread_mutex_unlock(&c->mu);
   ctl_finish(c, b, submitted);

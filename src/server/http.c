@@ -338,6 +338,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_re
   }
   MHD_add_response_header(r, "Content-Type",
                           resp->content_type ? resp->content_type : "application/json");
+  for (const char *const *h = resp->headers; h && h[0] && h[1]; h += 2)
+    MHD_add_response_header(r, h[0], h[1]);
   ret = MHD_queue_response(conn, (unsigned)resp->status, r);
   MHD_destroy_response(r);
   return ret;

@@ -45,6 +45,8 @@ struct sc_http_resp {
   json_t *json;            /* owned; sent as application/json */
   const char *text;        /* static text, used when json is NULL */
   const char *content_type;
+  const char *const *headers; /* static: more headers, name then value,
+                                 NULL-terminated; NULL: none */
   /* When set, called once when the reply's fate is known: delivered is
    * false when the connection ended before it was sent whole (the client
    * died or went away). done_arg is owned by the hook. */

@@ -64,8 +64,8 @@ static void usage_server(FILE *out)
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR] [--store WHERE]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
-          "                        [--config FILE] [--check-config]\n\n"
-          "Runs the controller: REST API, scheduler and store.\n\n"
+          "                        [--timeline-interval D] [--config FILE] [--check-config]\n\n"
+          "Runs the controller: REST API, dashboard (/ui), scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
           "  --store WHERE            the database: a SQLite file (default DIR/supercell.db) or\n"
@@ -90,6 +90,8 @@ static void usage_server(FILE *out)
                "                           'listen = 0.0.0.0:8420'); the command line wins\n"
                "  --check-config           check the flags and the config file, say what would\n"
                "                           run, and exit: 0 when it can start, 2 when not\n"
+               "  --timeline-interval D    the fleet timeline takes a sample every D (default\n"
+               "                           5s; the last 720 are kept)\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
                "controller.url.\n");
 }
@@ -99,7 +101,8 @@ static void usage_up(FILE *out)
   fprintf(out,
           "usage: supercell up [--state-dir DIR] [--port N] [--devices VENDOR:MODEL:COUNT ...]\n"
           "                    [--policy NAME] [--heartbeat-timeout D] [--fence-after D]\n"
-          "                    [--grace D] [--max-checkpoint-grace D]\n\n"
+          "                    [--grace D] [--max-checkpoint-grace D]\n"
+          "                    [--timeline-interval D]\n\n"
           "Runs a controller on 127.0.0.1:%d and a local agent for this machine.\n"
           "State lives in $SUPERCELL_HOME or ~/.supercell; Ctrl-C stops both and keeps it.\n\n"
           "  --state-dir DIR          state directory (the CLI finds this controller through\n"
@@ -117,7 +120,8 @@ static void usage_up(FILE *out)
           "  --grace D                SIGTERM to SIGKILL when a task is stopped (default 10s)\n"
           "  --max-checkpoint-grace D the longest preemption notice a job may ask for\n"
           "                           (checkpoint_grace; default 10m): a job asking more is\n"
-          "                           refused at submit\n",
+          "                           refused at submit\n"
+          "  --timeline-interval D    the fleet timeline takes a sample every D (default 5s)\n",
           UP_PORT, UP_PORT);
 }
 
@@ -198,13 +202,15 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
     return parse_duration_opt("--grace", arg, &o->ctl.grace_ms);
   case 'G':
     return parse_duration_opt("--max-checkpoint-grace", arg, &o->ctl.max_checkpoint_grace_ms);
+  case 'T':
+    return parse_duration_opt("--timeline-interval", arg, &o->ctl.timeline_interval_ms);
   case 'f':
     if (strcmp(arg, "0") == 0) {
       o->ctl.fence_after_ms = -1; /* never */
       return 0;
     }
     return parse_duration_opt("--fence-after", arg, &o->ctl.fence_after_ms);
-  case 'T':
+  case 'F':
     o->fgd_target = arg;
     return 0;
   case 'C': /* --config: its settings are already in argv (sc_config_argv) */
@@ -251,8 +257,9 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
-    {"fgd-target", required_argument, NULL, 'T'},
+    {"fgd-target", required_argument, NULL, 'F'},
     {"config", required_argument, NULL, 'C'},  {"check-config", no_argument, NULL, 'K'},
+    {"timeline-interval", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -261,6 +268,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"policy", required_argument, NULL, 'p'},  {"grace", required_argument, NULL, 'g'},
     {"fence-after", required_argument, NULL, 'f'},
     {"max-checkpoint-grace", required_argument, NULL, 'G'},
+    {"timeline-interval", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   const struct option *table = o->up ? up_long : server_long;
@@ -670,10 +678,11 @@ static void print_banner(const struct cmd_opts *o, int port, const char *name, p
 
   printf("Supercell is up.\n\n"
          "  API:          http://127.0.0.1:%d\n"
+         "  Dashboard:    http://127.0.0.1:%d/ui (sign in with the admin token)\n"
          "  Admin token:  %s/admin.token\n"
          "  State:        %s (supercell.db)\n"
          "  Local agent:  node '%s' (pid %d)\n",
-         port, o->state_dir, o->state_dir, name, (int)agent);
+         port, port, o->state_dir, o->state_dir, name, (int)agent);
   if (jobs > 0)
     printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
   cli_prefix(o, prefix, sizeof prefix);

@@ -951,8 +951,8 @@ static struct sc_store_batch *tick_flush(struct sc_ctl *c, struct sc_store_batch
  * tasks hold (not emptied for preemptors: those hold nothing yet) and
  * FGD's workload, built as a pass builds them, into the fixed ring.
  * Cost, once per interval (5 s by default): O(nodes + live tasks) for the
- * cluster, O(window x its distinct shapes) for the workload (what every
- * pass pays) and O(nodes x typical shapes) for the measure; no allocation
+ * cluster, O(distinct shapes) for the workload (what every pass pays)
+ * and O(nodes x typical shapes) for the measure; no allocation
  * past the cluster's and the workload's.
  */
 void ctl_sched_sample(struct sc_ctl *c)
@@ -967,7 +967,7 @@ void ctl_sched_sample(struct sc_ctl *c)
   if (!(pb = c->pass) || !pass_buf_fit(c, pb, 0))
     return; /* out of memory: no sample this time */
   build_nodes(c, &cl, pb->map);
-  known = c->wcount > 0 && build_typical(c, pb->keys, pb->first, &cl, &typ) == 0;
+  known = (c->wcount > 0 || c->opts.ntarget > 0) && build_typical(c, pb->keys, &cl, &typ) == 0;
   ctl_timeline_record(c, &cl, known ? &typ : NULL, ctl_wall_ms(c));
   if (known)
     sc_typical_release(&typ);

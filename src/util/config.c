@@ -145,6 +145,8 @@ int sc_config_argv(int argc, char **argv, const struct option *known, int *out_a
   if (!path)
     return 0;
   snprintf(origin_path, sizeof origin_path, "%s", path);
+  for (int i = 0; i < origin_n; i++) /* a vector before this one */
+    origin_line[i] = 0;
   if (!(f = fopen(path, "r"))) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return SC_EIO;

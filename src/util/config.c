@@ -17,6 +17,8 @@
 static char origin_path[512];
 static int *origin_line;
 static int origin_n;
+/* The last vector made: the process's flags, kept for its life. */
+static char **kept_argv;
 
 /* The --config value in argv, or NULL. */
 static const char *config_path(int argc, char **argv)
@@ -163,7 +165,7 @@ int sc_config_argv(int argc, char **argv, const struct option *known, int *out_a
     sc_config_free(n, v);
     return rc;
   }
-  *out_argv = v;
+  *out_argv = kept_argv = v;
   *out_argc = n;
   return 0;
 }
@@ -178,6 +180,8 @@ bool sc_config_origin(int index, char *buf, size_t size)
 
 void sc_config_free(int argc, char **argv)
 {
+  if (argv && argv == kept_argv)
+    kept_argv = NULL;
   for (int i = 0; argv && i < argc; i++)
     free(argv[i]);
   free(argv);

@@ -19,7 +19,9 @@
  * If argv has `--config FILE` (or `--config=FILE`), reads FILE and returns
  * in *out_argv a new vector: argv[0], the file's flags, then argv[1..]
  * (the --config flag kept, for getopt to skip); *out_argc its length. The
- * vector and its strings are owned by the caller (sc_config_free). Without
+ * vector lives, like argv, as long as the process (the options parsed from
+ * it point into it); this module keeps it, and sc_config_free ends it
+ * earlier (tests). Without
  * --config, *out_argv is NULL and nothing is allocated. Returns 0, or
  * SC_EINVAL / SC_EIO / SC_ENOMEM with err filled.
  */

@@ -228,6 +228,13 @@ int sc_store_price_list(struct sc_store *s, struct sc_price_rec **out, int *n)
   return s->ops->price_list(s, out, n);
 }
 
+void sc_store_stats(struct sc_store *s, struct sc_store_stats *out)
+{
+  memset(out, 0, sizeof *out);
+  if (s->ops->stats)
+    s->ops->stats(s, out);
+}
+
 void sc_job_rec_release(struct sc_job_rec *j)
 {
   free(j->spec);

@@ -288,7 +288,7 @@ static const char *const job_states[] = {"pending", "running", "succeeded", "fai
 static const char *const task_states[] = {"pending", "assigned", "running", "succeeded",
                                           "failed", "cancelled", "lost"};
 static const char *const node_states[] = {"ready", "lost"};
-static const char *const token_kinds[] = {"admin", "user", "agent"};
+static const char *const token_kinds[] = {"admin", "user", "agent", "metrics"};
 static const char *const usage_ends[] = {"running", "exit", "cancel", "preempted",
                                          "node_lost", "timeout", "interrupted"};
 static const char *const usage_bys[] = {"none", "tenant", "model", "region", "day", "job"};

@@ -35,7 +35,12 @@ enum sc_task_state {
 
 enum sc_node_state { SC_NODE_READY, SC_NODE_LOST, SC_NODE_NSTATES };
 
-enum sc_token_kind { SC_TOKEN_ADMIN, SC_TOKEN_USER, SC_TOKEN_AGENT, SC_TOKEN_NKINDS };
+/* Kinds are stored by name (sc_token_kind_name): a new kind goes last and
+ * tokens stored before it keep their meaning. A metrics token may only
+ * read /metrics. */
+enum sc_token_kind {
+  SC_TOKEN_ADMIN, SC_TOKEN_USER, SC_TOKEN_AGENT, SC_TOKEN_METRICS, SC_TOKEN_NKINDS
+};
 
 /* One task of a job. exit_code and signal are -1 when unknown. */
 struct sc_task_rec {

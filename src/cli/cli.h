@@ -29,7 +29,7 @@ int sc_cli_checkpoint(int argc, char **argv);
 int sc_cli_preempt(int argc, char **argv);
 /* nodes: nodes with CPU, memory, devices, labels. */
 int sc_cli_nodes(int argc, char **argv);
-/* token create --tenant NAME [--kind user|agent] (admin). */
+/* token create --tenant NAME [--kind user|agent|metrics] (admin). */
 int sc_cli_token(int argc, char **argv);
 /* tenant list | tenant set NAME --run-as USER. */
 int sc_cli_tenant(int argc, char **argv);

@@ -11,7 +11,8 @@
 #include "util/units.h"
 
 static const char token_help[] =
-  "usage: supercell token create [--kind user|agent] [--tenant NAME] [--node NODE] [--ttl D]\n"
+  "usage: supercell token create [--kind user|agent|metrics] [--tenant NAME] [--node NODE]\n"
+  "                              [--ttl D]\n"
   "       supercell token list\n"
   "       supercell token revoke ID\n"
   "\n"
@@ -19,10 +20,11 @@ static const char token_help[] =
   "its hash is kept. A user token sees and submits only its tenant's jobs. An\n"
   "agent token bound to a node (--node) acts only as that node; one bound to\n"
   "none is a bootstrap token: it may only register a node, which then gets\n"
-  "its own credential. revoke takes effect at once; an expired or revoked\n"
-  "token gets 401.\n"
+  "its own credential. A metrics token may only read /metrics (a Prometheus\n"
+  "server's bearer token, docs/operations.md). revoke takes effect at once;\n"
+  "an expired or revoked token gets 401.\n"
   "\n"
-  "  --kind K          user (default) or agent\n"
+  "  --kind K          user (default), agent or metrics\n"
   "  --tenant NAME     the tenant of a user token (default: default)\n"
   "  --node NODE       the node an agent token is bound to\n"
   "  --ttl D           expire after D (e.g. 30d, 12h, 90m); default: never\n"
@@ -36,8 +38,10 @@ struct token_args {
 static int check_create(struct sc_cli *c, const struct token_args *a, int64_t *ttl_ms)
 {
   *ttl_ms = 0;
-  if (strcmp(a->kind, "user") != 0 && strcmp(a->kind, "agent") != 0)
-    return sc_cli_usage_error(c, "bad value for '--kind': \"%s\" (want user or agent)", a->kind);
+  if (strcmp(a->kind, "user") != 0 && strcmp(a->kind, "agent") != 0 &&
+      strcmp(a->kind, "metrics") != 0)
+    return sc_cli_usage_error(c, "bad value for '--kind': \"%s\" (want user, agent or metrics)",
+                              a->kind);
   if (a->node && strcmp(a->kind, "agent") != 0)
     return sc_cli_usage_error(c, "'--node' binds agent tokens only");
   if (a->tenant && strcmp(a->kind, "user") != 0)

@@ -1,8 +1,9 @@
 /*
  * User endpoints: health, jobs (submit, list, get, cancel, logs), nodes,
- * tokens and the OpenAPI document, plus the route table (the dashboard's
- * files and timeline: api_ui.c). A user token sees only its tenant: other
- * tenants' jobs answer 404, not 403, so ids leak nothing.
+ * tokens and the OpenAPI document, plus the route table (with /metrics,
+ * metrics.c; the dashboard's files and timeline: api_ui.c). A user token
+ * sees only its tenant: other tenants' jobs answer 404, not 403, so ids
+ * leak nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "server/codec.h"
 #include "server/http.h"
 #include "server/ids.h"
+#include "server/metrics.h"
 #include "server/openapi.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -750,6 +752,7 @@ static void api_checkpoint(struct sc_http_req *req, struct sc_http_resp *resp)
 
 const struct sc_route sc_api_routes[] = {
   {"GET", "/healthz", SC_ROUTE_PUBLIC, api_healthz},
+  {"GET", "/metrics", SC_ROUTE_METRICS, sc_metrics_handler},
   {"GET", "/v1/openapi.yaml", SC_ROUTE_ANY_TOKEN, api_openapi},
   {"POST", "/v1/jobs", SC_ROUTE_USER, api_submit},
   {"GET", "/v1/jobs", SC_ROUTE_USER, api_list},

@@ -1,6 +1,7 @@
 /*
  * Token endpoints (admin only): create (a user token for a tenant, an agent
- * token bound to a node or a bootstrap one, optionally expiring), list
+ * token bound to a node or a bootstrap one, a metrics token that may only
+ * scrape /metrics; optionally expiring), list
  * (never the secret) and revoke (at once). Decode, call auth, encode.
  */
 #include <stdio.h>
@@ -85,13 +86,18 @@ static bool parse_create(json_t *body, struct sc_token_req *t, struct sc_http_re
       !get_string(body, "node", "", &t->node, resp) || !get_ttl(body, &t->ttl_ms, resp))
     return false;
   t->kind = sc_token_kind_parse(kind);
-  if (t->kind != SC_TOKEN_USER && t->kind != SC_TOKEN_AGENT)
-    return bad(resp, "kind", "'kind' must be user or agent");
+  if (t->kind != SC_TOKEN_USER && t->kind != SC_TOKEN_AGENT && t->kind != SC_TOKEN_METRICS)
+    return bad(resp, "kind", "'kind' must be user, agent or metrics");
   if (t->kind == SC_TOKEN_USER) {
     if (!*t->tenant)
       t->tenant = "default";
     if (!sc_spec_name_ok(t->tenant, 64))
       return bad(resp, "tenant", "'tenant' must be 1..64 characters from [A-Za-z0-9._-]");
+    if (*t->node)
+      return bad(resp, "node", "'node' binds agent tokens only");
+  } else if (t->kind == SC_TOKEN_METRICS) {
+    if (*t->tenant)
+      return bad(resp, "tenant", "'tenant' binds user tokens only");
     if (*t->node)
       return bad(resp, "node", "'node' binds agent tokens only");
   } else {

@@ -21,6 +21,14 @@
 
 #define RESTART_GRACE_MS 10000
 
+/* Bucket bounds (seconds) of the pass duration and submit-to-start
+ * histograms (/metrics). */
+static const double pass_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+static const double start_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                      5,    10,    30,   60,  300,  900, 3600, 14400};
+
+
 /* The window shape of spec s, added with count 0 if new; -1 when out of
  * memory. O(shapes in the window). */
 static int window_key(struct sc_ctl *c, const struct sc_job_spec *s)
@@ -205,6 +213,7 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
   struct sc_store_batch *b = sc_store_batch_new();
   struct sc_store_op op = {.kind = SC_STORE_JOB_INSERT};
   struct ctl_dep deps[SC_SPEC_MAX_DEPS];
+  struct ctl_tenant_counts *counts;
   int n = spec->array_count > 0 ? spec->array_count : 1, inserted = 0;
   struct ctl_job **jobs = calloc((size_t)n, sizeof *jobs);
   char msg[256];
@@ -258,6 +267,8 @@ int sc_ctl_submit(struct sc_ctl *c, struct sc_job_spec *spec, struct sc_job_rec 
       window_add(c, &j->spec);
       ctl_queue_sync(c, j);
       ctl_queue_note_fresh(c, j->id);
+      if ((counts = ctl_tenant_counts(c, j->spec.tenant)))
+        counts->submitted++;
     }
     cancel_doomed(c);
     pthread_mutex_unlock(&c->mu);
@@ -534,6 +545,8 @@ int sc_ctl_new(const struct sc_ctl_opts *opts, struct sc_store *store, struct sc
   if (c->opts.window <= 0)
     c->opts.window = 1000;
   c->store = store;
+  sc_histogram_init(&c->pass_hist, pass_bounds, sizeof pass_bounds / sizeof pass_bounds[0]);
+  sc_histogram_init(&c->start_hist, start_bounds, sizeof start_bounds / sizeof start_bounds[0]);
   pthread_mutex_init(&c->mu, NULL);
   sc_clock_cond_init(&c->changed);
   sc_clock_cond_init(&c->sched_cond);

@@ -20,6 +20,7 @@
 #include "server/spec.h"
 #include "server/tenant_rules.h"
 #include "store/store.h"
+#include "util/histogram.h"
 
 struct sc_ctl;
 
@@ -125,6 +126,86 @@ int sc_ctl_timeline(struct sc_ctl *c, int64_t since_ms, struct sc_timeline_sampl
                     int *n, int64_t *interval_ms);
 /* The most samples the timeline keeps. */
 int sc_ctl_timeline_capacity(struct sc_ctl *c);
+
+/* ---- what /metrics shows (ctl_metrics.c; docs/operations.md) ---- */
+
+/* Why a pending job waits, as a bounded class: the first word of its
+ * pending reason (sc_ctl_pending_reason), except that Priority and
+ * Unsatisfiable count as Resources (telling them apart scans the fleet
+ * for each job). */
+enum sc_pending_class {
+  SC_PENDING_NONE,             /* no pass has looked at it yet */
+  SC_PENDING_RESOURCES,
+  SC_PENDING_HELD,
+  SC_PENDING_BEGIN_TIME,
+  SC_PENDING_DEPENDENCY,
+  SC_PENDING_DEPENDENCY_NEVER,
+  SC_PENDING_QUOTA,
+  SC_PENDING_ARRAY_LIMIT,
+  SC_PENDING_NCLASSES
+};
+/* "None", "Resources", "Held", "BeginTime", "Dependency",
+ * "DependencyNeverSatisfied", "QuotaExceeded", "JobArrayTaskLimit". */
+const char *sc_pending_class_name(int cls);
+
+/* Outcomes of a job's end (its final state - SC_JOB_SUCCEEDED) and kinds
+ * of preemption (as SC_PREEMPT_KINDS lists them). */
+#define SC_CTL_NOUTCOMES 3           /* succeeded, failed, cancelled */
+#define SC_CTL_NPREEMPT_KINDS 3      /* reclaim, priority, operator */
+const char *sc_preempt_kind_name(int kind);
+
+/* One tenant's counters (since the controller started) and its active
+ * jobs now. */
+struct sc_ctl_tenant_metrics {
+  char name[SC_STORE_TENANT_MAX];
+  uint64_t submitted;                /* jobs (an array: each element) */
+  uint64_t starts;                   /* attempts whose first task ran */
+  uint64_t exits[SC_CTL_NOUTCOMES];  /* jobs that ended, by outcome */
+  uint64_t preemptions[SC_CTL_NPREEMPT_KINDS]; /* its jobs preempted, by kind */
+  double preempted_gpu_s[SC_CTL_NPREEMPT_KINDS]; /* the GPU-seconds of work
+                                        they lost (since their last
+                                        checkpoint or attempt start) */
+  int running;
+  int pending[SC_PENDING_NCLASSES];
+};
+
+/* The accelerators of one model in one region, on ready nodes. */
+struct sc_ctl_pool_metrics {
+  char model[64], region[64];        /* region "" : nodes without one */
+  int devices;
+  int64_t allocated_milli;           /* held by tasks (each device at most 1000) */
+};
+
+/* The nodes of one region by state and drained flag. */
+struct sc_ctl_region_metrics {
+  char region[64];
+  int nodes[SC_NODE_NSTATES][2];     /* [state][drained] */
+};
+
+/* A snapshot for /metrics; arrays owned (sc_ctl_metrics_release). */
+struct sc_ctl_metrics {
+  struct sc_ctl_tenant_metrics *tenants;
+  int ntenants;
+  struct sc_ctl_pool_metrics *pools;
+  int npools;
+  struct sc_ctl_region_metrics *regions;
+  int nregions;
+  struct sc_histogram_snap pass_seconds;     /* scheduling passes' duration */
+  struct sc_histogram_snap start_seconds;    /* submit to first start */
+  bool frag_known;                   /* false: no ready GPU or no workload yet */
+  double frag_milli;                 /* FGD's fragmented milli-GPU (core/frag.h) */
+  double capacity_milli;             /* milli-GPU of ready, undrained nodes */
+  double lock_held_s;                /* how long the snapshot held the lock */
+};
+
+/*
+ * Takes a snapshot of the counters and gauges /metrics shows. The lock is
+ * held for one walk of the nodes and active jobs and a copy of the fleet
+ * as a scheduling pass sees it; the fragmentation is measured on that
+ * copy after the lock is dropped. 0 or SC_ENOMEM (out released).
+ */
+int sc_ctl_metrics(struct sc_ctl *c, struct sc_ctl_metrics *out);
+void sc_ctl_metrics_release(struct sc_ctl_metrics *m);
 
 /* ---- preemption and checkpoints (docs/control-plane.md) ---- */
 

@@ -11,6 +11,7 @@
  *   ctl_agent.c  the agent protocol: reports become events
  *   ctl_timeline.c the fleet timeline: a bounded ring of samples
  *   ctl_sched.c  the scheduling thread: passes, timeouts, rewrites
+ *   ctl_metrics.c what /metrics shows: the counters the others keep, gauges
  *   ctl.c        lifecycle, rebuild from the store, submit, cancel, views
  * Everything here is guarded by sc_ctl.mu.
  */
@@ -195,9 +196,19 @@ static inline const char *ctl_key_models(const struct ctl_shape_key *k)
   return k->models_long ? k->models_long : k->models;
 }
 
+/* What happened to a tenant's jobs since the controller started, for
+ * /metrics (struct sc_ctl_tenant_metrics says what each counts). */
+struct ctl_tenant_counts {
+  uint64_t submitted, starts;
+  uint64_t exits[SC_CTL_NOUTCOMES];
+  uint64_t preemptions[SC_CTL_NPREEMPT_KINDS];
+  int64_t preempted_gpu_ms[SC_CTL_NPREEMPT_KINDS];
+};
+
 /* A tenant; durable once a batch holding its row (as it is now) committed. */
 struct ctl_tenant {
   struct sc_tenant_rec rec;        /* rules text owned */
+  struct ctl_tenant_counts counts;
   bool durable;
   struct sc_tenant_rules rules;    /* rec.rules parsed */
   char eff_regions[SC_REGIONS_MAX * 64]; /* the allowlist in force: its own,
@@ -277,6 +288,8 @@ struct sc_ctl {
   struct ctl_task **scratch; /* a snapshot of one node's alive list */
   int capscratch;
   struct sc_ctl_stats stats;
+  struct sc_histogram pass_hist;   /* passes' duration, seconds */
+  struct sc_histogram start_hist;  /* submit to first start, seconds */
   int64_t resv_job;           /* the last pass's backfill head, 0 none */
   char resv_text[160];        /* its reservation, for its pending reason */
   unsigned char task_key[32]; /* signs task credentials (task_token.c) */
@@ -403,6 +416,8 @@ bool ctl_region_allowed(const char *allowed, const char *region);
 /* The tenant's ancestors, nearest first, into up (at most max): how many. */
 int ctl_tenant_ancestors(const struct sc_ctl *c, const struct ctl_tenant *t,
                          const struct ctl_tenant **up, int max);
+/* The counters of tenant name, NULL when it is not known. */
+struct ctl_tenant_counts *ctl_tenant_counts(struct sc_ctl *c, const char *name);
 /* Gives tenant name an id if it has none, and adds its row to b unless
  * durable: 0 or SC_ENOMEM. */
 int ctl_tenant_ensure(struct sc_ctl *c, const char *name, struct sc_store_batch *b);
@@ -560,5 +575,11 @@ void ctl_sched_release(struct sc_ctl *c);
  * built as a pass builds them. The scheduling thread calls it when one is
  * due; tests call it directly. */
 void ctl_sched_sample(struct sc_ctl *c);
+/* The fleet as a pass would see it now (ready, undrained nodes with what
+ * live tasks hold) into cl, and FGD's target workload from the window of
+ * recent tasks into typ (n 0 when the window is empty); mu held. Both
+ * are the caller's to release (sc_cluster_release, sc_typical_release),
+ * also on failure: 0 or SC_ENOMEM. */
+int ctl_sched_fleet(struct sc_ctl *c, struct sc_cluster *cl, struct sc_typical *typ);
 
 #endif

@@ -674,6 +674,26 @@ static int pass_prepare(struct sc_ctl *c, struct pass *ps)
   return sc_sched_new(&ps->cl, &opts, &ps->sched);
 }
 
+int ctl_sched_fleet(struct sc_ctl *c, struct sc_cluster *cl, struct sc_typical *typ)
+{
+  int nkeys = c->opts.ntarget > 0 ? c->opts.ntarget : c->nwkeys;
+  struct sc_typical_key *keys = malloc((size_t)(nkeys > 0 ? nkeys : 1) * sizeof *keys);
+  int *map = malloc((size_t)(c->nnodes > 0 ? c->nnodes : 1) * sizeof *map);
+  int rc = keys && map ? 0 : SC_ENOMEM;
+
+  sc_cluster_init(cl);
+  memset(typ, 0, sizeof *typ);
+  if (rc == 0) {
+    build_cluster(c, cl, map);
+    rc = build_typical(c, keys, cl, typ);
+    if (rc == SC_ENOENT) /* no task submitted yet: no workload */
+      rc = 0;
+  }
+  free(keys);
+  free(map);
+  return rc;
+}
+
 /* The fresh jobs still pending, in queue order, into pb->jobs, with the
  * last pass's backfill head (so that they cannot delay it either). */
 static int fresh_jobs(struct sc_ctl *c, struct ctl_pass_buf *pb, int64_t head)
@@ -839,6 +859,7 @@ static void sched_pass(struct sc_ctl *c, struct sc_rng *rng)
   c->stats.passes++;
   c->stats.full_passes += full;
   c->stats.last_pass_ms = sc_clock_mono_msf() - t0;
+  sc_histogram_observe(&c->pass_hist, c->stats.last_pass_ms / 1000.0);
   if (c->stats.last_pass_ms > c->stats.max_pass_ms)
     c->stats.max_pass_ms = c->stats.last_pass_ms;
   c->stats.last_pending = npending;

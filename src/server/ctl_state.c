@@ -139,6 +139,49 @@ static bool retryable_always(const struct ctl_job *j, const char *reason)
 static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *reason,
                     bool retryable, struct sc_store_batch *b);
 
+/* ---- counters for /metrics (ctl_metrics.c) ---- */
+
+const char *sc_preempt_kind_name(int kind)
+{
+  static const char *const kinds[SC_CTL_NPREEMPT_KINDS] = {"reclaim", "priority", "operator"};
+
+  return kind >= 0 && kind < SC_CTL_NPREEMPT_KINDS ? kinds[kind] : "unknown";
+}
+
+/* Job j ended in its final state. */
+static void count_exit(struct sc_ctl *c, const struct ctl_job *j)
+{
+  struct ctl_tenant_counts *n = ctl_tenant_counts(c, j->spec.tenant);
+
+  if (n && j->state >= SC_JOB_SUCCEEDED && j->state - SC_JOB_SUCCEEDED < SC_CTL_NOUTCOMES)
+    n->exits[j->state - SC_JOB_SUCCEEDED]++;
+}
+
+/* An attempt of j started (its first task runs): the first attempt's wait
+ * since submission goes to the histogram. */
+static void count_start(struct sc_ctl *c, const struct ctl_job *j)
+{
+  struct ctl_tenant_counts *n = ctl_tenant_counts(c, j->spec.tenant);
+  int64_t waited = ctl_wall_ms(c) - j->created_ms;
+
+  if (n)
+    n->starts++;
+  if (j->attempt == 0 && j->created_ms > 0)
+    sc_histogram_observe(&c->start_hist, (double)(waited > 0 ? waited : 0) / 1000.0);
+}
+
+/* Running job j is preempted as kind: the work it loses counts too. */
+static void count_preempt(struct sc_ctl *c, const struct ctl_job *j, const char *kind)
+{
+  struct ctl_tenant_counts *n = ctl_tenant_counts(c, j->spec.tenant);
+
+  for (int k = 0; n && k < SC_CTL_NPREEMPT_KINDS; k++)
+    if (strcmp(kind, sc_preempt_kind_name(k)) == 0) {
+      n->preemptions[k]++;
+      n->preempted_gpu_ms[k] += ctl_job_work_lost_gpu_ms(j, ctl_wall_ms(c));
+    }
+}
+
 /* Job j ended: the jobs waiting on it may run now, or never; those are
  * cancelled here, and what waits on them in turn (the outermost call
  * settles the whole cascade, without recursion). */
@@ -223,6 +266,7 @@ static void job_end(struct sc_ctl *c, struct ctl_job *j, int state, const char *
     snprintf(j->reason, sizeof j->reason, "%s", reason);
     j->finished_ms = now;
     c->nfinal++;
+    count_exit(c, j);
   }
   ctl_queue_sync(c, j);
   if (retry && j->hold_until_ms > 0)
@@ -247,6 +291,7 @@ static void job_check_done(struct sc_ctl *c, struct ctl_job *j, struct sc_store_
   j->reason[0] = '\0';
   j->finished_ms = ctl_wall_ms(c);
   c->nfinal++;
+  count_exit(c, j);
   ctl_queue_sync(c, j);
   ctl_batch_job_row(c, b, j);
   ctl_notify_locked(c);
@@ -320,6 +365,7 @@ static void job_preempt(struct sc_ctl *c, struct ctl_job *j, const struct ctl_ev
   if (a && a->by > 0)
     snprintf(by, sizeof by, "j-%06lld", (long long)a->by);
   snprintf(reason, sizeof reason, "preempted by %s (%s)", by, kind);
+  count_preempt(c, j, kind); /* before the requeue: its work lost is known now */
   for (int i = 0; i < j->ntasks; i++) {
     struct ctl_task *t = &j->tasks[i];
     t->notice = (struct ctl_notice){.set = t->alive_node >= 0, .grace_ms = grace_ms,
@@ -408,6 +454,7 @@ static void task_running(struct sc_ctl *c, struct ctl_task *t, const struct ctl_
       t->started_ms = agent_time(a->started_ms, 0, ctl_wall_ms(c));
       usage_open(t);
       if (!j->started_ms) {
+        count_start(c, j);
         j->started_ms = t->started_ms;
         j->started_mono_ms = sc_clock_mono_ms();
         ctl_job_timers(c, j);

@@ -44,6 +44,13 @@ const struct ctl_tenant *ctl_tenant_find(const struct sc_ctl *c, const char *nam
   return i >= 0 ? &c->tenants[i] : NULL;
 }
 
+struct ctl_tenant_counts *ctl_tenant_counts(struct sc_ctl *c, const char *name)
+{
+  int i = tenant_index(c, name);
+
+  return i >= 0 ? &c->tenants[i].counts : NULL;
+}
+
 /* Inserts rec at its place; 0 or SC_ENOMEM. */
 static int tenant_insert(struct sc_ctl *c, const struct sc_tenant_rec *rec, bool durable)
 {

@@ -13,7 +13,8 @@
  * at once, so none is lost and none resumes twice. Locks: park_mu is
  * never held across a call into libmicrohttpd or the controller;
  * sc_http_wake takes only park_mu (it is called under the controller's
- * lock).
+ * lock). Replies are counted by route and status (sc_server_http_counts)
+ * with relaxed atomics, once each, when they are sent.
  */
 #include "server/http.h"
 
@@ -94,6 +95,18 @@ static void mhd_load(void)
 
 enum { PARK_RUNNING = 0, PARK_SUSPENDED = 1, PARK_WOKEN = 2 };
 
+/* The status codes counted on their own; any other is counted by class
+ * (1xx..5xx) in the slots after them. */
+static const int counted_status[] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
+                                     413, 414, 415, 422, 429, 431, 500, 503};
+#define NCOUNTED ((int)(sizeof counted_status / sizeof counted_status[0]))
+#define NSTATUS_SLOTS (NCOUNTED + 5)
+
+/* Replies of one route (or of none: the last row), by status slot. */
+struct route_counts {
+  _Atomic uint64_t n[NSTATUS_SLOTS];
+};
+
 /* Per-request state kept by MHD between calls. */
 struct conn_req {
   char *body;
@@ -110,6 +123,7 @@ struct conn_req {
   int heap_at;                  /* index in srv->heap, -1: not in it */
   bool resume_queued;           /* on srv->resume */
   bool parked;                  /* it was parked once (its worker's alone) */
+  bool counted;                 /* its reply was counted (count_reply) */
   struct conn_req *resume_next;
 };
 
@@ -118,6 +132,10 @@ struct sc_server {
   struct sc_ctl *ctl;
   struct sc_auth *auth;
   const struct sc_route *routes;
+  struct sc_metrics *metrics;
+  bool metrics_public;
+  int nroutes;
+  struct route_counts *counts;  /* nroutes + 1 rows: the last for no route */
   int port;
   pthread_mutex_t park_mu;      /* the heap and the resume list */
   pthread_cond_t park_cond;     /* monotonic */
@@ -136,6 +154,57 @@ struct sc_ctl *sc_server_ctl(struct sc_server *s)
 struct sc_auth *sc_server_auth(struct sc_server *s)
 {
   return s->auth;
+}
+
+struct sc_metrics *sc_server_metrics(struct sc_server *s)
+{
+  return s->metrics;
+}
+
+static int status_slot(int status)
+{
+  for (int i = 0; i < NCOUNTED; i++)
+    if (counted_status[i] == status)
+      return i;
+  return NCOUNTED + (status >= 100 && status < 600 ? status / 100 - 1 : 4);
+}
+
+/* Counts a reply of route (-1: none) with status. */
+static void count_reply(struct sc_server *s, int route, int status)
+{
+  struct route_counts *rc = &s->counts[route >= 0 ? route : s->nroutes];
+
+  atomic_fetch_add_explicit(&rc->n[status_slot(status)], 1, memory_order_relaxed);
+}
+
+int sc_server_http_counts(struct sc_server *s, struct sc_http_count **out, int *n)
+{
+  struct sc_http_count *c = NULL;
+  int cap = 0;
+
+  *out = NULL;
+  *n = 0;
+  for (int r = 0; r <= s->nroutes; r++)
+    for (int k = 0; k < NSTATUS_SLOTS; k++) {
+      uint64_t v = atomic_load_explicit(&s->counts[r].n[k], memory_order_relaxed);
+      if (v == 0)
+        continue;
+      if (SC_VEC_RESERVE_ONE(c, *n, cap) < 0) {
+        free(c);
+        *n = 0;
+        return SC_ENOMEM;
+      }
+      c[*n].method = r < s->nroutes ? s->routes[r].method : NULL;
+      c[*n].route = r < s->nroutes ? s->routes[r].pattern : NULL;
+      if (k < NCOUNTED)
+        snprintf(c[*n].status, sizeof c[*n].status, "%d", counted_status[k]);
+      else
+        snprintf(c[*n].status, sizeof c[*n].status, "%dxx", k - NCOUNTED + 1);
+      c[*n].n = v;
+      (*n)++;
+    }
+  *out = c;
+  return 0;
 }
 
 void sc_http_reply(struct sc_http_resp *resp, int status, json_t *json)
@@ -241,7 +310,7 @@ static bool authorize(struct sc_server *s, const struct sc_route *r, struct sc_h
 {
   const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
 
-  if (r->who == SC_ROUTE_PUBLIC)
+  if (r->who == SC_ROUTE_PUBLIC || (r->who == SC_ROUTE_METRICS && s->metrics_public))
     return true;
   if (h && s->ctl && (r->who & SC_ROUTE_TASK) && strncasecmp(h, "Bearer ", 7) == 0 &&
       sc_ctl_task_token_check(s->ctl, h + 7, &req->who.task_job, &req->who.task_attempt) == 0) {
@@ -276,7 +345,9 @@ static bool json_media_type(const char *ctype)
   return *ctype == '\0' || *ctype == ';';
 }
 
-static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http_resp *resp)
+/* Routes req and calls its handler; returns the route's index, or -1
+ * when none matched. */
+static int dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http_resp *resp)
 {
   bool path_known = false;
   const char *ctype;
@@ -288,20 +359,21 @@ static void dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_htt
     if (strcmp(r->method, req->method) != 0)
       continue;
     if (!authorize(s, r, req, resp))
-      return;
+      return (int)(r - s->routes);
     ctype = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
     if (req->len > 0 && ctype && !json_media_type(ctype)) {
       sc_http_error(resp, 415, "unsupported_media_type",
                     "the body must be sent as 'Content-Type: application/json'", NULL);
-      return;
+      return (int)(r - s->routes);
     }
     r->handler(req, resp);
-    return;
+    return (int)(r - s->routes);
   }
   if (path_known)
     sc_http_error(resp, 405, "method_not_allowed", "method not allowed on this path", NULL);
   else
     sc_http_error(resp, 404, "not_found", "no such endpoint", NULL);
+  return -1;
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_resp *resp)
@@ -328,6 +400,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_re
     }
     r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     resp->content_type = "application/json";
+  } else if (!resp->text && resp->body) {
+    text = resp->body; /* freed by the library once sent, or below */
+    resp->body = NULL;
+    r = MHD_create_response_from_buffer(resp->body_len, text, MHD_RESPMEM_MUST_FREE);
   } else {
     const char *body = resp->text ? resp->text : "";
     r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -391,12 +467,23 @@ static int head_too_big(struct MHD_Connection *conn, const char *url, const char
   return 0;
 }
 
-static enum MHD_Result too_big(struct MHD_Connection *conn)
+/* Sends cr's reply, counted once by route (-1: none) and status. */
+static enum MHD_Result answer(struct sc_server *s, struct conn_req *cr, int route,
+                              struct sc_http_resp *resp)
+{
+  if (!cr->counted) {
+    cr->counted = true;
+    count_reply(s, route, resp->status);
+  }
+  return send_reply(cr->conn, resp);
+}
+
+static enum MHD_Result too_big(struct sc_server *s, struct conn_req *cr)
 {
   struct sc_http_resp resp = {0};
 
   sc_http_error(&resp, 413, "too_large", "the body exceeds 1 MiB", NULL);
-  return send_reply(conn, &resp);
+  return answer(s, cr, -1, &resp);
 }
 
 /* Appends an upload chunk, or marks the request too big. */
@@ -601,7 +688,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct sc_http_req req;
   struct sc_http_resp resp = {.status = 500};
   const char *clen, *what;
-  int status;
+  int status, route;
 
   (void)version;
   if (!cr) {
@@ -616,12 +703,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       cr->too_big = true;
       sc_http_error(&resp, status, status == 414 ? "uri_too_long" : "headers_too_large", what,
                     NULL);
-      return send_reply(conn, &resp);
+      return answer(s, cr, -1, &resp);
     }
     clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (clen && strtoll(clen, NULL, 10) > SC_HTTP_BODY_MAX) {
       cr->too_big = true;
-      return too_big(conn);
+      return too_big(s, cr);
     }
     return MHD_YES;
   }
@@ -631,7 +718,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (cr->too_big)
-    return too_big(conn);
+    return too_big(s, cr);
   if (cr->parked)
     unpark(s, cr); /* it runs again: out of the heap (heap_at is park_mu's) */
   atomic_store(&cr->park, PARK_RUNNING);
@@ -646,7 +733,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   req.body = cr->body ? cr->body : "";
   req.len = cr->len;
   peer_of(conn, req.peer, sizeof req.peer);
-  dispatch(s, &req, &resp);
+  route = dispatch(s, &req, &resp);
   if (resp.park_until > 0) {
     if (park(s, cr, resp.park_until))
       return MHD_YES; /* called again when woken */
@@ -654,7 +741,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   cr->done = resp.done;
   cr->done_arg = resp.done_arg;
-  return send_reply(conn, &resp);
+  return answer(s, cr, route, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -721,6 +808,7 @@ static void server_free(struct sc_server *s)
   pthread_cond_destroy(&s->park_cond);
   pthread_mutex_destroy(&s->park_mu);
   free(s->heap);
+  free(s->counts);
   free(s);
 }
 
@@ -748,8 +836,17 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
   s->ctl = opts->ctl;
   s->auth = opts->auth;
   s->routes = opts->routes;
+  s->metrics = opts->metrics;
+  s->metrics_public = opts->metrics_public;
+  for (const struct sc_route *r = s->routes; r && r->pattern; r++)
+    s->nroutes++;
+  if (!(s->counts = calloc((size_t)s->nroutes + 1, sizeof *s->counts))) {
+    free(s);
+    return SC_ENOMEM;
+  }
   raise_fd_limit();
   if (pthread_mutex_init(&s->park_mu, NULL) != 0) {
+    free(s->counts);
     free(s);
     return SC_ENOMEM;
   }

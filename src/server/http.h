@@ -21,6 +21,7 @@
 #define SC_HTTP_MAX_PARAMS 4
 
 struct sc_server;
+struct sc_metrics;
 struct MHD_Connection;
 
 struct sc_http_req {
@@ -44,6 +45,9 @@ struct sc_http_resp {
   int status;
   json_t *json;            /* owned; sent as application/json */
   const char *text;        /* static text, used when json is NULL */
+  char *body;              /* owned text of body_len bytes (freed once
+                              sent), used when json and text are NULL */
+  size_t body_len;
   const char *content_type;
   const char *const *headers; /* static: more headers, name then value,
                                  NULL-terminated; NULL: none */
@@ -63,6 +67,9 @@ typedef void (*sc_http_handler)(struct sc_http_req *req, struct sc_http_resp *re
 #define SC_ROUTE_USER ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER))
 #define SC_ROUTE_AGENT ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_AGENT))
 #define SC_ROUTE_ANY_TOKEN ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_USER) | (1u << SC_TOKEN_AGENT))
+/* /metrics: an admin or a metrics token, or anyone when the server runs
+ * with metrics_public. */
+#define SC_ROUTE_METRICS ((1u << SC_TOKEN_ADMIN) | (1u << SC_TOKEN_METRICS))
 /* ... also a task credential (SUPERCELL_TASK_TOKEN); the handler checks
  * that it names the job the path does. */
 #define SC_ROUTE_TASK (1u << SC_PRINCIPAL_TASK)
@@ -80,6 +87,9 @@ struct sc_server_opts {
   struct sc_auth *auth;    /* borrowed */
   const struct sc_route *routes; /* NULL-terminated; NULL: sc_api_routes is
                                     not linked in, nothing is served */
+  struct sc_metrics *metrics;    /* borrowed: the /metrics exporter's state
+                                    (server/metrics.h); NULL: none */
+  bool metrics_public;           /* SC_ROUTE_METRICS routes need no token */
 };
 
 /* Starts serving. Returns 0 or SC_EINVAL (bad address) / SC_NET. */
@@ -90,6 +100,24 @@ void sc_server_stop(struct sc_server *s);
 
 struct sc_ctl *sc_server_ctl(struct sc_server *s);
 struct sc_auth *sc_server_auth(struct sc_server *s);
+struct sc_metrics *sc_server_metrics(struct sc_server *s);
+
+/*
+ * Requests answered, by route and status, for /metrics. The front counts
+ * each reply once, when it is sent (a parked request when it answers),
+ * with relaxed atomics: no lock on the request path. route is the
+ * pattern of the route table ("/v1/jobs/{id}"), never a raw path, and
+ * NULL for requests that matched no route (404, 405, or refused before
+ * routing: 413, 414, 431); status is the code ("404"), or its class
+ * ("5xx") for a code the front does not count on its own.
+ */
+struct sc_http_count {
+  const char *method, *route;   /* the route table's, static; NULL: none */
+  char status[8];
+  uint64_t n;
+};
+/* The non-zero counts into *out (caller frees): 0 or SC_ENOMEM. */
+int sc_server_http_counts(struct sc_server *s, struct sc_http_count **out, int *n);
 
 /* Reply helpers: resp takes ownership of json. */
 void sc_http_reply(struct sc_http_resp *resp, int status, json_t *json);

@@ -27,6 +27,7 @@
 #include "sim/experiment.h"
 #include "sim/trace.h"
 #include "util/config.h"
+#include "server/metrics.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/notify.h"
@@ -46,6 +47,7 @@ struct cmd_opts {
   bool check_config;           /* --check-config: check, print, exit */
   int ndevices;
   bool up;
+  bool metrics_public;
 };
 
 struct controller {
@@ -54,6 +56,7 @@ struct controller {
   struct sc_auth auth;
   bool auth_ready;
   struct sc_ctl *ctl;
+  struct sc_metrics *metrics;
   struct sc_server *server;
   unsigned char task_key[32];  /* from <state-dir>/task.key */
 };
@@ -64,7 +67,8 @@ static void usage_server(FILE *out)
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR] [--store WHERE]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
-          "                        [--timeline-interval D] [--config FILE] [--check-config]\n\n"
+          "                        [--timeline-interval D] [--metrics-public] [--config FILE]\n"
+          "                        [--check-config]\n\n"
           "Runs the controller: REST API, dashboard (/ui), scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -92,6 +96,9 @@ static void usage_server(FILE *out)
                "                           run, and exit: 0 when it can start, 2 when not\n"
                "  --timeline-interval D    the fleet timeline takes a sample every D (default\n"
                "                           5s; the last 720 are kept)\n"
+               "  --metrics-public         serve GET /metrics without a token (by default it\n"
+               "                           needs an admin or a metrics token: supercell token\n"
+               "                           create --kind metrics)\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
                "controller.url.\n");
 }
@@ -239,6 +246,9 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
       return SC_EINVAL;
     o->devices[o->ndevices++] = arg;
     return 0;
+  case 'M':
+    o->metrics_public = true;
+    return 0;
   case 'h':
     (o->up ? usage_up : usage_server)(stdout);
     return 1;
@@ -260,6 +270,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"fgd-target", required_argument, NULL, 'F'},
     {"config", required_argument, NULL, 'C'},  {"check-config", no_argument, NULL, 'K'},
     {"timeline-interval", required_argument, NULL, 'T'},
+    {"metrics-public", no_argument, NULL, 'M'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -336,6 +347,7 @@ static void controller_stop(struct controller *c)
   if (c->ctl)
     sc_ctl_stop(c->ctl);
   sc_server_stop(c->server);
+  sc_metrics_free(c->metrics);
   sc_ctl_free(c->ctl);
   if (c->auth_ready)
     sc_auth_release(&c->auth);
@@ -424,9 +436,13 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
   ctl_opts.task_key = c->task_key;
   if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
     goto fail;
+  if ((rc = sc_metrics_new(NULL, &c->metrics)) < 0)
+    goto fail;
   so.ctl = c->ctl;
   so.auth = &c->auth;
   so.routes = sc_api_routes;
+  so.metrics = c->metrics;
+  so.metrics_public = o->metrics_public;
   if ((rc = sc_server_start(&so, &c->server)) < 0) {
     fprintf(stderr, "supercell: cannot listen on %s (in use?)\n", o->listen);
     goto fail;

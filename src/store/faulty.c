@@ -273,6 +273,11 @@ static int faulty_log_read(struct sc_store *s, const struct sc_log_query *q, cha
   return call_fails(s) ? SC_ESTORE : sc_store_log_read(s->inner, q, data, len, end);
 }
 
+static void faulty_stats(struct sc_store *s, struct sc_store_stats *out)
+{
+  sc_store_stats(s->inner, out);
+}
+
 static const struct sc_store_ops faulty_ops = {
   .name = "faulty",
   .open = faulty_open,
@@ -293,4 +298,5 @@ static const struct sc_store_ops faulty_ops = {
   .usage_report = faulty_usage_report,
   .usage_list = faulty_usage_list,
   .price_list = faulty_price_list,
+  .stats = faulty_stats,
 };

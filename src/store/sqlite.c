@@ -16,6 +16,7 @@
 
 #include "store/rows.h"
 #include "store/sqlite_int.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -370,9 +371,15 @@ static int write_batch(struct sc_store *s, struct sc_store_batch *b)
   return step_done(s, s->stmts[SQL_RELEASE]);
 }
 
+/* Bucket bounds (seconds) of the commit and batch histograms: from a
+ * group commit on a fast disk to a stalled one. */
+static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
 /* Commits the chain of batches from first (count of them) in one transaction. */
 static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int count)
 {
+  double t0 = sc_clock_mono_msf(), now;
   int rc = step_done(s, s->stmts[SQL_BEGIN]);
   struct sc_store_batch *b = first;
 
@@ -382,12 +389,17 @@ static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int c
     step_done(s, s->stmts[SQL_ROLLBACK]);
     rc = SC_ESTORE;
   }
+  now = sc_clock_mono_msf();
+  sc_histogram_observe(&s->commit_hist, (now - t0) / 1000.0);
   pthread_mutex_lock(&s->mu);
   b = first;
   for (int i = 0; i < count; i++) {
     struct sc_store_batch *next = b->next;
     if (rc < 0)
       b->rc = rc;
+    sc_histogram_observe(&s->batch_hist, (now - b->submitted_ms) / 1000.0);
+    if (b->rc < 0)
+      atomic_fetch_add_explicit(&s->failed_batches, 1, memory_order_relaxed);
     b->done = true;
     b->next = NULL;
     b = next;
@@ -427,6 +439,7 @@ static int sqlite_submit(struct sc_store *s, struct sc_store_batch *b)
   b->done = false;
   b->rc = 0;
   b->next = NULL;
+  b->submitted_ms = sc_clock_mono_msf();
   pthread_mutex_lock(&s->mu);
   if (s->stop) {
     pthread_mutex_unlock(&s->mu);
@@ -452,6 +465,13 @@ static int sqlite_wait(struct sc_store *s, struct sc_store_batch *b)
   rc = b->rc;
   pthread_mutex_unlock(&s->mu);
   return rc;
+}
+
+static void sqlite_stats(struct sc_store *s, struct sc_store_stats *out)
+{
+  sc_histogram_read(&s->commit_hist, &out->commit_seconds);
+  sc_histogram_read(&s->batch_hist, &out->batch_seconds);
+  out->failed_batches = atomic_load_explicit(&s->failed_batches, memory_order_relaxed);
 }
 
 /* ---- open / close ---- */
@@ -543,6 +563,11 @@ static int sqlite_open(const char *path, struct sc_store **out)
     return SC_ENOMEM;
   }
   s->ops = &sc_store_sqlite;
+  sc_histogram_init(&s->commit_hist, commit_bounds,
+                    (int)(sizeof commit_bounds / sizeof commit_bounds[0]));
+  sc_histogram_init(&s->batch_hist, commit_bounds,
+                    (int)(sizeof commit_bounds / sizeof commit_bounds[0]));
+  atomic_init(&s->failed_batches, 0);
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->pool_mu, NULL);
   pthread_cond_init(&s->work, NULL);
@@ -587,4 +612,5 @@ const struct sc_store_ops sc_store_sqlite = {
   .usage_report = sc_sqlite_usage_report,
   .usage_list = sc_sqlite_usage_list,
   .price_list = sc_sqlite_price_list,
+  .stats = sqlite_stats,
 };

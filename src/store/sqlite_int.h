@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "store/sqlite_sql.h"
@@ -80,6 +81,10 @@ struct sc_store {
   pthread_mutex_t pool_mu;
   sqlite3 *pool[POOL_MAX];
   int npool;
+  /* The cost of writes (sc_store_stats): observed by the writer thread,
+   * read by anyone. */
+  struct sc_histogram commit_hist, batch_hist;
+  _Atomic uint64_t failed_batches;
 };
 
 /* Opens a connection with the backend's settings (WAL, busy timeout). */

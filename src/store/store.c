@@ -235,6 +235,13 @@ int sc_store_price_list(struct sc_store *s, struct sc_price_rec **out, int *n)
   return s->ops->price_list(s, out, n);
 }
 
+void sc_store_stats(struct sc_store *s, struct sc_store_stats *out)
+{
+  memset(out, 0, sizeof *out);
+  if (s->ops->stats)
+    s->ops->stats(s, out);
+}
+
 void sc_job_rec_release(struct sc_job_rec *j)
 {
   free(j->spec);
@@ -288,7 +295,7 @@ static const char *const job_states[] = {"pending", "running", "succeeded", "fai
 static const char *const task_states[] = {"pending", "assigned", "running", "succeeded",
                                           "failed", "cancelled", "lost"};
 static const char *const node_states[] = {"ready", "lost"};
-static const char *const token_kinds[] = {"admin", "user", "agent"};
+static const char *const token_kinds[] = {"admin", "user", "agent", "metrics"};
 static const char *const usage_ends[] = {"running", "exit", "cancel", "preempted",
                                          "node_lost", "timeout", "interrupted"};
 static const char *const usage_bys[] = {"none", "tenant", "model", "region", "day", "job"};

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/histogram.h"
+
 #define SC_STORE_NAME_MAX 129    /* job names: 1..128 chars */
 #define SC_STORE_TENANT_MAX 65   /* tenants: 1..64 chars */
 #define SC_STORE_NODE_MAX 64     /* node names: 1..63 chars */
@@ -33,7 +35,12 @@ enum sc_task_state {
 
 enum sc_node_state { SC_NODE_READY, SC_NODE_LOST, SC_NODE_NSTATES };
 
-enum sc_token_kind { SC_TOKEN_ADMIN, SC_TOKEN_USER, SC_TOKEN_AGENT, SC_TOKEN_NKINDS };
+/* Kinds are stored by name (sc_token_kind_name): a new kind goes last and
+ * tokens stored before it keep their meaning. A metrics token may only
+ * read /metrics. */
+enum sc_token_kind {
+  SC_TOKEN_ADMIN, SC_TOKEN_USER, SC_TOKEN_AGENT, SC_TOKEN_METRICS, SC_TOKEN_NKINDS
+};
 
 /* One task of a job. exit_code and signal are -1 when unknown. */
 struct sc_task_rec {
@@ -278,6 +285,17 @@ struct sc_store_batch {
   struct sc_store_batch *next;
   bool done;
   int rc;
+  double submitted_ms;     /* monotonic, when it was queued */
+};
+
+/* What the store's writes cost, since it was opened (for /metrics):
+ * commits (one transaction of one or more batches: group commit, from
+ * BEGIN to a durable COMMIT), each batch from its submission to its
+ * result, and the batches that failed. */
+struct sc_store_stats {
+  struct sc_histogram_snap commit_seconds;
+  struct sc_histogram_snap batch_seconds;
+  uint64_t failed_batches;
 };
 
 /* Filters of sc_store_job_list. */
@@ -335,6 +353,7 @@ struct sc_store_ops {
                       struct sc_usage_row **out, int *n);
   int (*usage_list)(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n);
   int (*price_list)(struct sc_store *s, struct sc_price_rec **out, int *n);
+  void (*stats)(struct sc_store *s, struct sc_store_stats *out); /* NULL: none kept */
 };
 
 /* The embedded SQLite backend (store/sqlite.c): path is a database file. */
@@ -449,6 +468,9 @@ int sc_store_usage_report(struct sc_store *s, const struct sc_usage_query *q,
 int sc_store_usage_list(struct sc_store *s, int64_t job_id, struct sc_usage_rec **out, int *n);
 /* Every price version, by item then from_ms (*out freed with free()). */
 int sc_store_price_list(struct sc_store *s, struct sc_price_rec **out, int *n);
+/* The cost of writes so far into out (zeroed when the backend keeps none):
+ * callable from any thread at any time. */
+void sc_store_stats(struct sc_store *s, struct sc_store_stats *out);
 
 void sc_job_rec_release(struct sc_job_rec *j);
 /* Frees the rules of tenants[0..n) and the array. */

@@ -8,7 +8,35 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/log.h"
+
+int th_store_open(const char *tag, char *dir, struct sc_store **store)
+{
+  char path[256];
+
+  sc_log_setup(SC_LOG_WARN, "test");
+  snprintf(dir, 128, "/tmp/sc-test-%s-XXXXXX", tag);
+  if (!mkdtemp(dir))
+    return -1;
+  snprintf(path, sizeof path, "%s/supercell.db", dir);
+  return sc_store_open(&sc_store_sqlite, path, store) < 0 ? -1 : 0;
+}
+
+int th_ctl_teardown(const char *dir, struct sc_store *store, struct sc_ctl *ctl)
+{
+  char cmd[200];
+
+  if (ctl) {
+    sc_ctl_stop(ctl);
+    sc_ctl_free(ctl);
+  }
+  sc_store_close(store);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
 
 void th_add_node(struct sc_ctl *c, const char *name, const char *vendor, const char *model,
                  int ndev)

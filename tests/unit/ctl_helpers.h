@@ -9,6 +9,14 @@
 #include <stdint.h>
 
 #include "server/ctl.h"
+#include "store/store.h"
+
+/* A fresh SQLite store in a new directory /tmp/sc-test-TAG-XXXXXX (its
+ * path into dir, 128 bytes). 0, or -1 when it cannot be made. */
+int th_store_open(const char *tag, char *dir, struct sc_store **store);
+/* Stops and frees ctl (NULL: none), closes the store and removes dir: a
+ * cmocka teardown's result, 0 or -1. */
+int th_ctl_teardown(const char *dir, struct sc_store *store, struct sc_ctl *ctl);
 
 /* Registers node name with ndev devices of vendor and model, 64 CPUs and
  * 512 GiB. */

@@ -33,7 +33,6 @@
 #include "util/log.h"
 
 static char dir[128];
-static char path[256];
 static struct sc_store *store;
 static struct sc_ctl *ctl;
 
@@ -42,26 +41,15 @@ static int setup(void **state)
   struct sc_ctl_opts opts = {.heartbeat_timeout_ms = 400, .grace_ms = 1000};
 
   (void)state;
-  sc_log_setup(SC_LOG_WARN, "test");
-  snprintf(dir, sizeof dir, "/tmp/sc-test-ctl-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  if (sc_store_open(&sc_store_sqlite, path, &store) < 0)
+  if (th_store_open("ctl", dir, &store) < 0)
     return -1;
   return sc_ctl_new(&opts, store, &ctl);
 }
 
 static int teardown(void **state)
 {
-  char cmd[200];
-
   (void)state;
-  sc_ctl_stop(ctl);
-  sc_ctl_free(ctl);
-  sc_store_close(store);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return th_ctl_teardown(dir, store, ctl);
 }
 
 static void add_node(const char *name, const char *vendor, const char *model, int ndev)

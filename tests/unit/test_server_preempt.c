@@ -29,7 +29,6 @@
 #include "util/log.h"
 
 static char dir[128];
-static char path[256];
 static struct sc_store *store;
 static struct sc_ctl *ctl;
 static int64_t fake_now = 1700000000000;
@@ -53,26 +52,15 @@ static int open_ctl(void)
 static int setup(void **state)
 {
   (void)state;
-  sc_log_setup(SC_LOG_WARN, "test");
-  snprintf(dir, sizeof dir, "/tmp/sc-test-preempt-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  if (sc_store_open(&sc_store_sqlite, path, &store) < 0)
+  if (th_store_open("preempt", dir, &store) < 0)
     return -1;
   return open_ctl();
 }
 
 static int teardown(void **state)
 {
-  char cmd[256];
-
   (void)state;
-  sc_ctl_stop(ctl);
-  sc_ctl_free(ctl);
-  sc_store_close(store);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return th_ctl_teardown(dir, store, ctl);
 }
 
 /* Takes node's next starts (polls that bring only kills are passed over)

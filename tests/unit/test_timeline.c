@@ -41,16 +41,9 @@ static int setup(void **state)
 {
   struct sc_ctl_opts opts = {.heartbeat_timeout_ms = 5000, .timeline_samples = 4,
                              .timeline_interval_ms = 3600 * 1000, .wall_ms = fake_wall_ms};
-  char path[256];
-
   (void)state;
-  sc_log_setup(SC_LOG_WARN, "test");
   atomic_store(&fake_now, 1000000);
-  snprintf(dir, sizeof dir, "/tmp/sc-test-timeline-XXXXXX");
-  if (!mkdtemp(dir))
-    return -1;
-  snprintf(path, sizeof path, "%s/supercell.db", dir);
-  if (sc_store_open(&sc_store_sqlite, path, &store) < 0 || sc_ctl_new(&opts, store, &ctl) < 0)
+  if (th_store_open("timeline", dir, &store) < 0 || sc_ctl_new(&opts, store, &ctl) < 0)
     return -1;
   th_add_node(ctl, "a", "nvidia", "H100", 8);
   th_add_node(ctl, "b", "nvidia", "H100", 8);
@@ -59,14 +52,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-  char cmd[200];
-
   (void)state;
-  sc_ctl_stop(ctl);
-  sc_ctl_free(ctl);
-  sc_store_close(store);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return th_ctl_teardown(dir, store, ctl);
 }
 
 /* A sample at wall time now. */

@@ -257,7 +257,9 @@ int bh_server_start(struct bh_server *s, const char *supercell, const char *stat
   s->pid = bh_spawn(supercell, argv, s->log_path);
   if (s->pid < 0)
     return -1;
-  while (!(text = bh_read_file(path))) {
+  /* Until it holds a whole address (the server renames it into place). */
+  while (!(text = bh_read_file(path)) || !strrchr(text, ':')) {
+    free(text);
     if (waitpid(s->pid, NULL, WNOHANG) == s->pid || bh_mono_ns() > deadline) {
       fprintf(stderr, "bench: the server did not start (see %s)\n", s->log_path);
       return -1;

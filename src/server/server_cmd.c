@@ -330,16 +330,23 @@ static int mkdir_p(const char *path)
   return mkdir(tmp, 0700) < 0 && errno != EEXIST ? SC_EIO : 0;
 }
 
+/* <dir>/controller.url, written whole or not at all (a temporary file
+ * renamed over it): the CLI and scripts read it while it is made, and an
+ * empty or half-written file sent them to no address. */
 static void write_url_file(const char *dir, int port, const char *host)
 {
-  char path[PATH_MAX + 32];
+  char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
   FILE *f;
+  int ok;
 
   snprintf(path, sizeof path, "%s/controller.url", dir);
-  if ((f = fopen(path, "w"))) {
-    fprintf(f, "http://%s:%d\n", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port);
-    fclose(f);
-  }
+  snprintf(tmp, sizeof tmp, "%s/.controller.url.%d", dir, (int)getpid());
+  if (!(f = fopen(tmp, "w")))
+    return;
+  ok = fprintf(f, "http://%s:%d\n", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port) > 0;
+  ok = fclose(f) == 0 && ok;
+  if (!ok || rename(tmp, path) != 0)
+    unlink(tmp);
 }
 
 static void controller_stop(struct controller *c)

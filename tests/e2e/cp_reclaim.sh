@@ -34,9 +34,11 @@ check_eq "a borrower gets no victims" "$(sc_job_state "$c")" pending
 check_eq "B still runs 16" "$("$SUPERCELL" jobs --state running -o json | jq '.jobs | length')" 16
 
 t0=$(sc_now_ms)
-a=$(sc_submit --tenant ta --tasks 8 --gpus 1 -- 'sleep 2')
+a=$(sc_submit --tenant ta --tasks 8 --gpus 1 -- 'sleep 5')
 sc_wait_state "$a" running 20
 took=$(($(sc_now_ms) - t0))
+# While A runs (after it, B's requeued jobs take the room back).
+check_eq "B runs 8 now" "$("$SUPERCELL" jobs --state running -o json | jq '[.jobs[] | select(.tenant == "tb")] | length')" 8
 check "A's gang started within grace + 5 s ($took ms)" [ "$took" -le 7000 ]
 node=$(sc_job "$a" | jq -r '[.tasks[].node] | unique | join(",")')
 # Every victim was on a node the gang landed on (the agents log each notice).
@@ -60,7 +62,6 @@ victim_nodes=$(for id in $("$SUPERCELL" jobs --all -o json | jq -r '.jobs[] | se
 done | sort -u | tr '\n' ' ')
 check_eq "each victim counts one preemption" "$victim_nodes" "1 "
 check "B's victims saw the notice file" [ -e "$SC_SHARE/b/SUPERCELL_PREEMPTED" ]
-check_eq "B runs 8 now" "$("$SUPERCELL" jobs --state running -o json | jq '[.jobs[] | select(.tenant == "tb")] | length')" 8
 sc_wait_job "$a" succeeded 20
 sc_log "reclaim: A's 8-GPU gang started $took ms after submit on $node"
 

@@ -2,7 +2,10 @@
  * `supercell server` (the controller) and `supercell up` (controller plus a
  * local agent child on 127.0.0.1:8420). Both keep their state in a state
  * directory (SQLite database, admin.token, agent.token, a lock so two
- * controllers never share one) and stop cleanly on SIGINT/SIGTERM.
+ * controllers never share one) and stop cleanly on SIGINT/SIGTERM. On a
+ * PostgreSQL store a controller takes part in leader election (lease.h):
+ * it serves as a standby until it holds the lease, then rebuilds from the
+ * store and leads; deposed, it exits with SC_EXIT_DEPOSED.
  */
 #include "server/server_cmd.h"
 
@@ -24,8 +27,11 @@
 #include "server/auth.h"
 #include "server/ctl.h"
 #include "server/http.h"
+#include "server/lease.h"
+#include "server/standby.h"
 #include "sim/experiment.h"
 #include "sim/trace.h"
+#include "util/clock.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -35,6 +41,7 @@
 
 #define UP_PORT 8420
 #define MAX_DEVICE_ARGS 16
+#define LEASE_DEFAULT_MS 15000
 
 struct cmd_opts {
   char listen[128];
@@ -44,6 +51,8 @@ struct cmd_opts {
   const char *devices[MAX_DEVICE_ARGS];
   const char *fgd_target;      /* --fgd-target FILE, or NULL */
   bool check_config;           /* --check-config: check, print, exit */
+  int64_t lease_ms;            /* --lease: 0 = not given */
+  char advertise[SC_STORE_URL_MAX]; /* --advertise-url: "" = from --listen */
   int ndevices;
   bool up;
 };
@@ -51,6 +60,8 @@ struct cmd_opts {
 struct controller {
   int lock_fd;
   struct sc_store *store;
+  struct sc_lease *lease;      /* leader election (PostgreSQL), or NULL */
+  char state_dir[PATH_MAX];
   struct sc_auth auth;
   bool auth_ready;
   struct sc_ctl *ctl;
@@ -64,7 +75,8 @@ static void usage_server(FILE *out)
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR] [--store WHERE]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
-          "                        [--timeline-interval D] [--config FILE] [--check-config]\n\n"
+          "                        [--timeline-interval D] [--lease D] [--advertise-url URL]\n"
+          "                        [--config FILE] [--check-config]\n\n"
           "Runs the controller: REST API, dashboard (/ui), scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -92,8 +104,16 @@ static void usage_server(FILE *out)
                "                           run, and exit: 0 when it can start, 2 when not\n"
                "  --timeline-interval D    the fleet timeline takes a sample every D (default\n"
                "                           5s; the last 720 are kept)\n"
+               "  --lease D                PostgreSQL: controllers on one database elect a leader\n"
+               "                           with a lease of D (default 15s, renewed every third);\n"
+               "                           the others are standbys that send clients to it and\n"
+               "                           take over when its lease lapses\n"
+               "  --advertise-url URL      PostgreSQL: the URL clients reach this controller at,\n"
+               "                           which standbys name when it leads (default\n"
+               "                           http://HOST:PORT of --listen; 0.0.0.0: the host name)\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
-               "controller.url.\n");
+               "controller.url. A leader that loses its lease exits with status %d.\n",
+          SC_EXIT_DEPOSED);
 }
 
 static void usage_up(FILE *out)
@@ -179,6 +199,30 @@ static int load_target(struct cmd_opts *o)
   return 0;
 }
 
+/* --advertise-url: one http:// or https:// URL, kept without a trailing
+ * slash. */
+static int parse_advertise(struct cmd_opts *o, const char *arg)
+{
+  size_t len = strlen(arg);
+
+  while (len > 0 && arg[len - 1] == '/')
+    len--;
+  if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) ||
+      strchr(arg, ',') || len >= sizeof o->advertise || len <= 8) {
+    fprintf(stderr, "supercell: bad --advertise-url '%s' (want http://HOST:PORT)\n", arg);
+    return SC_EINVAL;
+  }
+  snprintf(o->advertise, sizeof o->advertise, "%.*s", (int)len, arg);
+  return 0;
+}
+
+/* Whether the controller's store is PostgreSQL (then it takes part in
+ * leader election). */
+static bool on_postgres(const struct cmd_opts *o)
+{
+  return !o->up && o->store[0] && sc_store_backend(o->store) == &sc_store_pg;
+}
+
 /* Parses one option; returns 0, 1 (--help printed) or SC_EINVAL. */
 static int parse_one(struct cmd_opts *o, int ch, const char *arg)
 {
@@ -213,6 +257,10 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   case 'F':
     o->fgd_target = arg;
     return 0;
+  case 'L':
+    return parse_duration_opt("--lease", arg, &o->lease_ms);
+  case 'A':
+    return parse_advertise(o, arg);
   case 'C': /* --config: its settings are already in argv (sc_config_argv) */
     return 0;
   case 'K':
@@ -260,6 +308,8 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"fgd-target", required_argument, NULL, 'F'},
     {"config", required_argument, NULL, 'C'},  {"check-config", no_argument, NULL, 'K'},
     {"timeline-interval", required_argument, NULL, 'T'},
+    {"lease", required_argument, NULL, 'L'},
+    {"advertise-url", required_argument, NULL, 'A'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -301,6 +351,14 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     fprintf(stderr, "supercell: no state directory: set --state-dir, SUPERCELL_HOME or HOME\n");
     return SC_EINVAL;
   }
+  if ((o->lease_ms > 0 || o->advertise[0]) && !on_postgres(o)) {
+    fprintf(stderr, "supercell: --%s needs a PostgreSQL store (--store postgres://...):"
+                    " on SQLite one controller owns the database\n",
+            o->lease_ms > 0 ? "lease" : "advertise-url");
+    return SC_EINVAL;
+  }
+  if (on_postgres(o) && o->lease_ms <= 0)
+    o->lease_ms = LEASE_DEFAULT_MS;
   return o->fgd_target ? load_target(o) : 0;
 }
 
@@ -339,6 +397,9 @@ static void controller_stop(struct controller *c)
   sc_ctl_free(c->ctl);
   if (c->auth_ready)
     sc_auth_release(&c->auth);
+  /* Our commits are over: a leader gives the lease up, so a standby takes
+   * over at its next look rather than after the whole lease. */
+  sc_lease_stop(c->lease, true);
   sc_store_close(c->store);
   if (c->lock_fd >= 0)
     close(c->lock_fd);
@@ -346,26 +407,36 @@ static void controller_stop(struct controller *c)
   c->lock_fd = -1;
 }
 
+/* A secret made at the first start and kept in path (mode 0600) into
+ * out (SC_TOKEN_HEX_LEN + 1 bytes). */
+static int state_secret(const char *path, char *out)
+{
+  char *secret = sc_token_file_read(path);
+  int rc = 0;
+
+  if (!secret) {
+    if ((rc = sc_token_generate(out)) < 0 || (rc = sc_token_file_write(path, out)) < 0) {
+      fprintf(stderr, "supercell: cannot write '%s'\n", path);
+      return rc;
+    }
+    return 0;
+  }
+  snprintf(out, SC_TOKEN_HEX_LEN + 1, "%s", secret);
+  free(secret);
+  return 0;
+}
+
 /* The key that signs task credentials: the hash of the secret in path,
  * made at the first start (so credentials outlive a restart). */
 static int task_key(const char *path, unsigned char key[32])
 {
-  char fresh[SC_TOKEN_HEX_LEN + 1], *secret = sc_token_file_read(path);
-  int rc = 0;
+  char secret[SC_TOKEN_HEX_LEN + 1];
+  int rc = state_secret(path, secret);
 
-  if (!secret) {
-    if ((rc = sc_token_generate(fresh)) < 0 || (rc = sc_token_file_write(path, fresh)) < 0) {
-      fprintf(stderr, "supercell: cannot write '%s'\n", path);
-      return rc;
-    }
-    secret = strdup(fresh);
-  }
-  rc = secret ? sc_token_hash(secret, strlen(secret), key) : SC_ENOMEM;
-  free(secret);
-  return rc;
+  return rc < 0 ? rc : sc_token_hash(secret, strlen(secret), key);
 }
 
-/* Locks the state directory, opens the store and makes the token files. */
+/* Locks the state directory, opens the store and reads the task key. */
 static int open_state(const struct cmd_opts *o, struct controller *c)
 {
   const struct sc_store_ops *ops;
@@ -376,6 +447,7 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
     fprintf(stderr, "supercell: cannot create '%s': %s\n", o->state_dir, strerror(errno));
     return SC_EIO;
   }
+  snprintf(c->state_dir, sizeof c->state_dir, "%s", o->state_dir);
   snprintf(path, sizeof path, "%s/controller.lock", o->state_dir);
   c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -392,24 +464,87 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
       fprintf(stderr, "supercell: cannot open '%s'\n", o->store[0] ? o->store : path);
     return rc;
   }
+  snprintf(path, sizeof path, "%s/task.key", o->state_dir);
+  return task_key(path, c->task_key);
+}
+
+/* Loads the tokens and makes the token files: writes, so a leader's. */
+static int open_auth(struct controller *c)
+{
+  char path[PATH_MAX + 32];
+  int rc;
+
   if ((rc = sc_auth_init(&c->auth, c->store)) < 0)
     return rc;
   c->auth_ready = true;
-  snprintf(path, sizeof path, "%s/admin.token", o->state_dir);
+  snprintf(path, sizeof path, "%s/admin.token", c->state_dir);
   if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_ADMIN)) < 0)
     return rc;
-  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
-  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT)) < 0)
+  snprintf(path, sizeof path, "%s/agent.token", c->state_dir);
+  return sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT);
+}
+
+/* The controller's model, rebuilt from the store, and its scheduler. */
+static int open_ctl(const struct cmd_opts *o, struct controller *c)
+{
+  struct sc_ctl_opts ctl_opts = o->ctl;
+  int rc;
+
+  ctl_opts.task_key = c->task_key;
+  if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0)
     return rc;
-  snprintf(path, sizeof path, "%s/task.key", o->state_dir);
-  return task_key(path, c->task_key);
+  return sc_ctl_start(c->ctl);
+}
+
+/* A deposed leader (lease.h) stops at once: whatever thread finds out. */
+static void deposed(void *arg, const char *why)
+{
+  (void)arg;
+  sc_error("deposed (%s): exiting with status %d so that this controller comes back as a"
+           " standby",
+           why, SC_EXIT_DEPOSED);
+  _exit(SC_EXIT_DEPOSED);
+}
+
+/* The URL this controller advertises: --advertise-url, else --listen's
+ * host (the host name for 0.0.0.0) and the port bound. */
+static void advertise_url(const struct cmd_opts *o, const char *host, int port, char *buf,
+                          size_t size)
+{
+  char name[128];
+
+  if (o->advertise[0]) {
+    snprintf(buf, size, "%s", o->advertise);
+    return;
+  }
+  if (strcmp(host, "0.0.0.0") == 0 && gethostname(name, sizeof name - 1) == 0) {
+    name[sizeof name - 1] = '\0';
+    host = name;
+  }
+  snprintf(buf, size, "http://%.*s:%d", (int)(size > 24 ? size - 24 : 0), host, port);
+}
+
+/* Leader election on a PostgreSQL store: the election object (a standby
+ * that knows no leader) before the server, whose front reads it. */
+static int open_lease(const struct cmd_opts *o, struct controller *c)
+{
+  char path[PATH_MAX + 32], id[SC_TOKEN_HEX_LEN + 1];
+  struct sc_lease_opts lo = {.store = c->store, .url = "", .id = id,
+                             .lease_ms = o->lease_ms, .deposed = deposed};
+  int rc;
+
+  /* Who we are, across restarts: a controller restarted on this state
+   * directory takes its own lease back without waiting for it to lapse. */
+  snprintf(path, sizeof path, "%s/controller.id", o->state_dir);
+  if ((rc = state_secret(path, id)) < 0)
+    return rc;
+  return sc_lease_new(&lo, &c->lease);
 }
 
 static int controller_start(const struct cmd_opts *o, struct controller *c)
 {
   struct sc_server_opts so = {.listen = o->listen};
-  struct sc_ctl_opts ctl_opts;
-  char host[64];
+  char host[64], url[SC_STORE_URL_MAX];
   int port, rc;
 
   memset(c, 0, sizeof *c);
@@ -420,27 +555,82 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
   }
   if ((rc = open_state(o, c)) < 0)
     goto fail;
-  ctl_opts = o->ctl;
-  ctl_opts.task_key = c->task_key;
-  if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
+  if (on_postgres(o)) { /* a standby first: it writes nothing */
+    if ((rc = open_lease(o, c)) < 0)
+      goto fail;
+    so.front = sc_standby_front;
+    so.front_arg = c->lease;
+  } else if ((rc = open_auth(c)) < 0 || (rc = open_ctl(o, c)) < 0) {
     goto fail;
+  }
   so.ctl = c->ctl;
-  so.auth = &c->auth;
+  so.auth = c->ctl ? &c->auth : NULL;
   so.routes = sc_api_routes;
   if ((rc = sc_server_start(&so, &c->server)) < 0) {
     fprintf(stderr, "supercell: cannot listen on %s (in use?)\n", o->listen);
     goto fail;
   }
+  advertise_url(o, host, sc_server_port(c->server), url, sizeof url);
+  if (c->lease && (rc = sc_lease_run(c->lease, url)) < 0)
+    goto fail;
   write_url_file(o->state_dir, sc_server_port(c->server), host);
   sc_info("controller listening on http://%s:%d (policy %s, state %s, store %s)", host,
           sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir,
           sc_store_backend(o->store)->name);
+  if (c->lease)
+    sc_info("standby: leader election with a lease of %lld ms, advertised as %s",
+            (long long)o->lease_ms, url);
   return 0;
 fail:
   if (rc != SC_EBUSY && rc != SC_EIO)
     fprintf(stderr, "supercell: cannot start the controller: %s\n", sc_strerror(rc));
   controller_stop(c);
   return rc;
+}
+
+/* The standby won the lease: rebuild from the store (as after a crash),
+ * start the scheduler, and serve. The commits it makes are fenced with
+ * the new epoch, which the election set before saying it won. */
+static int take_over(const struct cmd_opts *o, struct controller *c, int64_t epoch)
+{
+  int64_t t0 = sc_clock_mono_ms();
+  char status[160];
+  int rc;
+
+  sc_info("taking over as the leader (epoch %lld): rebuilding from the store",
+          (long long)epoch);
+  if ((rc = open_auth(c)) < 0 || (rc = open_ctl(o, c)) < 0) {
+    fprintf(stderr, "supercell: cannot take over: %s\n", sc_strerror(rc));
+    return rc;
+  }
+  sc_server_lead(c->server, c->ctl, &c->auth);
+  if (!sc_lease_serving(c->lease))
+    return SC_ESTATE; /* deposed meanwhile: deposed() ends the process */
+  sc_info("leading (epoch %lld): took over in %lld ms", (long long)epoch,
+          (long long)(sc_clock_mono_ms() - t0));
+  snprintf(status, sizeof status, "STATUS=leading (epoch %lld)", (long long)epoch);
+  sc_notify(status);
+  return 0;
+}
+
+/* A controller in leader election: a standby until it wins the lease,
+ * then the leader. Returns the signal that stopped it, or -1 when a
+ * takeover failed. */
+static int election_loop(const struct cmd_opts *o, struct controller *c, const sigset_t *set)
+{
+  const struct timespec zero = {0, 0}, tick = {0, 100 * 1000000L};
+
+  for (;;) {
+    int64_t epoch = 0;
+    int sig, role = SC_LEASE_LEADER;
+    if (!c->ctl)
+      role = sc_lease_wait(c->lease, 100, &epoch);
+    sig = sigtimedwait(set, NULL, c->ctl ? &tick : &zero);
+    if (sig == SIGINT || sig == SIGTERM)
+      return sig;
+    if (!c->ctl && role == SC_LEASE_TAKING_OVER && take_over(o, c, epoch) < 0)
+      return -1;
+  }
 }
 
 /* Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait. */
@@ -495,9 +685,13 @@ static int check_config(const struct cmd_opts *o)
   }
   if (bad)
     return 2;
-  printf("configuration OK: listen %s, state-dir %s, policy %s%s%s\n", o->listen, o->state_dir,
+  printf("configuration OK: listen %s, state-dir %s, policy %s%s%s", o->listen, o->state_dir,
          o->ctl.policy ? o->ctl.policy->name : "fgd", o->fgd_target ? ", fgd-target " : "",
          o->fgd_target ? o->fgd_target : "");
+  if (on_postgres(o))
+    printf(", leader election: lease %lld ms%s%s", (long long)o->lease_ms,
+           o->advertise[0] ? ", advertised as " : "", o->advertise);
+  printf("\n");
   return 0;
 }
 
@@ -519,10 +713,19 @@ int sc_cmd_server(int argc, char **argv)
     return 1;
   {
     char status[300];
-    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s", o.listen);
+    snprintf(status, sizeof status, "READY=1\nSTATUS=%s on %s", c.lease ? "standby" : "listening",
+             o.listen);
     sc_notify(status);
   }
-  sigwait(&set, &sig);
+  if (c.lease) {
+    sig = election_loop(&o, &c, &set);
+  } else {
+    sigwait(&set, &sig);
+  }
+  if (sig < 0) {
+    controller_stop(&c);
+    return 1;
+  }
   sc_info("signal %d: stopping", sig);
   sc_notify("STOPPING=1");
   controller_stop(&c);

@@ -105,7 +105,7 @@ int sc_cli_connect(struct sc_cli *c)
             c->http.error[0] ? ": " : "", c->http.error);
     return SC_CLI_API;
   }
-  /* Several controllers: wait out a takeover rather than fail in it. */
+  /* Wait out a takeover (or a controller's start) rather than fail in it. */
   sc_http_set_failover(&c->http, SC_CLI_FAILOVER_MS);
   return 0;
 }

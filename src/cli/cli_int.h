@@ -41,8 +41,9 @@ struct sc_cli {
   {"help", no_argument, NULL, 'h'},                                             \
   {NULL, 0, NULL, 0}
 
-/* With several controllers (--server URL1,URL2), how long a call looks
- * for the one that leads (a takeover runs a lease and a rebuild). */
+/* How long a call looks for the controller that leads (--server
+ * URL1,URL2) or waits for one taking over (a takeover runs a lease and a
+ * rebuild; util/http.h, sc_http_set_failover). */
 #define SC_CLI_FAILOVER_MS 30000
 
 #define SC_CLI_COMMON_HELP                                                      \

@@ -578,7 +578,8 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
           sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir,
           sc_store_backend(o->store)->name);
   if (c->lease)
-    sc_info("standby: leader election with a lease of %lld ms, advertised as %s",
+    sc_info("leader election: a lease of %lld ms, advertised as %s; a standby until it holds"
+            " the lease",
             (long long)o->lease_ms, url);
   return 0;
 fail:

@@ -218,12 +218,18 @@ static int next_url(struct sc_http *h, const char *method, int rc,
   const char *leader;
   bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-  if (h->nurls < 2)
-    return -1;
   if (rc == 0 && standby_reply(reply, &leader)) {
     int i = leader ? find_url(h, leader) : -1; /* only a URL we were given */
-    return i >= 0 && i != h->cur ? i : (h->cur + 1) % h->nurls;
+    if (i >= 0 && i != h->cur)
+      return i;
+    if (h->nurls > 1)
+      return (h->cur + 1) % h->nurls;
+    /* One URL: it may lead in a moment (it is taking over, or none
+     * leads); naming another controller, it will not. */
+    return !leader || i == h->cur ? h->cur : -1;
   }
+  if (h->nurls < 2)
+    return -1;
   if ((rc == SC_ENET || rc == SC_ETIMEOUT) && (h->unsent || safe))
     return (h->cur + 1) % h->nurls;
   return -1;

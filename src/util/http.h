@@ -58,10 +58,12 @@ struct sc_http_reply {
 #define SC_HTTP_MAX_URLS 8
 int sc_http_init(struct sc_http *h, const char *base, const char *token);
 
-/* With several URLs, a call that finds no controller serving (all refuse
- * the connection, or say no one leads: a takeover under way) tries them
- * again, with pauses, for up to ms before it gives up (the CLI waits out
- * a takeover; the agent, which has its own backoff, does not). */
+/* A call that finds no controller serving (with several URLs: all refuse
+ * the connection or are standbys; with one: it says no one leads yet or
+ * that it is taking over) tries again, with pauses, for up to ms before it
+ * gives up (the CLI waits out a takeover; the agent, which has its own
+ * backoff, does not). One URL that refuses the connection, or a standby
+ * that names a leader not given, fails at once. */
 void sc_http_set_failover(struct sc_http *h, long ms);
 
 /* Routes h's calls through libcurl whatever the scheme, for long-lived

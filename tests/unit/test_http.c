@@ -411,7 +411,8 @@ static void test_http_no_resend_of_writes(void **state)
 
 /* No controller serves (one refuses, the other says none leads: a
  * takeover under way): with a failover wait the call tries again, with
- * pauses, until the wait is over, then the last answer is the caller's. */
+ * pauses, until the wait is over, then the standby's answer is the
+ * caller's. */
 static void test_http_failover_wait(void **state)
 {
   struct replier standby;
@@ -440,6 +441,19 @@ static void test_http_failover_wait(void **state)
   ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   assert_true(ms >= 350 && ms < 3000);
   assert_true(atomic_load(&standby.requests) >= 2 + 3 * 2); /* rounds after 100, 200, 100 ms */
+  sc_http_release(&h);
+  /* One URL that says no one leads (a controller starting, taking over):
+   * waited for the same way. */
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", standby.port);
+  assert_int_equal(sc_http_init(&h, base, NULL), 0);
+  sc_http_set_failover(&h, 250);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", NULL, 2000, &r), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(r.status, 503);
+  sc_http_reply_release(&r);
+  ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(ms >= 200 && ms < 3000);
   sc_http_release(&h);
   replier_stop(&standby);
   free(reply);

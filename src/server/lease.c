@@ -309,6 +309,14 @@ void sc_lease_view(struct sc_lease *l, struct sc_lease_view *out)
   pthread_mutex_unlock(&l->mu);
 }
 
+void sc_lease_check(struct sc_lease *l)
+{
+  pthread_mutex_lock(&l->mu);
+  if (sc_lease_expire(&l->st, sc_clock_mono_ms()))
+    tell_deposed(l);
+  pthread_mutex_unlock(&l->mu);
+}
+
 const char *sc_lease_url(const struct sc_lease *l)
 {
   return l->url;

@@ -99,6 +99,11 @@ int sc_lease_wait(struct sc_lease *l, int64_t timeout_ms, int64_t *epoch);
  * deposed meanwhile). */
 bool sc_lease_serving(struct sc_lease *l);
 void sc_lease_view(struct sc_lease *l, struct sc_lease_view *out);
+/* Steps down (calls deposed) when leading with no renewal confirmed for
+ * the whole lease: for another thread to call now and then, since the
+ * election thread may be stuck in a call to a database that stopped
+ * answering. */
+void sc_lease_check(struct sc_lease *l);
 /* This controller's advertised URL. */
 const char *sc_lease_url(const struct sc_lease *l);
 /* Stops the thread (if it runs) and frees l; a leader gives the lease up first when

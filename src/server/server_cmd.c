@@ -629,6 +629,8 @@ static int election_loop(const struct cmd_opts *o, struct controller *c, const s
     sig = sigtimedwait(set, NULL, c->ctl ? &tick : &zero);
     if (sig == SIGINT || sig == SIGTERM)
       return sig;
+    if (c->ctl) /* the election thread may hang on a silent database */
+      sc_lease_check(c->lease);
     if (!c->ctl && role == SC_LEASE_TAKING_OVER && take_over(o, c, epoch) < 0)
       return -1;
   }

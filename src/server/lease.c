@@ -217,7 +217,11 @@ static void *lease_main(void *arg)
     int64_t now = sc_clock_mono_ms();
     if (sc_lease_expire(&l->st, now) || l->st.role == SC_LEASE_DEPOSED) {
       tell_deposed(l);
-      break; /* nothing more to do: the owner ends or stops serving */
+      /* Nothing more to do but wait for the owner, which ends the
+       * process (the thread lives on till then) or stops it. */
+      while (!l->stop)
+        pthread_cond_wait(&l->cond, &l->mu);
+      break;
     }
     if (now < sc_lease_due(&l->st)) {
       struct timespec ts = sc_clock_timespec(sc_lease_due(&l->st));

@@ -93,8 +93,10 @@ check_eq "A names the leader" "$(curl -sf "$A_URL/healthz" | jq -r .leader)" "$B
 # (2) The epoch moves on behind B's back; a session holding the row FOR
 # SHARE keeps B's renewal waiting (not its commits' fence check, a share
 # lock too), so B's next commit finds out first.
-psql "$SC_STORE" -qAt -c "UPDATE lease SET epoch = epoch + 1" -c \
-  "BEGIN; SELECT 1 FROM lease WHERE id = 1 FOR SHARE; SELECT pg_sleep(3); COMMIT" \
+# One query string, run by the server without a round trip between the
+# bump's commit and the share lock.
+psql "$SC_STORE" -qAt -c "UPDATE lease SET epoch = epoch + 1; COMMIT;
+  BEGIN; SELECT 1 FROM lease WHERE id = 1 FOR SHARE; SELECT pg_sleep(3); COMMIT" \
   >/dev/null 2>&1 &
 holder=$!
 share_held() {

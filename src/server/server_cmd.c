@@ -1,13 +1,14 @@
 /*
- * `supercell server` (the controller) and `supercell up` (controller plus a
- * local agent child on 127.0.0.1:8420). Both keep their state in a state
- * directory (SQLite database, admin.token, agent.token, a lock so two
- * controllers never share one) and stop cleanly on SIGINT/SIGTERM. On a
- * PostgreSQL store a controller takes part in leader election (lease.h):
- * it serves as a standby until it holds the lease, then rebuilds from the
- * store and leads; deposed, it exits with SC_EXIT_DEPOSED.
+ * `supercell server` (the controller), and the controller's life that it
+ * shares with `supercell up` (server_up.c): flags, the state directory
+ * (database, admin.token, agent.token, a lock so two controllers never
+ * share one), start and a clean stop on SIGINT/SIGTERM. On a PostgreSQL
+ * store a controller takes part in leader election (lease.h): it serves
+ * as a standby until it holds the lease, then rebuilds from the store and
+ * leads; deposed, it exits with SC_EXIT_DEPOSED.
  */
 #include "server/server_cmd.h"
+#include "server/server_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,35 +38,7 @@
 #include "util/token_file.h"
 #include "util/units.h"
 
-#define UP_PORT 8420
-#define MAX_DEVICE_ARGS 16
 #define LEASE_DEFAULT_MS 15000
-
-struct cmd_opts {
-  char listen[128];
-  char state_dir[PATH_MAX];
-  char store[PATH_MAX];      /* --store: "" = <state-dir>/supercell.db */
-  struct sc_ctl_opts ctl;
-  const char *devices[MAX_DEVICE_ARGS];
-  const char *fgd_target;      /* --fgd-target FILE, or NULL */
-  bool check_config;           /* --check-config: check, print, exit */
-  int64_t lease_ms;            /* --lease: 0 = not given */
-  char advertise[SC_STORE_URL_MAX]; /* --advertise-url: "" = from --listen */
-  int ndevices;
-  bool up;
-};
-
-struct controller {
-  int lock_fd;
-  struct sc_store *store;
-  struct sc_lease *lease;      /* leader election (PostgreSQL), or NULL */
-  char state_dir[PATH_MAX];
-  struct sc_auth auth;
-  bool auth_ready;
-  struct sc_ctl *ctl;
-  struct sc_server *server;
-  unsigned char task_key[32];  /* from <state-dir>/task.key */
-};
 
 static void usage_server(FILE *out)
 {
@@ -145,7 +116,7 @@ static void usage_up(FILE *out)
           UP_PORT, UP_PORT);
 }
 
-static int default_state_dir(char *buf, size_t size)
+int cmd_default_state_dir(char *buf, size_t size)
 {
   const char *home = getenv("SUPERCELL_HOME");
 
@@ -296,7 +267,7 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   }
 }
 
-static int parse_opts(int argc, char **argv, struct cmd_opts *o)
+int cmd_parse_opts(int argc, char **argv, struct cmd_opts *o)
 {
   static const struct option server_long[] = {
     {"listen", required_argument, NULL, 'l'},  {"state-dir", required_argument, NULL, 's'},
@@ -334,7 +305,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     argv = file_argv;
   }
   snprintf(o->listen, sizeof o->listen, "127.0.0.1:%d", UP_PORT);
-  if (default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
+  if (cmd_default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
     o->state_dir[0] = '\0';
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", table, NULL)) != -1)
@@ -389,7 +360,7 @@ static void write_url_file(const char *dir, int port, const char *host)
   }
 }
 
-static void controller_stop(struct controller *c)
+void cmd_controller_stop(struct controller *c)
 {
   if (c->ctl)
     sc_ctl_stop(c->ctl);
@@ -541,7 +512,7 @@ static int open_lease(const struct cmd_opts *o, struct controller *c)
   return sc_lease_new(&lo, &c->lease);
 }
 
-static int controller_start(const struct cmd_opts *o, struct controller *c)
+int cmd_controller_start(const struct cmd_opts *o, struct controller *c)
 {
   struct sc_server_opts so = {.listen = o->listen};
   char host[64], url[SC_STORE_URL_MAX];
@@ -585,7 +556,7 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
 fail:
   if (rc != SC_EBUSY && rc != SC_EIO)
     fprintf(stderr, "supercell: cannot start the controller: %s\n", sc_strerror(rc));
-  controller_stop(c);
+  cmd_controller_stop(c);
   return rc;
 }
 
@@ -637,7 +608,7 @@ static int election_loop(const struct cmd_opts *o, struct controller *c, const s
 }
 
 /* Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait. */
-static void block_signals(sigset_t *set)
+void cmd_block_signals(sigset_t *set)
 {
   sigemptyset(set);
   sigaddset(set, SIGINT);
@@ -646,7 +617,7 @@ static void block_signals(sigset_t *set)
   signal(SIGPIPE, SIG_IGN);
 }
 
-/* --check-config: what parse_opts has not checked yet, without changing
+/* --check-config: what cmd_parse_opts has not checked yet, without changing
  * anything (no directory made, no database opened for writing). */
 static int check_config(const struct cmd_opts *o)
 {
@@ -707,12 +678,12 @@ int sc_cmd_server(int argc, char **argv)
 
   sc_log_setup(SC_LOG_INFO, "server");
   umask(077); /* the database, its WAL and the token files: the owner's only */
-  if ((rc = parse_opts(argc, argv, &o)) != 0)
+  if ((rc = cmd_parse_opts(argc, argv, &o)) != 0)
     return rc > 0 ? 0 : 2;
   if (o.check_config)
     return check_config(&o);
-  block_signals(&set);
-  if (controller_start(&o, &c) < 0)
+  cmd_block_signals(&set);
+  if (cmd_controller_start(&o, &c) < 0)
     return 1;
   {
     char status[300];
@@ -726,231 +697,12 @@ int sc_cmd_server(int argc, char **argv)
     sigwait(&set, &sig);
   }
   if (sig < 0) {
-    controller_stop(&c);
+    cmd_controller_stop(&c);
     return 1;
   }
   sc_info("signal %d: stopping", sig);
   sc_notify("STOPPING=1");
-  controller_stop(&c);
+  cmd_controller_stop(&c);
   return 0;
 }
 
-/* ---- supercell up ---- */
-
-static void node_name(char *buf, size_t size)
-{
-  char host[256] = "localhost";
-
-  gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  for (char *p = host; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '.' || *p == '_' || *p == '-'))
-      *p = '-';
-  snprintf(buf, size, "%.63s", host[0] ? host : "localhost");
-}
-
-/* The agent's environment: ours plus SUPERCELL_AGENT_TOKEN (no token or
- * token path on a command line, where any process could read it). A new
- * array (free it and its last entry), NULL when out of memory. */
-static char **agent_env(const char *token)
-{
-  size_t n = 0, k = 0;
-  char **env;
-
-  while (environ[n])
-    n++;
-  if (!(env = calloc(n + 2, sizeof *env)))
-    return NULL;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "SUPERCELL_AGENT_TOKEN=", 22) != 0)
-      env[k++] = environ[i];
-  if (asprintf(&env[k], "SUPERCELL_AGENT_TOKEN=%s", token) < 0) {
-    free(env);
-    return NULL;
-  }
-  return env;
-}
-
-static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
-{
-  char url[64], path[PATH_MAX + 32], state[PATH_MAX + 32], *token, **envp;
-  const char *argv[16 + 2 * MAX_DEVICE_ARGS];
-  sigset_t none;
-  int n = 0;
-  size_t k = 0;
-  pid_t pid;
-
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
-  snprintf(state, sizeof state, "%s/agent", o->state_dir);
-  if (!(token = sc_token_file_read(path))) {
-    sc_error("cannot read the agent token from %s", path);
-    return -1;
-  }
-  envp = agent_env(token);
-  free(token);
-  if (!envp)
-    return -1;
-  argv[n++] = "supercell";
-  argv[n++] = "agent";
-  argv[n++] = "--server";
-  argv[n++] = url;
-  argv[n++] = "--name";
-  argv[n++] = name;
-  argv[n++] = "--state-dir";
-  argv[n++] = state;
-  argv[n++] = "--hide"; /* the controller's tokens and database */
-  argv[n++] = o->state_dir;
-  if (geteuid() != 0) /* one user's laptop: its tasks all run as that user */
-    argv[n++] = "--single-user";
-  for (int i = 0; i < o->ndevices; i++) {
-    argv[n++] = "--devices";
-    argv[n++] = o->devices[i];
-  }
-  argv[n] = NULL;
-  pid = fork();
-  if (pid == 0) {
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* `up` killed: its agent ends too */
-    if (getppid() == 1)
-      _exit(1);
-    signal(SIGPIPE, SIG_DFL);
-    execve("/proc/self/exe", (char *const *)argv, envp);
-    fprintf(stderr, "supercell: cannot start the agent: %s\n", strerror(errno));
-    _exit(127);
-  }
-  while (envp[k])
-    k++;
-  free(envp[k - 1]); /* the token entry, last */
-  free(envp);
-  return pid;
-}
-
-/* Stops the agent: SIGTERM (it terminates its tasks), SIGKILL after grace. */
-static void stop_agent(pid_t pid, int64_t grace_ms)
-{
-  int64_t waited = 0;
-  struct timespec ts = {0, 50 * 1000000L};
-
-  if (pid <= 0)
-    return;
-  kill(pid, SIGTERM);
-  while (waitpid(pid, NULL, WNOHANG) == 0) {
-    if (waited > grace_ms + 5000) {
-      fprintf(stderr, "supercell: the agent did not stop; killing it\n");
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      return;
-    }
-    nanosleep(&ts, NULL);
-    waited += 50;
-  }
-}
-
-/* How to call the CLI so that it works as printed: "supercell" when that
- * is this binary on the PATH, else its full path; with SUPERCELL_HOME=DIR
- * first when the state dir is not where the CLI looks by default (the CLI
- * finds the controller through DIR/controller.url and its admin token). */
-static void cli_prefix(const struct cmd_opts *o, char *buf, size_t size)
-{
-  char self[PATH_MAX], dflt[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
-  const char *path = getenv("PATH"), *bin = "supercell";
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  bool on_path = false;
-
-  if (n > 0) {
-    self[n] = '\0';
-    while (path && *path && !on_path) {
-      size_t len = strcspn(path, ":");
-      snprintf(cand, sizeof cand, "%.*s/supercell", (int)len, path);
-      on_path = realpath(cand, real) && strcmp(real, self) == 0;
-      path += len + (path[len] == ':');
-    }
-    if (!on_path)
-      bin = self;
-  }
-  if (default_state_dir(dflt, sizeof dflt) == 0 && strcmp(dflt, o->state_dir) == 0)
-    snprintf(buf, size, "%s", bin);
-  else
-    snprintf(buf, size, "SUPERCELL_HOME=%s %s", o->state_dir, bin);
-}
-
-static void print_banner(const struct cmd_opts *o, int port, const char *name, pid_t agent,
-                         int64_t jobs)
-{
-  char prefix[2 * PATH_MAX + 32];
-
-  printf("Supercell is up.\n\n"
-         "  API:          http://127.0.0.1:%d\n"
-         "  Dashboard:    http://127.0.0.1:%d/ui (sign in with the admin token)\n"
-         "  Admin token:  %s/admin.token\n"
-         "  State:        %s (supercell.db)\n"
-         "  Local agent:  node '%s' (pid %d)\n",
-         port, port, o->state_dir, o->state_dir, name, (int)agent);
-  if (jobs > 0)
-    printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
-  cli_prefix(o, prefix, sizeof prefix);
-  printf("\nTry:\n"
-         "  %s submit -- echo hello\n"
-         "  %s jobs\n"
-         "  %s nodes\n\n"
-         "Press Ctrl-C to stop (running tasks are terminated, state is kept).\n",
-         prefix, prefix, prefix);
-  fflush(stdout);
-}
-
-/* Waits for a signal while keeping the agent alive (restarts it if it dies). */
-static void up_loop(const struct cmd_opts *o, const sigset_t *set, int port, const char *name,
-                    pid_t *agent)
-{
-  struct timespec one = {1, 0};
-  int restarts = 0, status;
-
-  for (;;) {
-    int sig = sigtimedwait(set, NULL, &one);
-    if (sig == SIGINT || sig == SIGTERM) {
-      sc_info("signal %d: stopping", sig);
-      return;
-    }
-    if (*agent > 0 && waitpid(*agent, &status, WNOHANG) == *agent) {
-      sc_warn("the local agent exited (status %d)", status);
-      *agent = restarts < 5 ? spawn_agent(o, port, name) : -1;
-      restarts++;
-    }
-  }
-}
-
-int sc_cmd_up(int argc, char **argv)
-{
-  struct cmd_opts o = {.up = true};
-  struct controller c;
-  char name[64];
-  sigset_t set;
-  int64_t jobs = 0;
-  pid_t agent;
-  int rc, port;
-
-  sc_log_setup(SC_LOG_INFO, "up");
-  umask(077);
-  if ((rc = parse_opts(argc, argv, &o)) != 0)
-    return rc > 0 ? 0 : 2;
-  block_signals(&set);
-  if (controller_start(&o, &c) < 0)
-    return 1;
-  port = sc_server_port(c.server);
-  sc_store_max_job_id(c.store, &jobs);
-  node_name(name, sizeof name);
-  agent = spawn_agent(&o, port, name);
-  print_banner(&o, port, name, agent, jobs);
-  up_loop(&o, &set, port, name, &agent);
-  /* What runs ends as interrupted (or is requeued for the next start)
-   * before the agent stops its tasks, whose exits then change nothing. */
-  if (sc_ctl_interrupt(c.ctl) != 0)
-    sc_error("could not record the running jobs as interrupted");
-  stop_agent(agent, o.ctl.grace_ms > 0 ? o.ctl.grace_ms : 10000);
-  controller_stop(&c);
-  printf("Supercell stopped; state kept in %s\n", o.state_dir);
-  return 0;
-}

@@ -141,6 +141,8 @@ check_eq "acknowledged jobs missing at the new leader" "$missing" ""
 mismatch=$(join -1 2 -2 1 -o 1.1,1.2,2.2 <(sort -k2,2 "$SC_TMP/acked") <(sort -k1,1 "$SC_TMP/all") |
   awk '$1 != $3' | sed -n 1,5p)
 check_eq "acknowledged jobs with another name" "$mismatch" ""
+check_eq "acknowledged names more than once at B" \
+  "$(join <(cut -d' ' -f1 "$SC_TMP/acked") <(cut -d' ' -f2 "$SC_TMP/all" | sort | uniq -d) | sed -n 1,3p)" ""
 # In the database: each acknowledged name once, with its id.
 psql "$SC_STORE" -Atc "SELECT name, 'j-' || lpad(id::text, 6, '0') FROM jobs" | tr '|' ' ' |
   sort >"$SC_TMP/in_db" || fail "cannot read the jobs table"

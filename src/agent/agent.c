@@ -524,15 +524,16 @@ static int agent_register(struct sc_agent *a, bool *first)
   a->fence_after_ms = reg.fence_after_ms;
   a->fence_grace_ms = reg.grace_ms > 0 ? reg.grace_ms : 10000;
   note_contact(a, sent);
+  a->moves_seen = a->client.http.moves;
   sc_info("registered as %s with %s (%d devices, heartbeat %lld ms)", a->cfg.name,
-          a->cfg.server, a->cfg.devices.count, (long long)a->heartbeat_ms);
+          a->client.http.base, a->cfg.devices.count, (long long)a->heartbeat_ms);
   apply_kills(a, &reg.kills);
   sc_client_registered_release(&reg);
   atomic_store(&a->registered, true);
   {
     char status[200];
     snprintf(status, sizeof status, "READY=1\nSTATUS=registered as %s with %s", a->cfg.name,
-             a->cfg.server);
+             a->client.http.base);
     sc_notify(status);
   }
   pthread_mutex_lock(&a->mu);
@@ -612,6 +613,13 @@ static int agent_step(struct sc_agent *a, bool *first)
     return 0;
   if (!agent_report(a))
     return 0;
+  if (a->client.http.moves != a->moves_seen) {
+    /* Another controller answers now (a standby took over): it learns
+     * which tasks run here, with their pids, as after its restart. */
+    sc_info("the controller at %s leads now: registering again", a->client.http.base);
+    atomic_store(&a->registered, false);
+    return 0;
+  }
   sc_task_table_lock(&a->tasks);
   sc_task_table_forget_reported(&a->tasks);
   sc_task_table_unlock(&a->tasks);

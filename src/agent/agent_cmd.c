@@ -40,7 +40,8 @@ static void agent_usage(FILE *out)
     "tasks assigned to it and reports their state and output.\n"
     "\n"
     "  --server URL           controller URL (or SUPERCELL_SERVER; default\n"
-    "                         http://127.0.0.1:8420)\n"
+    "                         http://127.0.0.1:8420); URL1,URL2,...: a leader and its\n"
+    "                         standbys, the agent follows whichever leads\n"
     "  --token T              agent token (or SUPERCELL_AGENT_TOKEN)\n"
     "  --token-file F         read the agent token from file F\n"
     "  --name NODE            node name (default: host name)\n"
@@ -491,7 +492,14 @@ static int emulate_main(struct agent_opts *o)
                     "are named by --emulate-prefix and keep no state on disk\n");
     return 2;
   }
-  if ((rc = controller_defaults(o)) != 0 || (rc = emulate_plan(o, &plan)) != 0)
+  if ((rc = controller_defaults(o)) != 0)
+    return rc;
+  if (strchr(o->cfg.server, ',')) {
+    fprintf(stderr, "supercell agent: --emulate talks to one controller: give one --server URL,"
+                    " not a list\n");
+    return 2;
+  }
+  if ((rc = emulate_plan(o, &plan)) != 0)
     return rc;
   cfg = (struct sc_emu_config){.server = o->cfg.server, .token = o->token, .plan = &plan,
                                .heartbeat_ms = o->cfg.heartbeat_ms, .fail_rate = o->fail_rate,

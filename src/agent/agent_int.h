@@ -58,6 +58,9 @@ struct sc_agent {
   bool has_credential;       /* the clients use it (else cfg.token, which may
                                 be a bootstrap token that only registers) */
   int64_t heartbeat_ms, next_heartbeat_ms, next_try_ms, backoff_ms, next_gc_ms;
+  unsigned moves_seen;       /* client.http.moves at the last registration:
+                                when it moved on (a new leader), register
+                                again there with the tasks that run */
   int64_t fence_after_ms;    /* from the controller; 0 = never fence */
   int64_t fence_grace_ms;    /* ... and TERM to KILL when fencing */
   int64_t last_contact_ms;   /* monotonic: the controller last answered */

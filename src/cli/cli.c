@@ -94,13 +94,19 @@ int sc_cli_connect(struct sc_cli *c)
     c->token = read_token(getenv("SUPERCELL_HOME"), "");
   if (!c->token)
     c->token = read_token(getenv("HOME"), "/.supercell");
-  if (strncmp(c->server, "http://", 7) != 0 && strncmp(c->server, "https://", 8) != 0)
-    return sc_cli_usage_error(c, "bad server URL '%s' (want http://host:port)", c->server);
+  for (const char *p = c->server; *p; p += strcspn(p, ","), p += *p == ',') {
+    p += strspn(p, " \t");
+    if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0)
+      return sc_cli_usage_error(c, "bad server URL '%.*s' (want http://host:port)",
+                                (int)strcspn(p, ","), p);
+  }
   if (sc_http_init(&c->http, c->server, c->token) != 0) {
     fprintf(stderr, "supercell: cannot start the HTTP client%s%s\n",
             c->http.error[0] ? ": " : "", c->http.error);
     return SC_CLI_API;
   }
+  /* Wait out a takeover (or a controller's start) rather than fail in it. */
+  sc_http_set_failover(&c->http, SC_CLI_FAILOVER_MS);
   return 0;
 }
 

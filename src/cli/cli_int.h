@@ -41,8 +41,14 @@ struct sc_cli {
   {"help", no_argument, NULL, 'h'},                                             \
   {NULL, 0, NULL, 0}
 
+/* How long a call looks for the controller that leads (--server
+ * URL1,URL2) or waits for one taking over (a takeover runs a lease and a
+ * rebuild; util/http.h, sc_http_set_failover). */
+#define SC_CLI_FAILOVER_MS 30000
+
 #define SC_CLI_COMMON_HELP                                                      \
-  "  --server URL      controller (SUPERCELL_SERVER, default http://127.0.0.1:8420)\n" \
+  "  --server URL      controller (SUPERCELL_SERVER, default http://127.0.0.1:8420);\n" \
+  "                    URL1,URL2,...: a leader and its standbys, the leader found\n" \
   "  --token T         API token (SUPERCELL_TOKEN, else $SUPERCELL_HOME/admin.token\n" \
   "                    or ~/.supercell/admin.token)\n"                          \
   "  -o json           print the API's JSON instead of a table\n"              \

@@ -136,6 +136,8 @@ struct sc_server {
   bool metrics_public;
   int nroutes;
   struct route_counts *counts;  /* nroutes + 1 rows: the last for no route */
+  sc_http_front front;
+  void *front_arg;
   int port;
   pthread_mutex_t park_mu;      /* the heap and the resume list */
   pthread_cond_t park_cond;     /* monotonic */
@@ -282,6 +284,61 @@ json_t *sc_http_body(struct sc_http_req *req, struct sc_http_resp *resp)
   return body;
 }
 
+struct target_buf {
+  char *buf;
+  size_t size, len;
+  bool full;
+};
+
+static void target_put(struct target_buf *t, const char *text, bool escape)
+{
+  static const char hex[] = "0123456789ABCDEF";
+
+  for (const unsigned char *p = (const unsigned char *)text; *p && !t->full; p++) {
+    bool plain = !escape || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                 (*p >= '0' && *p <= '9') || strchr("-._~", *p);
+    if (t->len + (plain ? 1 : 3) >= t->size) {
+      t->full = true;
+      break;
+    }
+    if (plain) {
+      t->buf[t->len++] = (char)*p;
+    } else {
+      t->buf[t->len++] = '%';
+      t->buf[t->len++] = hex[*p >> 4];
+      t->buf[t->len++] = hex[*p & 15];
+    }
+  }
+  t->buf[t->len] = '\0';
+}
+
+static enum MHD_Result target_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+  struct target_buf *t = cls;
+
+  (void)kind;
+  target_put(t, strchr(t->buf, '?') ? "&" : "?", false);
+  target_put(t, key, true);
+  if (value) {
+    target_put(t, "=", false);
+    target_put(t, value, true);
+  }
+  return t->full ? MHD_NO : MHD_YES;
+}
+
+bool sc_http_target(struct sc_http_req *req, char *buf, size_t size)
+{
+  struct target_buf t = {buf, size, 0, size == 0};
+
+  if (size == 0)
+    return false;
+  buf[0] = '\0';
+  target_put(&t, req->path, false);
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, target_arg, &t);
+  return !t.full;
+}
+
 /* Matches path against pattern, filling {params}. */
 static bool route_match(const char *pattern, const char *path, struct sc_http_req *req)
 {
@@ -352,6 +409,8 @@ static int dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http
   bool path_known = false;
   const char *ctype;
 
+  if (s->front && s->front(s->front_arg, req, resp))
+    return -1; /* a standby's answer: counted with the unrouted */
   for (const struct sc_route *r = s->routes; r && r->pattern; r++) {
     if (!route_match(r->pattern, req->path, req))
       continue;
@@ -376,7 +435,7 @@ static int dispatch(struct sc_server *s, struct sc_http_req *req, struct sc_http
   return -1;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_resp *resp)
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct sc_http_resp *resp)
 {
   struct MHD_Response *r;
   enum MHD_Result ret;
@@ -416,8 +475,19 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_re
                           resp->content_type ? resp->content_type : "application/json");
   for (const char *const *h = resp->headers; h && h[0] && h[1]; h += 2)
     MHD_add_response_header(r, h[0], h[1]);
+  if (resp->location)
+    MHD_add_response_header(r, "Location", resp->location);
   ret = MHD_queue_response(conn, (unsigned)resp->status, r);
   MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct sc_http_resp *resp)
+{
+  enum MHD_Result ret = queue_reply(conn, resp);
+
+  free(resp->location);
+  resp->location = NULL;
   return ret;
 }
 
@@ -592,6 +662,8 @@ void sc_http_park(struct sc_http_req *req, struct sc_http_resp *resp, int64_t de
   (void)req;
   json_decref(resp->json);
   resp->json = NULL;
+  free(resp->location);
+  resp->location = NULL;
   resp->park_until = deadline_ms > 0 ? deadline_ms : 1;
 }
 
@@ -844,6 +916,8 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
     free(s);
     return SC_ENOMEM;
   }
+  s->front = opts->front;
+  s->front_arg = opts->front_arg;
   raise_fd_limit();
   if (pthread_mutex_init(&s->park_mu, NULL) != 0) {
     free(s->counts);
@@ -870,6 +944,12 @@ int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out)
   s->port = info ? info->port : port;
   *out = s;
   return 0;
+}
+
+void sc_server_lead(struct sc_server *s, struct sc_ctl *ctl, struct sc_auth *auth)
+{
+  s->ctl = ctl;
+  s->auth = auth;
 }
 
 int sc_server_port(const struct sc_server *s)

@@ -51,6 +51,7 @@ struct sc_http_resp {
   const char *content_type;
   const char *const *headers; /* static: more headers, name then value,
                                  NULL-terminated; NULL: none */
+  char *location;          /* owned: a Location header, NULL none */
   /* When set, called once when the reply's fate is known: delivered is
    * false when the connection ended before it was sent whole (the client
    * died or went away). done_arg is owned by the hook. */
@@ -81,19 +82,32 @@ struct sc_route {
   sc_http_handler handler;
 };
 
+/* A front before the routes: called first for every request; when it
+ * answers (fills resp and returns true) the routes are not looked at. A
+ * standby controller's front answers everything (server/standby.c). */
+typedef bool (*sc_http_front)(void *arg, struct sc_http_req *req, struct sc_http_resp *resp);
+
 struct sc_server_opts {
   const char *listen;      /* "127.0.0.1:8420"; port 0 picks a free one */
-  struct sc_ctl *ctl;      /* borrowed */
-  struct sc_auth *auth;    /* borrowed */
+  struct sc_ctl *ctl;      /* borrowed; NULL until sc_server_lead */
+  struct sc_auth *auth;    /* borrowed; NULL until sc_server_lead */
   const struct sc_route *routes; /* NULL-terminated; NULL: sc_api_routes is
                                     not linked in, nothing is served */
   struct sc_metrics *metrics;    /* borrowed: the /metrics exporter's state
                                     (server/metrics.h); NULL: none */
   bool metrics_public;           /* SC_ROUTE_METRICS routes need no token */
+  sc_http_front front;     /* NULL: none */
+  void *front_arg;
 };
 
 /* Starts serving. Returns 0 or SC_EINVAL (bad address) / SC_NET. */
 int sc_server_start(const struct sc_server_opts *opts, struct sc_server **out);
+/* Gives a server started without them its controller and tokens (a
+ * standby that took over). Its front must let no request through to the
+ * routes before this returns, and must learn that it may after (through
+ * a lock or an atomic), which orders these stores before the routes'
+ * reads. */
+void sc_server_lead(struct sc_server *s, struct sc_ctl *ctl, struct sc_auth *auth);
 /* The port actually bound. */
 int sc_server_port(const struct sc_server *s);
 void sc_server_stop(struct sc_server *s);
@@ -146,6 +160,11 @@ bool sc_http_query_int(struct sc_http_req *req, struct sc_http_resp *resp, const
 void sc_http_set_state(struct sc_http_req *req, void *state, void (*free_state)(void *state));
 void sc_http_park(struct sc_http_req *req, struct sc_http_resp *resp, int64_t deadline_ms);
 void sc_http_wake(void *wake_arg);
+
+/* The request's path with its query (arguments percent-encoded again)
+ * into buf: what a redirect to another server sends on. False when it
+ * does not fit. */
+bool sc_http_target(struct sc_http_req *req, char *buf, size_t size);
 
 /* True when the client has closed its end of the connection (or it broke)
  * while its request was being handled: a reply would reach nobody. */

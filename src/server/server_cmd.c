@@ -1,10 +1,14 @@
 /*
- * `supercell server` (the controller) and `supercell up` (controller plus a
- * local agent child on 127.0.0.1:8420). Both keep their state in a state
- * directory (SQLite database, admin.token, agent.token, a lock so two
- * controllers never share one) and stop cleanly on SIGINT/SIGTERM.
+ * `supercell server` (the controller), and the controller's life that it
+ * shares with `supercell up` (server_up.c): flags, the state directory
+ * (database, admin.token, agent.token, a lock so two controllers never
+ * share one), start and a clean stop on SIGINT/SIGTERM. On a PostgreSQL
+ * store a controller takes part in leader election (lease.h): it serves
+ * as a standby until it holds the lease, then rebuilds from the store and
+ * leads; deposed, it exits with SC_EXIT_DEPOSED.
  */
 #include "server/server_cmd.h"
+#include "server/server_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server/auth.h"
 #include "server/ctl.h"
 #include "server/http.h"
+#include "server/lease.h"
+#include "server/standby.h"
 #include "sim/experiment.h"
 #include "sim/trace.h"
+#include "util/clock.h"
 #include "util/config.h"
 #include "server/metrics.h"
 #include "util/error.h"
@@ -34,32 +39,7 @@
 #include "util/token_file.h"
 #include "util/units.h"
 
-#define UP_PORT 8420
-#define MAX_DEVICE_ARGS 16
-
-struct cmd_opts {
-  char listen[128];
-  char state_dir[PATH_MAX];
-  char store[PATH_MAX];      /* --store: "" = <state-dir>/supercell.db */
-  struct sc_ctl_opts ctl;
-  const char *devices[MAX_DEVICE_ARGS];
-  const char *fgd_target;      /* --fgd-target FILE, or NULL */
-  bool check_config;           /* --check-config: check, print, exit */
-  int ndevices;
-  bool up;
-  bool metrics_public;
-};
-
-struct controller {
-  int lock_fd;
-  struct sc_store *store;
-  struct sc_auth auth;
-  bool auth_ready;
-  struct sc_ctl *ctl;
-  struct sc_metrics *metrics;
-  struct sc_server *server;
-  unsigned char task_key[32];  /* from <state-dir>/task.key */
-};
+#define LEASE_DEFAULT_MS 15000
 
 static void usage_server(FILE *out)
 {
@@ -67,8 +47,8 @@ static void usage_server(FILE *out)
           "usage: supercell server [--listen ADDR:PORT] [--state-dir DIR] [--store WHERE]\n"
           "                        [--heartbeat-timeout D] [--fence-after D] [--policy NAME]\n"
           "                        [--grace D] [--max-checkpoint-grace D] [--fgd-target FILE]\n"
-          "                        [--timeline-interval D] [--metrics-public] [--config FILE]\n"
-          "                        [--check-config]\n\n"
+          "                        [--timeline-interval D] [--metrics-public] [--lease D]\n"
+          "                        [--advertise-url URL] [--config FILE] [--check-config]\n\n"
           "Runs the controller: REST API, dashboard (/ui), scheduler and store.\n\n"
           "  --listen ADDR:PORT       address to serve on (default 127.0.0.1:%d; port 0 = any)\n"
           "  --state-dir DIR          database and tokens (default $SUPERCELL_HOME or ~/.supercell)\n"
@@ -99,8 +79,16 @@ static void usage_server(FILE *out)
                "  --metrics-public         serve GET /metrics without a token (by default it\n"
                "                           needs an admin or a metrics token: supercell token\n"
                "                           create --kind metrics)\n"
+               "  --lease D                PostgreSQL: controllers on one database elect a leader\n"
+               "                           with a lease of D (default 15s, renewed every third);\n"
+               "                           the others are standbys that send clients to it and\n"
+               "                           take over when its lease lapses\n"
+               "  --advertise-url URL      PostgreSQL: the URL clients reach this controller at,\n"
+               "                           which standbys name when it leads (default\n"
+               "                           http://HOST:PORT of --listen; 0.0.0.0: the host name)\n"
                "\nWrites <state-dir>/admin.token, agent.token, task.key (mode 0600) and\n"
-               "controller.url.\n");
+               "controller.url. A leader that loses its lease exits with status %d.\n",
+          SC_EXIT_DEPOSED);
 }
 
 static void usage_up(FILE *out)
@@ -132,7 +120,7 @@ static void usage_up(FILE *out)
           UP_PORT, UP_PORT);
 }
 
-static int default_state_dir(char *buf, size_t size)
+int cmd_default_state_dir(char *buf, size_t size)
 {
   const char *home = getenv("SUPERCELL_HOME");
 
@@ -186,6 +174,30 @@ static int load_target(struct cmd_opts *o)
   return 0;
 }
 
+/* --advertise-url: one http:// or https:// URL, kept without a trailing
+ * slash. */
+static int parse_advertise(struct cmd_opts *o, const char *arg)
+{
+  size_t len = strlen(arg);
+
+  while (len > 0 && arg[len - 1] == '/')
+    len--;
+  if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) ||
+      strchr(arg, ',') || len >= sizeof o->advertise || len <= 8) {
+    fprintf(stderr, "supercell: bad --advertise-url '%s' (want http://HOST:PORT)\n", arg);
+    return SC_EINVAL;
+  }
+  snprintf(o->advertise, sizeof o->advertise, "%.*s", (int)len, arg);
+  return 0;
+}
+
+/* Whether the controller's store is PostgreSQL (then it takes part in
+ * leader election). */
+static bool on_postgres(const struct cmd_opts *o)
+{
+  return !o->up && o->store[0] && sc_store_backend(o->store) == &sc_store_pg;
+}
+
 /* Parses one option; returns 0, 1 (--help printed) or SC_EINVAL. */
 static int parse_one(struct cmd_opts *o, int ch, const char *arg)
 {
@@ -220,6 +232,10 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   case 'F':
     o->fgd_target = arg;
     return 0;
+  case 'L':
+    return parse_duration_opt("--lease", arg, &o->lease_ms);
+  case 'A':
+    return parse_advertise(o, arg);
   case 'C': /* --config: its settings are already in argv (sc_config_argv) */
     return 0;
   case 'K':
@@ -258,7 +274,7 @@ static int parse_one(struct cmd_opts *o, int ch, const char *arg)
   }
 }
 
-static int parse_opts(int argc, char **argv, struct cmd_opts *o)
+int cmd_parse_opts(int argc, char **argv, struct cmd_opts *o)
 {
   static const struct option server_long[] = {
     {"listen", required_argument, NULL, 'l'},  {"state-dir", required_argument, NULL, 's'},
@@ -271,6 +287,8 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     {"config", required_argument, NULL, 'C'},  {"check-config", no_argument, NULL, 'K'},
     {"timeline-interval", required_argument, NULL, 'T'},
     {"metrics-public", no_argument, NULL, 'M'},
+    {"lease", required_argument, NULL, 'L'},
+    {"advertise-url", required_argument, NULL, 'A'},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
   };
   static const struct option up_long[] = {
@@ -295,7 +313,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     argv = file_argv;
   }
   snprintf(o->listen, sizeof o->listen, "127.0.0.1:%d", UP_PORT);
-  if (default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
+  if (cmd_default_state_dir(o->state_dir, sizeof o->state_dir) < 0)
     o->state_dir[0] = '\0';
   optind = 1;
   while ((ch = getopt_long(argc, argv, "h", table, NULL)) != -1)
@@ -312,6 +330,14 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o)
     fprintf(stderr, "supercell: no state directory: set --state-dir, SUPERCELL_HOME or HOME\n");
     return SC_EINVAL;
   }
+  if ((o->lease_ms > 0 || o->advertise[0]) && !on_postgres(o)) {
+    fprintf(stderr, "supercell: --%s needs a PostgreSQL store (--store postgres://...):"
+                    " on SQLite one controller owns the database\n",
+            o->lease_ms > 0 ? "lease" : "advertise-url");
+    return SC_EINVAL;
+  }
+  if (on_postgres(o) && o->lease_ms <= 0)
+    o->lease_ms = LEASE_DEFAULT_MS;
   return o->fgd_target ? load_target(o) : 0;
 }
 
@@ -349,7 +375,7 @@ static void write_url_file(const char *dir, int port, const char *host)
     unlink(tmp);
 }
 
-static void controller_stop(struct controller *c)
+void cmd_controller_stop(struct controller *c)
 {
   if (c->ctl)
     sc_ctl_stop(c->ctl);
@@ -358,6 +384,9 @@ static void controller_stop(struct controller *c)
   sc_ctl_free(c->ctl);
   if (c->auth_ready)
     sc_auth_release(&c->auth);
+  /* Our commits are over: a leader gives the lease up, so a standby takes
+   * over at its next look rather than after the whole lease. */
+  sc_lease_stop(c->lease, true);
   sc_store_close(c->store);
   if (c->lock_fd >= 0)
     close(c->lock_fd);
@@ -365,26 +394,36 @@ static void controller_stop(struct controller *c)
   c->lock_fd = -1;
 }
 
+/* A secret made at the first start and kept in path (mode 0600) into
+ * out (SC_TOKEN_HEX_LEN + 1 bytes). */
+static int state_secret(const char *path, char *out)
+{
+  char *secret = sc_token_file_read(path);
+  int rc = 0;
+
+  if (!secret) {
+    if ((rc = sc_token_generate(out)) < 0 || (rc = sc_token_file_write(path, out)) < 0) {
+      fprintf(stderr, "supercell: cannot write '%s'\n", path);
+      return rc;
+    }
+    return 0;
+  }
+  snprintf(out, SC_TOKEN_HEX_LEN + 1, "%s", secret);
+  free(secret);
+  return 0;
+}
+
 /* The key that signs task credentials: the hash of the secret in path,
  * made at the first start (so credentials outlive a restart). */
 static int task_key(const char *path, unsigned char key[32])
 {
-  char fresh[SC_TOKEN_HEX_LEN + 1], *secret = sc_token_file_read(path);
-  int rc = 0;
+  char secret[SC_TOKEN_HEX_LEN + 1];
+  int rc = state_secret(path, secret);
 
-  if (!secret) {
-    if ((rc = sc_token_generate(fresh)) < 0 || (rc = sc_token_file_write(path, fresh)) < 0) {
-      fprintf(stderr, "supercell: cannot write '%s'\n", path);
-      return rc;
-    }
-    secret = strdup(fresh);
-  }
-  rc = secret ? sc_token_hash(secret, strlen(secret), key) : SC_ENOMEM;
-  free(secret);
-  return rc;
+  return rc < 0 ? rc : sc_token_hash(secret, strlen(secret), key);
 }
 
-/* Locks the state directory, opens the store and makes the token files. */
+/* Locks the state directory, opens the store and reads the task key. */
 static int open_state(const struct cmd_opts *o, struct controller *c)
 {
   const struct sc_store_ops *ops;
@@ -395,6 +434,7 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
     fprintf(stderr, "supercell: cannot create '%s': %s\n", o->state_dir, strerror(errno));
     return SC_EIO;
   }
+  snprintf(c->state_dir, sizeof c->state_dir, "%s", o->state_dir);
   snprintf(path, sizeof path, "%s/controller.lock", o->state_dir);
   c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -411,24 +451,87 @@ static int open_state(const struct cmd_opts *o, struct controller *c)
       fprintf(stderr, "supercell: cannot open '%s'\n", o->store[0] ? o->store : path);
     return rc;
   }
-  if ((rc = sc_auth_init(&c->auth, c->store)) < 0)
-    return rc;
-  c->auth_ready = true;
-  snprintf(path, sizeof path, "%s/admin.token", o->state_dir);
-  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_ADMIN)) < 0)
-    return rc;
-  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
-  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT)) < 0)
-    return rc;
   snprintf(path, sizeof path, "%s/task.key", o->state_dir);
   return task_key(path, c->task_key);
 }
 
-static int controller_start(const struct cmd_opts *o, struct controller *c)
+/* Loads the tokens and makes the token files: writes, so a leader's. */
+static int open_auth(struct controller *c)
+{
+  char path[PATH_MAX + 32];
+  int rc;
+
+  if ((rc = sc_auth_init(&c->auth, c->store)) < 0)
+    return rc;
+  c->auth_ready = true;
+  snprintf(path, sizeof path, "%s/admin.token", c->state_dir);
+  if ((rc = sc_auth_ensure_file(&c->auth, path, SC_TOKEN_ADMIN)) < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/agent.token", c->state_dir);
+  return sc_auth_ensure_file(&c->auth, path, SC_TOKEN_AGENT);
+}
+
+/* The controller's model, rebuilt from the store, and its scheduler. */
+static int open_ctl(const struct cmd_opts *o, struct controller *c)
+{
+  struct sc_ctl_opts ctl_opts = o->ctl;
+  int rc;
+
+  ctl_opts.task_key = c->task_key;
+  if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0)
+    return rc;
+  return sc_ctl_start(c->ctl);
+}
+
+/* A deposed leader (lease.h) stops at once: whatever thread finds out. */
+static void deposed(void *arg, const char *why)
+{
+  (void)arg;
+  sc_error("deposed (%s): exiting with status %d so that this controller comes back as a"
+           " standby",
+           why, SC_EXIT_DEPOSED);
+  _exit(SC_EXIT_DEPOSED);
+}
+
+/* The URL this controller advertises: --advertise-url, else --listen's
+ * host (the host name for 0.0.0.0) and the port bound. */
+static void advertise_url(const struct cmd_opts *o, const char *host, int port, char *buf,
+                          size_t size)
+{
+  char name[128];
+
+  if (o->advertise[0]) {
+    snprintf(buf, size, "%s", o->advertise);
+    return;
+  }
+  if (strcmp(host, "0.0.0.0") == 0 && gethostname(name, sizeof name - 1) == 0) {
+    name[sizeof name - 1] = '\0';
+    host = name;
+  }
+  snprintf(buf, size, "http://%.*s:%d", (int)(size > 24 ? size - 24 : 0), host, port);
+}
+
+/* Leader election on a PostgreSQL store: the election object (a standby
+ * that knows no leader) before the server, whose front reads it. */
+static int open_lease(const struct cmd_opts *o, struct controller *c)
+{
+  char path[PATH_MAX + 32], id[SC_TOKEN_HEX_LEN + 1];
+  struct sc_lease_opts lo = {.store = c->store, .url = "", .id = id,
+                             .lease_ms = o->lease_ms, .deposed = deposed};
+  int rc;
+
+  /* Who we are, across restarts: a controller restarted on this state
+   * directory takes its own lease back without waiting for it to lapse. */
+  snprintf(path, sizeof path, "%s/controller.id", o->state_dir);
+  if ((rc = state_secret(path, id)) < 0)
+    return rc;
+  return sc_lease_new(&lo, &c->lease);
+}
+
+int cmd_controller_start(const struct cmd_opts *o, struct controller *c)
 {
   struct sc_server_opts so = {.listen = o->listen};
-  struct sc_ctl_opts ctl_opts;
-  char host[64];
+  char host[64], url[SC_STORE_URL_MAX];
   int port, rc;
 
   memset(c, 0, sizeof *c);
@@ -439,14 +542,18 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
   }
   if ((rc = open_state(o, c)) < 0)
     goto fail;
-  ctl_opts = o->ctl;
-  ctl_opts.task_key = c->task_key;
-  if ((rc = sc_ctl_new(&ctl_opts, c->store, &c->ctl)) < 0 || (rc = sc_ctl_start(c->ctl)) < 0)
+  if (on_postgres(o)) { /* a standby first: it writes nothing */
+    if ((rc = open_lease(o, c)) < 0)
+      goto fail;
+    so.front = sc_standby_front;
+    so.front_arg = c->lease;
+  } else if ((rc = open_auth(c)) < 0 || (rc = open_ctl(o, c)) < 0) {
     goto fail;
+  }
   if ((rc = sc_metrics_new(NULL, &c->metrics)) < 0)
     goto fail;
   so.ctl = c->ctl;
-  so.auth = &c->auth;
+  so.auth = c->ctl ? &c->auth : NULL;
   so.routes = sc_api_routes;
   so.metrics = c->metrics;
   so.metrics_public = o->metrics_public;
@@ -454,20 +561,74 @@ static int controller_start(const struct cmd_opts *o, struct controller *c)
     fprintf(stderr, "supercell: cannot listen on %s (in use?)\n", o->listen);
     goto fail;
   }
+  advertise_url(o, host, sc_server_port(c->server), url, sizeof url);
+  if (c->lease && (rc = sc_lease_run(c->lease, url)) < 0)
+    goto fail;
   write_url_file(o->state_dir, sc_server_port(c->server), host);
   sc_info("controller listening on http://%s:%d (policy %s, state %s, store %s)", host,
           sc_server_port(c->server), o->ctl.policy ? o->ctl.policy->name : "fgd", o->state_dir,
           sc_store_backend(o->store)->name);
+  if (c->lease)
+    sc_info("leader election: a lease of %lld ms, advertised as %s; a standby until it holds"
+            " the lease",
+            (long long)o->lease_ms, url);
   return 0;
 fail:
   if (rc != SC_EBUSY && rc != SC_EIO)
     fprintf(stderr, "supercell: cannot start the controller: %s\n", sc_strerror(rc));
-  controller_stop(c);
+  cmd_controller_stop(c);
   return rc;
 }
 
+/* The standby won the lease: rebuild from the store (as after a crash),
+ * start the scheduler, and serve. The commits it makes are fenced with
+ * the new epoch, which the election set before saying it won. */
+static int take_over(const struct cmd_opts *o, struct controller *c, int64_t epoch)
+{
+  int64_t t0 = sc_clock_mono_ms();
+  char status[160];
+  int rc;
+
+  sc_info("taking over as the leader (epoch %lld): rebuilding from the store",
+          (long long)epoch);
+  if ((rc = open_auth(c)) < 0 || (rc = open_ctl(o, c)) < 0) {
+    fprintf(stderr, "supercell: cannot take over: %s\n", sc_strerror(rc));
+    return rc;
+  }
+  sc_server_lead(c->server, c->ctl, &c->auth);
+  if (!sc_lease_serving(c->lease))
+    return SC_ESTATE; /* deposed meanwhile: deposed() ends the process */
+  sc_info("leading (epoch %lld): took over in %lld ms", (long long)epoch,
+          (long long)(sc_clock_mono_ms() - t0));
+  snprintf(status, sizeof status, "STATUS=leading (epoch %lld)", (long long)epoch);
+  sc_notify(status);
+  return 0;
+}
+
+/* A controller in leader election: a standby until it wins the lease,
+ * then the leader. Returns the signal that stopped it, or -1 when a
+ * takeover failed. */
+static int election_loop(const struct cmd_opts *o, struct controller *c, const sigset_t *set)
+{
+  const struct timespec zero = {0, 0}, tick = {0, 100 * 1000000L};
+
+  for (;;) {
+    int64_t epoch = 0;
+    int sig, role = SC_LEASE_LEADER;
+    if (!c->ctl)
+      role = sc_lease_wait(c->lease, 100, &epoch);
+    sig = sigtimedwait(set, NULL, c->ctl ? &tick : &zero);
+    if (sig == SIGINT || sig == SIGTERM)
+      return sig;
+    if (c->ctl) /* the election thread may hang on a silent database */
+      sc_lease_check(c->lease);
+    if (!c->ctl && role == SC_LEASE_TAKING_OVER && take_over(o, c, epoch) < 0)
+      return -1;
+  }
+}
+
 /* Blocks SIGINT/SIGTERM in every thread so the main thread can sigwait. */
-static void block_signals(sigset_t *set)
+void cmd_block_signals(sigset_t *set)
 {
   sigemptyset(set);
   sigaddset(set, SIGINT);
@@ -476,7 +637,7 @@ static void block_signals(sigset_t *set)
   signal(SIGPIPE, SIG_IGN);
 }
 
-/* --check-config: what parse_opts has not checked yet, without changing
+/* --check-config: what cmd_parse_opts has not checked yet, without changing
  * anything (no directory made, no database opened for writing). */
 static int check_config(const struct cmd_opts *o)
 {
@@ -518,9 +679,13 @@ static int check_config(const struct cmd_opts *o)
   }
   if (bad)
     return 2;
-  printf("configuration OK: listen %s, state-dir %s, policy %s%s%s\n", o->listen, o->state_dir,
+  printf("configuration OK: listen %s, state-dir %s, policy %s%s%s", o->listen, o->state_dir,
          o->ctl.policy ? o->ctl.policy->name : "fgd", o->fgd_target ? ", fgd-target " : "",
          o->fgd_target ? o->fgd_target : "");
+  if (on_postgres(o))
+    printf(", leader election: lease %lld ms%s%s", (long long)o->lease_ms,
+           o->advertise[0] ? ", advertised as " : "", o->advertise);
+  printf("\n");
   return 0;
 }
 
@@ -533,241 +698,31 @@ int sc_cmd_server(int argc, char **argv)
 
   sc_log_setup(SC_LOG_INFO, "server");
   umask(077); /* the database, its WAL and the token files: the owner's only */
-  if ((rc = parse_opts(argc, argv, &o)) != 0)
+  if ((rc = cmd_parse_opts(argc, argv, &o)) != 0)
     return rc > 0 ? 0 : 2;
   if (o.check_config)
     return check_config(&o);
-  block_signals(&set);
-  if (controller_start(&o, &c) < 0)
+  cmd_block_signals(&set);
+  if (cmd_controller_start(&o, &c) < 0)
     return 1;
   {
     char status[300];
-    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s", o.listen);
+    snprintf(status, sizeof status, "READY=1\nSTATUS=%s on %s", c.lease ? "standby" : "listening",
+             o.listen);
     sc_notify(status);
   }
-  sigwait(&set, &sig);
+  if (c.lease) {
+    sig = election_loop(&o, &c, &set);
+  } else {
+    sigwait(&set, &sig);
+  }
+  if (sig < 0) {
+    cmd_controller_stop(&c);
+    return 1;
+  }
   sc_info("signal %d: stopping", sig);
   sc_notify("STOPPING=1");
-  controller_stop(&c);
+  cmd_controller_stop(&c);
   return 0;
 }
 
-/* ---- supercell up ---- */
-
-static void node_name(char *buf, size_t size)
-{
-  char host[256] = "localhost";
-
-  gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  for (char *p = host; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '.' || *p == '_' || *p == '-'))
-      *p = '-';
-  snprintf(buf, size, "%.63s", host[0] ? host : "localhost");
-}
-
-/* The agent's environment: ours plus SUPERCELL_AGENT_TOKEN (no token or
- * token path on a command line, where any process could read it). A new
- * array (free it and its last entry), NULL when out of memory. */
-static char **agent_env(const char *token)
-{
-  size_t n = 0, k = 0;
-  char **env;
-
-  while (environ[n])
-    n++;
-  if (!(env = calloc(n + 2, sizeof *env)))
-    return NULL;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "SUPERCELL_AGENT_TOKEN=", 22) != 0)
-      env[k++] = environ[i];
-  if (asprintf(&env[k], "SUPERCELL_AGENT_TOKEN=%s", token) < 0) {
-    free(env);
-    return NULL;
-  }
-  return env;
-}
-
-static pid_t spawn_agent(const struct cmd_opts *o, int port, const char *name)
-{
-  char url[64], path[PATH_MAX + 32], state[PATH_MAX + 32], *token, **envp;
-  const char *argv[16 + 2 * MAX_DEVICE_ARGS];
-  sigset_t none;
-  int n = 0;
-  size_t k = 0;
-  pid_t pid;
-
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-  snprintf(path, sizeof path, "%s/agent.token", o->state_dir);
-  snprintf(state, sizeof state, "%s/agent", o->state_dir);
-  if (!(token = sc_token_file_read(path))) {
-    sc_error("cannot read the agent token from %s", path);
-    return -1;
-  }
-  envp = agent_env(token);
-  free(token);
-  if (!envp)
-    return -1;
-  argv[n++] = "supercell";
-  argv[n++] = "agent";
-  argv[n++] = "--server";
-  argv[n++] = url;
-  argv[n++] = "--name";
-  argv[n++] = name;
-  argv[n++] = "--state-dir";
-  argv[n++] = state;
-  argv[n++] = "--hide"; /* the controller's tokens and database */
-  argv[n++] = o->state_dir;
-  if (geteuid() != 0) /* one user's laptop: its tasks all run as that user */
-    argv[n++] = "--single-user";
-  for (int i = 0; i < o->ndevices; i++) {
-    argv[n++] = "--devices";
-    argv[n++] = o->devices[i];
-  }
-  argv[n] = NULL;
-  pid = fork();
-  if (pid == 0) {
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* `up` killed: its agent ends too */
-    if (getppid() == 1)
-      _exit(1);
-    signal(SIGPIPE, SIG_DFL);
-    execve("/proc/self/exe", (char *const *)argv, envp);
-    fprintf(stderr, "supercell: cannot start the agent: %s\n", strerror(errno));
-    _exit(127);
-  }
-  while (envp[k])
-    k++;
-  free(envp[k - 1]); /* the token entry, last */
-  free(envp);
-  return pid;
-}
-
-/* Stops the agent: SIGTERM (it terminates its tasks), SIGKILL after grace. */
-static void stop_agent(pid_t pid, int64_t grace_ms)
-{
-  int64_t waited = 0;
-  struct timespec ts = {0, 50 * 1000000L};
-
-  if (pid <= 0)
-    return;
-  kill(pid, SIGTERM);
-  while (waitpid(pid, NULL, WNOHANG) == 0) {
-    if (waited > grace_ms + 5000) {
-      fprintf(stderr, "supercell: the agent did not stop; killing it\n");
-      kill(pid, SIGKILL);
-      waitpid(pid, NULL, 0);
-      return;
-    }
-    nanosleep(&ts, NULL);
-    waited += 50;
-  }
-}
-
-/* How to call the CLI so that it works as printed: "supercell" when that
- * is this binary on the PATH, else its full path; with SUPERCELL_HOME=DIR
- * first when the state dir is not where the CLI looks by default (the CLI
- * finds the controller through DIR/controller.url and its admin token). */
-static void cli_prefix(const struct cmd_opts *o, char *buf, size_t size)
-{
-  char self[PATH_MAX], dflt[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
-  const char *path = getenv("PATH"), *bin = "supercell";
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  bool on_path = false;
-
-  if (n > 0) {
-    self[n] = '\0';
-    while (path && *path && !on_path) {
-      size_t len = strcspn(path, ":");
-      snprintf(cand, sizeof cand, "%.*s/supercell", (int)len, path);
-      on_path = realpath(cand, real) && strcmp(real, self) == 0;
-      path += len + (path[len] == ':');
-    }
-    if (!on_path)
-      bin = self;
-  }
-  if (default_state_dir(dflt, sizeof dflt) == 0 && strcmp(dflt, o->state_dir) == 0)
-    snprintf(buf, size, "%s", bin);
-  else
-    snprintf(buf, size, "SUPERCELL_HOME=%s %s", o->state_dir, bin);
-}
-
-static void print_banner(const struct cmd_opts *o, int port, const char *name, pid_t agent,
-                         int64_t jobs)
-{
-  char prefix[2 * PATH_MAX + 32];
-
-  printf("Supercell is up.\n\n"
-         "  API:          http://127.0.0.1:%d\n"
-         "  Dashboard:    http://127.0.0.1:%d/ui (sign in with the admin token)\n"
-         "  Admin token:  %s/admin.token\n"
-         "  State:        %s (supercell.db)\n"
-         "  Local agent:  node '%s' (pid %d)\n",
-         port, port, o->state_dir, o->state_dir, name, (int)agent);
-  if (jobs > 0)
-    printf("  History:      %lld jobs so far ('supercell jobs' lists them)\n", (long long)jobs);
-  cli_prefix(o, prefix, sizeof prefix);
-  printf("\nTry:\n"
-         "  %s submit -- echo hello\n"
-         "  %s jobs\n"
-         "  %s nodes\n\n"
-         "Press Ctrl-C to stop (running tasks are terminated, state is kept).\n",
-         prefix, prefix, prefix);
-  fflush(stdout);
-}
-
-/* Waits for a signal while keeping the agent alive (restarts it if it dies). */
-static void up_loop(const struct cmd_opts *o, const sigset_t *set, int port, const char *name,
-                    pid_t *agent)
-{
-  struct timespec one = {1, 0};
-  int restarts = 0, status;
-
-  for (;;) {
-    int sig = sigtimedwait(set, NULL, &one);
-    if (sig == SIGINT || sig == SIGTERM) {
-      sc_info("signal %d: stopping", sig);
-      return;
-    }
-    if (*agent > 0 && waitpid(*agent, &status, WNOHANG) == *agent) {
-      sc_warn("the local agent exited (status %d)", status);
-      *agent = restarts < 5 ? spawn_agent(o, port, name) : -1;
-      restarts++;
-    }
-  }
-}
-
-int sc_cmd_up(int argc, char **argv)
-{
-  struct cmd_opts o = {.up = true};
-  struct controller c;
-  char name[64];
-  sigset_t set;
-  int64_t jobs = 0;
-  pid_t agent;
-  int rc, port;
-
-  sc_log_setup(SC_LOG_INFO, "up");
-  umask(077);
-  if ((rc = parse_opts(argc, argv, &o)) != 0)
-    return rc > 0 ? 0 : 2;
-  block_signals(&set);
-  if (controller_start(&o, &c) < 0)
-    return 1;
-  port = sc_server_port(c.server);
-  sc_store_max_job_id(c.store, &jobs);
-  node_name(name, sizeof name);
-  agent = spawn_agent(&o, port, name);
-  print_banner(&o, port, name, agent, jobs);
-  up_loop(&o, &set, port, name, &agent);
-  /* What runs ends as interrupted (or is requeued for the next start)
-   * before the agent stops its tasks, whose exits then change nothing. */
-  if (sc_ctl_interrupt(c.ctl) != 0)
-    sc_error("could not record the running jobs as interrupted");
-  stop_agent(agent, o.ctl.grace_ms > 0 ? o.ctl.grace_ms : 10000);
-  controller_stop(&c);
-  printf("Supercell stopped; state kept in %s\n", o.state_dir);
-  return 0;
-}

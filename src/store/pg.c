@@ -8,7 +8,8 @@
  * one libpq pipeline (one round trip); when it fails, the group is
  * committed again batch by batch in savepoints, so one bad batch fails
  * alone. Every commit can first check a fencing epoch (migration 9).
- * Reads are in pg_read.c and pg_usage.c.
+ * Reads are in pg_read.c and pg_usage.c, the lease's election in
+ * pg_lease.c.
  */
 #include "store/store.h"
 
@@ -469,20 +470,42 @@ static int commit_each(struct sc_store *s, struct sc_store_batch *first, int cou
 
 static int writer_connect(struct sc_store *s);
 
+/* A fenced writer's session ends a transaction left idle longer than the
+ * lease (a controller stopped in the middle of one): the row it holds
+ * would otherwise keep a successor from taking the lease. */
+static void idle_limit(struct sc_store *s, int64_t limit_ms)
+{
+  char sql[96];
+
+  if (limit_ms <= 0 || limit_ms == s->idle_limit_ms)
+    return;
+  snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %lld",
+           (long long)limit_ms);
+  if (exec_simple(s->wconn, sql) == 0)
+    s->idle_limit_ms = limit_ms;
+}
+
 /* Commits the chain of batches from first (count of them) in one
  * transaction, fenced with the epoch in force when it starts. */
 static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int count)
 {
   struct sc_store_batch *b = first;
-  int64_t epoch;
+  void (*on_fenced)(void *arg, int64_t epoch);
+  void *on_fenced_arg;
+  int64_t epoch, lease_ms;
   bool fenced = false, each = false;
   int rc = 0;
 
   pthread_mutex_lock(&s->mu);
   epoch = s->fence_epoch;
+  lease_ms = s->lease_ms;
+  on_fenced = s->on_fenced;
+  on_fenced_arg = s->on_fenced_arg;
   pthread_mutex_unlock(&s->mu);
   if (!s->wconn || PQstatus(s->wconn) != CONNECTION_OK)
     rc = writer_connect(s); /* the server restarted, or a link broke */
+  if (rc == 0 && epoch > 0)
+    idle_limit(s, lease_ms);
   for (int i = 0; i < count; i++, b = b->next)
     b->rc = 0;
   if (rc == 0)
@@ -491,9 +514,12 @@ static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int c
     each = true;
     rc = commit_each(s, first, count, epoch, &fenced);
   }
-  if (fenced)
+  if (fenced) {
     sc_error("store: this controller is fenced (lease epoch %lld is over): nothing commits",
              (long long)epoch);
+    if (on_fenced) /* before anyone hears of the failure: it steps down first */
+      on_fenced(on_fenced_arg, epoch);
+  }
   pthread_mutex_lock(&s->mu);
   b = first;
   for (int i = 0; i < count; i++) {
@@ -578,6 +604,16 @@ int sc_store_pg_fence(struct sc_store *s, int64_t epoch)
   return 0;
 }
 
+void sc_store_pg_on_fenced(struct sc_store *s, void (*fn)(void *arg, int64_t epoch), void *arg)
+{
+  if (!s || s->ops != &sc_store_pg)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->on_fenced = fn;
+  s->on_fenced_arg = arg;
+  pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- open / close ---- */
 
 /* The writer's session: commits wait for the disk (a server or role set
@@ -621,6 +657,7 @@ static int writer_connect(struct sc_store *s)
 
   PQfinish(s->wconn);
   s->wconn = NULL;
+  s->idle_limit_ms = 0; /* a new session */
   if ((rc = sc_pg_connect(s->conninfo, &s->wconn)) < 0)
     return rc;
   if ((rc = writer_setup(s->wconn)) < 0) {

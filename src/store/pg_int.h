@@ -105,6 +105,11 @@ struct sc_store {
   struct sc_store_batch *head, *tail;
   bool stop, writer_started;
   int64_t fence_epoch;             /* guarded by mu; 0: commits check no lease */
+  int64_t lease_ms;                /* guarded by mu: the lease last won (the
+                                      writer's idle-in-transaction limit) */
+  void (*on_fenced)(void *arg, int64_t epoch); /* guarded by mu */
+  void *on_fenced_arg;
+  int64_t idle_limit_ms;           /* writer only: what its session has set */
   pthread_mutex_t pool_mu;
   PGconn *pool[PG_POOL_MAX];
   int npool;

@@ -92,9 +92,23 @@ static const char migrate_9[] =
   "  END IF;"
   " END $$;";
 
+/*
+ * Version 10: leader election among standby controllers (docs/
+ * operations.md, "Standby controllers (HA)"). The lease row says for how
+ * long its holder's lease runs (lease_ms: a standby judges a lapse by the
+ * holder's duration, not its own) and who holds it: holder is the URL it
+ * advertises (what standbys send clients to), holder_id the identity of
+ * its state directory (a controller restarted on the same directory takes
+ * its own lease back at once). renewed_ms is on the database's clock.
+ */
+static const char migrate_10[] =
+  "ALTER TABLE lease ADD COLUMN lease_ms bigint NOT NULL DEFAULT 0,"
+  " ADD COLUMN holder_id text NOT NULL DEFAULT '';";
+
 const struct sc_pg_migration sc_pg_migrations[] = {
   {8, migrate_8},
   {9, migrate_9},
+  {10, migrate_10},
 };
 const int sc_pg_nmigrations = sizeof sc_pg_migrations / sizeof sc_pg_migrations[0];
 

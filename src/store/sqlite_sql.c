@@ -48,11 +48,12 @@ const char sc_sql_log_index[] =
   "CREATE INDEX IF NOT EXISTS logs_by_attempt ON logs(job_id, task, attempt, att_offset);"
   "CREATE INDEX IF NOT EXISTS jobs_by_array ON jobs(array_id, array_index)"
   " WHERE array_id > 0;"
-  "PRAGMA user_version = 9;";
+  "PRAGMA user_version = 10;";
 
-/* Version 9: the lease of a standby controller (PostgreSQL only, pg_sql.c):
- * nothing here, one controller owns the file. Versions are numbered once
- * for every backend (docs/operations.md, "PostgreSQL store"). */
+/* Versions 9 and 10: the lease of a standby controller and its leader
+ * election (PostgreSQL only, pg_sql.c): nothing here, one controller owns
+ * the file. Versions are numbered once for every backend
+ * (docs/operations.md, "PostgreSQL store"). */
 
 /* Version 8: preemption. Attempts that ended preempted (they do not use
  * up retries) and the time of the job's last checkpoint (Unix ms, 0 none). */

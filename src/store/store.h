@@ -377,6 +377,63 @@ extern const struct sc_store_ops sc_store_pg;
  */
 int sc_store_pg_fence(struct sc_store *s, int64_t epoch);
 
+/*
+ * Called from the store's writer thread each time a commit fails because
+ * its epoch is over (another controller took the lease): the controller
+ * must step down. fn must be quick; NULL turns it off.
+ */
+void sc_store_pg_on_fenced(struct sc_store *s, void (*fn)(void *arg, int64_t epoch), void *arg);
+
+/*
+ * Leader election among standby controllers on one PostgreSQL database
+ * (store/pg_lease.c; docs/operations.md, "Standby controllers (HA)").
+ * The lease row as a read sees it: the epoch of the current tenure (every
+ * takeover adds one; 0: never held), the holder's advertised URL and
+ * identity, its lease duration and the age of its last renewal, both on
+ * the database's clock (so no machine's clock can make two leaders).
+ */
+#define SC_STORE_URL_MAX 256
+#define SC_STORE_HOLDER_ID_MAX 72
+struct sc_store_lease {
+  int64_t epoch;
+  char holder[SC_STORE_URL_MAX];
+  char holder_id[SC_STORE_HOLDER_ID_MAX];
+  int64_t lease_ms;
+  int64_t age_ms;
+};
+
+/* Who asks for the lease, and for how long. */
+struct sc_store_lease_req {
+  const char *holder;      /* the URL it advertises */
+  const char *holder_id;   /* its identity (its state directory's) */
+  int64_t lease_ms;
+  int64_t wait_ms;         /* the longest wait for the row's lock (commits
+                              in flight hold it); past it, SC_ESTORE */
+};
+
+/*
+ * Takes the lease for r when it is free: never held, lapsed (no renewal
+ * for its holder's lease_ms, on the database's clock), or held by r's own
+ * holder_id (a controller restarted on its state directory). Then, in one
+ * transaction, the epoch goes up by one and the holder, lease_ms and
+ * renewal are ours: *won is true and *out the new lease. Else *won is
+ * false and *out the lease as it stands. The bump waits for the commits in
+ * flight of the holder it replaces (they hold the row), so none of them
+ * commits after it. 0, SC_ESTORE (out zeroed) or SC_EINVAL (not
+ * PostgreSQL).
+ */
+int sc_store_pg_lease_acquire(struct sc_store *s, const struct sc_store_lease_req *r,
+                              struct sc_store_lease *out, bool *won);
+/* Renews lease epoch (renewal = the database's now): 0, SC_ESTATE when
+ * the epoch moved on (another controller leads: step down), SC_ESTORE
+ * when the database could not say. */
+int sc_store_pg_lease_renew(struct sc_store *s, int64_t epoch, int64_t wait_ms);
+/* Gives lease epoch up (a clean stop): its renewal is set back so that a
+ * standby takes it at its next look. 0, SC_ESTATE, SC_ESTORE. */
+int sc_store_pg_lease_release(struct sc_store *s, int64_t epoch);
+/* Reads the lease row into *out: 0 or SC_ESTORE (out zeroed). */
+int sc_store_pg_lease_read(struct sc_store *s, struct sc_store_lease *out);
+
 /* The backend for a --store value: PostgreSQL for a postgres:// or
  * postgresql:// URI, SQLite (a file path) for anything else. */
 const struct sc_store_ops *sc_store_backend(const char *where);

@@ -1,31 +1,66 @@
 /* JSON over HTTP: the client's state, the choice of transport for each
- * call (util/http_int.h) and the reply's parsing with jansson. */
+ * call (util/http_int.h), the reply's parsing with jansson, and following
+ * the leader among several controllers. */
 #include "util/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/http_int.h"
 
+/* Splits list (comma-separated URLs, blanks around them ignored) into
+ * h->urls, each without its trailing slashes. */
+static int split_urls(struct sc_http *h, const char *list)
+{
+  const char *p = list;
+
+  while (*p) {
+    size_t len = strcspn(p, ","), start = 0;
+    while (start < len && (p[start] == ' ' || p[start] == '\t'))
+      start++;
+    while (len > start && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '/'))
+      len--;
+    if (len > start) {
+      if (h->nurls == SC_HTTP_MAX_URLS) {
+        snprintf(h->error, sizeof h->error, "more than %d controller URLs", SC_HTTP_MAX_URLS);
+        return SC_EINVAL;
+      }
+      if (!(h->urls[h->nurls] = strndup(p + start, len - start)))
+        return SC_ENOMEM;
+      h->nurls++;
+    }
+    p += strcspn(p, ",");
+    p += *p == ',';
+  }
+  if (h->nurls == 0) {
+    snprintf(h->error, sizeof h->error, "no server URL");
+    return SC_EINVAL;
+  }
+  return 0;
+}
+
 int sc_http_init(struct sc_http *h, const char *base, const char *token)
 {
-  size_t len;
+  bool curl = false;
   int rc;
 
   memset(h, 0, sizeof *h);
   pthread_mutex_init(&h->token_mu, NULL);
-  h->base = strdup(base);
+  h->urls = calloc(SC_HTTP_MAX_URLS, sizeof *h->urls);
   h->token = token ? strdup(token) : NULL;
-  if (!h->base || (token && !h->token)) {
-    sc_http_release(h);
-    return SC_ENOMEM;
+  rc = !h->urls || (token && !h->token) ? SC_ENOMEM : split_urls(h, base);
+  for (int i = 0; rc == 0 && i < h->nurls; i++)
+    curl = curl || strncmp(h->urls[i], "http://", 7) != 0;
+  if (rc == 0) {
+    h->base = h->urls[0];
+    if (curl)
+      rc = sc_http_curl_start(h);
   }
-  len = strlen(h->base);
-  while (len > 0 && h->base[len - 1] == '/')
-    h->base[--len] = '\0';
-  if (strncmp(h->base, "http://", 7) != 0 && (rc = sc_http_curl_start(h)) != 0) {
+  if (rc != 0) {
     char error[sizeof h->error];
     memcpy(error, h->error, sizeof error);
     sc_http_release(h);
@@ -33,6 +68,11 @@ int sc_http_init(struct sc_http *h, const char *base, const char *token)
     return rc;
   }
   return 0;
+}
+
+void sc_http_set_failover(struct sc_http *h, long ms)
+{
+  h->failover_ms = ms > 0 ? ms : 0;
 }
 
 int sc_http_use_curl(struct sc_http *h, atomic_int *abort)
@@ -45,7 +85,9 @@ void sc_http_release(struct sc_http *h)
 {
   sc_http_curl_release(h);
   sc_http_event_release(h);
-  free(h->base);
+  for (int i = 0; h->urls && i < h->nurls; i++)
+    free(h->urls[i]);
+  free(h->urls);
   free(h->token);
   pthread_mutex_destroy(&h->token_mu);
   memset(h, 0, sizeof *h);
@@ -103,22 +145,20 @@ void sc_http_auth(struct sc_http *h, char *auth, size_t size)
   pthread_mutex_unlock(&h->token_mu);
 }
 
-int sc_http_call(struct sc_http *h, const char *method, const char *path,
-                 json_t *body, long timeout_ms, struct sc_http_reply *reply)
+/* One exchange with the URL in use. */
+static int call_once(struct sc_http *h, const char *method, const char *path,
+                     const char *payload, long timeout_ms, struct sc_http_reply *reply)
 {
   struct sc_http_buf buf = {0};
-  char *payload = NULL;
   int rc;
 
   memset(reply, 0, sizeof *reply);
   h->error[0] = '\0';
-  if (body && !(payload = json_dumps(body, JSON_COMPACT)))
-    return SC_ENOMEM;
+  h->unsent = false;
   if (h->curl)
     rc = sc_http_curl_call(h, method, path, payload, timeout_ms, &buf, &reply->status);
   else
     rc = sc_http_event_call(h, method, path, payload, timeout_ms, &buf, &reply->status);
-  free(payload);
   if (rc) {
     free(buf.data);
     reply->status = 0;
@@ -131,6 +171,119 @@ int sc_http_call(struct sc_http *h, const char *method, const char *path,
   if (buf.len)
     reply->body = json_loadb(reply->raw, reply->len, 0, NULL);
   return 0;
+}
+
+/* A controller that does not serve (server/standby.h): 307 or 503 whose
+ * body says "leader" (its URL, or null when none leads). */
+static bool standby_reply(const struct sc_http_reply *r, const char **leader)
+{
+  json_t *l;
+
+  *leader = NULL;
+  if ((r->status != 307 && r->status != 503) || !json_is_object(r->body) ||
+      !(l = json_object_get(r->body, "leader")))
+    return false;
+  *leader = json_string_value(l);
+  return true;
+}
+
+/* The index of url in h's list (trailing slashes aside), -1 when absent. */
+static int find_url(const struct sc_http *h, const char *url)
+{
+  size_t len = strlen(url);
+
+  while (len > 0 && url[len - 1] == '/')
+    len--;
+  for (int i = 0; i < h->nurls; i++)
+    if (strlen(h->urls[i]) == len && strncmp(h->urls[i], url, len) == 0)
+      return i;
+  return -1;
+}
+
+static void use_url(struct sc_http *h, int i)
+{
+  if (i == h->cur)
+    return;
+  sc_http_event_release(h); /* its connection is to the other host */
+  h->cur = i;
+  h->base = h->urls[i];
+  h->moves++;
+}
+
+/* Where a call that got rc (and reply) goes next with several URLs: an
+ * index, or -1 when its outcome is final. */
+static int next_url(struct sc_http *h, const char *method, int rc,
+                    const struct sc_http_reply *reply)
+{
+  const char *leader;
+  bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+  if (rc == 0 && standby_reply(reply, &leader)) {
+    int i = leader ? find_url(h, leader) : -1; /* only a URL we were given */
+    if (i >= 0 && i != h->cur)
+      return i;
+    if (h->nurls > 1)
+      return (h->cur + 1) % h->nurls;
+    /* One URL: it may lead in a moment (it is taking over, or none
+     * leads); naming another controller, it will not. */
+    return !leader || i == h->cur ? h->cur : -1;
+  }
+  if (h->nurls < 2)
+    return -1;
+  if ((rc == SC_ENET || rc == SC_ETIMEOUT) && (h->unsent || safe))
+    return (h->cur + 1) % h->nurls;
+  return -1;
+}
+
+int sc_http_call(struct sc_http *h, const char *method, const char *path,
+                 json_t *body, long timeout_ms, struct sc_http_reply *reply)
+{
+  struct sc_http_reply kept = {0}; /* a standby's last answer */
+  char *payload = NULL;
+  int64_t deadline = sc_clock_mono_ms() + h->failover_ms;
+  long pause_ms = 100;
+  int rc, next, hops = 0;
+
+  memset(reply, 0, sizeof *reply);
+  h->error[0] = '\0';
+  if (body && !(payload = json_dumps(body, JSON_COMPACT)))
+    return SC_ENOMEM;
+  for (;;) {
+    rc = call_once(h, method, path, payload, timeout_ms, reply);
+    if ((next = next_url(h, method, rc, reply)) < 0)
+      break;
+    if (rc == 0) { /* what to say if no controller serves in time */
+      sc_http_reply_release(&kept);
+      kept = *reply;
+      memset(reply, 0, sizeof *reply);
+    }
+    /* Each URL and the leader each names, once: a round that found no
+     * controller serving. Another round after a pause, while time is left. */
+    if (++hops >= 2 * h->nurls) {
+      int64_t left = deadline - sc_clock_mono_ms();
+      struct timespec ts;
+      if (left <= 0)
+        break;
+      if (left < pause_ms)
+        pause_ms = (long)left;
+      ts.tv_sec = pause_ms / 1000;
+      ts.tv_nsec = (pause_ms % 1000) * 1000000L;
+      nanosleep(&ts, NULL);
+      pause_ms = pause_ms * 2 > 1000 ? 1000 : pause_ms * 2;
+      hops = 0;
+    }
+    sc_http_reply_release(reply);
+    use_url(h, next);
+  }
+  if (next >= 0 && kept.status > 0) { /* gave up: a standby's word over a refusal */
+    sc_http_reply_release(reply);
+    *reply = kept;
+    rc = 0;
+  } else {
+    sc_http_reply_release(&kept);
+  }
+  free(payload);
+  return rc;
 }
 
 const char *sc_http_error_message(const struct sc_http_reply *r, const char **field,

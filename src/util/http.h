@@ -2,7 +2,11 @@
  * A small JSON-over-HTTP client for the agent and the CLI. One struct
  * sc_http per thread: it keeps its connection alive between calls. A call
  * returns 0 whenever an HTTP reply arrived, whatever its status; only
- * transport failures are errors. Plain http:// calls go through libevent's
+ * transport failures are errors. Given several controllers (a standby and
+ * its leader, "URL1,URL2"), it follows the leader: a standby's 307 or 503
+ * naming the leader, or a controller that refuses the connection, sends
+ * the call on to the leader or the next URL (docs/operations.md,
+ * "Standby controllers (HA)"). Plain http:// calls go through libevent's
  * HTTP client, which a CLI process maps in well under a millisecond;
  * https:// and abortable calls (the agent) through libcurl, loaded when
  * first needed (its ~30 libraries cost ~4 ms per process; docs/fast-cli.md).
@@ -22,7 +26,15 @@ struct sc_http {
   void *evconn;        /* made at the first call, */
   char addr[64];       /* to the server's numeric address */
   int port;            /* and port */
-  char *base;          /* "http://host:port", no trailing slash (owned) */
+  char *base;          /* "http://host:port", no trailing slash: the URL in
+                          use, urls[cur] */
+  char **urls;         /* every controller given, in order (owned) */
+  int nurls, cur;
+  long failover_ms;    /* with several URLs: how long a call keeps looking
+                          for one that serves (0: one round over them) */
+  unsigned moves;      /* times the URL in use changed */
+  bool unsent;         /* set by the transports: the last failure came
+                          before the request left (connection refused) */
   char *token;         /* bearer token or NULL (owned; guarded by token_mu) */
   pthread_mutex_t token_mu;
   atomic_int *abort;   /* when set and non-zero, transfers stop early; another
@@ -39,9 +51,20 @@ struct sc_http_reply {
 };
 
 /* Prepares a client for base URL and token (both copied; token may be NULL).
- * An https:// base loads libcurl now. Returns 0, SC_ENOMEM or SC_ENET when
- * libcurl cannot start (detail in h->error). */
+ * base may list several controllers, comma-separated (at most
+ * SC_HTTP_MAX_URLS; calls start with the first). An https:// base loads
+ * libcurl now. Returns 0, SC_EINVAL (an empty list), SC_ENOMEM or SC_ENET
+ * when libcurl cannot start (detail in h->error). */
+#define SC_HTTP_MAX_URLS 8
 int sc_http_init(struct sc_http *h, const char *base, const char *token);
+
+/* A call that finds no controller serving (with several URLs: all refuse
+ * the connection or are standbys; with one: it says no one leads yet or
+ * that it is taking over) tries again, with pauses, for up to ms before it
+ * gives up (the CLI waits out a takeover; the agent, which has its own
+ * backoff, does not). One URL that refuses the connection, or a standby
+ * that names a leader not given, fails at once. */
+void sc_http_set_failover(struct sc_http *h, long ms);
 
 /* Routes h's calls through libcurl whatever the scheme, for long-lived
  * clients (the agent): libcurl silently retries a request whose kept-alive
@@ -61,7 +84,12 @@ int sc_http_set_token(struct sc_http *h, const char *token);
 /* Calls method on base+path with body (borrowed, may be NULL) and waits at
  * most timeout_ms. On 0 the reply is filled (caller releases it); on
  * SC_ENET / SC_ETIMEOUT (transport failure, detail in h->error) or SC_ENOMEM
- * the reply is zeroed. */
+ * the reply is zeroed. With several URLs the call moves on to the leader
+ * a standby names (307 or 503 with "leader"), or to the next URL, when it
+ * surely was not acted on: the connection was refused, a standby answered,
+ * or the method is GET or HEAD. A request that may have reached a leader
+ * that died (POST with no reply) is not sent again: the caller cannot
+ * know whether it was done. */
 int sc_http_call(struct sc_http *h, const char *method, const char *path,
                  json_t *body, long timeout_ms, struct sc_http_reply *reply);
 

@@ -202,6 +202,7 @@ int sc_http_curl_call(struct sc_http *h, const char *method, const char *path,
   curl_slist_free_all(headers);
   free(url);
   if (rc != CURLE_OK || buf->oom) {
+    h->unsent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
     if (!h->error[0])
       snprintf(h->error, sizeof h->error, "%s", curl_easy_strerror(rc));
     if (buf->oom)

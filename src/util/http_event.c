@@ -102,9 +102,11 @@ static void tcp_diagnose(struct sc_http *h, long timeout_ms)
   if (p.fd >= 0)
     close(p.fd);
   freeaddrinfo(ai);
-  if (err)
+  if (err) {
     snprintf(h->error, sizeof h->error, "cannot connect to %s port %d: %s", h->addr, h->port,
              strerror(err));
+    h->unsent = true; /* libevent could not connect either: nothing was sent */
+  }
 }
 
 /* Whether the server closed a kept-alive connection since the last call
@@ -234,8 +236,10 @@ static int ev_exchange(struct sc_http *h, const char *method, const char *path,
     snprintf(h->error, sizeof h->error, "unsupported method %s", method);
     return SC_EINVAL;
   }
-  if ((rc = ev_connect(h)) != 0)
+  if ((rc = ev_connect(h)) != 0) {
+    h->unsent = true;
     return rc;
+  }
   evhttp_connection_set_timeout_tv(h->evconn, &tv);
   if (!(req = evhttp_request_new(ev_done, &c)))
     return SC_ENOMEM;

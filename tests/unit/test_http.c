@@ -4,7 +4,9 @@
  * path, token, body), a chunked reply coming back whole, kept-alive and
  * re-made connections, and transport failures that say why: refused,
  * unknown host, no reply before the deadline, a server that hangs up
- * mid-request.
+ * mid-request. With several controllers: following the leader a standby
+ * names (503, 307), past one that refuses connections, never re-sending a
+ * write that may have been done, and waiting out a takeover.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +18,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +243,222 @@ static void test_http_hangup_mid_request(void **state)
   free(big);
 }
 
+/* A server for the leader tests: serves connection after connection,
+ * answering every request with reply, until stop; counts requests. */
+struct replier {
+  int fd, port;
+  const char *reply;
+  atomic_int stop, requests;
+  pthread_t thread;
+  struct canned got;            /* what it read (got.got) */
+};
+
+static void *replier_main(void *arg)
+{
+  struct replier *r = arg;
+
+  while (!atomic_load(&r->stop)) {
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    int conn;
+    if (poll(&p, 1, 20) <= 0)
+      continue;
+    if ((conn = accept(r->fd, NULL, NULL)) < 0)
+      continue;
+    while (!atomic_load(&r->stop) && read_request(&r->got, conn) == 0) {
+      atomic_fetch_add(&r->requests, 1);
+      if (write(conn, r->reply, strlen(r->reply)) < 0)
+        break;
+    }
+    close(conn);
+  }
+  return NULL;
+}
+
+static void replier_start(struct replier *r, const char *reply)
+{
+  memset(r, 0, sizeof *r);
+  r->reply = reply;
+  r->fd = listen_any(&r->port);
+  assert_int_equal(pthread_create(&r->thread, NULL, replier_main, r), 0);
+}
+
+static void replier_stop(struct replier *r)
+{
+  atomic_store(&r->stop, 1);
+  pthread_join(r->thread, NULL);
+  close(r->fd);
+}
+
+/* A port that refuses connections (nobody listens on it any more). */
+static int refused_port(void)
+{
+  int port;
+
+  close(listen_any(&port));
+  return port;
+}
+
+static char *reply_text(const char *status, const char *body)
+{
+  char *text;
+
+  assert_true(asprintf(&text, "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                              "Content-Length: %zu\r\n\r\n%s",
+                       status, strlen(body), body) > 0);
+  return text;
+}
+
+/* A write goes past a controller that refuses the connection (nothing was
+ * sent) to a standby, which names the leader (503): the write is sent
+ * there, and the next call goes straight to it. A GET a standby redirects
+ * (307) follows the same way. */
+static void test_http_follows_leader(void **state)
+{
+  struct replier leader, standby, redirector;
+  struct sc_http h;
+  struct sc_http_reply r;
+  char base[256], body[128], *standby_reply, *redirect_reply;
+  json_t *job = json_pack("{s:s}", "name", "x");
+
+  (void)state;
+  replier_start(&leader, "HTTP/1.1 201 Created\r\nContent-Length: 14\r\n\r\n{\"id\": \"j-1\"}\n");
+  snprintf(body, sizeof body,
+           "{\"error\": {\"code\": \"not_leader\"}, \"leader\": \"http://127.0.0.1:%d/\"}",
+           leader.port);
+  standby_reply = reply_text("503 Service Unavailable", body);
+  redirect_reply = reply_text("307 Temporary Redirect", body);
+  replier_start(&standby, standby_reply);
+  replier_start(&redirector, redirect_reply);
+  snprintf(base, sizeof base, "http://127.0.0.1:%d, http://127.0.0.1:%d,http://127.0.0.1:%d/",
+           refused_port(), standby.port, leader.port);
+  assert_int_equal(sc_http_init(&h, base, "tok"), 0);
+  assert_int_equal(h.nurls, 3);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", job, 5000, &r), 0);
+  assert_int_equal(r.status, 201);
+  assert_string_equal(json_string_value(json_object_get(r.body, "id")), "j-1");
+  sc_http_reply_release(&r);
+  assert_int_equal(h.cur, 2);
+  assert_int_equal(h.moves, 2);
+  assert_int_equal(atomic_load(&standby.requests), 1);
+  assert_int_equal(sc_http_call(&h, "GET", "/v1/jobs", NULL, 5000, &r), 0);
+  sc_http_reply_release(&r);
+  assert_int_equal(atomic_load(&standby.requests), 1);
+  assert_int_equal(atomic_load(&leader.requests), 2);
+  sc_http_release(&h);
+  /* A redirect of a GET (the leader, then a standby that is not listed:
+   * only listed URLs are followed, so the token goes nowhere else). */
+  snprintf(base, sizeof base, "http://127.0.0.1:%d,http://127.0.0.1:%d", redirector.port,
+           leader.port);
+  assert_int_equal(sc_http_init(&h, base, "tok"), 0);
+  assert_int_equal(sc_http_call(&h, "GET", "/v1/jobs?limit=1", NULL, 5000, &r), 0);
+  assert_int_equal(r.status, 201);
+  sc_http_reply_release(&r);
+  assert_int_equal(atomic_load(&leader.requests), 3);
+  assert_non_null(strstr(leader.got.got, "GET /v1/jobs?limit=1 HTTP/1.1\r\n"));
+  sc_http_release(&h);
+  /* One URL: the standby's answer is the caller's to read. */
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", standby.port);
+  assert_int_equal(sc_http_init(&h, base, "tok"), 0);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", job, 5000, &r), 0);
+  assert_int_equal(r.status, 503);
+  sc_http_reply_release(&r);
+  sc_http_release(&h);
+  replier_stop(&leader);
+  replier_stop(&standby);
+  replier_stop(&redirector);
+  free(standby_reply);
+  free(redirect_reply);
+  json_decref(job);
+}
+
+/* A write whose controller hung up without a reply may have been done:
+ * it is not sent to the next one (the caller hears the failure). A GET
+ * is sent again. */
+static void test_http_no_resend_of_writes(void **state)
+{
+  struct canned rude = {0};
+  struct replier next;
+  struct sc_http h;
+  struct sc_http_reply r;
+  pthread_t t;
+  char base[128];
+  int port;
+  json_t *job = json_pack("{s:s}", "name", "x");
+
+  (void)state;
+  replier_start(&next, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+  for (int get = 0; get < 2; get++) {
+    rude.fd = listen_any(&port);
+    assert_int_equal(pthread_create(&t, NULL, rude_main, &rude), 0);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d,http://127.0.0.1:%d", port, next.port);
+    assert_int_equal(sc_http_init(&h, base, NULL), 0);
+    if (get) {
+      assert_int_equal(sc_http_call(&h, "GET", "/v1/jobs", NULL, 5000, &r), 0);
+      assert_int_equal(r.status, 200);
+      sc_http_reply_release(&r);
+    } else {
+      assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", job, 5000, &r), SC_ENET);
+      assert_false(h.unsent);
+    }
+    sc_http_release(&h);
+    pthread_join(t, NULL);
+    close(rude.fd);
+    assert_int_equal(atomic_load(&next.requests), get);
+  }
+  replier_stop(&next);
+  json_decref(job);
+}
+
+/* No controller serves (one refuses, the other says none leads: a
+ * takeover under way): with a failover wait the call tries again, with
+ * pauses, until the wait is over, then the standby's answer is the
+ * caller's. */
+static void test_http_failover_wait(void **state)
+{
+  struct replier standby;
+  struct sc_http h;
+  struct sc_http_reply r;
+  struct timespec t0, t1;
+  char base[128], *reply = reply_text("503 Service Unavailable",
+                                      "{\"error\": {\"code\": \"no_leader\"}, \"leader\": null}");
+  long ms;
+
+  (void)state;
+  replier_start(&standby, reply);
+  snprintf(base, sizeof base, "http://127.0.0.1:%d,http://127.0.0.1:%d", refused_port(),
+           standby.port);
+  assert_int_equal(sc_http_init(&h, base, NULL), 0);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", NULL, 2000, &r), 0);
+  assert_int_equal(r.status, 503); /* no wait: one round */
+  sc_http_reply_release(&r);
+  assert_int_equal(atomic_load(&standby.requests), 2);
+  sc_http_set_failover(&h, 400);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", NULL, 2000, &r), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(r.status, 503);
+  sc_http_reply_release(&r);
+  ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(ms >= 350 && ms < 3000);
+  assert_true(atomic_load(&standby.requests) >= 2 + 3 * 2); /* rounds after 100, 200, 100 ms */
+  sc_http_release(&h);
+  /* One URL that says no one leads (a controller starting, taking over):
+   * waited for the same way. */
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", standby.port);
+  assert_int_equal(sc_http_init(&h, base, NULL), 0);
+  sc_http_set_failover(&h, 250);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(sc_http_call(&h, "POST", "/v1/jobs", NULL, 2000, &r), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(r.status, 503);
+  sc_http_reply_release(&r);
+  ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(ms >= 200 && ms < 3000);
+  sc_http_release(&h);
+  replier_stop(&standby);
+  free(reply);
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
@@ -246,6 +466,9 @@ int main(int argc, char **argv)
     cmocka_unit_test(test_http_hangup_then_reconnect),
     cmocka_unit_test(test_http_failures_say_why),
     cmocka_unit_test(test_http_hangup_mid_request),
+    cmocka_unit_test(test_http_follows_leader),
+    cmocka_unit_test(test_http_no_resend_of_writes),
+    cmocka_unit_test(test_http_failover_wait),
   };
 
   return SC_RUN_TESTS(argc, argv, tests, NULL, NULL);

@@ -718,7 +718,7 @@ static void pg_migrations(void **state)
   s = open_store(); /* nothing to do the second time */
   sc_store_close(s);
   version = tb_query_text("SELECT version FROM supercell_schema");
-  assert_string_equal(version, "9");
+  assert_string_equal(version, "10");
   free(version);
   tb_exec("UPDATE supercell_schema SET version = 99");
   assert_int_equal(sc_store_open(&sc_store_pg, tb_where(), &s), SC_ESTORE);

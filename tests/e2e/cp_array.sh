@@ -3,6 +3,8 @@
 # j-NNNNNN_I, each sees its index (SUPERCELL_ARRAY_INDEX, SLURM_ARRAY_TASK_ID);
 # %N caps how many run at once; jobs shows an array on one line with counts
 # by state (--expand: each element); cancel takes the array or one element.
+# Not under ASan (a minute there, for paths cp_emulate's arrays also take).
+# sc-builds: normal tsan
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

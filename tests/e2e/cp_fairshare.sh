@@ -4,6 +4,10 @@
 # the run; weights 1:3 give 25/75 +- 5 %. GPU-time comes from the usage
 # records (supercell usage --by tenant), measured while both queues are
 # still full, over 200 jobs and more.
+# Normal build only: it is long and about shares over time; the fair-share
+# core and the pass that uses it run under the sanitizers in unit tests
+# and cp_tenancy.
+# sc-builds: normal
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

@@ -7,6 +7,7 @@
 # 2. kill -9 of an agent then a restart with the same state dir adopts its
 #    running tasks: same pids, still running, and their exit codes (also of a
 #    task that ended while no agent was running) are recorded.
+# sc-cost: 8
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 case_pids() {

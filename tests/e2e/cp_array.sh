@@ -5,6 +5,7 @@
 # by state (--expand: each element); cancel takes the array or one element.
 # Not under ASan (a minute there, for paths cp_emulate's arrays also take).
 # sc-builds: normal tsan
+# sc-cost: 16
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

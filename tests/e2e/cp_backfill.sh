@@ -8,6 +8,7 @@
 # jobs ahead of it have drained (those running and those queued before
 # it: at most (ceil(queued / 16) + 1) x 3 s, plus 2 s of slack). Without backfill the stream takes every
 # GPU as it frees (test_backfill's simulation shows that case).
+# sc-cost: 11
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

@@ -5,6 +5,7 @@
 # resources, a body over 1 MiB (413), a wrong content type (415), missing or
 # bad tokens (401), the wrong kind of token (403); the server keeps serving
 # afterwards; a tenant's token can neither see nor cancel another tenant's job.
+# sc-cost: 8
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

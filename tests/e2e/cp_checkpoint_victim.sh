@@ -13,6 +13,7 @@
 # Each time the victim gets its notice file, is requeued with reason
 # "preempted by J (reclaim)" and its attempt shows it; the other runs on
 # untouched; the preemptor starts within grace + 5 s.
+# sc-cost: 13
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server --grace 1s

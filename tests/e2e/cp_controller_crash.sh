@@ -4,7 +4,9 @@
 # Clients retry while the controller is unreachable (a retry after a lost
 # reply may create an unacknowledged extra job; that is allowed). After the
 # restart: every job that got a 201 exists exactly once with the name its
-# client sent, every job completes, and no task was started twice.
+# client sent, every job completes, and no task was started twice. The
+# sanitizer runs send 400 (SC_E2E_SUBMISSIONS, set by the Makefile).
+# sc-cost: 35
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 CLIENTS=8

@@ -5,6 +5,7 @@
 # on a Unix socket): kill -9 of the controller in the middle of 1,000
 # submissions from 8 clients; after the restart every acknowledged job is
 # there once with its name, every job completes, no task started twice.
+# sc-cost: 28
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 sc_start_pg
 source "$(dirname "$0")/cp_controller_crash.sh"

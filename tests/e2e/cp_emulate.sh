@@ -9,6 +9,7 @@
 # --emulate-fail-rate 1 fails its task with exit code 1 and stops cleanly
 # on SIGTERM; kill -9 of the first loses all its 500 nodes and requeues the
 # job that ran there. (bench/scale.sh runs the same at 10,000 nodes.)
+# sc-cost: 9
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 N=500

@@ -8,6 +8,7 @@
 # core and the pass that uses it run under the sanitizers in unit tests
 # and cp_tenancy.
 # sc-builds: normal
+# sc-cost: 35
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

@@ -21,6 +21,7 @@
 # a1x's or b1's, which are within their guarantees), each on a node the
 # preemptor landed on, requeued with reason "preempted by J (reclaim)"
 # and one attempt ended so; the preemptor runs; the victims wait.
+# sc-cost: 10
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server --grace 1s # the stop at the end: its tasks ignore SIGTERM

@@ -15,6 +15,7 @@
 #      (reclaim)"; tb loses nothing.
 #   4. ta asks for 2 more: no spot job runs, so tb gives back what it
 #      borrowed (2 jobs) and keeps its guarantee.
+# sc-cost: 11
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server --grace 1s # cancels and the stop at the end: tasks ignore SIGTERM

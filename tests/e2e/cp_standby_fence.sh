@@ -11,6 +11,7 @@
 # commit is what finds out): B's commit is fenced by the database, B exits
 # with status 75 and the job is nowhere; A, restarted as a standby, takes
 # over and commits.
+# sc-cost: 8
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 sc_start_pg
 

@@ -9,6 +9,7 @@
 # acknowledged write is logged); every acknowledged job is there exactly
 # once, through B and in the database; the gang's processes run on (same
 # pids) and their exits are recorded by B.
+# sc-cost: 8
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 sc_start_pg
 

@@ -6,6 +6,7 @@
 # mid-run is billed piecewise; a controller kill -9 mid-run (j5, 8 s) loses no usage
 # and the running task keeps counting; a tenant token sees only its
 # subtree; --by model|tenant|day|job and -o csv. See docs/accounting.md.
+# sc-cost: 15
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

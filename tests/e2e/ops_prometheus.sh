@@ -7,6 +7,7 @@
 # API with the expected values; /metrics wants an admin or metrics token
 # (none or a bad one: 401; a user token: 403) unless the controller runs
 # with --metrics-public.
+# sc-cost: 12
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 command -v prometheus >/dev/null || fail "prometheus is required (scripts/install-deps)"

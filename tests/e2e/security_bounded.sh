@@ -9,6 +9,7 @@
 # Not under ThreadSanitizer: its shadow memory (several times what the
 # process touches) makes an RSS bound say little, and the run takes 80 s.
 # sc-builds: normal asan
+# sc-cost: 25
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server

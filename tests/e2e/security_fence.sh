@@ -13,6 +13,7 @@
 # Jobs with on_disconnect: keep run on through the same outage: one on
 # node-a continues when the proxy is back, one on node-c is requeued only
 # when the operator drains the lost node.
+# sc-cost: 12
 source "${SC_E2E_LIB:-$(dirname "$0")/lib}/common.sh"
 
 sc_start_server --grace 1s

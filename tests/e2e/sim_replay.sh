@@ -12,6 +12,7 @@
 # and every path it drives (submit, pass, assignments) runs under them in
 # the cp_* tests.
 # sc-builds: normal
+# sc-cost: 10
 set -euo pipefail
 . "$SC_E2E_LIB/common.sh"
 REPLAY=${SC_BUILD_DIR:?}/bench/bench_replay

@@ -353,11 +353,10 @@ static void *worker(void *arg)
       break;
     j = &p->jobs[i];
     run = &p->runs[i];
-    o.policy = j->policy;
-    o.seed = j->seed;
-    o.tune = p->args->tune;
-    o.skip_draws = p->args->skip_draws;
-    o.check = p->args->check;
+    o = (struct sc_experiment_opts){.policy = j->policy, .seed = j->seed,
+                                    .tune = p->args->tune,
+                                    .skip_draws = p->args->skip_draws,
+                                    .check = p->args->check};
     run->workload = p->workloads[j->workload].name;
     run->policy = j->policy->name;
     run->tune = p->args->tune;

@@ -487,8 +487,9 @@ static void idle_limit(struct sc_store *s, int64_t limit_ms)
 
 /* Commits the chain of batches from first (count of them) in one
  * transaction, fenced with the epoch in force when it starts. */
-static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int count)
+static void commit_chain(void *arg, struct sc_store_batch *first, int count)
 {
+  struct sc_store *s = arg;
   struct sc_store_batch *b = first;
   void (*on_fenced)(void *arg, int64_t epoch);
   void *on_fenced_arg;
@@ -520,78 +521,28 @@ static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int c
     if (on_fenced) /* before anyone hears of the failure: it steps down first */
       on_fenced(on_fenced_arg, epoch);
   }
-  pthread_mutex_lock(&s->mu);
   b = first;
-  for (int i = 0; i < count; i++) {
-    struct sc_store_batch *next = b->next;
+  for (int i = 0; i < count; i++, b = b->next) {
     if (rc < 0 || !each)
       b->rc = rc < 0 ? SC_ESTORE : 0;
     else if (b->rc < 0)
       b->rc = SC_ESTORE;
-    b->done = true;
-    b->next = NULL;
-    b = next;
   }
-  pthread_cond_broadcast(&s->done);
-  pthread_mutex_unlock(&s->mu);
-}
-
-static void *writer_main(void *arg)
-{
-  struct sc_store *s = arg;
-
-  pthread_mutex_lock(&s->mu);
-  for (;;) {
-    struct sc_store_batch *first, *b;
-    int count = 0;
-    while (!s->head && !s->stop)
-      pthread_cond_wait(&s->work, &s->mu);
-    if (!s->head)
-      break;
-    first = s->head;
-    for (b = first; b && count < PG_BATCHES_PER_TXN; b = b->next)
-      count++;
-    s->head = b;
-    if (!b)
-      s->tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    commit_chain(s, first, count);
-    pthread_mutex_lock(&s->mu);
-  }
-  pthread_mutex_unlock(&s->mu);
-  return NULL;
 }
 
 static int pg_submit(struct sc_store *s, struct sc_store_batch *b)
 {
-  b->done = false;
-  b->rc = 0;
-  b->next = NULL;
-  pthread_mutex_lock(&s->mu);
-  if (s->stop) {
-    pthread_mutex_unlock(&s->mu);
-    return SC_ESTATE;
-  }
-  if (s->tail)
-    s->tail->next = b;
-  else
-    s->head = b;
-  s->tail = b;
-  pthread_cond_signal(&s->work);
-  pthread_mutex_unlock(&s->mu);
-  return 0;
+  return sc_store_queue_submit(&s->queue, b);
 }
 
 static int pg_wait(struct sc_store *s, struct sc_store_batch *b)
 {
-  int rc;
+  return sc_store_queue_wait(&s->queue, b);
+}
 
-  pthread_mutex_lock(&s->mu);
-  while (!b->done)
-    pthread_cond_wait(&s->done, &s->mu);
-  rc = b->rc;
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+static void pg_stats(struct sc_store *s, struct sc_store_stats *out)
+{
+  sc_store_queue_stats(&s->queue, out);
 }
 
 int sc_store_pg_fence(struct sc_store *s, int64_t epoch)
@@ -714,21 +665,13 @@ static void pg_close(struct sc_store *s)
 {
   if (!s)
     return;
-  if (s->writer_started) {
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_signal(&s->work);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-  }
+  sc_store_queue_stop(&s->queue); /* what is queued commits first */
   for (int i = 0; i < s->npool; i++)
     PQfinish(s->pool[i]);
   if (s->wconn)
     PQfinish(s->wconn);
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->pool_mu);
-  pthread_cond_destroy(&s->work);
-  pthread_cond_destroy(&s->done);
   free(s->conninfo);
   free(s);
 }
@@ -749,20 +692,17 @@ static int pg_open(const char *conninfo, struct sc_store **out)
   s->ops = &sc_store_pg;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->pool_mu, NULL);
-  pthread_cond_init(&s->work, NULL);
-  pthread_cond_init(&s->done, NULL);
   rc = sc_pg_connect(conninfo, &s->wconn);
   if (rc == 0)
     rc = migrate(s->wconn);
   if (rc == 0)
     rc = writer_setup(s->wconn);
-  if (rc == 0 && pthread_create(&s->writer, NULL, writer_main, s) != 0)
-    rc = SC_ENOMEM;
+  if (rc == 0)
+    rc = sc_store_queue_start(&s->queue, PG_BATCHES_PER_TXN, commit_chain, s);
   if (rc < 0) {
     pg_close(s);
     return rc;
   }
-  s->writer_started = true;
   *out = s;
   return 0;
 }
@@ -787,4 +727,5 @@ const struct sc_store_ops sc_store_pg = {
   .usage_report = sc_pg_usage_report,
   .usage_list = sc_pg_usage_list,
   .price_list = sc_pg_price_list,
+  .stats = pg_stats,
 };

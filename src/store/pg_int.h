@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/queue.h"
 #include "store/store.h"
 
 /* The libpq functions the backend calls, resolved from SC_SONAME_PQ when
@@ -99,11 +100,8 @@ struct sc_store {
   const struct sc_store_ops *ops;  /* first, as store.c expects */
   char *conninfo;                  /* a libpq URI (postgres://...) */
   PGconn *wconn;                   /* the writer's (writer thread only) */
-  pthread_t writer;
-  pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  struct sc_store_batch *head, *tail;
-  bool stop, writer_started;
+  struct sc_store_queue queue;     /* group commit (queue.h) */
+  pthread_mutex_t mu;              /* guards the fence fields below */
   int64_t fence_epoch;             /* guarded by mu; 0: commits check no lease */
   int64_t lease_ms;                /* guarded by mu: the lease last won (the
                                       writer's idle-in-transaction limit) */

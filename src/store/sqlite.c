@@ -371,15 +371,11 @@ static int write_batch(struct sc_store *s, struct sc_store_batch *b)
   return step_done(s, s->stmts[SQL_RELEASE]);
 }
 
-/* Bucket bounds (seconds) of the commit and batch histograms: from a
- * group commit on a fast disk to a stalled one. */
-static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                       0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-
-/* Commits the chain of batches from first (count of them) in one transaction. */
-static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int count)
+/* Commits the chain of batches from first (count of them) in one
+ * transaction (the queue's writer thread calls it). */
+static void commit_chain(void *arg, struct sc_store_batch *first, int count)
 {
-  double t0 = sc_clock_mono_msf(), now;
+  struct sc_store *s = arg;
   int rc = step_done(s, s->stmts[SQL_BEGIN]);
   struct sc_store_batch *b = first;
 
@@ -389,89 +385,24 @@ static void commit_chain(struct sc_store *s, struct sc_store_batch *first, int c
     step_done(s, s->stmts[SQL_ROLLBACK]);
     rc = SC_ESTORE;
   }
-  now = sc_clock_mono_msf();
-  sc_histogram_observe(&s->commit_hist, (now - t0) / 1000.0);
-  pthread_mutex_lock(&s->mu);
   b = first;
-  for (int i = 0; i < count; i++) {
-    struct sc_store_batch *next = b->next;
-    if (rc < 0)
-      b->rc = rc;
-    sc_histogram_observe(&s->batch_hist, (now - b->submitted_ms) / 1000.0);
-    if (b->rc < 0)
-      atomic_fetch_add_explicit(&s->failed_batches, 1, memory_order_relaxed);
-    b->done = true;
-    b->next = NULL;
-    b = next;
-  }
-  pthread_cond_broadcast(&s->done);
-  pthread_mutex_unlock(&s->mu);
-}
-
-static void *writer_main(void *arg)
-{
-  struct sc_store *s = arg;
-
-  pthread_mutex_lock(&s->mu);
-  for (;;) {
-    struct sc_store_batch *first, *b;
-    int count = 0;
-    while (!s->head && !s->stop)
-      pthread_cond_wait(&s->work, &s->mu);
-    if (!s->head)
-      break;
-    first = s->head;
-    for (b = first; b && count < BATCHES_PER_TXN; b = b->next)
-      count++;
-    s->head = b;
-    if (!b)
-      s->tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    commit_chain(s, first, count);
-    pthread_mutex_lock(&s->mu);
-  }
-  pthread_mutex_unlock(&s->mu);
-  return NULL;
+  for (int i = 0; rc < 0 && i < count; i++, b = b->next)
+    b->rc = rc;
 }
 
 static int sqlite_submit(struct sc_store *s, struct sc_store_batch *b)
 {
-  b->done = false;
-  b->rc = 0;
-  b->next = NULL;
-  b->submitted_ms = sc_clock_mono_msf();
-  pthread_mutex_lock(&s->mu);
-  if (s->stop) {
-    pthread_mutex_unlock(&s->mu);
-    return SC_ESTATE;
-  }
-  if (s->tail)
-    s->tail->next = b;
-  else
-    s->head = b;
-  s->tail = b;
-  pthread_cond_signal(&s->work);
-  pthread_mutex_unlock(&s->mu);
-  return 0;
+  return sc_store_queue_submit(&s->queue, b);
 }
 
 static int sqlite_wait(struct sc_store *s, struct sc_store_batch *b)
 {
-  int rc;
-
-  pthread_mutex_lock(&s->mu);
-  while (!b->done)
-    pthread_cond_wait(&s->done, &s->mu);
-  rc = b->rc;
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return sc_store_queue_wait(&s->queue, b);
 }
 
 static void sqlite_stats(struct sc_store *s, struct sc_store_stats *out)
 {
-  sc_histogram_read(&s->commit_hist, &out->commit_seconds);
-  sc_histogram_read(&s->batch_hist, &out->batch_seconds);
-  out->failed_batches = atomic_load_explicit(&s->failed_batches, memory_order_relaxed);
+  sc_store_queue_stats(&s->queue, out);
 }
 
 /* ---- open / close ---- */
@@ -529,22 +460,13 @@ static void sqlite_close(struct sc_store *s)
 {
   if (!s)
     return;
-  if (s->writer_started) {
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_signal(&s->work);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-  }
+  sc_store_queue_stop(&s->queue); /* what is queued commits first */
   for (int i = 0; i < SQL_NSTMTS; i++)
     sqlite3_finalize(s->stmts[i]);
   for (int i = 0; i < s->npool; i++)
     sqlite3_close(s->pool[i]);
   sqlite3_close(s->wdb);
-  pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->pool_mu);
-  pthread_cond_destroy(&s->work);
-  pthread_cond_destroy(&s->done);
   free(s->path);
   free(s);
 }
@@ -563,15 +485,7 @@ static int sqlite_open(const char *path, struct sc_store **out)
     return SC_ENOMEM;
   }
   s->ops = &sc_store_sqlite;
-  sc_histogram_init(&s->commit_hist, commit_bounds,
-                    (int)(sizeof commit_bounds / sizeof commit_bounds[0]));
-  sc_histogram_init(&s->batch_hist, commit_bounds,
-                    (int)(sizeof commit_bounds / sizeof commit_bounds[0]));
-  atomic_init(&s->failed_batches, 0);
-  pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->pool_mu, NULL);
-  pthread_cond_init(&s->work, NULL);
-  pthread_cond_init(&s->done, NULL);
   rc = sc_sqlite_open_conn(path, &s->wdb);
   if (rc == 0)
     rc = exec(s->wdb, "PRAGMA journal_mode=WAL");
@@ -581,13 +495,12 @@ static int sqlite_open(const char *path, struct sc_store **out)
     rc = migrate(s->wdb);
   if (rc == 0)
     rc = prepare_all(s);
-  if (rc == 0 && pthread_create(&s->writer, NULL, writer_main, s) != 0)
-    rc = SC_ENOMEM;
+  if (rc == 0)
+    rc = sc_store_queue_start(&s->queue, BATCHES_PER_TXN, commit_chain, s);
   if (rc < 0) {
     sqlite_close(s);
     return rc;
   }
-  s->writer_started = true;
   *out = s;
   return 0;
 }

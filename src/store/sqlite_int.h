@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "store/queue.h"
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 
@@ -72,19 +73,11 @@ struct sc_store {
   const struct sc_store_ops *ops;  /* first, as store.c expects */
   char *path;
   sqlite3 *wdb;
-  sqlite3_stmt *stmts[SQL_NSTMTS];
-  pthread_t writer;
-  pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  struct sc_store_batch *head, *tail;
-  bool stop, writer_started;
+  sqlite3_stmt *stmts[SQL_NSTMTS]; /* the writer thread's */
+  struct sc_store_queue queue;     /* group commit (queue.h) */
   pthread_mutex_t pool_mu;
   sqlite3 *pool[POOL_MAX];
   int npool;
-  /* The cost of writes (sc_store_stats): observed by the writer thread,
-   * read by anyone. */
-  struct sc_histogram commit_hist, batch_hist;
-  _Atomic uint64_t failed_batches;
 };
 
 /* Opens a connection with the backend's settings (WAL, busy timeout). */

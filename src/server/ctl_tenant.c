@@ -252,13 +252,18 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
       if (p->eff_regions[0] && !eff_has(p->eff_regions, r->regions[i]))
         return sc_rules_fail(err, "regions", "region '%s' is outside parent %s's allowlist (%s)",
                      r->regions[i], parent, p->eff_regions);
-    for (int i = 0; i < p->rules.guarantee.n; i++) {
-      const char *res = p->rules.guarantee.name[i];
+    /* Every resource either guarantees, the parent's and this one's (a
+     * child's guarantee of a model its parent does not guarantee is over
+     * the parent's 0: the core refuses such a tree). */
+    for (int i = 0; i < p->rules.guarantee.n + r->guarantee.n; i++) {
+      const char *res = i < p->rules.guarantee.n ? p->rules.guarantee.name[i]
+                                                   : r->guarantee.name[i - p->rules.guarantee.n];
       int64_t sum = children_guarantee(c, parent, name, r, res);
-      if (sum > p->rules.guarantee.amount[i]) {
+      int64_t own = sc_res_get(&p->rules.guarantee, res);
+      if (sum > (own > 0 ? own : 0)) {
         snprintf(f, sizeof f, "guarantee.%s", res);
         sc_res_format(res, sum, a, sizeof a);
-        sc_res_format(res, p->rules.guarantee.amount[i], b, sizeof b);
+        sc_res_format(res, own > 0 ? own : 0, b, sizeof b);
         return sc_rules_fail(err, f, "the guarantees of %s's children would be %s %s, over its own %s",
                      parent, a, res, b);
       }
@@ -277,14 +282,21 @@ static int tree_check(struct sc_ctl *c, const char *name, const char *parent,
       }
     }
   }
-  for (int i = 0; i < r->guarantee.n; i++) { /* its own children within it */
-    const char *res = r->guarantee.name[i];
-    int64_t sum = children_guarantee(c, name, "", NULL, res);
-    if (sum > r->guarantee.amount[i]) {
-      snprintf(f, sizeof f, "guarantee.%s", res);
-      sc_res_format(res, sum, a, sizeof a);
-      sc_res_format(res, r->guarantee.amount[i], b, sizeof b);
-      return sc_rules_fail(err, f, "its children's guarantees add up to %s %s, over %s", a, res, b);
+  for (int k = 0; k < c->ntenants; k++) { /* its own children within it */
+    const struct ctl_tenant *t = &c->tenants[k];
+    if (strcmp(t->rec.parent, name) != 0)
+      continue;
+    for (int i = 0; i < t->rules.guarantee.n; i++) {
+      const char *res = t->rules.guarantee.name[i];
+      int64_t sum = children_guarantee(c, name, "", NULL, res);
+      int64_t own = sc_res_get(&r->guarantee, res);
+      if (sum > (own > 0 ? own : 0)) {
+        snprintf(f, sizeof f, "guarantee.%s", res);
+        sc_res_format(res, sum, a, sizeof a);
+        sc_res_format(res, own > 0 ? own : 0, b, sizeof b);
+        return sc_rules_fail(err, f, "its children's guarantees add up to %s %s, over %s", a, res,
+                             b);
+      }
     }
   }
   for (int i = 0; r->nregions > 0 && i < c->ntenants; i++) { /* children's regions */

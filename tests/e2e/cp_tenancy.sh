@@ -21,6 +21,13 @@ sc_wait_nodes 2
 "$SUPERCELL" tenant create any --parent org --guarantee gpu=2 >/dev/null || fail "create any"
 out=$("$SUPERCELL" tenant create big --parent org --guarantee gpu=3 2>&1) && fail "over-guarantee accepted"
 check "children's guarantees within the parent's: $out" grep -q "field 'guarantee.gpu'" <<<"$out"
+# A model the parent does not guarantee is guaranteed 0 there (the core
+# refused the whole tree on every pass when this was let in).
+out=$("$SUPERCELL" tenant create h100team --parent org --guarantee gpu.H100=1 2>&1) &&
+  fail "a guarantee of a model the parent does not guarantee was accepted"
+check "per model too: $out" grep -q "field 'guarantee.gpu.H100'" <<<"$out"
+out=$("$SUPERCELL" tenant set org --guarantee gpu=1 2>&1) && fail "a parent below its children accepted"
+check "a parent cannot drop below its children: $out" grep -q "field 'guarantee.gpu'" <<<"$out"
 out=$("$SUPERCELL" tenant create us --parent org --regions us 2>&1) && fail "region outside accepted"
 check "regions within the parent's: $out" grep -q "outside parent org's allowlist" <<<"$out"
 out=$("$SUPERCELL" tenant set org --parent euteam 2>&1) && fail "a loop was accepted"

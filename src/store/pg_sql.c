@@ -232,7 +232,7 @@ const char sc_pg_sql_task_counts[] =
   "SELECT job_id, state, count(*) FROM tasks WHERE job_id = ANY($1)"
   " GROUP BY job_id, state";
 const char sc_pg_sql_array_counts[] =
-  "SELECT array_id, state, count(*) FROM jobs WHERE array_id = ANY($1)"
+  "SELECT array_id, state, count(*) FROM jobs WHERE array_id = ANY($1) AND array_id > 0"
   " GROUP BY array_id, state";
 const char sc_pg_sql_task_page[] =
   "SELECT " TASK_COLS " FROM tasks WHERE job_id = $1 AND idx > $2 ORDER BY idx LIMIT $3";

@@ -294,10 +294,11 @@ int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
   snprintf(where, sizeof where, "%s%s%s%s%s",
            f->state >= 0 && f->collapse
              ? " AND ((array_id = 0 AND state = ?2) OR (array_id = id AND EXISTS ("
-               "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.state = ?2)))"
+               "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.array_id > 0"
+               " AND e.state = ?2)))"
              : f->state >= 0 ? " AND state = ?2" : "",
            f->tenant ? " AND tenant = ?3" : "",
-           f->array_id > 0 ? " AND array_id = ?4" : "",
+           f->array_id > 0 ? " AND array_id = ?4 AND array_id > 0" : "", /* the index */
            f->array_id > 0 && f->array_index >= 0 ? " AND array_index = ?5" : "",
            f->collapse ? " AND (array_id = 0 OR array_id = id)" : "");
   snprintf(sql, sizeof sql, "%s WHERE id > ?1%s ORDER BY id LIMIT %d",

@@ -182,8 +182,11 @@ const char sc_sql_job_summary_select[] =
   " 'array', json_extract(spec, '$.array')), state, reason,"
   " created_ms, started_ms, finished_ms, attempt, max_retries, ntasks, held, array_id,"
   " array_index, preempted, checkpoint_ms FROM jobs";
+/* "array_id > 0" lets the planner use jobs_by_array, a partial index it
+ * cannot match to a bound parameter alone (without it, every array in a
+ * list scanned the whole table: 0.6 s for 10 arrays among 166,000 jobs). */
 const char sc_sql_array_counts[] =
-  "SELECT state, count(*) FROM jobs WHERE array_id = ?1 GROUP BY state";
+  "SELECT state, count(*) FROM jobs WHERE array_id = ?1 AND array_id > 0 GROUP BY state";
 const char sc_sql_task_counts[] =
   "SELECT state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY state";
 const char sc_sql_task_page[] =

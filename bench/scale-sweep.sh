@@ -14,6 +14,7 @@ OUT=$(mktemp -d "${TMPDIR:-/tmp}/sc-scale-sweep.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 for n in $SIZES; do
   echo "#### $n nodes"
+  sync # the last size's database writes are not this one's to flush
   FIGURES="$OUT/$n.csv" N=$n BUSY=$((n / 5)) TASKS=$((n * 10)) bench/scale.sh
 done
 python3 - "$OUT" "$SVG" $SIZES <<'PY'

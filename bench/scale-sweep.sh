@@ -33,7 +33,7 @@ for key, label, target, op in rows:
     growth = vals[-1] / vals[0] if vals[0] > 0 else float("nan")
     print(f"| {label} | " + " | ".join(f"{v:g}" for v in vals) + f" | x{growth:.2f} | {op} {target if target else '-'} |")
 # Four panels, nodes on a log axis.
-W, H, PW, PH = 960, 300, 200, 180
+W, H, PW, PH = 1000, 300, 200, 180
 panels = [("registration_s", "registration (s)", 30), ("idle_cpu_pct", "idle CPU (% core)", 25),
           ("throughput_tps", "throughput (tasks/s)", 5000), ("start_p99_ms", "submit-to-start p99 (ms)", 100)]
 lx = lambda n: (math.log10(n) - math.log10(sizes[0])) / max(1e-9, math.log10(sizes[-1]) - math.log10(sizes[0]))

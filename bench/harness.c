@@ -270,10 +270,14 @@ int bh_server_start(struct bh_server *s, const char *supercell, const char *stat
   free(text);
   s->port = atoi(strrchr(s->url, ':') + 1);
   snprintf(path, sizeof path, "%s/admin.token", state_dir);
-  text = bh_read_file(path);
-  if (!text) {
-    fprintf(stderr, "bench: no admin token in %s\n", state_dir);
-    return -1;
+  /* On PostgreSQL the controller starts as a standby and writes its token
+   * files once it leads (a lease taken a moment later). */
+  while (!(text = bh_read_file(path))) {
+    if (waitpid(s->pid, NULL, WNOHANG) == s->pid || bh_mono_ns() > deadline) {
+      fprintf(stderr, "bench: no admin token in %s\n", state_dir);
+      return -1;
+    }
+    bh_sleep_ms(5);
   }
   snprintf(s->token, sizeof s->token, "%s", text);
   free(text);
@@ -285,7 +289,11 @@ int bh_server_start(struct bh_server *s, const char *supercell, const char *stat
     char url[256];
     long st = -1;
     snprintf(url, sizeof url, "%s/healthz", s->url);
-    while ((st = bh_curl_call(c, url, NULL, &b)) != 200 && bh_mono_ns() < deadline)
+    /* On PostgreSQL, until it leads (a standby answers /healthz too). */
+    while (((st = bh_curl_call(c, url, NULL, &b)) != 200 ||
+            (b.data && strstr(b.data, "\"role\"") && !strstr(b.data, "\"role\":\"leader\"") &&
+             !strstr(b.data, "\"role\": \"leader\"")))
+           && bh_mono_ns() < deadline)
       bh_sleep_ms(5);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/pg_int.h"
+#include "store/rows.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -72,34 +73,11 @@ static const char *const group_keys[SC_USAGE_BY_N] = {
                       " THEN lpad(u.job_id::text, 6, '0') ELSE u.job_id::text END",
 };
 
-/* The report's SQL for q, or NULL when out of memory (caller frees). */
-static char *report_sql(const struct sc_usage_query *q)
-{
-  const char *parts[] = {"WITH RECURSIVE",
-                         q->tenant ? sql_sub : "",
-                         q->within ? sql_mine : "",
-                         q->by == SC_USAGE_BY_DAY ? sql_days : sql_window,
-                         sql_prices,
-                         sql_pieces_head,
-                         group_keys[q->by],
-                         sql_pieces_body,
-                         q->tenant ? sql_in_sub : "",
-                         q->within ? sql_in_mine : "",
-                         sql_tail};
-  size_t len = 1, at = 0;
-  char *sql;
-
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    len += strlen(parts[i]);
-  if (!(sql = malloc(len)))
-    return NULL;
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-    memcpy(sql + at, parts[i], strlen(parts[i]));
-    at += strlen(parts[i]);
-  }
-  sql[at] = '\0';
-  return sql;
-}
+/* The report's pieces in this backend's dialect (rows.h). */
+static const struct sc_usage_sql dialect = {
+  sql_sub,    sql_mine,        sql_days,        sql_window, sql_prices, sql_pieces_head,
+  group_keys, sql_pieces_body, sql_in_sub, sql_in_mine, sql_tail,
+};
 
 static void row_report(const PGresult *r, int i, struct sc_usage_row *u)
 {
@@ -133,7 +111,7 @@ int sc_pg_usage_report(struct sc_store *s, const struct sc_usage_query *q,
   *n = 0;
   if (q->by < 0 || q->by >= SC_USAGE_BY_N)
     return SC_EINVAL;
-  if (!(sql = report_sql(q)))
+  if (!(sql = sc_rows_usage_sql(&dialect, q)))
     return SC_ENOMEM;
   sc_pg_arg_text(&a, q->tenant);
   sc_pg_arg_text(&a, q->within);

@@ -93,3 +93,31 @@ int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n)
   json_decref(arr);
   return rc;
 }
+
+char *sc_rows_usage_sql(const struct sc_usage_sql *d, const struct sc_usage_query *q)
+{
+  const char *parts[] = {"WITH RECURSIVE",
+                         q->tenant ? d->sub : "",
+                         q->within ? d->mine : "",
+                         q->by == SC_USAGE_BY_DAY ? d->days : d->window,
+                         d->prices,
+                         d->pieces_head,
+                         d->group_keys[q->by],
+                         d->pieces_body,
+                         q->tenant ? d->in_sub : "",
+                         q->within ? d->in_mine : "",
+                         d->tail};
+  size_t len = 1, at = 0;
+  char *sql;
+
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    len += strlen(parts[i]);
+  if (!(sql = malloc(len)))
+    return NULL;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    memcpy(sql + at, parts[i], strlen(parts[i]));
+    at += strlen(parts[i]);
+  }
+  sql[at] = '\0';
+  return sql;
+}

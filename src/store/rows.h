@@ -21,4 +21,14 @@ int sc_rows_task_devices_parse(const char *text, struct sc_task_rec *t);
 char *sc_rows_node_devices_text(const struct sc_node_rec *n);
 int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n);
 
+/* The pieces of the usage report's SQL in one backend's dialect; the
+ * report is assembled from them the same way on every backend. */
+struct sc_usage_sql {
+  const char *sub, *mine, *days, *window, *prices, *pieces_head;
+  const char *const *group_keys; /* SC_USAGE_BY_N entries */
+  const char *pieces_body, *in_sub, *in_mine, *tail;
+};
+/* The report's SQL for q in dialect d (malloc'd), NULL when out of memory. */
+char *sc_rows_usage_sql(const struct sc_usage_sql *d, const struct sc_usage_query *q);
+
 #endif

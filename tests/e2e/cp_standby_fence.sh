@@ -18,25 +18,7 @@ sc_start_pg
 LEASE=2s
 DEPOSED=75
 
-# start_ctl NAME: a controller with its state in $SC_TMP/NAME on a free
-# port; sets CTL_PID and CTL_URL.
-start_ctl() {
-  local name=$1 end
-  rm -f "$SC_TMP/$name/controller.url"
-  sc_spawn "$SC_TMP/$name.log" "$SUPERCELL" server --listen 127.0.0.1:0 \
-    --state-dir "$SC_TMP/$name" --store "$SC_STORE" --lease "$LEASE"
-  CTL_PID=$SC_LAST_PID
-  end=$(($(sc_now_ms) + 20000))
-  until [ -s "$SC_TMP/$name/controller.url" ]; do
-    kill -0 "$CTL_PID" 2>/dev/null || fail "controller $name exited at start"
-    [ "$(sc_now_ms)" -lt "$end" ] || fail "controller $name wrote no controller.url"
-    sleep 0.05
-  done
-  CTL_URL=$(head -n1 "$SC_TMP/$name/controller.url")
-}
-
-role_of() { curl -sf --max-time 2 "$1/healthz" | jq -r .role; }
-leads() { [ "$(role_of "$1")" = leader ]; }
+source "${SC_E2E_LIB:-$(dirname "$0")/lib}/standby.sh"
 # submit URL NAME: POST a held job; prints the HTTP status (000: no reply).
 submit() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 15 -X POST \

@@ -19,32 +19,14 @@ PER=$((TOTAL / CLIENTS))
 KILL_AT=$((TOTAL * 3 / 10))
 LEASE=2s
 
-# start_ctl NAME: a controller with its state in $SC_TMP/NAME on a free
-# port; sets CTL_PID and CTL_URL.
-start_ctl() {
-  local name=$1 end
-  sc_spawn "$SC_TMP/$name.log" "$SUPERCELL" server --listen 127.0.0.1:0 \
-    --state-dir "$SC_TMP/$name" --store "$SC_STORE" --lease "$LEASE" \
-    --heartbeat-timeout 3s --fence-after 30s
-  CTL_PID=$SC_LAST_PID
-  end=$(($(sc_now_ms) + 20000))
-  until [ -s "$SC_TMP/$name/controller.url" ]; do
-    kill -0 "$CTL_PID" 2>/dev/null || fail "controller $name exited at start"
-    [ "$(sc_now_ms)" -lt "$end" ] || fail "controller $name wrote no controller.url"
-    sleep 0.05
-  done
-  CTL_URL=$(head -n1 "$SC_TMP/$name/controller.url")
-}
+source "${SC_E2E_LIB:-$(dirname "$0")/lib}/standby.sh"
 
-role_of() { curl -sf --max-time 2 "$1/healthz" | jq -r .role; }
-leads() { [ "$(role_of "$1")" = leader ]; }
-
-start_ctl a
+start_ctl a --heartbeat-timeout 3s --fence-after 30s
 A_PID=$CTL_PID A_URL=$CTL_URL
 wait_until 10 "A to lead" leads "$A_URL"
 # The standbys sign task credentials with the same key (docs/operations.md).
 mkdir -p "$SC_TMP/b" && chmod 700 "$SC_TMP/b" && cp "$SC_TMP/a/task.key" "$SC_TMP/b/"
-start_ctl b
+start_ctl b --heartbeat-timeout 3s --fence-after 30s
 B_PID=$CTL_PID B_URL=$CTL_URL
 wait_until 10 "B to answer as a standby" eval '[ "$(role_of "$B_URL")" = standby ]'
 check_eq "B names the leader" "$(curl -sf "$B_URL/healthz" | jq -r .leader)" "$A_URL"

@@ -41,6 +41,12 @@ int th_ctl_teardown(const char *dir, struct sc_store *store, struct sc_ctl *ctl)
 void th_add_node(struct sc_ctl *c, const char *name, const char *vendor, const char *model,
                  int ndev)
 {
+  th_add_node_labeled(c, name, vendor, model, ndev, NULL);
+}
+
+void th_add_node_labeled(struct sc_ctl *c, const char *name, const char *vendor,
+                         const char *model, int ndev, const char *labels)
+{
   struct sc_agent_reg reg;
   struct sc_kill_list kill;
 
@@ -48,6 +54,7 @@ void th_add_node(struct sc_ctl *c, const char *name, const char *vendor, const c
   snprintf(reg.name, sizeof reg.name, "%s", name);
   reg.cpu_milli = 64000;
   reg.memory_mib = 512 * 1024;
+  reg.labels = labels;
   reg.ndev = ndev;
   for (int i = 0; i < ndev; i++) {
     reg.dev[i].index = i;

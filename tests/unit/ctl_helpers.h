@@ -22,6 +22,9 @@ int th_ctl_teardown(const char *dir, struct sc_store *store, struct sc_ctl *ctl)
  * 512 GiB. */
 void th_add_node(struct sc_ctl *c, const char *name, const char *vendor, const char *model,
                  int ndev);
+/* The same with labels (a JSON object's text, e.g. {"region": "eu"}; NULL none). */
+void th_add_node_labeled(struct sc_ctl *c, const char *name, const char *vendor,
+                         const char *model, int ndev, const char *labels);
 
 /* Submits the spec json_text (must parse); returns the job id, or the
  * negative error of sc_ctl_submit. */

@@ -226,22 +226,7 @@ static int teardown(void **state)
 
 static void add_node(const char *name, const char *model, int ndev, const char *labels)
 {
-  struct sc_agent_reg reg;
-  struct sc_kill_list kill;
-
-  memset(&reg, 0, sizeof reg);
-  snprintf(reg.name, sizeof reg.name, "%s", name);
-  reg.cpu_milli = 64000;
-  reg.memory_mib = 512 * 1024;
-  reg.labels = labels;
-  reg.ndev = ndev;
-  for (int i = 0; i < ndev; i++) {
-    reg.dev[i].index = i;
-    snprintf(reg.dev[i].vendor, sizeof reg.dev[i].vendor, "nvidia");
-    snprintf(reg.dev[i].model, sizeof reg.dev[i].model, "%s", model);
-  }
-  assert_int_equal(sc_ctl_register(ctl, &reg, &kill), 0);
-  sc_kill_list_release(&kill);
+  th_add_node_labeled(ctl, name, "nvidia", model, ndev, labels);
 }
 
 static int64_t submit(const char *json_text)

@@ -2,7 +2,8 @@
 # End to end (accounting, #7 item 9): usage records bill what task attempts
 # held. Jobs of known `sleep` durations (1 GPU for 4 s, a 500-milli share
 # for 4 s, a 2-task gang for 4 s) are billed within 1% of their
-# GPU-seconds; a cancelled job is billed up to its end; a price change
+# GPU-seconds (SC_SLOW %: 3% under ThreadSanitizer, where a task's start
+# and exit take tens of milliseconds more); a cancelled job is billed up to its end; a price change
 # mid-run is billed piecewise; a controller kill -9 mid-run (j5, 8 s) loses no usage
 # and the running task keeps counting; a tenant token sees only its
 # subtree; --by model|tenant|day|job and -o csv. See docs/accounting.md.
@@ -87,7 +88,7 @@ for want in "$j1 4" "$j2 2" "$j3 8" "$j5 8"; do
   set -- $want
   got=$(job_gpu_s "$1")
   sc_log "$1: billed $got GPU-s, slept $2 GPU-s"
-  check "$1 billed within 1% of $2 GPU-s (got $got)" within 1 "$got" "$2"
+  check "$1 billed within $SC_SLOW% of $2 GPU-s (got $got)" within "$SC_SLOW" "$got" "$2"
 done
 got=$(job_gpu_s "$j4")
 ran=$(task_s "$j4")
@@ -104,7 +105,7 @@ f5=$(job_figures "$j5")
 sc_log "$j5: cost ${f5#* }, piecewise ${want}"
 check "$j5 billed piecewise (${f5#* } vs $want)" within 1 "${f5#* }" "$want"
 f1=$(job_figures "$j1")
-check "$j1 costs 0.001 a GPU-second (${f1#* })" within 1 "${f1#* }" 0.004
+check "$j1 costs 0.001 a GPU-second (${f1#* })" within "$SC_SLOW" "${f1#* }" 0.004
 
 # Groupings and CSV.
 sc_api_schema GET "/v1/usage?by=model" 200 "GET /v1/usage 200"

@@ -566,6 +566,14 @@ void ctl_timeline_release(struct sc_ctl *c);
 void ctl_timeline_record(struct sc_ctl *c, const struct sc_cluster *cl,
                          const struct sc_typical *typ, int64_t now);
 
+/* ---- ctl_tick.c ---- */
+
+#define CTL_TICK_MS 200 /* the scheduling thread ticks this often */
+
+/* What came due (timers), rows to rewrite, compaction; mu held, dropped
+ * to commit. */
+void ctl_tick(struct sc_ctl *c);
+
 /* ---- ctl_sched.c ---- */
 
 void *ctl_sched_main(void *arg);

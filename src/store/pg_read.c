@@ -283,22 +283,10 @@ int sc_pg_job_list(struct sc_store *s, const struct sc_job_filter *f, struct sc_
   struct sc_pg_args a = {0};
   struct job_read q = {.args = &a, .tasks = f->with_tasks && !f->summary,
                        .counts = f->summary, .arrays = f->collapse};
-  char sql[1400], where[512];
+  char sql[1400];
 
-  /* $1 after, $2 state, $3 tenant, $4 array, $5 index (sqlite_read.c). */
-  snprintf(where, sizeof where, "%s%s%s%s%s",
-           f->state >= 0 && f->collapse
-             ? " AND ((array_id = 0 AND state = $2) OR (array_id = id AND EXISTS ("
-               "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.array_id > 0"
-               " AND e.state = $2)))"
-             : f->state >= 0 ? " AND state = $2" : "",
-           f->tenant ? " AND tenant = $3" : "",
-           f->array_id > 0 ? " AND array_id = $4 AND array_id > 0" : "", /* the index */
-           f->array_id > 0 && f->array_index >= 0 ? " AND array_index = $5" : "",
-           f->collapse ? " AND (array_id = 0 OR array_id = id)" : "");
-  snprintf(sql, sizeof sql, "%s WHERE id > $1%s ORDER BY id LIMIT %d",
-           f->summary ? sc_pg_sql_job_summary_select : sc_pg_sql_job_select, where,
-           f->limit > 0 ? f->limit : 100);
+  sc_rows_job_list_sql(f, f->summary ? sc_pg_sql_job_summary_select : sc_pg_sql_job_select,
+                       '$', sql, sizeof sql);
   q.sql = sql;
   sc_pg_arg_i64(&a, f->after);
   sc_pg_arg_text(&a, f->state >= 0 ? sc_job_state_name(f->state) : NULL);

@@ -121,3 +121,27 @@ char *sc_rows_usage_sql(const struct sc_usage_sql *d, const struct sc_usage_quer
   sql[at] = '\0';
   return sql;
 }
+
+void sc_rows_job_list_sql(const struct sc_job_filter *f, const char *select, char mark,
+                          char *sql, size_t size)
+{
+  char where[512], state_any[256];
+
+  /* "array_id > 0" lets the planners use jobs_by_array, a partial index
+   * they do not match to a bound parameter alone. */
+  snprintf(state_any, sizeof state_any,
+           " AND ((array_id = 0 AND state = %c2) OR (array_id = id AND EXISTS ("
+           "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.array_id > 0"
+           " AND e.state = %c2)))",
+           mark, mark);
+  snprintf(where, sizeof where, "%s%s%s%s%s",
+           f->state >= 0 && f->collapse ? state_any : f->state >= 0 ? " AND state = %2" : "",
+           f->tenant ? " AND tenant = %3" : "",
+           f->array_id > 0 ? " AND array_id = %4 AND array_id > 0" : "",
+           f->array_id > 0 && f->array_index >= 0 ? " AND array_index = %5" : "",
+           f->collapse ? " AND (array_id = 0 OR array_id = id)" : "");
+  for (char *p = where; (p = strchr(p, '%')); p++) /* the backend's mark */
+    *p = mark;
+  snprintf(sql, size, "%s WHERE id > %c1%s ORDER BY id LIMIT %d", select, mark, where,
+           f->limit > 0 ? f->limit : 100);
+}

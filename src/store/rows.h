@@ -21,6 +21,14 @@ int sc_rows_task_devices_parse(const char *text, struct sc_task_rec *t);
 char *sc_rows_node_devices_text(const struct sc_node_rec *n);
 int sc_rows_node_devices_parse(const char *text, struct sc_node_rec *n);
 
+/* The SQL of a job list for filter f, from select (a backend's SELECT of
+ * job columns FROM jobs), into sql (size bytes), with parameters numbered
+ * after mark ('?' SQLite, '$' PostgreSQL): 1 after, 2 state, 3 tenant,
+ * 4 array, 5 index. Collapsed, an array is its first element's row,
+ * listed when any element is in state. */
+void sc_rows_job_list_sql(const struct sc_job_filter *f, const char *select, char mark,
+                          char *sql, size_t size);
+
 /* The pieces of the usage report's SQL in one backend's dialect; the
  * report is assembled from them the same way on every backend. */
 struct sc_usage_sql {

@@ -282,28 +282,15 @@ int sc_sqlite_task_page(struct sc_store *s, int64_t job_id, int after, int limit
 int sc_sqlite_job_list(struct sc_store *s, const struct sc_job_filter *f,
                        struct sc_job_rec **out, int *n)
 {
-  char sql[1024], where[512];
+  char sql[1400];
   sqlite3 *db;
   sqlite3_stmt *st = NULL;
   int rc;
 
   *out = NULL;
   *n = 0;
-  /* ?1 after, ?2 state, ?3 tenant, ?4 array, ?5 index. Collapsed, an array
-   * is its first element's row, listed when any element is in state. */
-  snprintf(where, sizeof where, "%s%s%s%s%s",
-           f->state >= 0 && f->collapse
-             ? " AND ((array_id = 0 AND state = ?2) OR (array_id = id AND EXISTS ("
-               "SELECT 1 FROM jobs e WHERE e.array_id = jobs.id AND e.array_id > 0"
-               " AND e.state = ?2)))"
-             : f->state >= 0 ? " AND state = ?2" : "",
-           f->tenant ? " AND tenant = ?3" : "",
-           f->array_id > 0 ? " AND array_id = ?4 AND array_id > 0" : "", /* the index */
-           f->array_id > 0 && f->array_index >= 0 ? " AND array_index = ?5" : "",
-           f->collapse ? " AND (array_id = 0 OR array_id = id)" : "");
-  snprintf(sql, sizeof sql, "%s WHERE id > ?1%s ORDER BY id LIMIT %d",
-           f->summary ? sc_sql_job_summary_select : sc_sql_job_select, where,
-           f->limit > 0 ? f->limit : 100);
+  sc_rows_job_list_sql(f, f->summary ? sc_sql_job_summary_select : sc_sql_job_select, '?', sql,
+                       sizeof sql);
   if ((rc = pool_get(s, &db)) < 0)
     return rc;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {

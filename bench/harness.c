@@ -286,14 +286,13 @@ int bh_server_start(struct bh_server *s, const char *supercell, const char *stat
     struct curl_slist *h = NULL;
     struct bh_buf b = {0};
     CURL *c = bh_curl_new(s->token, &h, &b);
-    char url[256];
+    char url[256], role[32];
     long st = -1;
     snprintf(url, sizeof url, "%s/healthz", s->url);
     /* On PostgreSQL, until it leads (a standby answers /healthz too). */
     while (((st = bh_curl_call(c, url, NULL, &b)) != 200 ||
-            (b.data && strstr(b.data, "\"role\"") && !strstr(b.data, "\"role\":\"leader\"") &&
-             !strstr(b.data, "\"role\": \"leader\"")))
-           && bh_mono_ns() < deadline)
+            (bh_json_str(b.data, "role", role, sizeof role) && strcmp(role, "leader") != 0)) &&
+           bh_mono_ns() < deadline)
       bh_sleep_ms(5);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
